@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Installs what vipfs needs on a Debian machine, then vipfs itself into ./.venv. Idempotent.
+#   scripts/setup.sh          runtime only
+#   scripts/setup.sh test     with the test extras (pytest, ruff, mypy, ...)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+# Debian packages: fuse3 (fusermount3) to mount, libfuse3-dev + pkg-config + gcc to build pyfuse3,
+# rsync/attr/curl for the tools the tests drive the mount with.
+want=(fuse3 libfuse3-dev pkg-config gcc python3-dev python3-venv rsync attr curl)
+missing=()
+for pkg in "${want[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+# python3-dev/python3-venv are only needed for Debian's own python3; a python with its own
+# headers and venv module (pyenv, the official images) does without them.
+if python3 -c 'import sysconfig, os, venv; assert os.path.exists(sysconfig.get_paths()["include"] + "/Python.h")' 2>/dev/null; then
+  filtered=()
+  for pkg in "${missing[@]}"; do
+    case "$pkg" in python3-dev|python3-venv) ;; *) filtered+=("$pkg") ;; esac
+  done
+  missing=("${filtered[@]+"${filtered[@]}"}")
+fi
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing Debian packages: ${missing[*]}"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+if [ ! -x .venv/bin/python ]; then
+  python3 -m venv .venv
+fi
+extra=""
+[ "${1:-}" = test ] && extra="[test]"
+.venv/bin/python -m pip install -q --upgrade pip >/dev/null
+.venv/bin/python -m pip install -q -e ".${extra}"

@@ -1,0 +1,7 @@
+"""`python -m vipfs` is the same as the `vipfs` command."""
+
+import sys
+
+from vipfs.cli import main
+
+sys.exit(main())

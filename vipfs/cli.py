@@ -1,0 +1,53 @@
+"""The `vipfs` command: one subcommand per module, imported only when needed.
+
+Each command module exposes `configure(parser)` to declare its options and `run(args) -> int`.
+Keeping them apart lets `vipfs emulator` start without importing pyfuse3, and keeps this file
+a table rather than a second home for every option.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+from typing import Protocol, cast
+
+from vipfs import __version__
+
+# (name, module, one-line help). Order is the order `vipfs --help` shows.
+COMMANDS: list[tuple[str, str, str]] = [
+    # ("emulator", "vipfs.emulator.cli", "run an XVS host emulator on 127.0.0.1"),
+]
+
+
+class CommandModule(Protocol):
+    def configure(self, parser: argparse.ArgumentParser) -> None: ...
+    def run(self, args: argparse.Namespace) -> int: ...
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="vipfs",
+        description="Mount an XVideoSharing (vipstream.cc) account as a Linux filesystem.",
+    )
+    parser.add_argument("--version", action="version", version=f"vipfs {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name, module_name, help_text in COMMANDS:
+        module = cast(CommandModule, importlib.import_module(module_name))
+        command = sub.add_parser(name, help=help_text, description=help_text)
+        module.configure(command)
+        command.set_defaults(_run=module.run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args._run(args))
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

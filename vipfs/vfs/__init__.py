@@ -1,0 +1,1 @@
+"""The filesystem model, free of FUSE: inodes, names, listings, metadata, spool and caches."""
