@@ -233,7 +233,9 @@ class Filesystem:
             raise VfsError(errno.EIO, f"opening {node.name!r}: {exc}") from None
         fh = next(self._handles)
         self._files[fh] = _ReadHandle(handle)
-        return Opened(fh)
+        # Until a direct link told the size, getattr says 0 and the kernel's page cache would
+        # read nothing: bypass it so reads reach the read cache, which knows where the end is.
+        return Opened(fh, direct_io=self.reader.known_size(node.code) is None)
 
     async def read(self, fh: int, offset: int, size: int) -> bytes:
         handle = self._files.get(fh)
