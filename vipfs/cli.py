@@ -20,6 +20,7 @@ COMMANDS: list[tuple[str, str, str]] = [
     # ("emulator", "vipfs.emulator.cli", "run an XVS host emulator on 127.0.0.1"),
     ("mount", "vipfs.mount", "mount an XVS account as a directory"),
     ("umount", "vipfs.umount", "unmount a vipfs mount and wait for its process"),
+    ("demo", "vipfs.demo", "mount an emulated account with sample content"),
 ]
 
 

@@ -1,15 +1,20 @@
 """Where the API key comes from: a key file, `$VIPFS_KEY`, or the user's config. Never argv.
 
+A key file holds the key on its first line that is not blank or a `#` comment; a `login = NAME`
+line may sit beside it (the emulator writes one).
+
 The key is read, stripped and handed over; nothing here logs or prints it.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from pathlib import Path
 
 CONFIG = Path("~/.config/vipfs/config.toml")
+_LOGIN = re.compile(r"^login\s*=", re.IGNORECASE)
 
 
 class MissingKeyError(Exception):
@@ -36,10 +41,13 @@ def load_key(key_file: str | None, *, config: Path = CONFIG) -> str:
 
 
 def _read(path: Path) -> str:
+    """The key of a key file: its first line that is not blank, a `#` comment or `login = ...`."""
     try:
-        key = path.read_text().strip()
+        text = path.read_text()
     except OSError as exc:
         raise MissingKeyError(f"cannot read the key file {path}: {exc.strerror}") from None
-    if not key:
-        raise MissingKeyError(f"the key file {path} is empty")
-    return key
+    for raw in text.splitlines():
+        line = raw.strip()
+        if line and not line.startswith("#") and not _LOGIN.match(line):
+            return line
+    raise MissingKeyError(f"the key file {path} holds no key")
