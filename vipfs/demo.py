@@ -8,6 +8,7 @@ mount point if it created it.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import secrets
 import string
@@ -32,8 +33,9 @@ Press Ctrl-C here to unmount and stop.
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("mountpoint", nargs="?", default="vipfs-demo",
-                        help="where to mount (default ./vipfs-demo)")
+    parser.add_argument(
+        "mountpoint", nargs="?", default="vipfs-demo", help="where to mount (default ./vipfs-demo)"
+    )
     parser.add_argument("-v", "--verbose", action="count", default=0, help="-v info, -vv debug")
 
 
@@ -62,24 +64,35 @@ def run(args: argparse.Namespace) -> int:
                 emulator.kill()
                 emulator.wait()
             if created and mnt.is_dir() and not os.path.ismount(mnt):
-                try:
+                with contextlib.suppress(OSError):
                     mnt.rmdir()
-                except OSError:
-                    pass
 
 
 def demo_key() -> str:
     """A key of the XVS shape: account id digits, then 16 word characters (a letter first)."""
     alphabet = string.ascii_lowercase + string.digits
-    return "1" + secrets.choice(string.ascii_lowercase) + "".join(
-        secrets.choice(alphabet) for _ in range(15)
+    return (
+        "1"
+        + secrets.choice(string.ascii_lowercase)
+        + "".join(secrets.choice(alphabet) for _ in range(15))
     )
 
 
 def start_emulator(key_file: Path) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-m", "vipfs", "emulator", "--port", "0", "--seed-demo",
-         "--enable", "direct_link", "--key-file", str(key_file)],
+        [
+            sys.executable,
+            "-m",
+            "vipfs",
+            "emulator",
+            "--port",
+            "0",
+            "--seed-demo",
+            "--enable",
+            "direct_link",
+            "--key-file",
+            str(key_file),
+        ],
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -95,8 +108,20 @@ def drain(process: subprocess.Popen[str]) -> None:
 def mount_until_interrupted(
     args: argparse.Namespace, mnt: Path, url: str, key_file: Path, cache: Path
 ) -> int:
-    command = [sys.executable, "-m", "vipfs", "mount", str(mnt), "--api-url", url,
-               "--key-file", str(key_file), "-f", "--cache-dir", str(cache)]
+    command = [
+        sys.executable,
+        "-m",
+        "vipfs",
+        "mount",
+        str(mnt),
+        "--api-url",
+        url,
+        "--key-file",
+        str(key_file),
+        "-f",
+        "--cache-dir",
+        str(cache),
+    ]
     command += ["-v"] * args.verbose
     mount = subprocess.Popen(command)
     try:
