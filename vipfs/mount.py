@@ -271,8 +271,8 @@ async def _main(config: MountConfig, report: Report) -> None:
         fs = Filesystem(api, options=config.options, reader=reader)
         fs.quota.update(info)
         ops = Operations(fs, attr_timeout=config.attr_timeout)
+        pids = pid_file(config.mountpoint)  # before init: resolving a path inside would hang
         pyfuse3.init(ops, str(config.mountpoint), fuse_options(config, info.login))
-        pids = pid_file(config.mountpoint)
         try:
             pids.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
             pids.write_text(f"{os.getpid()}\n")
