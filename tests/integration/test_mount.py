@@ -163,7 +163,7 @@ def test_xattrs_of_a_folder_take_few_info_calls(
 
 
 def test_df_and_account_json(emulator: Emulator, start_mount: StartMount) -> None:
-    mount = start_mount(emulator)
+    mount = start_mount(emulator, "-v")  # -vv: even debug logging must not show the key
     account = json.loads(sh("cat", mount.path / ".vipfs" / "account.json").stdout)
     assert account["login"] and KEY not in json.dumps(account)
     df = sh("df", "-B4096", "--output=avail,source", mount.path).stdout.splitlines()[1].split()
@@ -257,3 +257,11 @@ def test_background_mount_and_umount(emulator: Emulator, tmp_path: Path) -> None
         assert umount.returncode == 0 and not os.path.ismount(mnt)
     finally:
         unmount(mnt)
+
+
+def test_sigterm_unmounts_cleanly(emulator: Emulator, start_mount: StartMount) -> None:
+    mount = start_mount(emulator)
+    assert sh("ls", mount.path).returncode == 0
+    mount.process.send_signal(signal.SIGTERM)
+    assert mount.process.wait(30) == 0
+    assert not os.path.ismount(mount.path)
