@@ -259,9 +259,14 @@ def test_background_mount_and_umount(emulator: Emulator, tmp_path: Path) -> None
         unmount(mnt)
 
 
-def test_sigterm_unmounts_cleanly(emulator: Emulator, start_mount: StartMount) -> None:
+@pytest.mark.parametrize("how", ["SIGTERM", "SIGINT", "fusermount3"])
+def test_unmounts_cleanly(emulator: Emulator, start_mount: StartMount, how: str) -> None:
     mount = start_mount(emulator)
     assert sh("ls", mount.path).returncode == 0
-    mount.process.send_signal(signal.SIGTERM)
+    if how == "fusermount3":
+        assert sh("fusermount3", "-u", mount.path).returncode == 0
+    else:
+        mount.process.send_signal(getattr(signal, how))
     assert mount.process.wait(30) == 0
     assert not os.path.ismount(mount.path)
+    assert "Traceback" not in mount.log()
