@@ -10,10 +10,12 @@ answers (or prints the child's one-line failure).
 from __future__ import annotations
 
 import argparse
+import errno
 import hashlib
 import logging
 import os
 import signal
+import stat
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -89,9 +91,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--op-timeout",
         type=float,
-        default=30.0,
+        default=25.0,
         metavar="S",
-        help="how long an interactive call may wait on the API (default 30)",
+        help="how long an interactive call may wait on the API before EIO (default 25)",
     )
     parser.add_argument("-v", "--verbose", action="count", default=0, help="-v info, -vv debug")
     parser.add_argument("--log-file", help="log here instead of stderr")
@@ -140,16 +142,29 @@ def run(args: argparse.Namespace) -> int:
             connect_timeout=args.connect_timeout,
             debug_fuse=args.debug_fuse,
         )
-        if not config.mountpoint.is_dir():
-            raise StartupError(f"{config.mountpoint} is not a directory")
-        if os.path.ismount(config.mountpoint):
-            raise StartupError(f"{config.mountpoint} is already a mount point")
+        check_mountpoint(config.mountpoint)
     except (MissingKeyError, StartupError) as exc:
         print(f"vipfs: {exc}", file=sys.stderr)
         return 1
     if config.foreground:
         return serve(config, report=_report_to_stderr)
     return daemonize(config, log_file=args.log_file)
+
+
+def check_mountpoint(path: Path) -> None:
+    try:
+        if not stat.S_ISDIR(os.stat(path).st_mode):
+            raise StartupError(f"{path} is not a directory")
+    except FileNotFoundError:
+        raise StartupError(f"{path} does not exist") from None
+    except OSError as exc:
+        if exc.errno == errno.ENOTCONN:
+            raise StartupError(
+                f"{path} is a dead mount (its process ended): run fusermount3 -u {path}"
+            ) from None
+        raise StartupError(f"{path}: {exc.strerror}") from None
+    if os.path.ismount(path):
+        raise StartupError(f"{path} is already a mount point")
 
 
 def setup_logging(verbose: int, log_file: str | None) -> None:

@@ -49,7 +49,7 @@ class FileReader(Protocol):
 class Options:
     owner: Owner = field(default_factory=Owner.current)
     dir_cache_time: float = 300.0
-    budget: float = 30.0  # seconds an interactive call may wait on the API
+    budget: float = 25.0  # seconds an interactive call may wait on the API (then EIO)
 
 
 @dataclass(frozen=True, slots=True)
