@@ -39,6 +39,7 @@ log = logging.getLogger("vipfs.mount")
 
 DEFAULT_API_URL = "https://vipstream.cc/api"
 RUN_DIR = Path("~/.cache/vipfs/run")  # pid files, so `vipfs umount` can wait for the process
+LOG_DIR = Path("~/.cache/vipfs/log")  # where a background mount logs unless told otherwise
 
 
 class StartupError(Exception):
@@ -96,7 +97,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="how long an interactive call may wait on the API before EIO (default 25)",
     )
     parser.add_argument("-v", "--verbose", action="count", default=0, help="-v info, -vv debug")
-    parser.add_argument("--log-file", help="log here instead of stderr")
+    parser.add_argument(
+        "--log-file",
+        help="log here (default: stderr with -f, else ~/.cache/vipfs/log/<mount>.log)",
+    )
     parser.add_argument("--debug-fuse", action="store_true", help="log every FUSE request")
 
 
@@ -123,6 +127,8 @@ class MountConfig:
 
 
 def run(args: argparse.Namespace) -> int:
+    if not args.foreground and not args.log_file:  # a daemon has no stderr to log to
+        args.log_file = str(default_log_file(Path(args.mountpoint).absolute()))
     setup_logging(args.verbose, args.log_file)
     try:
         config = MountConfig(
@@ -267,9 +273,18 @@ def fuse_options(config: MountConfig, login: str) -> set[str]:
     return options
 
 
+def _mount_id(mountpoint: Path) -> str:
+    return hashlib.sha256(str(mountpoint.resolve()).encode()).hexdigest()[:16]
+
+
 def pid_file(mountpoint: Path) -> Path:
-    digest = hashlib.sha256(str(mountpoint.resolve()).encode()).hexdigest()[:16]
-    return RUN_DIR.expanduser() / f"{digest}.pid"
+    return RUN_DIR.expanduser() / f"{_mount_id(mountpoint)}.pid"
+
+
+def default_log_file(mountpoint: Path) -> Path:
+    folder = LOG_DIR.expanduser()
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return folder / f"{mountpoint.name or 'root'}-{_mount_id(mountpoint)}.log"
 
 
 async def _main(config: MountConfig, report: Report) -> None:
