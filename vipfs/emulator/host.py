@@ -9,6 +9,7 @@ import secrets
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -31,13 +32,13 @@ class Host:
         self._calls: Counter[str] = Counter()
         self._calls_lock = threading.Lock()
         self._secret = store.meta("link_secret", secrets.token_hex(16)).encode()
+        self.clock: Callable[[], float] = time.time  # tests swap in a fake clock
         self.in_flight = 0
         self.in_flight_lock = threading.Lock()
 
     # -- clock ------------------------------------------------------------------------------
-    @staticmethod
-    def now() -> float:
-        return time.time()
+    def now(self) -> float:
+        return self.clock()
 
     def now_local(self) -> datetime:
         return datetime.fromtimestamp(self.now(), self.config.tz())

@@ -44,6 +44,7 @@ class EmulatorHTTPServer(ThreadingHTTPServer):
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go out in separate writes
     server: EmulatorHTTPServer
 
     def do_GET(self) -> None:
@@ -136,7 +137,7 @@ class Handler(BaseHTTPRequestHandler):
             status, ctype, headers, text = page
             return Response(status, ctype, text, headers)
         reply = rate_limit_reply(self.server.host.config)
-        reply["server_time"] = self.server.host.fmt_time(time.time())
+        reply["server_time"] = self.server.host.fmt_time(self.server.host.now())
         return Response.json(reply)
 
     def _api(self, op: str, query: dict[str, str], fault: str | None) -> Response:
@@ -288,7 +289,7 @@ class Emulator:
 
             seed_demo(self.host)
             self.store.update_meta("demo_seeded", "1")
-        self._thread = threading.Thread(target=self._server.serve_forever,
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,),
                                         name="vipfs-emulator", daemon=True)
         self._thread.start()
         return self
