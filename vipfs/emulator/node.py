@@ -220,12 +220,12 @@ RANGE_RE = re.compile(r"bytes=(\d*)-(\d*)$")
 
 
 def serve_link(host: Host, path: str, query: dict[str, str], range_header: str | None,
-               head: bool) -> Response:
+               head: bool, client_ip: str) -> Response:
     now = host.now()
     m = LINK_RE.fullmatch(path)
     if m is None:
         return Response.html(404, "<html><body><h1>404 Not Found</h1></body></html>")
-    if not host.link_valid(path, query, now):
+    if not host.link_valid(path, query, now, client_ip):
         return Response.html(403, "<html><body><h1>403 Forbidden</h1>"
                                   "<p>Link expired or invalid</p></body></html>")
     f = host.store.file(m.group(1))

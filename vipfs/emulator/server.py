@@ -74,7 +74,7 @@ class Handler(BaseHTTPRequestHandler):
         config = self.server.host.config
         stall_at = None
         if stall:
-            stall_at = max(1, length // 2) if length else 1 << 20
+            stall_at = max(1, length // 2) if length else 65536
         return Body(
             self.rfile, length, chunked,
             throttle=Throttle(config.bandwidth_mbps) if throttle else None,
@@ -123,7 +123,8 @@ class Handler(BaseHTTPRequestHandler):
                 self._send(node.upload(host, stream, ctype, fault))
             else:
                 self._send(node.serve_link(host, path, query, self.headers.get("Range"),
-                                           head=self.command == "HEAD"), throttle=True)
+                                           self.command == "HEAD", self.client_address[0]),
+                           throttle=True)
         except BodyError:
             self.close_connection = True
 
@@ -166,7 +167,7 @@ class Handler(BaseHTTPRequestHandler):
         try:
             if crowded:
                 return Response(520, "text/plain; charset=UTF-8", b"error code: 520")
-            reply = api.answer(host, op, params, uploads)
+            reply = api.answer(host, op, params, uploads, self.client_address[0])
         finally:
             with host.in_flight_lock:
                 host.in_flight -= 1
@@ -241,7 +242,7 @@ class Emulator:
         self.data_dir = Path(tempfile.mkdtemp(prefix="vipfs-emu-")) if self._own_dir else Path(
             self.config.data_dir or ".")
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        self.store = Store(self.data_dir)
+        self.store = Store(self.data_dir, durable=not self._own_dir)
         self.host = Host(self.config, self.store)
         self.keys: list[str] = []
         self.generated_key_file: Path | None = None
@@ -289,7 +290,7 @@ class Emulator:
 
             seed_demo(self.host)
             self.store.update_meta("demo_seeded", "1")
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,),
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.01,),
                                         name="vipfs-emulator", daemon=True)
         self._thread.start()
         return self
@@ -302,6 +303,8 @@ class Emulator:
         if self._thread is not None:
             self._thread.join(timeout=5)
             self._thread = None
+        for worker in self.host.workers:
+            worker.join(timeout=5)
         self.store.close()
         if self._own_dir:
             shutil.rmtree(self.data_dir, ignore_errors=True)

@@ -77,8 +77,9 @@ def emu(emu_config: EmulatorConfig, clock: FakeClock) -> Iterator[Emulator]:
         yield emulator
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def http() -> Iterator[httpx.Client]:
+    """One client for the session: building an httpx client (its TLS context) is the slow part."""
     with httpx.Client(timeout=10) as client:
         yield client
 

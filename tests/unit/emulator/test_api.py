@@ -267,3 +267,13 @@ def test_listing_delay(api: Api, emu: Emulator, clock: FakeClock) -> None:
     assert api.ok("file/info", file_code=code)[0]["status"] == 200  # info sees it at once
     clock.advance(31)
     assert [f["file_code"] for f in api.ok("file/list")["files"]] == [code]
+
+
+def test_stale_read_window(api: Api, emu: Emulator, clock: FakeClock) -> None:
+    emu.set_faults(stale_seconds=60)
+    assert api.ok("folder/list")["folders"] == []
+    api.ok("folder/create", name="Fresh")
+    assert api.ok("folder/list")["folders"] == []  # the cached answer, stale
+    assert len(api.ok("folder/list", files=1)["folders"]) == 1  # other parameters: fresh
+    clock.advance(61)
+    assert [f["name"] for f in api.ok("folder/list")["folders"]] == ["Fresh"]

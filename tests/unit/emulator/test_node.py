@@ -196,3 +196,16 @@ def test_bandwidth_shaping_still_delivers(api: Api, emu: Emulator, http: httpx.C
     code = api.upload(("s.mp4", content)).json()["files"][0]["filecode"]
     clock.advance(11)
     assert http.get(api.ok("file/direct_link", file_code=code, q="n")).content == content
+
+
+@pytest.mark.parametrize("emu_config", [make_config(link_ip_bind=True)])
+def test_direct_link_ip_binding(api: Api, emu: Emulator, http: httpx.Client,
+                                clock: FakeClock) -> None:
+    code = api.upload(("b.mp4", b"bound" * 10)).json()["files"][0]["filecode"]
+    url = api.ok("file/direct_link", file_code=code, q="o")
+    assert url.endswith("&i=127.0")
+    assert http.get(url).content == b"bound" * 10
+    assert http.get(url.replace("&i=127.0", "&i=127.1")).status_code == 403
+    elsewhere = httpx.Client(transport=httpx.HTTPTransport(local_address="127.1.0.1"))
+    with elsewhere:
+        assert elsewhere.get(url).status_code == 403  # another /16 may not use it
