@@ -10,9 +10,11 @@ import re
 import shutil
 import socket
 import struct
+import sys
 import tempfile
 import threading
 import time
+import traceback
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -22,9 +24,9 @@ from typing import Any
 from vipfs.emulator import api, control, keys, node
 from vipfs.emulator.body import Body, BodyError, Throttle
 from vipfs.emulator.config import PRE_FAULTS, EmulatorConfig
-from vipfs.emulator.faults import disturb, fault_page, rate_limit_reply
+from vipfs.emulator.faults import HTML_500, disturb, fault_page, rate_limit_reply
 from vipfs.emulator.host import Host
-from vipfs.emulator.response import JSON_TYPE, Response
+from vipfs.emulator.response import HTML_TYPE, JSON_TYPE, Response
 from vipfs.emulator.store import Store
 
 API_RE = re.compile(r"/api/(\w+)/(\w+)")
@@ -82,6 +84,17 @@ class Handler(BaseHTTPRequestHandler):
         )
 
     def _handle(self) -> None:
+        """Route one request; a bug becomes an HTML 500, as a Perl `die` does on a real host."""
+        self._answered = False
+        try:
+            self._route()
+        except Exception:
+            sys.stderr.write("vipfs emulator: request failed\n" + traceback.format_exc())
+            self.close_connection = True
+            if not self._answered:
+                self._send(Response(500, HTML_TYPE, HTML_500))
+
+    def _route(self) -> None:
         host = self.server.host
         config = host.config
         url = urllib.parse.urlsplit(self.path)
@@ -195,6 +208,7 @@ class Handler(BaseHTTPRequestHandler):
         if response.reset:
             self._reset()
             return
+        self._answered = True
         self.send_response(response.status)
         self.send_header("Content-Type", response.content_type)
         for name, value in response.headers.items():

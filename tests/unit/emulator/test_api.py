@@ -277,3 +277,15 @@ def test_stale_read_window(api: Api, emu: Emulator, clock: FakeClock) -> None:
     assert len(api.ok("folder/list", files=1)["folders"]) == 1  # other parameters: fresh
     clock.advance(61)
     assert [f["name"] for f in api.ok("folder/list")["folders"]] == ["Fresh"]
+
+
+def test_a_crash_is_an_html_500(emu: Emulator, http: httpx.Client,
+                                monkeypatch: pytest.MonkeyPatch) -> None:
+    from vipfs.emulator import api as api_module
+
+    def boom(call: object) -> dict[str, object]:
+        raise RuntimeError("bug")
+
+    monkeypatch.setitem(api_module.OPERATIONS, "account/info", (boom, None))
+    response = http.get(f"{emu.api_url}/account/info", params={"key": emu.key})
+    assert response.status_code == 500 and "Internal Server Error" in response.text

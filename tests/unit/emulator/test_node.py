@@ -67,7 +67,13 @@ def test_html_answers_and_anonymous(emu: Emulator, http: httpx.Client) -> None:
     assert code in by_code(emu)
     anonymous = http.post(url, data={"api_key": emu.key}, files=[("file", ("b.mp4", b"data"))])
     assert "You are not allowed to upload files" in anonymous.text
+    wrong = http.post(url, data={"key": "1" + "x" * 16}, files=[("file", ("c.mp4", b"data"))])
+    assert wrong.json()["files"][0]["status"] == "You are not allowed to upload files"
     assert len(emu.files()) == 1
+    emu.set_faults(allow_anonymous_uploads=True)
+    kept = http.post(url, data={"key": "bogus"}, files=[("file", ("d.mp4", b"data"))])
+    assert kept.json()["files"][0]["status"] == "OK"
+    assert [f["login"] for f in emu.files()] == ["user1", ""]  # uploaded to no account
 
 
 def test_quote_in_filename_breaks_the_json(emu: Emulator, http: httpx.Client) -> None:
