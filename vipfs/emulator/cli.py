@@ -44,7 +44,7 @@ def _fault(text: str) -> tuple[str, float]:
 def configure(parser: argparse.ArgumentParser) -> None:
     add = parser.add_argument
     add("--port", type=int, default=0, help="port on 127.0.0.1 (0: a free one)")
-    add("--key-file", type=Path, action="append", default=[],
+    add("--key-file", type=Path, action="extend", nargs="+", default=[],
         help="API key file (repeat for several accounts); default: generate one")
     add("--data", type=Path, help="state directory (default: a temp dir removed at exit)")
     add("--seed-demo", action="store_true", help="fill the first account with demo content")
@@ -56,7 +56,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     add("--max-concurrent", type=int, default=0, help="API calls in flight before HTTP 520")
     add("--latency-ms", type=int, default=0, help="added to every request")
     add("--bandwidth-mbps", type=float, default=0.0, help="cap on upload and download bodies")
-    add("--fault", type=_fault, action="append", default=[], metavar="KIND:RATE",
+    add("--fault", type=_fault, action="extend", nargs="+", default=[], metavar="KIND:RATE",
         help=f"inject faults: {', '.join(FAULT_KINDS)}")
     add("--seed", type=int, default=0, help="seed of the fault generator")
     add("--server-tz", default="+03:00", help="zone of server_time and dates")

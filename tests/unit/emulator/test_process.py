@@ -94,3 +94,19 @@ def test_bad_key_file_fails_without_echoing_it(tmp_path: Path) -> None:
     out = subprocess.run([sys.executable, "-m", "vipfs", "emulator", "--key-file", str(bad)],
                          capture_output=True, text=True, timeout=30)
     assert out.returncode == 2 and "not-a-key-secret" not in out.stdout + out.stderr
+
+
+def test_cli_options_reach_the_config(tmp_path: Path) -> None:
+    from vipfs.cli import build_parser
+    from vipfs.emulator.cli import config_from_args
+
+    args = build_parser().parse_args([
+        "emulator", "--enable", "direct_link,delete", "--disable", "clone",
+        "--fault", "5xx:0.1", "reset:0.05", "--fault", "key-swap:1", "--rate-limit-per-min", "5",
+        "--server-tz=-02:00", "--invalid-key-status", "403", "--keep-orig",
+    ])
+    config = config_from_args(args)
+    assert (config.direct_link, config.delete, config.clone) == (True, True, False)
+    assert config.faults == {"5xx": 0.1, "reset": 0.05, "key-swap": 1.0}
+    assert (config.rate_limit_per_min, config.invalid_key_status) == (5, 403)
+    assert config.tz().utcoffset(None).total_seconds() == -7200 and config.keep_orig
