@@ -120,6 +120,9 @@ def _cached(c: Call, op: str, handler: Callable[[Call], Reply]) -> Reply:
             return copy
     reply = handler(c)
     with host.stale_lock:
+        window = host.config.stale_seconds
+        for old in [k for k, (when, _) in host.stale.items() if c.now - when >= window]:
+            del host.stale[old]
         host.stale[key] = (c.now, json.loads(json.dumps(reply)))
     return reply
 

@@ -46,6 +46,8 @@ class EmulatorHTTPServer(ThreadingHTTPServer):
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    server_version = "nginx"  # what the Server header of a real host says
+    sys_version = ""
     disable_nagle_algorithm = True  # headers and body go out in separate writes
     server: EmulatorHTTPServer
 
@@ -102,7 +104,7 @@ class Handler(BaseHTTPRequestHandler):
         query = {k: v[0] for k, v in urllib.parse.parse_qs(url.query, keep_blank_values=True)
                  .items()}
         if path.startswith("/_emu/"):
-            body = self._body().read(FORM_LIMIT) if self.command in ("POST", "PUT") else b""
+            body = self._body().read_all(FORM_LIMIT) if self.command in ("POST", "PUT") else b""
             self._send(control.handle(host, self.command, path, body))
             return
         api_match = API_RE.fullmatch(path)
@@ -167,7 +169,7 @@ class Handler(BaseHTTPRequestHandler):
                 uploads = {name: (sink.filename, sink.size) for name, sink in form.files}
                 form.discard()
             else:
-                raw = body.read(FORM_LIMIT)
+                raw = body.read_all(FORM_LIMIT)
                 if not body.done:
                     self.close_connection = True
                 form_params = urllib.parse.parse_qs(raw.decode("utf-8", "replace"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -289,3 +290,14 @@ def test_a_crash_is_an_html_500(emu: Emulator, http: httpx.Client,
     monkeypatch.setitem(api_module.OPERATIONS, "account/info", (boom, None))
     response = http.get(f"{emu.api_url}/account/info", params={"key": emu.key})
     assert response.status_code == 500 and "Internal Server Error" in response.text
+
+
+def test_chunked_form_post(emu: Emulator, http: httpx.Client) -> None:
+    def body() -> Iterator[bytes]:
+        yield f"key={emu.key}".encode()
+        yield b"&name=Chunked"
+
+    reply = http.post(f"{emu.api_url}/folder/create", content=body(),
+                      headers={"Content-Type": "application/x-www-form-urlencoded"}).json()
+    assert reply["status"] == 200
+    assert Api(emu, http).ok("folder/list")["folders"][0]["name"] == "Chunked"
