@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from pathlib import Path
 
 import httpx
 
 from tests.unit.emulator.conftest import Api
+from vipfs.emulator.config import EmulatorConfig
 from vipfs.emulator.content import read_generated
 from vipfs.emulator.server import Emulator
 
@@ -82,3 +84,25 @@ def test_control_errors(emu: Emulator, http: httpx.Client) -> None:
     assert http.post(f"{emu.base_url}/_emu/seed", json={"account": "ghost"}).status_code == 400
     emu.set_faults({"5xx": 1.0})
     assert http.get(f"{emu.base_url}/_emu/files").status_code == 200  # never faulted
+
+
+def test_demo_content(tmp_path: Path, http: httpx.Client) -> None:
+    config = EmulatorConfig(data_dir=tmp_path / "d", seed_demo=True, direct_link=True)
+    for _ in range(2):  # a restart on the same data does not seed twice
+        with Emulator(config) as emu:
+            rows = emu.files()
+            assert len(rows) == 27 and sum(bool(r["deleted"]) for r in rows) == 2
+    with Emulator(config) as emu:
+        api = Api(emu, http)
+        root = api.ok("folder/list", files=1)
+        folder_names = {f["name"] for f in root["folders"]}
+        assert "Clips" in folder_names and "Clips" in {f["title"] for f in root["files"]}
+        series = next(f for f in root["folders"] if f["name"] == "Series")["fld_id"]
+        bb = api.ok("folder/list", fld_id=series)["folders"][0]
+        seasons = api.ok("folder/list", fld_id=bb["fld_id"])["folders"]
+        assert [s["name"] for s in seasons] == ["Season 1", "Season 2"]  # three levels deep
+        titles = [f["title"] for f in api.ok("file/list", per_page=1000)["files"]]
+        assert titles.count("IMG 0042") == 3 and "Movie &#40;2021&#41;" in titles
+        assert "beach / sunset" in titles and any("🎬" in t for t in titles)
+        assert [e["status"] for e in api.ok("file/encodings")] == ["PENDING"]
+        assert len(api.ok("file/dmca")) == 2 and api.ok("account/stats", last=14)
