@@ -56,11 +56,6 @@ def err(status: int, msg: str) -> Reply:
     return {"status": status, "msg": msg}
 
 
-def flag(value: str | None) -> int:
-    """Perl truthiness, as the host coerces 0/1 flags."""
-    return 0 if value in (None, "", "0") else 1
-
-
 def answer(host: Host, op: str, params: dict[str, str],
            uploads: dict[str, tuple[str, int]] | None = None,
            client_ip: str = "127.0.0.1") -> Reply:
@@ -305,7 +300,7 @@ def file_edit(c: Call) -> Reply:
     for param, column in (("file_public", "public"), ("file_adult", "adult"),
                           ("file_premium_only", "premium_only")):
         if param in c.params:
-            changes[column] = flag(c.params[param])
+            changes[column] = mangle.flag(c.params[param])
     # Tags are wiped and re-added on every edit, even without a `tags` parameter (§6.10).
     changes["tags"] = ", ".join(mangle.clean_tags(c.params.get("tags", "")))
     for code in (c.get("file_code") or "").split(","):
@@ -333,7 +328,7 @@ def file_list(c: Call) -> Reply:
             created = c.now - int(raw_created) * 60
         else:
             created = c.host.parse_time(raw_created)
-    flags = {column: flag(c.get(param)) for param, column in
+    flags = {column: mangle.flag(c.get(param)) for param, column in
              (("public", "public"), ("adult", "adult"), ("premium_only", "premium_only"))
              if c.get(param) is not None}
     rows, total = c.host.store.list_files(
@@ -357,7 +352,7 @@ def file_clone(c: Call) -> Reply:
     title = mangle.secure_str(c.params["file_title"]) if c.get("file_title") else None
     row = c.host.new_file(
         c.account.usr_id, c.int_param("fld_id"), title or src.title, src.size, src.sha256,
-        src.blob, public=flag(c.get("file_public")), adult=flag(c.get("file_adult")),
+        src.blob, public=mangle.flag(c.get("file_public")), adult=mangle.flag(c.get("file_adult")),
         cat_id=c.int_param("cat_id", src.cat_id), length=src.length, visible_at=c.now,
         enc_start=src.enc_start, enc_end=src.enc_end, enc_stuck=src.enc_stuck,
     )
@@ -453,14 +448,14 @@ def file_url_uploads(c: Call) -> Reply:
 
 def file_url_actions(c: Call) -> Reply:
     store, usr = c.host.store, c.account.usr_id
-    if flag(c.get("restart_errors")):
+    if mangle.flag(c.get("restart_errors")):
         for e in store.url_entries(usr):
             if e["status"] == "ERROR":
                 store.update_url(e["code"], "PENDING", 0)
                 start_fetch(c.host, e["code"])
-    if flag(c.get("delete_errors")):
+    if mangle.flag(c.get("delete_errors")):
         store.delete_urls(usr, "status='ERROR'")
-    if flag(c.get("delete_all")):
+    if mangle.flag(c.get("delete_all")):
         store.delete_urls(usr)
     for code in (c.get("delete_code") or "").split(","):
         if code.strip():
@@ -479,7 +474,7 @@ def folder_list(c: Call) -> Reply:
             for d in c.host.store.child_folders(c.account.usr_id, fld_id)
         ]
     }
-    if flag(c.get("files")):
+    if mangle.flag(c.get("files")):
         rows, _ = c.host.store.list_files(c.account.usr_id, fld_id=fld_id, visible_at=c.now)
         result["files"] = [list_item(c.host, f, c.now) for f in rows]
     return ok(result)

@@ -171,8 +171,8 @@ def upload(host: Host, body: Body, content_type: str, fault: str | None) -> Resp
             account.usr_id if account else 0, fld_id,
             mangle.upload_title(fields.get("file_title"), sink.filename), sink.size,
             sink.sha256, blob, descr=mangle.secure_str(fields.get("file_descr", "")) or "",
-            cat_id=_int(fields.get("cat_id")), public=_flag(fields.get("file_public")),
-            adult=_flag(fields.get("file_adult")),
+            cat_id=_int(fields.get("cat_id")), public=mangle.flag(fields.get("file_public")),
+            adult=mangle.flag(fields.get("file_adult")),
             tags=", ".join(mangle.clean_tags(fields.get("tags", ""))),
         )
         rows.append(row)
@@ -209,10 +209,6 @@ def _int(value: str | None) -> int:
         return int(value) if value else 0
     except ValueError:
         return 0
-
-
-def _flag(value: str | None) -> int:
-    return 0 if value in (None, "", "0") else 1
 
 
 # -- direct links ------------------------------------------------------------------------------

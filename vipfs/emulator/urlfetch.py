@@ -65,8 +65,8 @@ def _fetch(host: Host, code: str) -> None:
     name = urllib.parse.unquote(parsed.path.rsplit("/", 1)[-1]) or "video"
     row = host.new_file(
         int(entry["usr_id"]), int(entry["fld_id"]), mangle.upload_title(None, name), size, sha,
-        blob, code=code, public=1 if str(opts.get("file_public", "0")) not in ("", "0") else 0,
-        adult=1 if str(opts.get("file_adult", "0")) not in ("", "0") else 0,
+        blob, code=code, public=mangle.flag(opts.get("file_public")),
+        adult=mangle.flag(opts.get("file_adult")),
         tags=", ".join(mangle.clean_tags(str(opts.get("tags", "")))),
     )
     store.insert_files([row])
