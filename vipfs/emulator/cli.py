@@ -59,7 +59,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     add("--fault", type=_fault, action="extend", nargs="+", default=[], metavar="KIND:RATE",
         help=f"inject faults: {', '.join(FAULT_KINDS)}")
     add("--seed", type=int, default=0, help="seed of the fault generator")
-    add("--server-tz", default="+03:00", help="zone of server_time and dates")
+    add("--server-tz", default="+03:00",
+        help="zone of server_time and dates (negative: --server-tz=-05:00)")
     add("--encode-seconds", type=float, default=2.0)
     add("--keep-orig", action="store_true", help="keep the `o` version after encoding")
     add("--listing-delay", type=float, default=0.0, help="seconds before uploads are listed")
