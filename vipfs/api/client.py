@@ -12,11 +12,12 @@ import json
 import logging
 import re
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from contextlib import aclosing
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any, Self, cast
 
 import httpx
 import trio
@@ -475,17 +476,20 @@ class XvsClient:
                 if status not in (200, 206):
                     raise TransientError(f"HTTP {status}", status=status, op=op)
                 skip = start if status == 200 else 0  # the server ignored the range
-                async for chunk in response.aiter_bytes():
-                    if skip:
-                        dropped = min(skip, len(chunk))
-                        chunk, skip = chunk[dropped:], skip - dropped
-                    if left is not None:
-                        chunk = chunk[:left]
-                        left -= len(chunk)
-                    if chunk:
-                        yield chunk
-                    if left == 0:
-                        return
+                # Closed explicitly: leaving a range early must not strand httpx's generator.
+                body = cast(AsyncGenerator[bytes, None], response.aiter_bytes())
+                async with aclosing(body) as stream:
+                    async for chunk in stream:
+                        if skip:
+                            dropped = min(skip, len(chunk))
+                            chunk, skip = chunk[dropped:], skip - dropped
+                        if left is not None:
+                            chunk = chunk[:left]
+                            left -= len(chunk)
+                        if chunk:
+                            yield chunk
+                        if left == 0:
+                            return
         except httpx.HTTPError as exc:
             raise _transport_error(exc, op) from None
 
