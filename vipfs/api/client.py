@@ -83,7 +83,8 @@ class XvsClient:
     """The XVS API client; use as `async with XvsClient(url, key) as api:`.
 
     `api_url` is the site (`https://vipstream.cc`) or its API root (`.../api`). `transport`,
-    `now`, `sleep`, `wall` and `rand` exist for tests (mock transport, trio's mock clock).
+    `now`, `sleep`, `wall`, `rand` and `backoff` exist for tests (mock transport, trio's mock
+    clock, short real-time retries against the emulator).
     """
 
     def __init__(
@@ -101,6 +102,7 @@ class XvsClient:
         sleep: Callable[[float], Awaitable[None]] = trio.sleep,
         wall: Callable[[], float] = time.time,
         rand: Callable[[], float] | None = None,
+        backoff: Backoff | None = None,
     ) -> None:
         base = api_url.rstrip("/")
         self._base = base if base.endswith("/api") else base + "/api"
@@ -114,7 +116,7 @@ class XvsClient:
         self._transport = transport
         self._now = now
         self._sleep = sleep
-        self._backoff = Backoff(rand=rand) if rand else Backoff()
+        self._backoff = backoff or (Backoff(rand=rand) if rand else Backoff())
         self.clock = ServerClock(wall)
         self.limiter = RateLimiter(max_in_flight, now=now, sleep=sleep, wall=wall)
         self._client: httpx.AsyncClient | None = None
@@ -438,9 +440,10 @@ class XvsClient:
         headers = {"Content-Type": body.content_type, "Content-Length": str(body.length)}
         started = self._now()
         try:
-            response = await self._http().post(
-                server_url, content=body.chunks(), headers=headers, timeout=self._upload_timeout
-            )
+            async with aclosing(body.chunks()) as chunks:  # closes the file even on failure
+                response = await self._http().post(
+                    server_url, content=chunks, headers=headers, timeout=self._upload_timeout
+                )
         except httpx.HTTPError as exc:
             raise _transport_error(exc, op) from None
         except OSError as exc:
@@ -488,8 +491,10 @@ class XvsClient:
                             left -= len(chunk)
                         if chunk:
                             yield chunk
-                        if left == 0:
-                            return
+                        if left == 0 and status == 200:
+                            return  # a whole file for a range: stop reading the rest
+                    # A 206 body ends by itself: reading it out lets httpx's own generators
+                    # finish, where leaving early would strand them for the garbage collector.
         except httpx.HTTPError as exc:
             raise _transport_error(exc, op) from None
 
