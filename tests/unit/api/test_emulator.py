@@ -308,3 +308,19 @@ async def test_no_key_in_real_transport_logs(emu: Account, video: Path,
             await api.file_delete("abcdefabcdef")
     assert any(r.name.startswith("httpcore") for r in caplog.records)
     assert emu.key not in caplog.text
+
+
+async def test_site_url_or_api_url_both_work(emu: Account) -> None:
+    site = emu.api_url.removesuffix("/api")
+    for url in (site, site + "/", emu.api_url, emu.api_url + "/"):
+        async with XvsClient(url, emu.key, backoff=FAST) as api:
+            assert (await api.account_info()).login == emu.login
+
+
+async def test_host_down_is_transient_and_recovers(emu: Account) -> None:
+    emu.set_faults(down=True)
+    async with XvsClient(emu.api_url, emu.key, retry_budget=0.5, backoff=FAST) as api:
+        with pytest.raises(TransientError):
+            await api.folder_list(0)
+        emu.set_faults(down=False)
+        assert (await api.folder_list(0)).folders == []
