@@ -199,15 +199,15 @@ class XvsClient:
     async def _send(self, op: str, params: Params) -> Reply:
         form = {"key": self._key.value}
         form.update({name: _form_value(v) for name, v in params.items() if v is not None})
-        started = self._now()
-        try:
-            async with self.limiter.slot():
+        async with self.limiter.slot():
+            started = self._now()
+            try:
                 response = await self._http().post(f"{self._base}/{op}", data=form)
-        except httpx.HTTPError as exc:
-            error = _transport_error(exc, op)
-            log.debug("%s failed after %.0f ms: %s", op, _ms(started, self._now()), error.msg)
-            raise error from None
-        elapsed = _ms(started, self._now())
+            except httpx.HTTPError as exc:
+                error = _transport_error(exc, op)
+                log.debug("%s failed after %.0f ms: %s", op, _ms(started, self._now()), error.msg)
+                raise error from None
+            elapsed = _ms(started, self._now())
         try:
             reply = envelope.decode(op, response.status_code, response.headers, response.content)
         except ApiError as exc:
