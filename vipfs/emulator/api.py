@@ -31,6 +31,7 @@ class Call:
     params: dict[str, str]
     now: float
     uploads: dict[str, tuple[str, int]] = field(default_factory=dict)  # name -> (filename, size)
+    client_ip: str = "127.0.0.1"
 
     def get(self, name: str) -> str | None:
         value = self.params.get(name)
@@ -61,10 +62,11 @@ def flag(value: str | None) -> int:
 
 
 def answer(host: Host, op: str, params: dict[str, str],
-           uploads: dict[str, tuple[str, int]] | None = None) -> Reply:
+           uploads: dict[str, tuple[str, int]] | None = None,
+           client_ip: str = "127.0.0.1") -> Reply:
     """Run one API call through the host's checks, in XVS order (§2.1), and wrap the envelope."""
     now = host.now()
-    reply, available = _checked(host, op, params, uploads or {}, now)
+    reply, available = _checked(host, op, params, uploads or {}, now, client_ip)
     reply["server_time"] = host.fmt_time(now)
     if available is not None:
         reply["requests_available"] = available
@@ -72,7 +74,7 @@ def answer(host: Host, op: str, params: dict[str, str],
 
 
 def _checked(host: Host, op: str, params: dict[str, str], uploads: dict[str, tuple[str, int]],
-             now: float) -> tuple[Reply, int | None]:
+             now: float, client_ip: str) -> tuple[Reply, int | None]:
     config = host.config
     key = params.get("key") or params.get("api_key") or ""
     if not KEY_RE.match(key):
@@ -97,7 +99,32 @@ def _checked(host: Host, op: str, params: dict[str, str], uploads: dict[str, tup
         return err(400, "Invalid operation"), available
     if feature in FEATURES_403 and not getattr(config, feature):
         return err(403, "This function not allowed in API"), available
-    return handler(Call(host, account, params, now, uploads)), available
+    call = Call(host, account, params, now, uploads, client_ip)
+    if op in CACHED_OPS and config.stale_seconds > 0:
+        return _cached(call, op, handler), available
+    return handler(call), available
+
+
+# Read operations whose answers the memcached mod keeps: a re-read soon after a write is stale.
+CACHED_OPS = frozenset({"account/info", "file/info", "file/list", "folder/list"})
+
+
+def _cached(c: Call, op: str, handler: Callable[[Call], Reply]) -> Reply:
+    host = c.host
+    key = (c.account.usr_id, op, tuple(sorted(
+        (k, v) for k, v in c.params.items() if k not in ("key", "api_key"))))
+    with host.stale_lock:
+        hit = host.stale.get(key)
+        if hit is not None and c.now - hit[0] < host.config.stale_seconds:
+            copy: Reply = json.loads(json.dumps(hit[1]))  # the envelope gets added to it
+            return copy
+    reply = handler(c)
+    with host.stale_lock:
+        window = host.config.stale_seconds
+        for old in [k for k, (when, _) in host.stale.items() if c.now - when >= window]:
+            del host.stale[old]
+        host.stale[key] = (c.now, json.loads(json.dumps(reply)))
+    return reply
 
 
 # -- shapes ------------------------------------------------------------------------------------
@@ -349,10 +376,11 @@ def file_direct_link(c: Call) -> Reply:
     versions = c.host.versions(f, c.now)
     quality = c.get("q")
     if quality is not None:
-        return ok(c.host.direct_url(f, quality, c.now) if quality in versions else "")
+        url = c.host.direct_url(f, quality, c.now, c.client_ip) if quality in versions else ""
+        return ok(url)
     return ok({
         "versions": [
-            {"url": c.host.direct_url(f, q, c.now), "name": q, "size": str(f.size)}
+            {"url": c.host.direct_url(f, q, c.now, c.client_ip), "name": q, "size": str(f.size)}
             for q in versions
         ],
         "file_length": str(f.length),

@@ -12,6 +12,7 @@ import html
 import re
 import uuid
 from collections.abc import Iterator
+from email.utils import formatdate
 from pathlib import Path
 from typing import BinaryIO
 
@@ -220,19 +221,19 @@ RANGE_RE = re.compile(r"bytes=(\d*)-(\d*)$")
 
 
 def serve_link(host: Host, path: str, query: dict[str, str], range_header: str | None,
-               head: bool) -> Response:
+               head: bool, client_ip: str) -> Response:
     now = host.now()
     m = LINK_RE.fullmatch(path)
     if m is None:
         return Response.html(404, "<html><body><h1>404 Not Found</h1></body></html>")
-    if not host.link_valid(path, query, now):
+    if not host.link_valid(path, query, now, client_ip):
         return Response.html(403, "<html><body><h1>403 Forbidden</h1>"
                                   "<p>Link expired or invalid</p></body></html>")
     f = host.store.file(m.group(1))
     if f is None or f.deleted_at is not None or m.group(2) not in host.versions(f, now):
         return Response.html(404, "<html><body><h1>404 Not Found</h1></body></html>")
     size = f.size
-    headers = {"Accept-Ranges": "bytes", "Last-Modified": host.fmt_time(f.created)}
+    headers = {"Accept-Ranges": "bytes", "Last-Modified": formatdate(f.created, usegmt=True)}
     start, end, status = 0, size - 1, 200
     rng = RANGE_RE.match(range_header.strip()) if range_header else None
     if rng and (rng.group(1) or rng.group(2)):

@@ -22,8 +22,10 @@ LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
 def start_fetch(host: Host, code: str) -> None:
-    threading.Thread(target=_fetch, args=(host, code), name=f"url-upload-{code}",
-                     daemon=True).start()
+    worker = threading.Thread(target=_fetch, args=(host, code), name=f"url-upload-{code}",
+                              daemon=True)
+    host.workers[:] = [w for w in host.workers if w.is_alive()] + [worker]
+    worker.start()
 
 
 def _fetch(host: Host, code: str) -> None:
