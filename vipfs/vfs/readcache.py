@@ -56,7 +56,6 @@ NO_DIRECT_LINK = (
 )
 ENCODED_ORDER = ("n", "h", "l", "x")  # tie-break when two encodes have the same size
 SUFFIX = ".cache"
-WRITE_BATCH = 128 * 1024  # bytes gathered per pwrite: fewer thread hops, yet prompt progress
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,7 +109,8 @@ class _Entry:
         self.session_read = 0  # bytes read since the handle count last rose from 0
         self.last_access = trio.current_time()
         self.refresh_lock = trio.Lock()
-        self.gone = False  # the host no longer serves this version: bind anew
+        self.gone = False  # evicted, or the host no longer serves this version: bind anew
+        self.gone_why = f"file {code} changed on the host"
 
     def span(self, i: int) -> tuple[int, int]:
         start = i * self.chunk_size
@@ -378,19 +378,22 @@ class ReadCache:
         for i in needed:
             entry.failed.pop(i, None)  # a new read is a new chance
         await self._ready.wait()
+        self._start(entry, needed)  # first, so they queue for the limiter before readahead
+        if readahead:
+            self._start(entry, range(last + 1, min(entry.chunks, last + 1 + self._readahead)))
+        await self._await_bytes(entry, start, end, needed)
+
+    async def _await_bytes(self, entry: _Entry, start: int, end: int, needed: range) -> None:
         with trio.move_on_after(self._read_timeout):
             while True:
                 if entry.has(start, end):
                     return
                 if entry.gone:
-                    raise VfsError(errno.EIO, f"file {entry.code} changed on the host")
+                    raise VfsError(errno.EIO, entry.gone_why)
                 for i in needed:
                     if i in entry.failed:
                         raise VfsError(errno.EIO, entry.failed[i])
-                self._start(entry, needed)
-                if readahead:
-                    ahead = min(entry.chunks, last + 1 + self._readahead)
-                    self._start(entry, range(last + 1, ahead))
+                self._start(entry, needed)  # again: a cancelled chunk may need restarting
                 changed = entry.changed
                 await changed.wait()
         raise VfsError(errno.EIO, f"file {entry.code}: read timed out waiting for the download")
@@ -426,7 +429,7 @@ class ReadCache:
         delay = self._retry_initial
         while not entry.complete(i):
             if entry.gone:
-                raise VfsError(errno.EIO, f"file {entry.code} changed on the host")
+                raise VfsError(errno.EIO, entry.gone_why)
             gen = entry.link_gen
             before = entry.filled[i]
             try:
@@ -445,33 +448,23 @@ class ReadCache:
                 raise VfsError(errno.EIO, f"download of {entry.code} failed: {exc}") from exc
 
     async def _stream(self, entry: _Entry, i: int, start: int, end: int) -> None:
-        """One ranged GET of [start, end) into the cache file, publishing progress as it lands."""
+        """One ranged GET of [start, end) into the cache file, publishing progress as it lands.
+
+        Each piece is written as it comes (the client yields pieces of tens of KiB), so a read
+        waits for no more than its own bytes and a stalled stream holds back nothing it sent.
+        """
         chunk_start = entry.span(i)[0]
-        pending = bytearray()
         at = start
-
-        async def flush() -> None:
-            nonlocal at
-            data = bytes(pending)
-            pending.clear()
-            await trio.to_thread.run_sync(os.pwrite, entry.fd, data, at)
-            at += len(data)
-            entry.progress(i, at - chunk_start)
-
         body = self._api.download(entry.url, start, end)
         try:
             async for piece in body:
-                pending += piece[: end - at - len(pending)]
-                if len(pending) >= WRITE_BATCH or at + len(pending) >= end:
-                    await flush()
+                data = piece[: end - at]
+                if data:
+                    await trio.to_thread.run_sync(os.pwrite, entry.fd, data, at)
+                    at += len(data)
+                    entry.progress(i, at - chunk_start)
                 if at >= end:
                     break
-            if pending:
-                await flush()
-        except ApiError:
-            if pending:  # keep what did arrive: the retry resumes after it
-                await flush()
-            raise
         finally:
             aclose = getattr(body, "aclose", None)
             if aclose is not None:
@@ -487,11 +480,11 @@ class ReadCache:
             link = await self._fetch_link(entry.code)
             if link.version != entry.version or link.size != entry.size:
                 entry.gone = True
-                raise VfsError(
-                    errno.EIO,
+                entry.gone_why = (
                     f"file {entry.code}: version {entry.version} of {entry.size} bytes is no "
-                    "longer served (replaced, or the original was dropped after encoding)",
+                    "longer served (replaced, or the original was dropped after encoding)"
                 )
+                raise VfsError(errno.EIO, entry.gone_why)
             entry.url = link.url
             entry.link_gen += 1
 
