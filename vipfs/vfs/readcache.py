@@ -189,7 +189,6 @@ class ReadCache:
         self._next_handle = itertools.count(1)
         self._serial = itertools.count(1)
         self._nursery: trio.Nursery | None = None
-        self._ready = trio.Event()
 
     # -- lifecycle ----------------------------------------------------------------------------
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
@@ -198,7 +197,6 @@ class ReadCache:
         try:
             async with trio.open_nursery() as nursery:
                 self._nursery = nursery
-                self._ready.set()
                 task_status.started()
                 await trio.sleep_forever()
         finally:
@@ -228,7 +226,7 @@ class ReadCache:
     async def open(self, code: str) -> int:
         """A handle for reading `code`; no download yet. EACCES when the host cannot serve reads."""
         if self._features.known("direct_link") is None:
-            await self._features.probe(self._api)
+            await self._features.probe(self._api, ["direct_link"])
         if self._features.known("direct_link") is False:
             raise VfsError(errno.EACCES, NO_DIRECT_LINK)
         handle = next(self._next_handle)
@@ -240,6 +238,8 @@ class ReadCache:
         state = self._handles.get(handle)
         if state is None:
             raise VfsError(errno.EBADF, f"read on unknown read handle {handle}")
+        if self._nursery is None:
+            raise VfsError(errno.EIO, "the read cache is not running (ReadCache.run)")
         entry = state.entry
         if entry is None or entry.gone:
             entry = await self._bind(state)
@@ -377,7 +377,6 @@ class ReadCache:
         needed = range(first, last + 1)
         for i in needed:
             entry.failed.pop(i, None)  # a new read is a new chance
-        await self._ready.wait()
         self._start(entry, needed)  # first, so they queue for the limiter before readahead
         if readahead:
             self._start(entry, range(last + 1, min(entry.chunks, last + 1 + self._readahead)))
@@ -399,7 +398,8 @@ class ReadCache:
         raise VfsError(errno.EIO, f"file {entry.code}: read timed out waiting for the download")
 
     def _start(self, entry: _Entry, chunks: range) -> None:
-        assert self._nursery is not None
+        if self._nursery is None:
+            return
         for i in chunks:
             if entry.complete(i) or i in entry.fetching or i in entry.failed:
                 continue

@@ -138,6 +138,16 @@ async def test_concurrent_probes_share_one_round() -> None:
     assert len(host.calls) == 3
 
 
+async def test_probe_can_ask_about_one_feature() -> None:
+    host = ProbeHost()
+    features = HostFeatures()
+    await features.probe(api(host), ["direct_link"])
+    assert host.calls == [("direct_link", BOGUS_CODE)]
+    assert features.known("delete") is None
+    with pytest.raises(ValueError, match="cannot be probed"):
+        await features.probe(api(host), ["clone"])
+
+
 def test_clone_is_assumed_until_refused() -> None:
     features = HostFeatures()
     assert features.clone

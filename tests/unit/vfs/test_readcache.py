@@ -342,6 +342,16 @@ async def test_missing_file_is_eio(start_cache: Factory) -> None:
     assert caught.value.errno == errno.EIO and "no longer exists" in caught.value.why
 
 
+async def test_read_without_run_fails_instead_of_hanging(cache_dir: Path) -> None:
+    host = FakeHost({"abcdefghijkl": {"n": blob(10)}})
+    features = HostFeatures({"direct_link": True})
+    cache = ReadCache(cast(XvsApi, host), cache_dir, max_bytes=1 << 20, features=features)
+    handle = await cache.open("abcdefghijkl")
+    with pytest.raises(VfsError) as caught:
+        await cache.read(handle, 0, 10)
+    assert caught.value.errno == errno.EIO and "not running" in caught.value.why
+
+
 async def test_unknown_handle_is_ebadf(start_cache: Factory) -> None:
     cache = await start_cache(FakeHost({}))
     with pytest.raises(VfsError) as caught:
@@ -369,6 +379,7 @@ async def test_unknown_feature_is_probed_at_open(start_cache: Factory) -> None:
         await cache.open("abcdefghijkl")
     assert caught.value.errno == errno.EACCES
     assert features.known("direct_link") is False
+    assert features.known("delete") is None  # reading needed one answer, and asked one question
 
 
 async def test_feature_still_unknown_after_probe_is_settled_by_reading(
