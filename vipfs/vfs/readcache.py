@@ -159,6 +159,7 @@ class ReadCache:
         *,
         max_bytes: int,
         features: HostFeatures,
+        min_free_bytes: int = 0,
         chunk_size: int = 4 * MiB,
         readahead: int = 4,
         max_downloads: int = 4,
@@ -172,6 +173,7 @@ class ReadCache:
         self._api = api
         self._dir = cache_dir
         self._max_bytes = max_bytes
+        self._min_free = min_free_bytes
         self._features = features
         self._chunk_size = chunk_size
         self._readahead = readahead
@@ -491,7 +493,12 @@ class ReadCache:
     # -- the cap ------------------------------------------------------------------------------
     async def _evict(self) -> None:
         """Drop idle entries the host no longer serves, then the least recently read ones until
-        the cache fits `max_bytes`. Entries with a handle or a running download stay."""
+        the cache fits `max_bytes` and leaves `min_free_bytes` free on its file system.
+        Entries with a handle or a running download stay."""
+        cap = self._max_bytes
+        if self._min_free:
+            free = await trio.to_thread.run_sync(_free_bytes, self._dir)
+            cap = min(cap, max(0, self.cached_bytes + free - self._min_free))
         idle = sorted(
             (e for e in self._entries.values() if e.handles == 0 and not e.fetching),
             key=lambda e: (not e.gone, e.last_access),
@@ -499,7 +506,7 @@ class ReadCache:
         total = self.cached_bytes
         doomed: list[_Entry] = []
         for entry in idle:
-            if total <= self._max_bytes and not entry.gone:
+            if total <= cap and not entry.gone:
                 break
             del self._entries[entry.path]
             entry.gone = True
@@ -508,6 +515,14 @@ class ReadCache:
         if doomed:
             await trio.to_thread.run_sync(_remove_files, doomed)
             log.debug("read cache: evicted %d files, %d bytes left", len(doomed), total)
+
+
+def _free_bytes(path: Path) -> int:
+    try:
+        st = os.statvfs(path)
+    except OSError:
+        return 0
+    return st.f_bavail * st.f_frsize
 
 
 def _remove_files(entries: list[_Entry]) -> None:

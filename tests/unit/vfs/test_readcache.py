@@ -155,13 +155,24 @@ async def read_all(cache: ReadCache, code: str, step: int = 700) -> bytes:
 @given(
     size=st.integers(0, 9000),
     chunk=st.integers(1, 3000),
-    reads=st.lists(st.tuples(st.integers(0, 10000), st.integers(0, 4000)), max_size=12),
+    readers=st.lists(
+        st.lists(st.tuples(st.integers(0, 10000), st.integers(0, 4000)), max_size=8),
+        min_size=1,
+        max_size=3,
+    ),
 )
 def test_random_reads_return_exact_bytes(
-    size: int, chunk: int, reads: list[tuple[int, int]]
+    size: int, chunk: int, readers: list[list[tuple[int, int]]]
 ) -> None:
+    """Any mix of reads, by up to three concurrent handles, returns exactly the file's bytes."""
     data = blob(size, seed=size)
     host = FakeHost({"abcdefghijkl": {"n": data}}, piece=97)
+
+    async def reader(cache: ReadCache, reads: list[tuple[int, int]]) -> None:
+        handle = await cache.open("abcdefghijkl")
+        for offset, length in reads:
+            assert await cache.read(handle, offset, length) == data[offset : offset + length]
+        await cache.release(handle)
 
     async def scenario(root: Path) -> None:
         features = HostFeatures({"direct_link": True})
@@ -170,10 +181,9 @@ def test_random_reads_return_exact_bytes(
         )
         async with trio.open_nursery() as nursery:
             await nursery.start(cache.run)
-            handle = await cache.open("abcdefghijkl")
-            for offset, length in reads:
-                assert await cache.read(handle, offset, length) == data[offset : offset + length]
-            await cache.release(handle)
+            async with trio.open_nursery() as readers_nursery:
+                for reads in readers:
+                    readers_nursery.start_soon(reader, cache, reads)
             nursery.cancel_scope.cancel()
 
     with tempfile.TemporaryDirectory() as root:
@@ -471,6 +481,17 @@ async def test_lru_eviction_keeps_the_cache_under_its_cap(
     assert len(host.downloads) == before
     assert await read_all(cache, "file00000000") == files["file00000000"]["n"]  # oldest: gone
     assert len(host.downloads) > before
+
+
+async def test_low_disk_space_evicts_idle_files(start_cache: Factory, cache_dir: Path) -> None:
+    host = FakeHost({"abcdefghijkl": {"n": blob(3000)}})
+    cache = await start_cache(host, min_free_bytes=1 << 62)  # more than any disk has free
+    handle = await cache.open("abcdefghijkl")
+    assert await cache.read(handle, 0, 3000) == blob(3000)
+    assert cache.cached_bytes == 3000  # open: kept, whatever the disk says
+    await cache.release(handle)
+    assert cache.cached_bytes == 0
+    assert cache_files(cache_dir) == []
 
 
 async def test_open_files_are_never_evicted(start_cache: Factory) -> None:
