@@ -203,9 +203,10 @@ class ReadCache:
                 await trio.sleep_forever()
         finally:
             self._nursery = None
-            for entry in self._entries.values():
-                os.close(entry.fd)
+            entries = list(self._entries.values())
             self._entries.clear()
+            with trio.CancelScope(shield=True):  # we are being cancelled: close files anyway
+                await trio.to_thread.run_sync(_close_files, entries)
 
     def _prepare_dir(self) -> None:
         """Create the cache directory private (0700) and drop cache files of earlier mounts."""
@@ -224,6 +225,17 @@ class ReadCache:
     def cached_bytes(self) -> int:
         """Bytes currently held in cache files (what `max_bytes` caps)."""
         return sum(entry.stored for entry in self._entries.values())
+
+    def stats(self) -> dict[str, int]:
+        """Counters for status displays (`/.vipfs/stats.json`, `vipfs status`)."""
+        entries = self._entries.values()
+        return {
+            "cached_bytes": self.cached_bytes,
+            "max_bytes": self._max_bytes,
+            "cached_files": len(self._entries),
+            "open_handles": len(self._handles),
+            "downloads": sum(len(entry.fetching) for entry in entries),
+        }
 
     async def open(self, code: str) -> int:
         """A handle for reading `code`; no download yet. EACCES when the host cannot serve reads."""
@@ -525,7 +537,12 @@ def _free_bytes(path: Path) -> int:
     return st.f_bavail * st.f_frsize
 
 
-def _remove_files(entries: list[_Entry]) -> None:
+def _close_files(entries: list[_Entry]) -> None:
     for entry in entries:
         os.close(entry.fd)
+
+
+def _remove_files(entries: list[_Entry]) -> None:
+    _close_files(entries)
+    for entry in entries:
         entry.path.unlink(missing_ok=True)

@@ -204,7 +204,11 @@ async def test_open_downloads_nothing_and_first_read_does(start_cache: Factory) 
     assert cache.known_size("abcdefghijkl") == 5000
     assert await cache.read(handle, 4990, 100) == data[4990:]
     assert await cache.read(handle, 5000, 100) == b""
+    stats = cache.stats()
+    assert stats["open_handles"] == 1 and stats["cached_files"] == 1
+    assert stats["cached_bytes"] == cache.cached_bytes == 2000  # chunks 1 and 4 only: sparse
     await cache.release(handle)
+    assert cache.stats()["open_handles"] == 0
 
 
 async def test_original_is_preferred_then_the_largest_encode(start_cache: Factory) -> None:
