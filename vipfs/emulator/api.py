@@ -31,6 +31,7 @@ class Call:
     params: dict[str, str]
     now: float
     uploads: dict[str, tuple[str, int]] = field(default_factory=dict)  # name -> (filename, size)
+    client_ip: str = "127.0.0.1"
 
     def get(self, name: str) -> str | None:
         value = self.params.get(name)
@@ -55,16 +56,12 @@ def err(status: int, msg: str) -> Reply:
     return {"status": status, "msg": msg}
 
 
-def flag(value: str | None) -> int:
-    """Perl truthiness, as the host coerces 0/1 flags."""
-    return 0 if value in (None, "", "0") else 1
-
-
 def answer(host: Host, op: str, params: dict[str, str],
-           uploads: dict[str, tuple[str, int]] | None = None) -> Reply:
+           uploads: dict[str, tuple[str, int]] | None = None,
+           client_ip: str = "127.0.0.1") -> Reply:
     """Run one API call through the host's checks, in XVS order (§2.1), and wrap the envelope."""
     now = host.now()
-    reply, available = _checked(host, op, params, uploads or {}, now)
+    reply, available = _checked(host, op, params, uploads or {}, now, client_ip)
     reply["server_time"] = host.fmt_time(now)
     if available is not None:
         reply["requests_available"] = available
@@ -72,7 +69,7 @@ def answer(host: Host, op: str, params: dict[str, str],
 
 
 def _checked(host: Host, op: str, params: dict[str, str], uploads: dict[str, tuple[str, int]],
-             now: float) -> tuple[Reply, int | None]:
+             now: float, client_ip: str) -> tuple[Reply, int | None]:
     config = host.config
     key = params.get("key") or params.get("api_key") or ""
     if not KEY_RE.match(key):
@@ -97,7 +94,32 @@ def _checked(host: Host, op: str, params: dict[str, str], uploads: dict[str, tup
         return err(400, "Invalid operation"), available
     if feature in FEATURES_403 and not getattr(config, feature):
         return err(403, "This function not allowed in API"), available
-    return handler(Call(host, account, params, now, uploads)), available
+    call = Call(host, account, params, now, uploads, client_ip)
+    if op in CACHED_OPS and config.stale_seconds > 0:
+        return _cached(call, op, handler), available
+    return handler(call), available
+
+
+# Read operations whose answers the memcached mod keeps: a re-read soon after a write is stale.
+CACHED_OPS = frozenset({"account/info", "file/info", "file/list", "folder/list"})
+
+
+def _cached(c: Call, op: str, handler: Callable[[Call], Reply]) -> Reply:
+    host = c.host
+    key = (c.account.usr_id, op, tuple(sorted(
+        (k, v) for k, v in c.params.items() if k not in ("key", "api_key"))))
+    with host.stale_lock:
+        hit = host.stale.get(key)
+        if hit is not None and c.now - hit[0] < host.config.stale_seconds:
+            copy: Reply = json.loads(json.dumps(hit[1]))  # the envelope gets added to it
+            return copy
+    reply = handler(c)
+    with host.stale_lock:
+        window = host.config.stale_seconds
+        for old in [k for k, (when, _) in host.stale.items() if c.now - when >= window]:
+            del host.stale[old]
+        host.stale[key] = (c.now, json.loads(json.dumps(reply)))
+    return reply
 
 
 # -- shapes ------------------------------------------------------------------------------------
@@ -278,7 +300,7 @@ def file_edit(c: Call) -> Reply:
     for param, column in (("file_public", "public"), ("file_adult", "adult"),
                           ("file_premium_only", "premium_only")):
         if param in c.params:
-            changes[column] = flag(c.params[param])
+            changes[column] = mangle.flag(c.params[param])
     # Tags are wiped and re-added on every edit, even without a `tags` parameter (§6.10).
     changes["tags"] = ", ".join(mangle.clean_tags(c.params.get("tags", "")))
     for code in (c.get("file_code") or "").split(","):
@@ -306,7 +328,7 @@ def file_list(c: Call) -> Reply:
             created = c.now - int(raw_created) * 60
         else:
             created = c.host.parse_time(raw_created)
-    flags = {column: flag(c.get(param)) for param, column in
+    flags = {column: mangle.flag(c.get(param)) for param, column in
              (("public", "public"), ("adult", "adult"), ("premium_only", "premium_only"))
              if c.get(param) is not None}
     rows, total = c.host.store.list_files(
@@ -330,7 +352,7 @@ def file_clone(c: Call) -> Reply:
     title = mangle.secure_str(c.params["file_title"]) if c.get("file_title") else None
     row = c.host.new_file(
         c.account.usr_id, c.int_param("fld_id"), title or src.title, src.size, src.sha256,
-        src.blob, public=flag(c.get("file_public")), adult=flag(c.get("file_adult")),
+        src.blob, public=mangle.flag(c.get("file_public")), adult=mangle.flag(c.get("file_adult")),
         cat_id=c.int_param("cat_id", src.cat_id), length=src.length, visible_at=c.now,
         enc_start=src.enc_start, enc_end=src.enc_end, enc_stuck=src.enc_stuck,
     )
@@ -349,10 +371,11 @@ def file_direct_link(c: Call) -> Reply:
     versions = c.host.versions(f, c.now)
     quality = c.get("q")
     if quality is not None:
-        return ok(c.host.direct_url(f, quality, c.now) if quality in versions else "")
+        url = c.host.direct_url(f, quality, c.now, c.client_ip) if quality in versions else ""
+        return ok(url)
     return ok({
         "versions": [
-            {"url": c.host.direct_url(f, q, c.now), "name": q, "size": str(f.size)}
+            {"url": c.host.direct_url(f, q, c.now, c.client_ip), "name": q, "size": str(f.size)}
             for q in versions
         ],
         "file_length": str(f.length),
@@ -425,14 +448,14 @@ def file_url_uploads(c: Call) -> Reply:
 
 def file_url_actions(c: Call) -> Reply:
     store, usr = c.host.store, c.account.usr_id
-    if flag(c.get("restart_errors")):
+    if mangle.flag(c.get("restart_errors")):
         for e in store.url_entries(usr):
             if e["status"] == "ERROR":
                 store.update_url(e["code"], "PENDING", 0)
                 start_fetch(c.host, e["code"])
-    if flag(c.get("delete_errors")):
+    if mangle.flag(c.get("delete_errors")):
         store.delete_urls(usr, "status='ERROR'")
-    if flag(c.get("delete_all")):
+    if mangle.flag(c.get("delete_all")):
         store.delete_urls(usr)
     for code in (c.get("delete_code") or "").split(","):
         if code.strip():
@@ -451,7 +474,7 @@ def folder_list(c: Call) -> Reply:
             for d in c.host.store.child_folders(c.account.usr_id, fld_id)
         ]
     }
-    if flag(c.get("files")):
+    if mangle.flag(c.get("files")):
         rows, _ = c.host.store.list_files(c.account.usr_id, fld_id=fld_id, visible_at=c.now)
         result["files"] = [list_item(c.host, f, c.now) for f in rows]
     return ok(result)

@@ -73,6 +73,15 @@ class Body:
             time.sleep(self._stall_seconds)
         return data
 
+    def read_all(self, limit: int) -> bytes:
+        """The whole body, up to `limit` bytes (check `done` to see whether it was all)."""
+        parts: list[bytes] = []
+        size = 0
+        while size < limit and (data := self.read(min(65536, limit - size))):
+            parts.append(data)
+            size += len(data)
+        return b"".join(parts)
+
     def drain(self) -> None:
         while self.read():
             pass

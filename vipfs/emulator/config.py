@@ -89,6 +89,8 @@ class EmulatorConfig:
     max_upload_mb: int = 2500
     storage_gb: float = 100.0
     link_expire_sec: int = 3600
+    link_ip_bind: bool = False  # direct links only work from the caller's /16 prefix
+    stale_seconds: float = 0.0  # read answers cached this long, as with the memcached mod
     verbose: bool = False
 
     def tz(self) -> timezone:

@@ -12,8 +12,9 @@ from pathlib import Path
 BLOCK = 65536
 
 
-def generated_block(seed: str, index: int) -> bytes:
-    return hashlib.shake_256(f"{seed}:{index}".encode()).digest(BLOCK)
+def generated_block(seed: str, index: int, length: int = BLOCK) -> bytes:
+    """The first `length` bytes of block `index` (an XOF: shorter outputs are prefixes)."""
+    return hashlib.shake_256(f"{seed}:{index}".encode()).digest(length)
 
 
 def read_generated(seed: str, size: int, offset: int, length: int) -> bytes:
@@ -25,7 +26,8 @@ def read_generated(seed: str, size: int, offset: int, length: int) -> bytes:
     pos = offset
     while pos < end:
         index, skip = divmod(pos, BLOCK)
-        chunk = generated_block(seed, index)[skip : skip + (end - pos)]
+        take = min(BLOCK - skip, end - pos)
+        chunk = generated_block(seed, index, skip + take)[skip:]
         parts.append(chunk)
         pos += len(chunk)
     return b"".join(parts)
@@ -34,8 +36,7 @@ def read_generated(seed: str, size: int, offset: int, length: int) -> bytes:
 def generated_sha256(seed: str, size: int) -> str:
     digest = hashlib.sha256()
     for index in range((size + BLOCK - 1) // BLOCK):
-        block = generated_block(seed, index)
-        digest.update(block[: min(BLOCK, size - index * BLOCK)])
+        digest.update(generated_block(seed, index, min(BLOCK, size - index * BLOCK)))
     return digest.hexdigest()
 
 

@@ -9,6 +9,7 @@ import secrets
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -31,13 +32,16 @@ class Host:
         self._calls: Counter[str] = Counter()
         self._calls_lock = threading.Lock()
         self._secret = store.meta("link_secret", secrets.token_hex(16)).encode()
+        self.clock: Callable[[], float] = time.time  # tests swap in a fake clock
         self.in_flight = 0
+        self.stale: dict[tuple[object, ...], tuple[float, dict[str, Any]]] = {}
+        self.stale_lock = threading.Lock()
+        self.workers: list[threading.Thread] = []
         self.in_flight_lock = threading.Lock()
 
     # -- clock ------------------------------------------------------------------------------
-    @staticmethod
-    def now() -> float:
-        return time.time()
+    def now(self) -> float:
+        return self.clock()
 
     def now_local(self) -> datetime:
         return datetime.fromtimestamp(self.now(), self.config.tz())
@@ -101,20 +105,30 @@ class Host:
         return ["n", "o"] if self.config.keep_orig else ["n"]
 
     # -- direct links -----------------------------------------------------------------------
-    def _sign(self, path: str, start: int, expire: int) -> str:
-        msg = f"{path}|{start}|{expire}".encode()
+    def _sign(self, path: str, start: int, expire: int, prefix: str) -> str:
+        msg = f"{path}|{start}|{expire}|{prefix}".encode()
         return hmac.new(self._secret, msg, hashlib.sha256).hexdigest()[:24]
 
-    def direct_url(self, f: FileRow, quality: str, now: float) -> str:
+    @staticmethod
+    def ip_prefix(ip: str) -> str:
+        return ".".join(ip.split(".")[:2])
+
+    def direct_url(self, f: FileRow, quality: str, now: float, client_ip: str) -> str:
+        """A signed link: valid `link_expire_sec` from now, optionally bound to the caller's /16."""
         path = f"/v/01/{f.code}_{quality}/video.mp4"
         start, expire = int(now), int(self.config.link_expire_sec)
-        sig = self._sign(path, start, expire)
-        return f"{self.site_url}{path}?t={sig}&s={start}&e={expire}&f={f.file_id}&sp=0"
+        prefix = self.ip_prefix(client_ip) if self.config.link_ip_bind else ""
+        sig = self._sign(path, start, expire, prefix)
+        bind = f"&i={prefix}" if prefix else ""
+        return f"{self.site_url}{path}?t={sig}&s={start}&e={expire}&f={f.file_id}&sp=0{bind}"
 
-    def link_valid(self, path: str, query: dict[str, str], now: float) -> bool:
+    def link_valid(self, path: str, query: dict[str, str], now: float, client_ip: str) -> bool:
         try:
             start, expire = int(query["s"]), int(query["e"])
         except (KeyError, ValueError):
             return False
-        good = hmac.compare_digest(self._sign(path, start, expire), query.get("t", ""))
+        prefix = query.get("i", "")
+        if prefix and prefix != self.ip_prefix(client_ip):
+            return False
+        good = hmac.compare_digest(self._sign(path, start, expire, prefix), query.get("t", ""))
         return good and now <= start + expire

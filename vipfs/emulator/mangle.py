@@ -64,3 +64,8 @@ def clean_tags(value: str) -> list[str]:
         if len(tag) > 2 and tag not in out:
             out.append(tag)
     return out
+
+
+def flag(value: str | None) -> int:
+    """Perl truthiness, as the host coerces its 0/1 flags: "", "0" and missing are 0."""
+    return 0 if value in (None, "", "0") else 1

@@ -12,6 +12,7 @@ import html
 import re
 import uuid
 from collections.abc import Iterator
+from email.utils import formatdate
 from pathlib import Path
 from typing import BinaryIO
 
@@ -170,8 +171,8 @@ def upload(host: Host, body: Body, content_type: str, fault: str | None) -> Resp
             account.usr_id if account else 0, fld_id,
             mangle.upload_title(fields.get("file_title"), sink.filename), sink.size,
             sink.sha256, blob, descr=mangle.secure_str(fields.get("file_descr", "")) or "",
-            cat_id=_int(fields.get("cat_id")), public=_flag(fields.get("file_public")),
-            adult=_flag(fields.get("file_adult")),
+            cat_id=_int(fields.get("cat_id")), public=mangle.flag(fields.get("file_public")),
+            adult=mangle.flag(fields.get("file_adult")),
             tags=", ".join(mangle.clean_tags(fields.get("tags", ""))),
         )
         rows.append(row)
@@ -210,29 +211,25 @@ def _int(value: str | None) -> int:
         return 0
 
 
-def _flag(value: str | None) -> int:
-    return 0 if value in (None, "", "0") else 1
-
-
 # -- direct links ------------------------------------------------------------------------------
 LINK_RE = re.compile(r"/v/01/(\w{12})_([a-z])/[^/]+")
 RANGE_RE = re.compile(r"bytes=(\d*)-(\d*)$")
 
 
 def serve_link(host: Host, path: str, query: dict[str, str], range_header: str | None,
-               head: bool) -> Response:
+               head: bool, client_ip: str) -> Response:
     now = host.now()
     m = LINK_RE.fullmatch(path)
     if m is None:
         return Response.html(404, "<html><body><h1>404 Not Found</h1></body></html>")
-    if not host.link_valid(path, query, now):
+    if not host.link_valid(path, query, now, client_ip):
         return Response.html(403, "<html><body><h1>403 Forbidden</h1>"
                                   "<p>Link expired or invalid</p></body></html>")
     f = host.store.file(m.group(1))
     if f is None or f.deleted_at is not None or m.group(2) not in host.versions(f, now):
         return Response.html(404, "<html><body><h1>404 Not Found</h1></body></html>")
     size = f.size
-    headers = {"Accept-Ranges": "bytes", "Last-Modified": host.fmt_time(f.created)}
+    headers = {"Accept-Ranges": "bytes", "Last-Modified": formatdate(f.created, usegmt=True)}
     start, end, status = 0, size - 1, 200
     rng = RANGE_RE.match(range_header.strip()) if range_header else None
     if rng and (rng.group(1) or rng.group(2)):

@@ -10,9 +10,11 @@ import re
 import shutil
 import socket
 import struct
+import sys
 import tempfile
 import threading
 import time
+import traceback
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -22,9 +24,9 @@ from typing import Any
 from vipfs.emulator import api, control, keys, node
 from vipfs.emulator.body import Body, BodyError, Throttle
 from vipfs.emulator.config import PRE_FAULTS, EmulatorConfig
-from vipfs.emulator.faults import disturb, fault_page, rate_limit_reply
+from vipfs.emulator.faults import HTML_500, disturb, fault_page, rate_limit_reply
 from vipfs.emulator.host import Host
-from vipfs.emulator.response import JSON_TYPE, Response
+from vipfs.emulator.response import HTML_TYPE, JSON_TYPE, Response
 from vipfs.emulator.store import Store
 
 API_RE = re.compile(r"/api/(\w+)/(\w+)")
@@ -44,6 +46,9 @@ class EmulatorHTTPServer(ThreadingHTTPServer):
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    server_version = "nginx"  # what the Server header of a real host says
+    sys_version = ""
+    disable_nagle_algorithm = True  # headers and body go out in separate writes
     server: EmulatorHTTPServer
 
     def do_GET(self) -> None:
@@ -73,7 +78,7 @@ class Handler(BaseHTTPRequestHandler):
         config = self.server.host.config
         stall_at = None
         if stall:
-            stall_at = max(1, length // 2) if length else 1 << 20
+            stall_at = max(1, length // 2) if length else 65536
         return Body(
             self.rfile, length, chunked,
             throttle=Throttle(config.bandwidth_mbps) if throttle else None,
@@ -81,6 +86,17 @@ class Handler(BaseHTTPRequestHandler):
         )
 
     def _handle(self) -> None:
+        """Route one request; a bug becomes an HTML 500, as a Perl `die` does on a real host."""
+        self._answered = False
+        try:
+            self._route()
+        except Exception:
+            sys.stderr.write("vipfs emulator: request failed\n" + traceback.format_exc())
+            self.close_connection = True
+            if not self._answered:
+                self._send(Response(500, HTML_TYPE, HTML_500))
+
+    def _route(self) -> None:
         host = self.server.host
         config = host.config
         url = urllib.parse.urlsplit(self.path)
@@ -88,7 +104,7 @@ class Handler(BaseHTTPRequestHandler):
         query = {k: v[0] for k, v in urllib.parse.parse_qs(url.query, keep_blank_values=True)
                  .items()}
         if path.startswith("/_emu/"):
-            body = self._body().read(FORM_LIMIT) if self.command in ("POST", "PUT") else b""
+            body = self._body().read_all(FORM_LIMIT) if self.command in ("POST", "PUT") else b""
             self._send(control.handle(host, self.command, path, body))
             return
         api_match = API_RE.fullmatch(path)
@@ -122,7 +138,8 @@ class Handler(BaseHTTPRequestHandler):
                 self._send(node.upload(host, stream, ctype, fault))
             else:
                 self._send(node.serve_link(host, path, query, self.headers.get("Range"),
-                                           head=self.command == "HEAD"), throttle=True)
+                                           self.command == "HEAD", self.client_address[0]),
+                           throttle=True)
         except BodyError:
             self.close_connection = True
 
@@ -136,7 +153,7 @@ class Handler(BaseHTTPRequestHandler):
             status, ctype, headers, text = page
             return Response(status, ctype, text, headers)
         reply = rate_limit_reply(self.server.host.config)
-        reply["server_time"] = self.server.host.fmt_time(time.time())
+        reply["server_time"] = self.server.host.fmt_time(self.server.host.now())
         return Response.json(reply)
 
     def _api(self, op: str, query: dict[str, str], fault: str | None) -> Response:
@@ -152,7 +169,7 @@ class Handler(BaseHTTPRequestHandler):
                 uploads = {name: (sink.filename, sink.size) for name, sink in form.files}
                 form.discard()
             else:
-                raw = body.read(FORM_LIMIT)
+                raw = body.read_all(FORM_LIMIT)
                 if not body.done:
                     self.close_connection = True
                 form_params = urllib.parse.parse_qs(raw.decode("utf-8", "replace"),
@@ -165,7 +182,7 @@ class Handler(BaseHTTPRequestHandler):
         try:
             if crowded:
                 return Response(520, "text/plain; charset=UTF-8", b"error code: 520")
-            reply = api.answer(host, op, params, uploads)
+            reply = api.answer(host, op, params, uploads, self.client_address[0])
         finally:
             with host.in_flight_lock:
                 host.in_flight -= 1
@@ -193,6 +210,7 @@ class Handler(BaseHTTPRequestHandler):
         if response.reset:
             self._reset()
             return
+        self._answered = True
         self.send_response(response.status)
         self.send_header("Content-Type", response.content_type)
         for name, value in response.headers.items():
@@ -240,7 +258,7 @@ class Emulator:
         self.data_dir = Path(tempfile.mkdtemp(prefix="vipfs-emu-")) if self._own_dir else Path(
             self.config.data_dir or ".")
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        self.store = Store(self.data_dir)
+        self.store = Store(self.data_dir, durable=not self._own_dir)
         self.host = Host(self.config, self.store)
         self.keys: list[str] = []
         self.generated_key_file: Path | None = None
@@ -288,7 +306,7 @@ class Emulator:
 
             seed_demo(self.host)
             self.store.update_meta("demo_seeded", "1")
-        self._thread = threading.Thread(target=self._server.serve_forever,
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.01,),
                                         name="vipfs-emulator", daemon=True)
         self._thread.start()
         return self
@@ -301,6 +319,8 @@ class Emulator:
         if self._thread is not None:
             self._thread.join(timeout=5)
             self._thread = None
+        for worker in self.host.workers:
+            worker.join(timeout=5)
         self.store.close()
         if self._own_dir:
             shutil.rmtree(self.data_dir, ignore_errors=True)

@@ -123,7 +123,7 @@ _FILE_COLUMNS = ", ".join(FILE_FIELDS)
 class Store:
     """All state of one emulated host. Thread-safe; every method is one short transaction."""
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, durable: bool = True) -> None:
         self.data_dir = data_dir
         self.blob_dir = data_dir / "blobs"
         self.tmp_dir = data_dir / "tmp"
@@ -135,7 +135,8 @@ class Store:
         )
         self._db.row_factory = sqlite3.Row
         self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
+        # A throwaway host (tests, no --data) need not survive a power cut.
+        self._db.execute(f"PRAGMA synchronous={'NORMAL' if durable else 'OFF'}")
         self._db.executescript(_SCHEMA)
 
     def close(self) -> None:

@@ -22,8 +22,10 @@ LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
 def start_fetch(host: Host, code: str) -> None:
-    threading.Thread(target=_fetch, args=(host, code), name=f"url-upload-{code}",
-                     daemon=True).start()
+    worker = threading.Thread(target=_fetch, args=(host, code), name=f"url-upload-{code}",
+                              daemon=True)
+    host.workers[:] = [w for w in host.workers if w.is_alive()] + [worker]
+    worker.start()
 
 
 def _fetch(host: Host, code: str) -> None:
@@ -63,8 +65,8 @@ def _fetch(host: Host, code: str) -> None:
     name = urllib.parse.unquote(parsed.path.rsplit("/", 1)[-1]) or "video"
     row = host.new_file(
         int(entry["usr_id"]), int(entry["fld_id"]), mangle.upload_title(None, name), size, sha,
-        blob, code=code, public=1 if str(opts.get("file_public", "0")) not in ("", "0") else 0,
-        adult=1 if str(opts.get("file_adult", "0")) not in ("", "0") else 0,
+        blob, code=code, public=mangle.flag(opts.get("file_public")),
+        adult=mangle.flag(opts.get("file_adult")),
         tags=", ".join(mangle.clean_tags(str(opts.get("tags", "")))),
     )
     store.insert_files([row])
