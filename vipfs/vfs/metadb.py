@@ -189,9 +189,10 @@ class MetaDb:
         if bad:
             raise ValueError(f"cannot update {table} columns {sorted(bad)}")
         if not changes:
-            return self._conn.execute(
-                f"SELECT 1 FROM {table} WHERE {key} = ?", (ident,)
-            ).fetchone() is not None
+            return (
+                self._conn.execute(f"SELECT 1 FROM {table} WHERE {key} = ?", (ident,)).fetchone()
+                is not None
+            )
         assignments = ", ".join(f"{c} = ?" for c in changes)
         with self._conn:
             cur = self._conn.execute(
@@ -206,9 +207,7 @@ class MetaDb:
 
     def _delete(self, table: str, key: str, ident: object) -> bool:
         with self._conn:
-            return self._conn.execute(
-                f"DELETE FROM {table} WHERE {key} = ?", (ident,)
-            ).rowcount > 0
+            return self._conn.execute(f"DELETE FROM {table} WHERE {key} = ?", (ident,)).rowcount > 0
 
     async def delete_file(self, code: str) -> bool:
         return await self._run(self._delete, "files", "code", code)
@@ -253,9 +252,7 @@ class MetaDb:
 
     async def update_upload(self, upload_id: int, **changes: object) -> bool:
         """Change some columns of one queue row; False when there is no such row."""
-        return await self._run(
-            self._update, "uploads", "id", upload_id, _UPLOAD_UPDATABLE, changes
-        )
+        return await self._run(self._update, "uploads", "id", upload_id, _UPLOAD_UPDATABLE, changes)
 
     async def delete_upload(self, upload_id: int) -> bool:
         return await self._run(self._delete, "uploads", "id", upload_id)
@@ -308,9 +305,7 @@ def _connect(path: Path) -> sqlite3.Connection:
         conn.execute("PRAGMA synchronous = FULL")
         version = conn.execute("PRAGMA user_version").fetchone()[0]
         if version == 0:
-            conn.executescript(
-                f"BEGIN; {_SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
-            )
+            conn.executescript(f"BEGIN; {_SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;")
         elif version > SCHEMA_VERSION:
             raise RuntimeError(
                 f"{path} has schema version {version}; this vipfs knows up to {SCHEMA_VERSION}"

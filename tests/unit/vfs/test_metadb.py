@@ -24,8 +24,15 @@ async def db(tmp_path: Path):  # type: ignore[no-untyped-def]
 
 def meta(code: str = "abcdefghijkl", **kw: object) -> FileMeta:
     values: dict[str, object] = dict(
-        code=code, name="My_clip.v2.mp4", fld_id=7, size=123, mtime_ns=1_700_000_000_123_456_789,
-        mode=0o644, sha256="ab" * 32, tags="promo, clip", descr="d",
+        code=code,
+        name="My_clip.v2.mp4",
+        fld_id=7,
+        size=123,
+        mtime_ns=1_700_000_000_123_456_789,
+        mode=0o644,
+        sha256="ab" * 32,
+        tags="promo, clip",
+        descr="d",
     )
     values.update(kw)
     return FileMeta(**values)  # type: ignore[arg-type]
@@ -81,7 +88,10 @@ async def test_uploads_add_update_filter_finish(tmp_path: Path, db: MetaDb) -> N
     got = await db.get_upload(a.id)
     assert got is not None
     assert (got.state, got.next_try, got.size, got.spool) == (
-        UploadState.QUEUED, 12.5, 99, tmp_path / "a.spool"
+        UploadState.QUEUED,
+        12.5,
+        99,
+        tmp_path / "a.spool",
     )
     assert [u.id for u in await db.uploads([UploadState.QUEUED])] == [a.id]
     assert [u.id for u in await db.uploads()] == [a.id, b.id]
