@@ -524,6 +524,10 @@ class UploadQueue:
                 await self._attempt_once(upload_id)
         except _Gone:
             pass
+        except Exception as exc:  # a bug here must not end the mount: log it, retry later
+            log.exception("internal error uploading queue row %d", upload_id)
+            if upload_id in self._rows:
+                await self._retry_later(upload_id, exc)
         finally:
             self._inflight.pop(upload_id, None)
             self._finished[upload_id] = self._finished.get(upload_id, 0) + 1
@@ -567,8 +571,7 @@ class UploadQueue:
         done = replace(row, state=UploadState.DONE)
         self._rows.pop(upload_id, None)
         log.info("uploaded %s as %s", row.name, code)
-        if self._on_done is not None:
-            self._on_done(done)
+        self._callback(self._on_done, done)
         await self._spool.delete(row.spool)
 
     async def _find_token(self, row: Upload) -> str | None:
@@ -615,7 +618,7 @@ class UploadQueue:
             if (now.name, now.fld_id) == (row.name, row.fld_id):
                 return now
 
-    async def _retry_later(self, upload_id: int, exc: ApiError) -> None:
+    async def _retry_later(self, upload_id: int, exc: Exception) -> None:
         row = self._live(upload_id)
         delay = backoff_delay(row.attempts, self._rng)
         if isinstance(exc, RateLimitedError):
@@ -631,5 +634,14 @@ class UploadQueue:
         log.warning(
             "upload of %s refused: %s (data kept; `vipfs status` lists it)", row.name, reason
         )
-        if self._on_failed is not None:
-            self._on_failed(row)
+        self._callback(self._on_failed, row)
+
+    @staticmethod
+    def _callback(fn: Callable[[Upload], None] | None, row: Upload) -> None:
+        """Tell the filesystem model; its bug must not stop the queue or undo the upload."""
+        if fn is None:
+            return
+        try:
+            fn(row)
+        except Exception:
+            log.exception("upload callback failed for %s", row.name)

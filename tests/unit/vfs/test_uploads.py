@@ -397,3 +397,33 @@ async def test_edit_keep_tags_resends_known_or_fetched_tags(
     await edit_keep_tags(env.api, env.db, code, descr="hello")
     assert env.api.files[code].tags == "set elsewhere"
     assert env.api.count("file_info") == 1
+
+
+async def test_an_internal_error_is_logged_and_retried(
+    env: Env, caplog: pytest.LogCaptureFixture, virtual_clock: MockClock
+) -> None:
+    env.api.fail("upload_file", RuntimeError("bug in a lower layer"))
+    queue = await env.start(write_back=0)
+    row = await env.new_file(queue, "clip.mp4")
+    with caplog.at_level(logging.ERROR, logger="vipfs"):
+        await queue.touch(row.id)
+        await eventually(lambda: bool(env.done))
+    assert [r.levelno for r in caplog.records if r.levelno >= logging.ERROR] == [logging.ERROR]
+    assert len(env.api.files) == 1
+
+
+async def test_a_failing_callback_does_not_stop_the_queue(
+    env: Env, caplog: pytest.LogCaptureFixture, virtual_clock: MockClock
+) -> None:
+    def explode(row: object) -> None:
+        raise RuntimeError("model bug")
+
+    queue = await env.start(write_back=0)
+    queue._on_done = explode
+    with caplog.at_level(logging.ERROR, logger="vipfs"):
+        for name in ("a.mp4", "b.mp4"):
+            row = await env.new_file(queue, name)
+            await queue.touch(row.id)
+        await eventually(lambda: len(env.api.files) == 2 and not queue.status().uploading)
+    assert len([r for r in caplog.records if "callback failed" in r.getMessage()]) == 2
+    assert len(await env.db.files()) == 2
