@@ -17,7 +17,7 @@ from vipfs import __version__
 
 # (name, module, one-line help). Order is the order `vipfs --help` shows.
 COMMANDS: list[tuple[str, str, str]] = [
-    # ("emulator", "vipfs.emulator.cli", "run an XVS host emulator on 127.0.0.1"),
+    ("emulator", "vipfs.emulator.cli", "run an XVS host emulator on 127.0.0.1"),
 ]
 
 

@@ -1,0 +1,154 @@
+"""The emulator's switches: one mutable dataclass shared by the CLI, control endpoint and tests.
+
+Every field can be changed at runtime through `POST /_emu/faults` (by its field name or the CLI
+spelling with dashes), so a test can flip a host's behaviour without restarting it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+# Fault kinds, in the order they are drawn (the first hit wins, one fault per request).
+FAULT_KINDS: tuple[str, ...] = (
+    "reset",
+    "5xx",
+    "html404",
+    "cloudflare",
+    "520",
+    "ratelimit",
+    "truncated",
+    "string-status",
+    "key-swap",
+    "files-as-result",
+    "stall-upload",
+)
+# Faults that stop a request before it runs; the others change the answer of a request that ran.
+PRE_FAULTS = frozenset({"reset", "5xx", "html404", "cloudflare", "520", "ratelimit"})
+UPLOAD_ONLY_FAULTS = frozenset({"files-as-result", "stall-upload"})
+
+# Feature flags. The first three are "disabled" features (403 when off), the others are absent
+# from vipstream's older build (400 Invalid operation when off).
+FEATURES_403 = ("direct_link", "delete", "clone")
+FEATURES_400 = ("folder_delete", "url_uploads")
+
+
+def parse_tz(text: str) -> timezone:
+    """`+03:00`, `-0530`, `UTC` → a fixed-offset timezone (real hosts use Perl localtime)."""
+    if text.upper() in ("UTC", "Z", "GMT"):
+        return UTC
+    m = re.fullmatch(r"([+-])(\d{1,2}):?(\d{2})?", text.strip())
+    if not m:
+        raise ValueError(f"bad timezone offset {text!r} (want +HH:MM)")
+    sign = -1 if m.group(1) == "-" else 1
+    delta = timedelta(hours=int(m.group(2)), minutes=int(m.group(3) or 0))
+    return timezone(sign * delta)
+
+
+@dataclass
+class EmulatorConfig:
+    """What the host allows and how it misbehaves. Defaults match vipstream.cc as far as known."""
+
+    port: int = 0
+    data_dir: Path | None = None
+    key_files: list[Path] = field(default_factory=list)
+    seed_demo: bool = False
+    # features
+    direct_link: bool = False
+    delete: bool = False
+    clone: bool = True
+    folder_delete: bool = False
+    url_uploads: bool = False
+    # account-level refusals (§2.1)
+    api_not_enabled: bool = False
+    special_only: bool = False  # clone/direct_link/delete → "API special allowed for premium only"
+    no_upload_servers: bool = False
+    allow_anonymous_uploads: bool = False
+    # quotas
+    rate_limit_per_min: int = 0
+    rate_limit_per_day: int = 0
+    max_concurrent: int = 0  # API requests in flight before HTTP 520; 0 = no cap
+    # shaping
+    latency_ms: int = 0
+    bandwidth_mbps: float = 0.0
+    # faults: kind -> probability per request, drawn from a generator seeded with `seed`
+    faults: dict[str, float] = field(default_factory=dict)
+    seed: int = 0
+    down: bool = False
+    stall_seconds: float = 3.0
+    # server behaviour
+    server_tz: str = "+03:00"
+    encode_seconds: float = 2.0
+    keep_orig: bool = False
+    listing_delay: float = 0.0
+    invalid_key_status: int = 400
+    max_upload_mb: int = 2500
+    storage_gb: float = 100.0
+    link_expire_sec: int = 3600
+    link_ip_bind: bool = False  # direct links only work from the caller's /16 prefix
+    stale_seconds: float = 0.0  # read answers cached this long, as with the memcached mod
+    verbose: bool = False
+
+    def tz(self) -> timezone:
+        return parse_tz(self.server_tz)
+
+    def fault_rate(self, kind: str) -> float:
+        return float(self.faults.get(kind, 0.0))
+
+    def switches(self) -> dict[str, Any]:
+        """The runtime-changeable switches, flat, as `/_emu/faults` shows them."""
+        out: dict[str, Any] = {kind: self.fault_rate(kind) for kind in FAULT_KINDS}
+        for f in dataclasses.fields(self):
+            if f.name in _NOT_SWITCHES:
+                continue
+            out[f.name] = getattr(self, f.name)
+        return out
+
+    def apply(self, changes: dict[str, Any]) -> None:
+        """Change switches by name; a bad name or value raises ValueError and changes nothing."""
+        staged: list[tuple[str, Any]] = []
+        types = {f.name: f.type for f in dataclasses.fields(self)}
+        for raw_name, value in changes.items():
+            name = raw_name.replace("-", "_")
+            if raw_name in FAULT_KINDS:
+                rate = float(value)
+                if not 0.0 <= rate <= 1.0:
+                    raise ValueError(f"fault rate for {raw_name} must be in 0..1")
+                staged.append(("fault:" + raw_name, rate))
+            elif name in types and name not in _NOT_SWITCHES:
+                staged.append((name, _coerce(types[name], value, name)))
+            else:
+                raise ValueError(f"unknown switch {raw_name!r}")
+        for name, value in staged:
+            if name.startswith("fault:"):
+                self.faults[name[6:]] = value
+            else:
+                setattr(self, name, value)
+        parse_tz(self.server_tz)
+
+
+_NOT_SWITCHES = frozenset({"port", "data_dir", "key_files", "seed_demo", "faults"})
+
+
+def _coerce(type_name: object, value: Any, name: str) -> Any:
+    text = str(type_name)
+    if text == "bool":
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, int | str) and str(value).lower() in ("0", "1", "true", "false"):
+            return str(value).lower() in ("1", "true")
+        raise ValueError(f"{name} wants a boolean")
+    try:
+        if text == "int":
+            return int(value)
+        if text == "float":
+            return float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} wants a number") from None
+    if text == "str":
+        return str(value)
+    raise ValueError(f"{name} cannot be set at runtime")

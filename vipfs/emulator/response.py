@@ -1,0 +1,31 @@
+"""What a handler hands back to the HTTP layer: status, headers and a body (bytes or a stream)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+JSON_TYPE = "application/json; charset=utf-8"
+HTML_TYPE = "text/html; charset=UTF-8"
+
+
+@dataclass
+class Response:
+    status: int
+    content_type: str
+    body: bytes = b""
+    headers: dict[str, str] = field(default_factory=dict)
+    stream: Iterable[bytes] | None = None  # when set, `length` bytes come from here instead
+    length: int = 0
+    reset: bool = False  # close the connection without answering
+
+    @classmethod
+    def json(cls, value: Any, status: int = 200) -> Response:
+        body = json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+        return cls(status, JSON_TYPE, body)
+
+    @classmethod
+    def html(cls, status: int, text: str) -> Response:
+        return cls(status, HTML_TYPE, text.encode())
