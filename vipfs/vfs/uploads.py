@@ -221,6 +221,7 @@ class UploadQueue:
         self._changed = trio.Event()
         self._started = False
         self._nursery: trio.Nursery | None = None
+        self._strays: list[Upload] = []
 
     # -- plumbing ----------------------------------------------------------------------------
     def _notify(self) -> None:
@@ -285,26 +286,30 @@ class UploadQueue:
             await self._set(upload_id, state=UploadState.WRITING)
         return True
 
+    def _after_writes(self, row: Upload, now: float) -> dict[str, Any]:
+        """Changes that close a `writing` row. New bytes make any copy an earlier attempt may
+        have stored stale, and its token too: that copy is removed, the row gets a new token."""
+        state, due = self._closed_state(row.name, now)
+        changes: dict[str, Any] = {"state": state, "next_try": due, "attempts": 0}
+        changes["last_error"] = None
+        if row.attempts > 0 or row.code is not None:
+            self._abandon(row)
+            changes.update(token=new_token(), code=None)
+        return changes
+
     async def touch(self, upload_id: int) -> Upload:
-        """The last writer closed: the upload is due `write_back` s from now (or held)."""
+        """The last writer closed: the upload is due `write_back` s from now (or held).
+        A close of a row that is retrying, failed or uploading changes nothing."""
+        size = await self._spool.size(self._row(upload_id).spool)
         row = self._row(upload_id)
         if upload_id in self._inflight:
             return row
-        size = await self._spool.size(row.spool)
-        state, due = self._closed_state(row.name, self._clock())
-        changes: dict[str, Any] = {}
-        if row.attempts > 0 or row.code is not None:
-            self._abandon(row)  # new bytes: an earlier copy is stale, and so is its token
-            changes.update(token=new_token(), code=None)
-        return await self._set(
-            upload_id,
-            state=state,
-            next_try=due,
-            size=size,
-            attempts=0,
-            last_error=None,
-            **changes,
-        )
+        if row.state is UploadState.WRITING:
+            return await self._set(upload_id, size=size, **self._after_writes(row, self._clock()))
+        if row.state in _PENDING and row.attempts == 0:
+            state, due = self._closed_state(row.name, self._clock())
+            return await self._set(upload_id, state=state, next_try=due)
+        return row
 
     async def rename(self, upload_id: int, new_name: str, new_fld_id: int) -> Upload:
         """A rename or move before the upload finished: only the record changes. Leaving the
@@ -346,7 +351,7 @@ class UploadQueue:
         self._notify()
         await self._db.delete_upload(upload_id)
         await self._spool.delete(row.spool)
-        if scope is not None or row.code is not None:
+        if scope is not None or row.code is not None or row.attempts > 0:
             await self._remove_stray(row)
 
     async def _remove_stray(self, row: Upload) -> None:
@@ -367,9 +372,11 @@ class UploadQueue:
             )
 
     def _abandon(self, row: Upload) -> None:
-        """The content changed after an attempt that may have stored it: clean up later."""
+        """An attempt may have stored bytes that are no longer wanted: remove them soon."""
         if self._nursery is not None:
             self._nursery.start_soon(self._remove_stray, row)
+        else:
+            self._strays.append(row)  # resuming: the nursery opens right after
 
     async def upload_now(self, upload_id: int) -> None:
         """Upload at once and wait (fsync, --sync-uploads). Raises VfsError(EIO) when the
@@ -383,13 +390,16 @@ class UploadQueue:
         seen = self._finished.get(upload_id, 0)
         if upload_id not in self._inflight:
             size = await self._spool.size(row.spool)
-            await self._set(
-                upload_id,
-                state=UploadState.QUEUED,
-                next_try=self._clock(),
-                size=size,
-                attempts=0 if row.state is UploadState.FAILED else row.attempts,
-            )
+            row = self._row(upload_id)
+            now = self._clock()
+            changes: dict[str, Any] = {}
+            if row.state is UploadState.WRITING:
+                changes = self._after_writes(row, now)
+            elif row.state is UploadState.FAILED:
+                changes = {"attempts": 0, "last_error": None}
+            if upload_id not in self._inflight:
+                changes.update(state=UploadState.QUEUED, next_try=now, size=size)
+                await self._set(upload_id, **changes)
         while True:
             if upload_id not in self._rows:
                 return  # done (a discard also ends here: nothing left to make durable)
@@ -478,8 +488,7 @@ class UploadQueue:
                     log.warning("upload of %s cannot resume: its spool file is gone", row.name)
                 continue
             if row.state is UploadState.WRITING:
-                state, due = self._closed_state(row.name, now)
-                await self._set(row.id, state=state, next_try=due)
+                await self._set(row.id, **self._after_writes(row, now))
             elif row.state is UploadState.UPLOADING:
                 await self._set(row.id, state=UploadState.QUEUED, next_try=now)
         if self._rows:
@@ -493,6 +502,9 @@ class UploadQueue:
         await self._resume()
         async with trio.open_nursery() as nursery:
             self._nursery = nursery
+            for stray in self._strays:
+                nursery.start_soon(self._remove_stray, stray)
+            self._strays.clear()
             task_status.started()
             while True:
                 self._wake = trio.Event()

@@ -427,3 +427,51 @@ async def test_a_failing_callback_does_not_stop_the_queue(
         await eventually(lambda: len(env.api.files) == 2 and not queue.status().uploading)
     assert len([r for r in caplog.records if "callback failed" in r.getMessage()]) == 2
     assert len(await env.db.files()) == 2
+
+
+async def test_a_close_without_writes_keeps_backoff_and_failure(
+    env: Env, virtual_clock: MockClock
+) -> None:
+    env.api.fail("upload_server", TransientError("502"), times=3)
+    queue = await env.start(write_back=0)
+    row = await env.new_file(queue, "clip.mp4")
+    await queue.touch(row.id)
+    await eventually(lambda: _retrying(queue.status(), 2))
+    token = queue.status().retrying[0]
+    await queue.touch(row.id)  # e.g. a reader's close: not a new version
+    again = queue.status().retrying[0]
+    assert (again.attempts, again.next_try) == (token.attempts, token.next_try)
+    assert queue.get(row.id).token == row.token  # type: ignore[union-attr]
+    await eventually(lambda: bool(env.done))
+
+    bad = await env.new_file(queue, "notes.txt")
+    await queue.touch(bad.id)
+    await eventually(lambda: bool(env.failed))
+    await queue.touch(bad.id)
+    await trio.sleep(600)
+    assert env.api.count("upload_file") == 2  # the good one once, the refused one once
+
+
+async def test_discard_after_a_lost_answer_removes_the_stored_copy(
+    env: Env, virtual_clock: MockClock
+) -> None:
+    env.api.lose_upload_responses(1)
+    env.api.fail("file_list_all", TransientError("reset"), times=1)
+    queue = await env.start(write_back=0)
+    row = await env.new_file(queue, "clip.mp4")
+    await queue.touch(row.id)
+    await eventually(lambda: _retrying(queue.status(), 2))
+    assert len(env.api.files) == 1  # stored under the token, the answer lost
+    await queue.discard(row.id)
+    assert env.api.files == {}
+    assert env.api.count("file_delete") == 1
+
+
+async def test_upload_now_forces_a_held_file(env: Env, virtual_clock: MockClock) -> None:
+    queue = await env.start()
+    row = await env.new_file(queue, "movie.mp4.part")
+    await queue.touch(row.id)
+    env.api.reject_upload("Not video file (movie.mp4.part)")
+    with pytest.raises(VfsError):
+        await queue.upload_now(row.id)
+    assert queue.status().failed[0].id == row.id
