@@ -7,6 +7,8 @@ so everything vipfs knows better than the server lives here, in SQLite next to t
   sha256, and the tags/descr vipfs last sent (every `file/edit` must resend tags, or the server
   wipes them). NULL tags means "not known yet", which is different from "known to be empty".
 * `uploads`, the persistent upload queue (one row per spooled file; see `UploadState`).
+* `strays`: upload tokens (and codes, when known) of copies that an abandoned attempt may have
+  left on the host (the file was rewritten or deleted meanwhile); removed once cleaned up.
 
 The file is opened in WAL mode with `synchronous=FULL`, so a committed change survives kill -9
 and power loss. All access goes through one connection in worker threads, one call at a time
@@ -62,6 +64,11 @@ CREATE TABLE uploads (
     replaces  TEXT
 );
 CREATE INDEX uploads_by_state ON uploads (state);
+CREATE TABLE strays (
+    token     TEXT PRIMARY KEY,
+    code      TEXT,
+    name      TEXT NOT NULL
+);
 """
 
 
@@ -89,6 +96,15 @@ class FileMeta:
     sha256: str | None = None
     tags: str | None = None  # None: unknown (fetch with file/info before an edit)
     descr: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Stray:
+    """A copy an abandoned upload attempt may have stored: found by `token`, or by `code`."""
+
+    token: str
+    code: str | None
+    name: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -284,6 +300,27 @@ class MetaDb:
     async def finish_upload(self, upload_id: int, meta: FileMeta) -> None:
         """Mark the row done and write its `files` row, in one transaction."""
         await self._run(self._finish_upload, upload_id, meta)
+
+    # -- strays ------------------------------------------------------------------------------
+    def _add_stray(self, stray: Stray) -> None:
+        with self._conn:
+            self._conn.execute(
+                "INSERT OR REPLACE INTO strays (token, code, name) VALUES (?, ?, ?)",
+                (stray.token, stray.code, stray.name),
+            )
+
+    async def add_stray(self, stray: Stray) -> None:
+        await self._run(self._add_stray, stray)
+
+    def _strays(self) -> list[Stray]:
+        rows = self._conn.execute("SELECT token, code, name FROM strays ORDER BY rowid")
+        return [Stray(r["token"], r["code"], r["name"]) for r in rows]
+
+    async def strays(self) -> list[Stray]:
+        return await self._run(self._strays)
+
+    async def delete_stray(self, token: str) -> bool:
+        return await self._run(self._delete, "strays", "token", token)
 
     def _prune_done(self) -> int:
         with self._conn:

@@ -25,6 +25,7 @@ persisted in call order), so the scheduler never acts on a state a caller has al
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import logging
 import math
@@ -40,6 +41,7 @@ import trio
 
 from vipfs.api.errors import (
     ApiError,
+    NotFoundError,
     ProtocolError,
     RateLimitedError,
     TransientError,
@@ -48,7 +50,7 @@ from vipfs.api.errors import (
 from vipfs.api.protocol import XvsApi
 from vipfs.vfs.errors import VfsError
 from vipfs.vfs.holdlist import HoldList
-from vipfs.vfs.metadb import FileMeta, MetaDb, Upload, UploadState
+from vipfs.vfs.metadb import FileMeta, MetaDb, Stray, Upload, UploadState
 from vipfs.vfs.spool import Spool
 
 log = logging.getLogger(__name__)
@@ -221,7 +223,7 @@ class UploadQueue:
         self._changed = trio.Event()
         self._started = False
         self._nursery: trio.Nursery | None = None
-        self._strays: list[Upload] = []
+        self._strays: list[Stray] = []
 
     # -- plumbing ----------------------------------------------------------------------------
     def _notify(self) -> None:
@@ -286,14 +288,15 @@ class UploadQueue:
             await self._set(upload_id, state=UploadState.WRITING)
         return True
 
-    def _after_writes(self, row: Upload, now: float) -> dict[str, Any]:
+    async def _after_writes(self, row: Upload, now: float) -> dict[str, Any]:
         """Changes that close a `writing` row. New bytes make any copy an earlier attempt may
-        have stored stale, and its token too: that copy is removed, the row gets a new token."""
+        have stored stale, and its token too: that copy is removed, the row gets a new token.
+        (The row is `writing`, so the scheduler leaves it alone across the await.)"""
         state, due = self._closed_state(row.name, now)
         changes: dict[str, Any] = {"state": state, "next_try": due, "attempts": 0}
         changes["last_error"] = None
         if row.attempts > 0 or row.code is not None:
-            self._abandon(row)
+            await self._abandon(row)
             changes.update(token=new_token(), code=None)
         return changes
 
@@ -305,7 +308,8 @@ class UploadQueue:
         if upload_id in self._inflight:
             return row
         if row.state is UploadState.WRITING:
-            return await self._set(upload_id, size=size, **self._after_writes(row, self._clock()))
+            changes = await self._after_writes(row, self._clock())
+            return await self._set(upload_id, size=size, **changes)
         if row.state in _PENDING and row.attempts == 0:
             state, due = self._closed_state(row.name, self._clock())
             return await self._set(upload_id, state=state, next_try=due)
@@ -341,42 +345,56 @@ class UploadQueue:
 
     async def discard(self, upload_id: int) -> None:
         """The file was deleted before its upload finished: drop the row and the spool file.
-        A running attempt is cancelled; if its POST got through anyway, the token finds the
-        copy and it is deleted from the host (best effort, logged)."""
+        A running attempt is cancelled; whatever an attempt may have stored anyway is found
+        by its token and deleted from the host in the background."""
         row = self._row(upload_id)
         scope = self._inflight.get(upload_id)
         if scope is not None:
             scope.cancel()
         del self._rows[upload_id]
         self._notify()
+        if scope is not None or row.code is not None or row.attempts > 0:
+            await self._abandon(row)
         await self._db.delete_upload(upload_id)
         await self._spool.delete(row.spool)
-        if scope is not None or row.code is not None or row.attempts > 0:
-            await self._remove_stray(row)
 
-    async def _remove_stray(self, row: Upload) -> None:
-        """Delete what an abandoned attempt may have stored (found by its token)."""
-        try:
-            codes = {e.code for e in await self._api.file_list_all(title=row.token)}
-            if row.code is not None:
-                codes.add(row.code)
-            for code in sorted(codes):
-                await self._api.file_delete(code)
-                log.info("deleted %s: an upload of %s that was abandoned", code, row.name)
-        except ApiError as exc:
-            log.warning(
-                "an abandoned upload of %s may remain on the host (title contains %s): %s",
-                row.name,
-                row.token,
-                exc,
-            )
-
-    def _abandon(self, row: Upload) -> None:
-        """An attempt may have stored bytes that are no longer wanted: remove them soon."""
+    async def _abandon(self, row: Upload) -> None:
+        """An attempt may have stored bytes nobody wants now: note that (persistently, so a
+        restart still cleans up), and remove them in the background."""
+        stray = Stray(row.token, row.code, row.name)
+        await self._db.add_stray(stray)
         if self._nursery is not None:
-            self._nursery.start_soon(self._remove_stray, row)
+            self._nursery.start_soon(self._clean_stray, stray)
         else:
-            self._strays.append(row)  # resuming: the nursery opens right after
+            self._strays.append(stray)  # resuming: the nursery opens right after
+
+    async def _clean_stray(self, stray: Stray) -> None:
+        """Find the copy by token (and code) and delete it; transient errors retry forever."""
+        attempts = 0
+        while True:
+            try:
+                found = await self._api.file_list_all(title=stray.token)
+                codes = {e.code for e in found} | ({stray.code} if stray.code else set())
+                for code in sorted(codes):
+                    with contextlib.suppress(NotFoundError):
+                        await self._api.file_delete(code)
+                    log.info("deleted %s: an abandoned upload of %s", code, stray.name)
+                break
+            except (TransientError, ProtocolError) as exc:
+                attempts += 1
+                delay = backoff_delay(attempts, self._rng)
+                if isinstance(exc, RateLimitedError):
+                    delay = max(delay, exc.retry_after)
+                await trio.sleep(delay)
+            except ApiError as exc:
+                log.warning(
+                    "an abandoned upload of %s stays on the host (its title contains %s): %s",
+                    stray.name,
+                    stray.token,
+                    exc,
+                )
+                break
+        await self._db.delete_stray(stray.token)
 
     async def upload_now(self, upload_id: int) -> None:
         """Upload at once and wait (fsync, --sync-uploads). Raises VfsError(EIO) when the
@@ -394,7 +412,7 @@ class UploadQueue:
             now = self._clock()
             changes: dict[str, Any] = {}
             if row.state is UploadState.WRITING:
-                changes = self._after_writes(row, now)
+                changes = await self._after_writes(row, now)
             elif row.state is UploadState.FAILED:
                 changes = {"attempts": 0, "last_error": None}
             if upload_id not in self._inflight:
@@ -477,6 +495,7 @@ class UploadQueue:
     async def _resume(self) -> None:
         """Load the db: rows left `writing` or `uploading` by a dead vipfs become due again."""
         await self._db.prune_done()
+        self._strays.extend(await self._db.strays())
         now = self._clock()
         for row in await self._db.uploads():
             self._rows[row.id] = row
@@ -488,7 +507,7 @@ class UploadQueue:
                     log.warning("upload of %s cannot resume: its spool file is gone", row.name)
                 continue
             if row.state is UploadState.WRITING:
-                await self._set(row.id, **self._after_writes(row, now))
+                await self._set(row.id, **(await self._after_writes(row, now)))
             elif row.state is UploadState.UPLOADING:
                 await self._set(row.id, state=UploadState.QUEUED, next_try=now)
         if self._rows:
@@ -503,7 +522,7 @@ class UploadQueue:
         async with trio.open_nursery() as nursery:
             self._nursery = nursery
             for stray in self._strays:
-                nursery.start_soon(self._remove_stray, stray)
+                nursery.start_soon(self._clean_stray, stray)
             self._strays.clear()
             task_status.started()
             while True:

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import trio
 
-from vipfs.vfs.metadb import SCHEMA_VERSION, FileMeta, MetaDb, Upload, UploadState
+from vipfs.vfs.metadb import SCHEMA_VERSION, FileMeta, MetaDb, Stray, Upload, UploadState
 
 
 @pytest.fixture
@@ -140,3 +140,11 @@ async def test_committed_changes_survive_kill_9(tmp_path: Path) -> None:
         assert await db.get_file("abcdefghijkl") == want
     finally:
         await db.close()
+
+
+async def test_strays_round_trip(db: MetaDb) -> None:
+    await db.add_stray(Stray("vipfs-000000000001", None, "a.mp4"))
+    await db.add_stray(Stray("vipfs-000000000002", "abcdefghijkl", "b.mp4"))
+    assert [s.token for s in await db.strays()] == ["vipfs-000000000001", "vipfs-000000000002"]
+    assert await db.delete_stray("vipfs-000000000001")
+    assert await db.strays() == [Stray("vipfs-000000000002", "abcdefghijkl", "b.mp4")]

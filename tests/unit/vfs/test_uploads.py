@@ -463,8 +463,11 @@ async def test_discard_after_a_lost_answer_removes_the_stored_copy(
     await eventually(lambda: _retrying(queue.status(), 2))
     assert len(env.api.files) == 1  # stored under the token, the answer lost
     await queue.discard(row.id)
-    assert env.api.files == {}
+    await eventually(lambda: env.api.files == {})
     assert env.api.count("file_delete") == 1
+    await eventually(lambda: env.api.count("file_delete") == 1)
+    await trio.sleep(1)
+    assert await env.db.strays() == []
 
 
 async def test_upload_now_forces_a_held_file(env: Env, virtual_clock: MockClock) -> None:
