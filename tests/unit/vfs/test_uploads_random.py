@@ -1,9 +1,11 @@
 """Random operation sequences (seeded) against the queue, checked against a tiny model:
 whatever happened, each file ends on the host exactly once, with its last bytes, name and
-folder; or it failed with its bytes kept. No temp name, no stale copy, no duplicate."""
+folder; or it failed with its bytes kept; or it was deleted and left nothing behind. Crashes
+(kill -9 style restarts) happen at random points, uploads included. No stale copy, no duplicate."""
 
 from __future__ import annotations
 
+import os
 import random
 
 import pytest
@@ -15,18 +17,40 @@ from vipfs.api.errors import TransientError
 from vipfs.vfs.metadb import UploadState
 from vipfs.vfs.uploads import UploadQueue, title_for
 
+SEEDS = int(os.environ.get("VIPFS_RANDOM_SEEDS", "16"))  # raise it for a deeper hunt
 NAMES = ["a.mp4", "b_c.v2.mkv", ".a.mp4.Xy12Ab", "d.mp4.part", "notes.txt", "e f.avi"]
 
 
-async def step(env: Env, queue: UploadQueue, rng: random.Random, model: dict[int, bytes]) -> None:
+OPS = [
+    "create",
+    "rewrite",
+    "rewrite",
+    "rename",
+    "utime",
+    "sleep",
+    "fault",
+    "fault",
+    "rm",
+    "restart",
+]
+
+
+async def step(
+    env: Env, queue: UploadQueue, rng: random.Random, model: dict[int, bytes | None]
+) -> UploadQueue:
+    """One random operation; returns the queue (a new one after a restart)."""
     live = [i for i in model if queue.get(i) is not None]
-    op = rng.choice(["create", "rewrite", "rewrite", "rename", "utime", "sleep", "fault", "fault"])
+    op = rng.choice(OPS)
+    if op == "restart":
+        env.crash()  # like kill -9: whatever was in flight is cut off
+        await trio.sleep(rng.choice([0, 0.1, 2]))
+        return await env.start(write_back=5, transfers=2)
     if op == "create" or not live:
         data = rng.randbytes(rng.randint(1, 300))
         row = await env.new_file(queue, rng.choice(NAMES), data, fld_id=rng.randint(0, 2))
         model[row.id] = data
         await queue.touch(row.id)
-        return
+        return queue
     target = rng.choice(live)
     if op == "rewrite" and await queue.reopen(target):
         data = rng.randbytes(rng.randint(1, 300))
@@ -35,6 +59,9 @@ async def step(env: Env, queue: UploadQueue, rng: random.Random, model: dict[int
         await env.spool.write(spool, 0, data)
         model[target] = data
         await queue.touch(target)
+    elif op == "rm":
+        await queue.discard(target)
+        model[target] = None
     elif op == "rename":
         await queue.rename(target, rng.choice(NAMES), rng.randint(0, 2))
     elif op == "utime":
@@ -50,26 +77,32 @@ async def step(env: Env, queue: UploadQueue, rng: random.Random, model: dict[int
                 lambda: env.api.fail("file_list_all", TransientError("reset")),
             ]
         )()
+    return queue
 
 
-@pytest.mark.parametrize("seed", range(16))
+@pytest.mark.parametrize("seed", range(SEEDS))
 async def test_random_sequences_end_exactly_once(
     env: Env, virtual_clock: MockClock, seed: int
 ) -> None:
     rng = random.Random(seed)
     queue = await env.start(write_back=5, transfers=2)
-    model: dict[int, bytes] = {}
+    model: dict[int, bytes | None] = {}  # None: deleted
     for _ in range(40):
-        await step(env, queue, rng, model)
+        queue = await step(env, queue, rng, model)
     await trio.sleep(4000)  # held temp names go out after their idle hour
     await queue.wait_idle()
     await eventually(lambda: not queue.status().uploading)
-    await trio.sleep(60)  # stale-copy cleanups run in the background
+    await trio.sleep(600)  # stale-copy cleanups run in the background
+    assert await env.db.strays() == []
 
-    rows = {r.id: r for r in await env.db.uploads()}
+    rows = {r.id: r for r in env.done}  # done rows are pruned from the db at a restart
+    rows.update((r.id, r) for r in await env.db.uploads())
     remote_codes = set(env.api.files)
     done_codes = set()
     for upload_id, data in model.items():
+        if data is None:
+            assert upload_id not in rows
+            continue
         row = rows[upload_id]
         if row.state is UploadState.DONE:
             assert row.code is not None
