@@ -41,6 +41,7 @@ import trio
 
 from vipfs.api.errors import (
     ApiError,
+    AuthError,
     NotFoundError,
     ProtocolError,
     RateLimitedError,
@@ -144,6 +145,7 @@ class QueueItem:
     last_error: str | None
     next_try: float
     code: str | None
+    sent: int = 0  # bytes of the running attempt handed to the network so far
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,6 +175,7 @@ class QueueStatus:
                     "error": r.last_error,
                     "next_try": r.next_try,
                     "code": r.code,
+                    "sent": r.sent,
                 }
                 for r in rows
             ]
@@ -219,6 +222,7 @@ class UploadQueue:
         self._rows: dict[int, Upload] = {}  # every row not yet done
         self._inflight: dict[int, trio.CancelScope] = {}
         self._finished: dict[int, int] = {}  # id -> attempts ended in this process
+        self._sent: dict[int, int] = {}  # id -> bytes sent by the running attempt
         self._wake = trio.Event()
         self._changed = trio.Event()
         self._started = False
@@ -454,6 +458,7 @@ class UploadQueue:
                 r.last_error,
                 r.next_try,
                 r.code,
+                self._sent.get(r.id, 0) if r.id in self._inflight else 0,
             )
 
         rows = sorted(self._rows.values(), key=lambda r: r.id)
@@ -561,6 +566,7 @@ class UploadQueue:
                 await self._retry_later(upload_id, exc)
         finally:
             self._inflight.pop(upload_id, None)
+            self._sent.pop(upload_id, None)
             self._finished[upload_id] = self._finished.get(upload_id, 0) + 1
             self._notify()
 
@@ -620,9 +626,14 @@ class UploadQueue:
 
     async def _post(self, row: Upload) -> str:
         server = await self._api.upload_server()
+
+        def sent(count: int) -> None:
+            self._sent[row.id] = count
+
         result = await self._api.upload_file(
             server,
             row.spool,
+            progress=sent,
             filename=row.name,
             title=tokened_title(row.name, row.token),
             descr=row.descr,
@@ -634,17 +645,27 @@ class UploadQueue:
         return result.code
 
     async def _retitle(self, upload_id: int, code: str) -> Upload:
-        """Set the exact title and the current folder; again if a rename raced the edit."""
+        """Set the exact title and the current folder; again if a rename raced the edit.
+        A refused edit does not fail the upload (the bytes are safe on the host and the db
+        keeps the right name): it is logged, and the title keeps its token."""
         while True:
             row = self._live(upload_id)
-            await edit_keep_tags(
-                self._api,
-                self._db,
-                code,
-                title=title_for(row.name),
-                fld_id=row.fld_id,
-                tags=row.tags or "",
-            )
+            try:
+                await edit_keep_tags(
+                    self._api,
+                    self._db,
+                    code,
+                    title=title_for(row.name),
+                    fld_id=row.fld_id,
+                    tags=row.tags or "",
+                )
+            except (TransientError, ProtocolError, AuthError):
+                raise
+            except ApiError as exc:
+                log.warning(
+                    "uploaded %s as %s, but the host refused its title: %s", row.name, code, exc
+                )
+                return self._live(upload_id)
             now = self._live(upload_id)
             if (now.name, now.fld_id) == (row.name, row.fld_id):
                 return now

@@ -11,7 +11,8 @@ Fault injection, each consumed in call order:
 * `reject_upload(reason)`: the next upload is refused with UploadRejectedError(reason);
 * non-video extensions are refused like real nodes do (`Not video file (<name>)`),
   and files over `max_upload_size` get `file is too big`;
-* `upload_gate`: when set, uploads wait for this event (to observe the queue mid-upload).
+* `upload_gate`: when set, uploads wait for this event, half sent (to observe the queue
+  mid-upload).
 
 Every call is recorded in `calls` as (method, arguments), and in `call_times` with the trio
 clock's time, for assertions.
@@ -335,9 +336,11 @@ class FakeApi:
             fld_id=fld_id,
             tags=tags,
         )
+        data = await trio.Path(path).read_bytes()
+        if progress is not None:
+            progress(len(data) // 2)  # half sent when the gate holds the rest
         if self.upload_gate is not None:
             await self.upload_gate.wait()
-        data = await trio.Path(path).read_bytes()
         ext = filename.rsplit(".", 1)[-1].lower() if "." in filename else ""
         if self._rejects:
             raise UploadRejectedError(self._rejects.pop(0), filename=filename)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import hashlib
 import itertools
+import json
 import logging
 
 import pytest
@@ -12,7 +13,7 @@ import trio
 from trio.testing import MockClock
 
 from tests.unit.vfs.conftest import Env, eventually
-from vipfs.api.errors import AuthError, RateLimitedError, TransientError
+from vipfs.api.errors import AuthError, RateLimitedError, RequestRejectedError, TransientError
 from vipfs.vfs.errors import VfsError
 from vipfs.vfs.holdlist import HoldList
 from vipfs.vfs.metadb import FileMeta, UploadState
@@ -214,6 +215,9 @@ async def test_permanent_refusal_keeps_data_and_warns_once(
     assert env.api.count("upload_file") == 1  # never retried by itself
     (failed,) = queue.status().failed
     assert failed.last_error == "Not video file (notes.txt)"
+    shown = queue.status().to_json()["failed"]
+    assert [(f["name"], f["error"]) for f in shown] == [("notes.txt", failed.last_error)]
+    assert json.loads(json.dumps(queue.status().to_json())) == queue.status().to_json()
     assert env.failed[0].last_error == "Not video file (notes.txt)"
     assert await env.spool.read(row.spool, 0, 100) == b"not a video"
     stored = await env.db.get_upload(row.id)
@@ -330,6 +334,7 @@ async def test_transfers_bound_concurrent_uploads(env: Env, virtual_clock: MockC
     await trio.sleep(30)
     assert env.api.count("upload_file") == 2
     assert len(queue.status().uploading) == 2
+    assert [i.sent for i in queue.status().uploading] == [5, 5]  # half of b"video bytes"
     env.api.upload_gate.set()
     await eventually(lambda: len(env.done) == 5)
 
@@ -478,3 +483,19 @@ async def test_upload_now_forces_a_held_file(env: Env, virtual_clock: MockClock)
     with pytest.raises(VfsError):
         await queue.upload_now(row.id)
     assert queue.status().failed[0].id == row.id
+
+
+async def test_a_refused_title_edit_still_completes_the_upload(
+    env: Env, caplog: pytest.LogCaptureFixture, virtual_clock: MockClock
+) -> None:
+    env.api.fail("file_edit", RequestRejectedError("Invalid file name", status=400))
+    queue = await env.start(write_back=0)
+    row = await env.new_file(queue, "clip.mp4")
+    with caplog.at_level(logging.WARNING, logger="vipfs"):
+        await queue.upload_now(row.id)
+    code = env.done[0].code
+    assert code is not None
+    assert row.token in env.api.files[code].title  # the token stays: the edit was refused
+    meta = await env.db.get_file(code)
+    assert meta is not None and meta.name == "clip.mp4"
+    assert ["refused its title" in r.getMessage() for r in caplog.records] == [True]
