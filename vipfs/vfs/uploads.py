@@ -267,6 +267,11 @@ class UploadQueue:
         return UploadState.QUEUED, now + self.write_back
 
     # -- what the filesystem calls -----------------------------------------------------------
+    async def edit_keep_tags(self, code: str, **changes: Any) -> None:
+        """`edit_keep_tags` with this queue's api and db (renames, moves, xattrs of uploaded
+        files)."""
+        await edit_keep_tags(self._api, self._db, code, **changes)
+
     def get(self, upload_id: int) -> Upload | None:
         """The pending row (None once done or forgotten)."""
         return self._rows.get(upload_id)
