@@ -176,7 +176,7 @@ class Operations(pyfuse3.Operations):
 
     @translated
     async def open(self, inode: int, flags: int, ctx: pyfuse3.RequestContext) -> pyfuse3.FileInfo:
-        opened = await self.fs.open(inode, flags)
+        opened = await self.fs.open(inode, flags, ctx.pid)
         return pyfuse3.FileInfo(
             fh=opened.fh, direct_io=opened.direct_io, keep_cache=opened.keep_cache
         )

@@ -34,6 +34,7 @@ from vipfs.vfs.attrs import Owner
 from vipfs.vfs.features import HostFeatures
 from vipfs.vfs.filesystem import Filesystem, Options
 from vipfs.vfs.readcache import ReadCache
+from vipfs.vfs.readpolicy import DEFAULT_DENIED, parse_names
 
 log = logging.getLogger("vipfs.mount")
 
@@ -73,6 +74,17 @@ def configure(parser: argparse.ArgumentParser) -> None:
         metavar="BYTES",
         help="read cache size cap (default 10 GiB)",
     )
+    parser.add_argument(
+        "--deny-read-procs",
+        nargs="?",
+        type=_process_names,
+        const=frozenset(DEFAULT_DENIED),
+        default=frozenset(),
+        metavar="LIST",
+        help="refuse reads (EACCES) by these processes: names as /proc/PID/comm shows them, "
+        "comma-separated, given as --deny-read-procs=LIST; without LIST (or with 'default' "
+        "in it): known thumbnailers and indexers, see docs/desktop.md",
+    )
     parser.add_argument("--allow-other", action="store_true", help="let other users in")
     parser.add_argument("--uid", type=int, default=os.getuid(), help="owner of every entry")
     parser.add_argument("--gid", type=int, default=os.getgid(), help="group of every entry")
@@ -102,6 +114,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="log here (default: stderr with -f, else ~/.cache/vipfs/log/<mount>.log)",
     )
     parser.add_argument("--debug-fuse", action="store_true", help="log every FUSE request")
+
+
+def _process_names(text: str) -> frozenset[str]:
+    try:
+        return parse_names(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 @dataclass(frozen=True)
@@ -140,6 +159,7 @@ def run(args: argparse.Namespace) -> int:
                 owner=Owner(args.uid, args.gid, args.umask),
                 dir_cache_time=args.dir_cache_time,
                 budget=args.op_timeout,
+                deny_read_procs=args.deny_read_procs,
             ),
             attr_timeout=args.attr_timeout,
             cache_dir=Path(args.cache_dir).expanduser() if args.cache_dir else None,

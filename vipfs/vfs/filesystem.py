@@ -27,6 +27,7 @@ from vipfs.vfs.inodes import ROOT_INO, InodeTable, Node, NodeKey
 from vipfs.vfs.listing import VIRTUAL_DIR, Listing
 from vipfs.vfs.loader import Clock, Loader
 from vipfs.vfs.quota import Quota
+from vipfs.vfs.readpolicy import ReadPolicy
 from vipfs.vfs.virtual import Virtual
 from vipfs.vfs.xattrs import file_status, file_xattrs, folder_xattrs
 
@@ -50,6 +51,7 @@ class Options:
     owner: Owner = field(default_factory=Owner.current)
     dir_cache_time: float = 300.0
     budget: float = 25.0  # seconds an interactive call may wait on the API (then EIO)
+    deny_read_procs: frozenset[str] = frozenset()  # process names refused reads (readpolicy)
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +116,9 @@ class Filesystem:
         )
         self.quota = Quota(api)
         self.virtual = Virtual(api)
+        self.read_policy = ReadPolicy(self.options.deny_read_procs)
+        if self.read_policy:
+            log.info("refusing reads by: %s", ", ".join(sorted(self.read_policy.denied)))
         self.mount_time_ns = time.time_ns()
         self._dirs: dict[int, _DirHandle] = {}
         self._files: dict[int, _VirtualHandle | _ReadHandle] = {}
@@ -215,10 +220,13 @@ class Filesystem:
         return self.quota.statfs()
 
     # -- files ---------------------------------------------------------------------------------
-    async def open(self, ino: int, flags: int) -> Opened:
+    async def open(self, ino: int, flags: int, pid: int = 0) -> Opened:
+        """`pid`: the calling thread, for `--deny-read-procs` (0: unknown, never refused)."""
         node = self._node(ino)
         if node.is_dir:
             raise VfsError(errno.EISDIR)
+        if node.key[0] != "virt" and flags & os.O_ACCMODE != os.O_WRONLY:
+            self.read_policy.check(pid)
         if flags & os.O_ACCMODE != os.O_RDONLY:
             why = "/.vipfs is read-only" if node.key[0] == "virt" else "writing is not supported"
             raise VfsError(errno.EROFS, why)
