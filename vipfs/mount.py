@@ -85,6 +85,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "comma-separated, given as --deny-read-procs=LIST; without LIST (or with 'default' "
         "in it): known thumbnailers and indexers, see docs/desktop.md",
     )
+    parser.add_argument(
+        "--subtype",
+        type=_subtype,
+        default="vipfs",
+        help="the mount table shows the type fuse.SUBTYPE (default vipfs); 'sshfs' makes "
+        "GLib file managers treat the mount as remote (a pretence, see docs/desktop.md)",
+    )
     parser.add_argument("--allow-other", action="store_true", help="let other users in")
     parser.add_argument("--uid", type=int, default=os.getuid(), help="owner of every entry")
     parser.add_argument("--gid", type=int, default=os.getgid(), help="group of every entry")
@@ -116,6 +123,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--debug-fuse", action="store_true", help="log every FUSE request")
 
 
+def _subtype(text: str) -> str:
+    if not text or not all(c.isalnum() or c in "-_" for c in text):
+        raise argparse.ArgumentTypeError(f"{text!r}: letters, digits, - and _ only")
+    return text
+
+
 def _process_names(text: str) -> frozenset[str]:
     try:
         return parse_names(text)
@@ -136,6 +149,7 @@ class MountConfig:
     allow_other: bool
     connect_timeout: float
     debug_fuse: bool
+    subtype: str = "vipfs"
 
     @property
     def host(self) -> str:
@@ -167,6 +181,7 @@ def run(args: argparse.Namespace) -> int:
             allow_other=args.allow_other,
             connect_timeout=args.connect_timeout,
             debug_fuse=args.debug_fuse,
+            subtype=args.subtype,
         )
         check_mountpoint(config.mountpoint)
     except (MissingKeyError, StartupError) as exc:
@@ -285,7 +300,9 @@ def cache_dir_for(config: MountConfig, login: str) -> Path:
 
 def fuse_options(config: MountConfig, login: str) -> set[str]:
     options = set(pyfuse3.default_options)
-    options |= {f"fsname=vipfs:{login}", "subtype=vipfs", "default_permissions", "noatime"}
+    # an fsname with a ":" is what gnulib's mountlist (df -l) takes for a remote filesystem
+    options |= {f"fsname=vipfs:{login}", f"subtype={config.subtype}"}
+    options |= {"default_permissions", "noatime"}
     if config.allow_other:
         options.add("allow_other")
     if config.debug_fuse:
