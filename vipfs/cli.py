@@ -17,6 +17,9 @@ from vipfs import __version__
 
 # (name, module, one-line help). Order is the order `vipfs --help` shows.
 COMMANDS: list[tuple[str, str, str]] = [
+    ("mount", "vipfs.mount", "mount an XVS account as a directory"),
+    ("umount", "vipfs.umount", "unmount a vipfs mount and wait for its process"),
+    ("demo", "vipfs.demo", "mount an emulated account with sample content"),
     ("emulator", "vipfs.emulator.cli", "run an XVS host emulator on 127.0.0.1"),
 ]
 

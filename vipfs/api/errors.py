@@ -11,6 +11,8 @@ failures and non-JSON pages onto this tree at one place, so callers decide by ty
   + UploadRejectedError        an upload node refused one file; `reason` is the node's own text
   + TransientError             worth retrying: network, timeouts, 5xx, HTML or Cloudflare pages
     + RateLimitedError         "Requests limit reached: N per min|day"; `retry_after` in seconds
+    + NotSentError             the request surely never reached the server (connect failed)
+    + LinkExpiredError         a direct-link URL answered 403/410: fetch a fresh link and retry
   + ProtocolError              a JSON answer whose shape makes no sense even leniently
 
 Messages never contain the API key: the client builds them from the path and the server's `msg`.
@@ -69,6 +71,18 @@ class RateLimitedError(TransientError):
         self.retry_after = retry_after
         self.scope = scope  # "min" or "day"
         super().__init__(msg, status=403, op=op)
+
+
+class NotSentError(TransientError):
+    """The connection could not be made, so the server never saw the request.
+
+    The one transport failure after which even a non-idempotent call (folder/create, an upload)
+    may be repeated without risking a duplicate.
+    """
+
+
+class LinkExpiredError(TransientError):
+    """A direct-link URL was refused (expired, or bound to another address): get a new link."""
 
 
 class ProtocolError(ApiError):

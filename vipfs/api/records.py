@@ -10,8 +10,18 @@ the offset learned from `server_time` (see `ServerClock`). A malformed date beco
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any, Self
+
+from vipfs.api.wire import Raw, pick, to_bool, to_date, to_dicts, to_int, to_str
+
+_UNLIMITED = frozenset({"unlimited", "inf", "infinity", "-1"})
+
+
+def _code(raw: Raw) -> str:
+    return to_str(pick(raw, "file_code", "filecode", "code")) or ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +35,21 @@ class AccountInfo:
     premium_expire: datetime | None
     balance: str | None
 
+    @classmethod
+    def from_wire(cls, raw: Raw) -> Self:
+        left = pick(raw, "storage_left")
+        unlimited = isinstance(left, str) and left.strip().lower() in _UNLIMITED
+        return cls(
+            login=to_str(raw.get("login")) or "",
+            email=to_str(raw.get("email")),
+            files_total=to_int(raw.get("files_total")),
+            storage_used=to_int(raw.get("storage_used")),
+            storage_left=None if unlimited else to_int(left),
+            premium=to_bool(raw.get("premium")),
+            premium_expire=to_date(pick(raw, "premium_expire", "premim_expire")),
+            balance=to_str(raw.get("balance")),
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class StatsDay:
@@ -34,6 +59,16 @@ class StatsDay:
     profit_total: str
     raw: dict[str, str] = field(default_factory=dict)
 
+    @classmethod
+    def from_wire(cls, raw: Raw) -> Self:
+        return cls(
+            day=to_str(raw.get("day")) or "",
+            views=to_int(raw.get("views")) or 0,
+            downloads=to_int(raw.get("downloads")) or 0,
+            profit_total=to_str(raw.get("profit_total")) or "0",
+            raw={k: v for k, v in ((k, to_str(v)) for k, v in raw.items()) if v is not None},
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class Folder:
@@ -42,6 +77,14 @@ class Folder:
     fld_id: int
     name: str  # as the server sends it: HTML-escaped by folder/create and folder/edit
     code: str | None
+
+    @classmethod
+    def from_wire(cls, raw: Raw) -> Self:
+        return cls(
+            fld_id=to_int(pick(raw, "fld_id", "id")) or 0,
+            name=to_str(pick(raw, "name", "fld_name", "title")) or "",
+            code=to_str(raw.get("code")),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,11 +102,33 @@ class FileEntry:
     thumbnail: str | None
     link: str | None
 
+    @classmethod
+    def from_wire(cls, raw: Raw) -> Self:
+        return cls(
+            code=_code(raw),
+            title=to_str(pick(raw, "title", "file_title", "name")) or "",
+            fld_id=to_int(pick(raw, "fld_id", "file_fld_id")) or 0,
+            uploaded=to_date(pick(raw, "uploaded", "file_created", "created")),
+            length=to_int(pick(raw, "length", "file_length")),
+            views=to_int(pick(raw, "views", "file_views")),
+            canplay=to_bool(raw.get("canplay")),
+            public=to_bool(pick(raw, "public", "file_public")),
+            thumbnail=to_str(pick(raw, "thumbnail", "player_img")),
+            link=to_str(raw.get("link")),
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class FolderListing:
     folders: list[Folder]
     files: list[FileEntry]
+
+    @classmethod
+    def from_wire(cls, raw: Raw) -> Self:
+        return cls(
+            folders=[Folder.from_wire(item) for item in to_dicts(raw.get("folders"))],
+            files=[FileEntry.from_wire(item) for item in to_dicts(raw.get("files"))],
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +139,17 @@ class FilePage:
     results: int
     results_total: int
     pages: int
+
+    @classmethod
+    def from_wire(cls, raw: Raw) -> Self:
+        files = [FileEntry.from_wire(item) for item in to_dicts(pick(raw, "files", "result"))]
+        results = to_int(raw.get("results"))
+        return cls(
+            files=files,
+            results=len(files) if results is None else results,
+            results_total=to_int(raw.get("results_total")) or len(files),
+            pages=to_int(raw.get("pages")) or 0,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +174,28 @@ class FileInfo:
     last_download: datetime | None = None
     descr: str | None = None
 
+    @classmethod
+    def from_wire(cls, raw: Raw) -> Self:
+        return cls(
+            code=_code(raw),
+            status=to_int(raw.get("status")) or 200,
+            title=to_str(pick(raw, "file_title", "title", "name")),
+            fld_id=to_int(pick(raw, "file_fld_id", "fld_id")),
+            created=to_date(pick(raw, "file_created", "created", "uploaded")),
+            length=to_int(pick(raw, "file_length", "length")),
+            views=to_int(pick(raw, "file_views", "views")),
+            views_full=to_int(raw.get("file_views_full")),
+            canplay=to_bool(raw.get("canplay")),
+            public=to_bool(pick(raw, "file_public", "public")),
+            adult=to_bool(pick(raw, "file_adult", "adult")),
+            premium_only=to_bool(pick(raw, "file_premium_only", "premium_only")),
+            cat_id=to_int(raw.get("cat_id")),
+            tags=to_str(raw.get("tags")),
+            player_img=to_str(pick(raw, "player_img", "thumbnail")),
+            last_download=to_date(raw.get("file_last_download")),
+            descr=to_str(pick(raw, "file_descr", "descr")),
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class UploadedFile:
@@ -107,15 +205,30 @@ class UploadedFile:
     filename: str
     status: str
 
+    @classmethod
+    def from_wire(cls, raw: Raw) -> Self:
+        code = to_str(pick(raw, "filecode", "file_code"))
+        status = pick(raw, "status", "file_status")
+        # XFS hosts answer "undef" for an upload they silently dropped: that is no code at all.
+        return cls(
+            code=code if code and code != "undef" else None,
+            filename=to_str(pick(raw, "filename", "name")) or "",
+            status=to_str(status) or "",
+        )
+
     @property
     def ok(self) -> bool:
-        return self.status.upper() == "OK" and bool(self.code)
+        return self.status.strip().upper() in {"OK", "200"} and bool(self.code)
 
 
 @dataclass(frozen=True, slots=True)
 class CloneResult:
     code: str
     url: str | None
+
+    @classmethod
+    def from_wire(cls, raw: Raw) -> Self:
+        return cls(code=_code(raw), url=to_str(raw.get("url")))
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,12 +237,38 @@ class LinkVersion:
     url: str
     size: int | None
 
+    @classmethod
+    def from_wire(cls, raw: Raw) -> Self:
+        return cls(
+            name=to_str(pick(raw, "name", "q")) or "",
+            url=to_str(raw.get("url")) or "",
+            size=to_int(raw.get("size")),
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class DirectLink:
     versions: list[LinkVersion]
     length: int | None
     player_img: str | None
+
+    @classmethod
+    def from_wire(cls, raw: Any) -> Self:
+        """`result` of file/direct_link: an object with `versions`, or a bare URL string."""
+        if isinstance(raw, str):
+            versions = [LinkVersion(name="", url=raw, size=None)] if raw else []
+            return cls(versions=versions, length=None, player_img=None)
+        if not isinstance(raw, Mapping):
+            return cls(versions=[], length=None, player_img=None)
+        if "versions" not in raw and raw.get("url"):  # XFS shape: one {"url", "size"}
+            versions = [LinkVersion.from_wire(raw)]
+        else:
+            versions = [LinkVersion.from_wire(v) for v in to_dicts(raw.get("versions"))]
+        return cls(
+            versions=[v for v in versions if v.url],
+            length=to_int(pick(raw, "file_length", "length")),
+            player_img=to_str(raw.get("player_img")),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,12 +279,30 @@ class DeletedFile:
     deleted_ago_sec: int | None
     deleted: datetime | None
 
+    @classmethod
+    def from_wire(cls, raw: Raw) -> Self:
+        return cls(
+            code=_code(raw),
+            title=to_str(pick(raw, "title", "name", "file_title")),
+            deleted_by=to_str(raw.get("deleted_by")),
+            deleted_ago_sec=to_int(raw.get("deleted_ago_sec")),
+            deleted=to_date(raw.get("deleted")),
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class DmcaFile:
     code: str
     del_in_sec: int | None
     del_time: datetime | None
+
+    @classmethod
+    def from_wire(cls, raw: Raw) -> Self:
+        return cls(
+            code=_code(raw),
+            del_in_sec=to_int(raw.get("del_in_sec")),
+            del_time=to_date(raw.get("del_time")),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,6 +314,17 @@ class Encoding:
     progress: int
     link: str | None
 
+    @classmethod
+    def from_wire(cls, raw: Raw) -> Self:
+        return cls(
+            code=_code(raw),
+            name=to_str(pick(raw, "name", "title", "file_title")),
+            quality=to_str(raw.get("quality")),
+            status=(to_str(raw.get("status")) or "").upper(),
+            progress=to_int(raw.get("progress")) or 0,
+            link=to_str(raw.get("link")),
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class UrlUpload:
@@ -165,3 +333,13 @@ class UrlUpload:
     status: str  # PENDING, WORKING, ERROR, STUCK
     progress: int
     fld_id: int | None
+
+    @classmethod
+    def from_wire(cls, raw: Raw) -> Self:
+        return cls(
+            remote_url=to_str(pick(raw, "remote_url", "url")) or "",
+            code=to_str(pick(raw, "file_code", "filecode", "code")) or None,
+            status=(to_str(raw.get("status")) or "").upper(),
+            progress=to_int(raw.get("progress")) or 0,
+            fld_id=to_int(raw.get("fld_id")),
+        )

@@ -1,0 +1,28 @@
+"""Jittered exponential backoff between retries of a transient failure.
+
+Jitter keeps the several tasks of one mount (and several mounts of one account) from retrying in
+lockstep against a host that is already struggling.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+
+
+class Backoff:
+    """Delay before retry number `attempt` (0-based): base·2^attempt, capped, times [0.5, 1)."""
+
+    def __init__(
+        self,
+        base: float = 0.5,
+        cap: float = 10.0,
+        rand: Callable[[], float] = random.random,
+    ) -> None:
+        self.base = base
+        self.cap = cap
+        self._rand = rand
+
+    def delay(self, attempt: int) -> float:
+        ceiling = min(self.cap, self.base * 2.0 ** min(attempt, 30))
+        return ceiling * (0.5 + self._rand() / 2)

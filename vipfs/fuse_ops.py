@@ -1,0 +1,190 @@
+"""pyfuse3 handlers that only translate: bytes ↔ str, `Attr` → `EntryAttributes`, errors.
+
+All filesystem logic lives in `vipfs.vfs.filesystem.Filesystem`. One decorator maps a
+`VfsError` to `FUSEError(errno)` (its reason logged once) and anything else to a logged `EIO`:
+an exception escaping a handler would end the whole mount.
+"""
+
+from __future__ import annotations
+
+import errno
+import functools
+import logging
+import os
+from collections.abc import Callable, Coroutine, Sequence
+from typing import Any, ParamSpec, TypeVar
+
+import pyfuse3
+
+from vipfs.vfs.attrs import Attr
+from vipfs.vfs.errors import VfsError
+from vipfs.vfs.filesystem import Filesystem
+
+log = logging.getLogger(__name__)
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+NEGATIVE_TIMEOUT = 1.0  # seconds the kernel may remember that a name does not exist
+_QUIET = {errno.ENOENT, errno.ENODATA, errno.ENOTSUP}  # routine answers: never worth a log line
+
+
+class _Reasons:
+    """Log each distinct reason once, so a repeated refusal does not flood the log."""
+
+    def __init__(self) -> None:
+        self._seen: set[tuple[int, str]] = set()
+
+    def report(self, exc: VfsError) -> None:
+        if not exc.why or (exc.errno, exc.why) in self._seen:
+            return
+        self._seen.add((exc.errno, exc.why))
+        level = logging.INFO if exc.errno in _QUIET else logging.WARNING
+        log.log(level, "%s: %s", errno.errorcode.get(exc.errno, exc.errno), exc.why)
+
+
+_reasons = _Reasons()
+
+
+def translated(
+    handler: Callable[P, Coroutine[Any, Any, R]],
+) -> Callable[P, Coroutine[Any, Any, R]]:
+    """VfsError → FUSEError(errno) with its reason logged once; anything else → logged EIO."""
+
+    @functools.wraps(handler)
+    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return await handler(*args, **kwargs)
+        except pyfuse3.FUSEError:
+            raise
+        except VfsError as exc:
+            _reasons.report(exc)
+            raise pyfuse3.FUSEError(exc.errno) from None
+        except Exception:
+            log.exception("%s failed", handler.__name__)
+            raise pyfuse3.FUSEError(errno.EIO) from None
+
+    return wrapper
+
+
+class Operations(pyfuse3.Operations):
+    enable_writeback_cache = False
+
+    def __init__(self, fs: Filesystem, *, attr_timeout: float = 1.0) -> None:
+        super().__init__()
+        self.fs = fs
+        self.attr_timeout = attr_timeout
+
+    def entry(self, attr: Attr) -> pyfuse3.EntryAttributes:
+        out = pyfuse3.EntryAttributes()
+        out.st_ino = attr.ino
+        out.generation = 0
+        out.entry_timeout = self.attr_timeout
+        out.attr_timeout = self.attr_timeout
+        out.st_mode = attr.mode
+        out.st_nlink = attr.nlink
+        out.st_uid = attr.uid
+        out.st_gid = attr.gid
+        out.st_rdev = 0
+        out.st_size = attr.size
+        out.st_blksize = attr.blksize
+        out.st_blocks = attr.blocks
+        out.st_atime_ns = attr.mtime_ns
+        out.st_mtime_ns = attr.mtime_ns
+        out.st_ctime_ns = attr.mtime_ns
+        return out
+
+    @translated
+    async def lookup(
+        self, parent_inode: int, name: bytes, ctx: pyfuse3.RequestContext
+    ) -> pyfuse3.EntryAttributes:
+        try:
+            attr = await self.fs.lookup(parent_inode, os.fsdecode(name))
+        except VfsError as exc:
+            if exc.errno != errno.ENOENT:
+                raise
+            miss = pyfuse3.EntryAttributes()  # a negative entry: the kernel caches the miss
+            miss.st_ino = 0
+            miss.entry_timeout = NEGATIVE_TIMEOUT
+            return miss
+        return self.entry(attr)
+
+    async def forget(self, inode_list: Sequence[tuple[int, int]]) -> None:
+        try:
+            self.fs.forget(list(inode_list))
+        except Exception:  # forget must never raise
+            log.exception("forget failed")
+
+    @translated
+    async def getattr(self, inode: int, ctx: pyfuse3.RequestContext) -> pyfuse3.EntryAttributes:
+        return self.entry(await self.fs.getattr(inode))
+
+    @translated
+    async def opendir(self, inode: int, ctx: pyfuse3.RequestContext) -> int:
+        return await self.fs.opendir(inode)
+
+    @translated
+    async def readdir(self, fh: int, start_id: int, token: pyfuse3.ReaddirToken) -> None:
+        for item in self.fs.readdir(fh, start_id):
+            if not pyfuse3.readdir_reply(
+                token, os.fsencode(item.name), self.entry(item.attr), item.next_id
+            ):
+                self.fs.drop_unreferenced(item.attr.ino)
+                break
+            self.fs.remember(item.attr.ino)
+
+    @translated
+    async def releasedir(self, fh: int) -> None:
+        self.fs.releasedir(fh)
+
+    @translated
+    async def getxattr(self, inode: int, name: bytes, ctx: pyfuse3.RequestContext) -> bytes:
+        return await self.fs.getxattr(inode, os.fsdecode(name))
+
+    @translated
+    async def listxattr(self, inode: int, ctx: pyfuse3.RequestContext) -> Sequence[bytes]:
+        return [os.fsencode(n) for n in await self.fs.listxattr(inode)]
+
+    @translated
+    async def setxattr(
+        self, inode: int, name: bytes, value: bytes, ctx: pyfuse3.RequestContext
+    ) -> None:
+        if not os.fsdecode(name).startswith("user."):
+            raise VfsError(errno.ENOTSUP)
+        raise VfsError(errno.EROFS, "setting user.* attributes is not supported yet")
+
+    @translated
+    async def removexattr(self, inode: int, name: bytes, ctx: pyfuse3.RequestContext) -> None:
+        if not os.fsdecode(name).startswith("user."):
+            raise VfsError(errno.ENOTSUP)
+        raise VfsError(errno.EROFS, "removing user.* attributes is not supported")
+
+    @translated
+    async def statfs(self, ctx: pyfuse3.RequestContext) -> pyfuse3.StatvfsData:
+        value = self.fs.statfs()
+        out = pyfuse3.StatvfsData()
+        out.f_bsize = value.bsize
+        out.f_frsize = value.bsize
+        out.f_blocks = value.blocks
+        out.f_bfree = value.bfree
+        out.f_bavail = value.bfree
+        out.f_files = value.files
+        out.f_ffree = value.ffree
+        out.f_favail = value.ffree
+        out.f_namemax = value.namemax
+        return out
+
+    @translated
+    async def open(self, inode: int, flags: int, ctx: pyfuse3.RequestContext) -> pyfuse3.FileInfo:
+        opened = await self.fs.open(inode, flags)
+        return pyfuse3.FileInfo(
+            fh=opened.fh, direct_io=opened.direct_io, keep_cache=opened.keep_cache
+        )
+
+    @translated
+    async def read(self, fh: int, off: int, size: int) -> bytes:
+        return await self.fs.read(fh, off, size)
+
+    @translated
+    async def release(self, fh: int) -> None:
+        await self.fs.release(fh)

@@ -1,0 +1,307 @@
+"""`vipfs mount`: the composition root. Builds the client, the model and the FUSE ops; runs them.
+
+The only `trio.run` of the mount lives here, and so do the signals (SIGTERM/SIGINT unmount
+cleanly, SIGHUP forgets cached listings) and the teardown order. Before anything is mounted the
+key and the server are checked, so a bad key or a dead server costs one line and exit 1 with
+nothing mounted. Without `-f` the process forks, and the parent exits only once the child's mount
+answers (or prints the child's one-line failure).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import logging
+import os
+import signal
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pyfuse3
+import trio
+
+from vipfs.api.client import XvsClient
+from vipfs.api.errors import ApiError, AuthError
+from vipfs.api.records import AccountInfo
+from vipfs.fuse_ops import Operations
+from vipfs.keyfile import MissingKeyError, load_key
+from vipfs.vfs.attrs import Owner
+from vipfs.vfs.features import HostFeatures
+from vipfs.vfs.filesystem import Filesystem, Options
+from vipfs.vfs.readcache import ReadCache
+
+log = logging.getLogger("vipfs.mount")
+
+DEFAULT_API_URL = "https://vipstream.cc/api"
+RUN_DIR = Path("~/.cache/vipfs/run")  # pid files, so `vipfs umount` can wait for the process
+
+
+class StartupError(Exception):
+    """Mounting cannot start; the message is the one line the user sees."""
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("mountpoint", help="an empty directory to mount the account on")
+    parser.add_argument("--api-url", default=DEFAULT_API_URL, help="the host's API root")
+    parser.add_argument("--key-file", help="file holding the API key (else $VIPFS_KEY or config)")
+    parser.add_argument("-f", "--foreground", action="store_true", help="stay in the foreground")
+    parser.add_argument(
+        "--dir-cache-time",
+        type=float,
+        default=300.0,
+        metavar="S",
+        help="seconds a folder listing is trusted (default 300)",
+    )
+    parser.add_argument(
+        "--attr-timeout",
+        type=float,
+        default=1.0,
+        metavar="S",
+        help="seconds the kernel caches names and attributes (default 1)",
+    )
+    parser.add_argument("--cache-dir", help="read cache directory (default ~/.cache/vipfs/...)")
+    parser.add_argument(
+        "--cache-max-size",
+        type=int,
+        default=10 << 30,
+        metavar="BYTES",
+        help="read cache size cap (default 10 GiB)",
+    )
+    parser.add_argument("--allow-other", action="store_true", help="let other users in")
+    parser.add_argument("--uid", type=int, default=os.getuid(), help="owner of every entry")
+    parser.add_argument("--gid", type=int, default=os.getgid(), help="group of every entry")
+    parser.add_argument(
+        "--umask",
+        type=lambda s: int(s, 8),
+        default=0o022,
+        help="permission bits to clear, octal (default 022)",
+    )
+    parser.add_argument(
+        "--connect-timeout",
+        type=float,
+        default=30.0,
+        metavar="S",
+        help="how long to keep trying an unreachable server at start (default 30)",
+    )
+    parser.add_argument(
+        "--op-timeout",
+        type=float,
+        default=30.0,
+        metavar="S",
+        help="how long an interactive call may wait on the API (default 30)",
+    )
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="-v info, -vv debug")
+    parser.add_argument("--log-file", help="log here instead of stderr")
+    parser.add_argument("--debug-fuse", action="store_true", help="log every FUSE request")
+
+
+@dataclass(frozen=True)
+class MountConfig:
+    mountpoint: Path
+    api_url: str
+    key: str
+    foreground: bool
+    options: Options
+    attr_timeout: float
+    cache_dir: Path | None
+    cache_max_size: int
+    allow_other: bool
+    connect_timeout: float
+    debug_fuse: bool
+
+    @property
+    def host(self) -> str:
+        return urlsplit(self.api_url).netloc or self.api_url
+
+    def __repr__(self) -> str:  # the key stays out of every repr
+        return f"MountConfig(mountpoint={self.mountpoint!r}, api_url={self.api_url!r})"
+
+
+def run(args: argparse.Namespace) -> int:
+    setup_logging(args.verbose, args.log_file)
+    try:
+        config = MountConfig(
+            mountpoint=Path(args.mountpoint).absolute(),
+            api_url=args.api_url,
+            key=load_key(args.key_file),
+            foreground=args.foreground,
+            options=Options(
+                owner=Owner(args.uid, args.gid, args.umask),
+                dir_cache_time=args.dir_cache_time,
+                budget=args.op_timeout,
+            ),
+            attr_timeout=args.attr_timeout,
+            cache_dir=Path(args.cache_dir).expanduser() if args.cache_dir else None,
+            cache_max_size=args.cache_max_size,
+            allow_other=args.allow_other,
+            connect_timeout=args.connect_timeout,
+            debug_fuse=args.debug_fuse,
+        )
+        if not config.mountpoint.is_dir():
+            raise StartupError(f"{config.mountpoint} is not a directory")
+        if os.path.ismount(config.mountpoint):
+            raise StartupError(f"{config.mountpoint} is already a mount point")
+    except (MissingKeyError, StartupError) as exc:
+        print(f"vipfs: {exc}", file=sys.stderr)
+        return 1
+    if config.foreground:
+        return serve(config, report=_report_to_stderr)
+    return daemonize(config, log_file=args.log_file)
+
+
+def setup_logging(verbose: int, log_file: str | None) -> None:
+    level = logging.DEBUG if verbose >= 2 else logging.INFO if verbose == 1 else logging.WARNING
+    handler: logging.Handler = (
+        logging.FileHandler(log_file) if log_file else logging.StreamHandler(sys.stderr)
+    )
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    # httpx and httpcore log whole URLs and headers; their words never reach our log
+    for noisy in ("httpx", "httpcore", "hpack"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def _report_to_stderr(ok: bool, line: str) -> None:
+    if not ok:
+        print(line, file=sys.stderr)
+
+
+def daemonize(config: MountConfig, *, log_file: str | None) -> int:
+    """Fork; the parent waits on a pipe until the child's mount answers or fails."""
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid:  # the parent: relay the child's verdict
+        os.close(write_end)
+        with os.fdopen(read_end) as pipe:
+            verdict = pipe.readline()
+        if verdict.startswith("ok"):
+            return 0
+        print(verdict.rstrip("\n") or "vipfs: the mount process ended early", file=sys.stderr)
+        os.waitpid(pid, 0)
+        return 1
+    os.close(read_end)
+    os.setsid()
+    devnull = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1) if log_file else (0, 1, 2):
+        os.dup2(devnull, fd)
+    pipe = os.fdopen(write_end, "w")
+
+    def report(ok: bool, line: str) -> None:
+        if pipe.closed:
+            return
+        pipe.write("ok\n" if ok else line + "\n")
+        pipe.close()
+
+    code = serve(config, report=report)
+    os._exit(code)
+
+
+Report = Callable[[bool, str], None]
+
+
+def serve(config: MountConfig, *, report: Report) -> int:
+    """Mount, serve until unmounted, clean up. `report` is told once: ready, or why not."""
+    try:
+        trio.run(_main, config, report)
+    except StartupError as exc:
+        report(False, f"vipfs: {exc}")
+        return 1
+    except Exception as exc:
+        log.exception("the mount failed")
+        report(False, f"vipfs: the mount failed: {exc}")
+        return 1
+    return 0
+
+
+async def check_account(api: XvsClient, config: MountConfig) -> AccountInfo:
+    """account/info, retrying an unreachable server for `connect_timeout` seconds."""
+    deadline = trio.current_time() + config.connect_timeout
+    while True:
+        try:
+            with trio.fail_after(max(deadline - trio.current_time(), 0.1)):
+                return await api.account_info()
+        except AuthError as exc:
+            raise StartupError(f"the API key was refused by {config.host}: {exc.msg}") from None
+        except (ApiError, trio.TooSlowError) as exc:
+            if trio.current_time() >= deadline:
+                why = str(exc) or "no answer"
+                raise StartupError(f"cannot reach {config.host}: {why}") from None
+            log.info("server not answering yet (%s); retrying", exc)
+        await trio.sleep(min(1.0, max(deadline - trio.current_time(), 0)))
+
+
+def cache_dir_for(config: MountConfig, login: str) -> Path:
+    if config.cache_dir is not None:
+        return config.cache_dir
+    digest = hashlib.sha256(f"{config.api_url}\0{login}".encode()).hexdigest()[:16]
+    return Path("~/.cache/vipfs").expanduser() / digest
+
+
+def fuse_options(config: MountConfig, login: str) -> set[str]:
+    options = set(pyfuse3.default_options)
+    options |= {f"fsname=vipfs:{login}", "subtype=vipfs", "default_permissions", "noatime"}
+    if config.allow_other:
+        options.add("allow_other")
+    if config.debug_fuse:
+        options.add("debug")
+    return options
+
+
+def pid_file(mountpoint: Path) -> Path:
+    digest = hashlib.sha256(str(mountpoint.resolve()).encode()).hexdigest()[:16]
+    return RUN_DIR.expanduser() / f"{digest}.pid"
+
+
+async def _main(config: MountConfig, report: Report) -> None:
+    async with XvsClient(
+        config.api_url,
+        config.key,
+        connect_timeout=min(config.connect_timeout, 10.0),
+        retry_budget=config.options.budget,
+    ) as api:
+        info = await check_account(api, config)
+        cache_dir = cache_dir_for(config, info.login)
+        features = HostFeatures()
+        reader = ReadCache(api, cache_dir, max_bytes=config.cache_max_size, features=features)
+        fs = Filesystem(api, options=config.options, reader=reader)
+        fs.quota.update(info)
+        ops = Operations(fs, attr_timeout=config.attr_timeout)
+        pyfuse3.init(ops, str(config.mountpoint), fuse_options(config, info.login))
+        pids = pid_file(config.mountpoint)
+        try:
+            pids.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            pids.write_text(f"{os.getpid()}\n")
+            async with trio.open_nursery() as nursery:
+                await nursery.start(reader.run)
+                nursery.start_soon(fs.run)
+                nursery.start_soon(features.probe, api)
+                nursery.start_soon(_signals, fs)
+                nursery.start_soon(_announce, config, info, report)
+                await pyfuse3.main()
+                nursery.cancel_scope.cancel()
+        finally:
+            pids.unlink(missing_ok=True)
+            pyfuse3.close(unmount=True)
+    log.info("unmounted %s", config.mountpoint)
+
+
+async def _announce(config: MountConfig, info: AccountInfo, report: Report) -> None:
+    """Tell the waiting parent once the mount answers a real request."""
+    await trio.to_thread.run_sync(os.stat, config.mountpoint)
+    log.info("mounted %s as vipfs:%s from %s", config.mountpoint, info.login, config.host)
+    report(True, "")
+
+
+async def _signals(fs: Filesystem) -> None:
+    with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT, signal.SIGHUP) as signals:
+        async for signum in signals:
+            if signum == signal.SIGHUP:
+                fs.forget_all()
+            else:
+                log.info("signal %d: unmounting", signum)
+                pyfuse3.terminate()

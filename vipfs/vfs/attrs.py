@@ -1,0 +1,88 @@
+"""What `stat` shows, as plain records: fuse_ops turns them into pyfuse3 types.
+
+Sizes come from what is known (the read cache after a direct_link, later the local database)
+and are 0 otherwise: the API never says how many bytes a video has.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from dataclasses import dataclass
+
+BLOCK_SIZE = 1 << 20  # st_blksize: large reads suit a remote, download-only file
+STATFS_BLOCK = 4096
+NAME_MAX = 255
+UNLIMITED_BYTES = 1 << 50  # 1 PiB: what `df` shows for "unlimited" or not yet known
+
+
+@dataclass(frozen=True, slots=True)
+class Attr:
+    ino: int
+    mode: int  # including the S_IFDIR/S_IFREG type bits
+    nlink: int
+    size: int
+    uid: int
+    gid: int
+    mtime_ns: int
+    blksize: int = BLOCK_SIZE
+
+    @property
+    def blocks(self) -> int:
+        """512-byte blocks, as `du` counts them."""
+        return (self.size + 511) // 512
+
+    @property
+    def is_dir(self) -> bool:
+        return stat.S_ISDIR(self.mode)
+
+
+@dataclass(frozen=True, slots=True)
+class Owner:
+    """Who owns everything in the mount, and which permission bits are masked."""
+
+    uid: int
+    gid: int
+    umask: int = 0o022
+
+    @classmethod
+    def current(cls, umask: int = 0o022) -> Owner:
+        return cls(os.getuid(), os.getgid(), umask)
+
+    def dir_attr(self, ino: int, mtime_ns: int, *, writable: bool = True) -> Attr:
+        perm = (0o755 if writable else 0o555) & ~self.umask
+        return Attr(ino, stat.S_IFDIR | perm, 2, 0, self.uid, self.gid, mtime_ns)
+
+    def file_attr(self, ino: int, size: int, mtime_ns: int, *, writable: bool = True) -> Attr:
+        perm = (0o644 if writable else 0o444) & ~self.umask
+        return Attr(ino, stat.S_IFREG | perm, 1, size, self.uid, self.gid, mtime_ns)
+
+
+@dataclass(frozen=True, slots=True)
+class Statfs:
+    """`df` numbers, in STATFS_BLOCK units."""
+
+    blocks: int
+    bfree: int
+    files: int
+    ffree: int
+    bsize: int = STATFS_BLOCK
+    namemax: int = NAME_MAX
+
+    @classmethod
+    def from_quota(
+        cls, used: int | None, left: int | None, files: int | None = None
+    ) -> Statfs:
+        free = UNLIMITED_BYTES if left is None else max(left, 0)
+        used_blocks = -(-(used or 0) // STATFS_BLOCK)
+        free_blocks = free // STATFS_BLOCK
+        count = files or 0
+        return cls(
+            blocks=used_blocks + free_blocks,
+            bfree=free_blocks,
+            files=count + 1_000_000,
+            ffree=1_000_000,
+        )
+
+
+DEFAULT_STATFS = Statfs.from_quota(None, None)

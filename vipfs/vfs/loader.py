@@ -1,0 +1,138 @@
+"""A keyed cache of remote answers: TTL, one shared call in flight, stale data when the API fails.
+
+Listings and `file/info` batches both follow the same rules, so they live here once:
+- an answer younger than the TTL is served without a call;
+- concurrent askers of the same missing key share ONE call;
+- every call is bounded by a budget; when it fails or runs out, a stale answer is served if there
+  is one, else the caller gets `VfsError(EIO)`; the next ask tries again (the mount heals itself);
+- `invalidate` drops one key (our own changes), `forget_all` drops everything (SIGHUP).
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+import trio
+
+from vipfs.api.errors import ApiError, AuthError, NotFoundError
+from vipfs.vfs.errors import VfsError
+
+log = logging.getLogger(__name__)
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+Clock = Callable[[], float]
+
+
+@dataclass(slots=True)
+class _Cached(Generic[V]):
+    value: V
+    fetched: float  # clock time
+
+
+class _Flight(Generic[V]):
+    """One call in progress; waiters read `value` or `error` once `done` is set."""
+
+    def __init__(self) -> None:
+        self.done = trio.Event()
+        self.value: V | None = None
+        self.error: VfsError | None = None
+
+
+class Loader(Generic[K, V]):
+    def __init__(
+        self,
+        fetch: Callable[[K], Awaitable[V]],
+        *,
+        ttl: float,
+        budget: float = 30.0,
+        clock: Clock = time.monotonic,
+        what: str = "listing",
+    ) -> None:
+        self._fetch = fetch
+        self.ttl = ttl
+        self.budget = budget
+        self._clock = clock
+        self._what = what
+        self._cache: dict[K, _Cached[V]] = {}
+        self._flights: dict[K, _Flight[V]] = {}
+        self._generation: dict[K, int] = {}
+
+    def peek(self, key: K) -> V | None:
+        """The cached answer, fresh or stale, without any call."""
+        cached = self._cache.get(key)
+        return cached.value if cached else None
+
+    def is_fresh(self, key: K) -> bool:
+        cached = self._cache.get(key)
+        return cached is not None and self._clock() - cached.fetched < self.ttl
+
+    def put(self, key: K, value: V) -> None:
+        """Store an answer obtained elsewhere (e.g. our own change already applied)."""
+        self._cache[key] = _Cached(value, self._clock())
+
+    def invalidate(self, key: K) -> None:
+        self._cache.pop(key, None)
+        self._generation[key] = self._generation.get(key, 0) + 1
+
+    def forget_all(self) -> None:
+        for key in list(self._cache):
+            self.invalidate(key)
+
+    async def get(self, key: K) -> V:
+        cached = self._cache.get(key)
+        if cached is not None and self._clock() - cached.fetched < self.ttl:
+            return cached.value
+        flight = self._flights.get(key)
+        if flight is None:
+            return await self._lead(key)
+        with trio.move_on_after(self.budget):
+            await flight.done.wait()
+        if flight.value is not None:
+            return flight.value
+        return self._fallback(key, flight.error)
+
+    async def _lead(self, key: K) -> V:
+        flight: _Flight[V] = _Flight()
+        self._flights[key] = flight
+        generation = self._generation.get(key, 0)
+        try:
+            with trio.move_on_after(self.budget):
+                try:
+                    value = await self._fetch(key)
+                except VfsError as exc:
+                    flight.error = exc
+                except NotFoundError as exc:
+                    flight.error = VfsError(errno.ENOENT, f"{self._what} {key}: {exc.msg}")
+                except AuthError as exc:
+                    flight.error = VfsError(errno.EACCES, f"the API key was refused: {exc.msg}")
+                except ApiError as exc:
+                    flight.error = VfsError(errno.EIO, f"{self._what} {key}: {exc}")
+                else:
+                    flight.value = value
+                    if self._generation.get(key, 0) == generation:
+                        self._cache[key] = _Cached(value, self._clock())
+                    return value
+            if flight.error is None:
+                flight.error = VfsError(
+                    errno.EIO, f"{self._what} {key}: no answer within {self.budget:g} s"
+                )
+            return self._fallback(key, flight.error)
+        finally:
+            del self._flights[key]
+            flight.done.set()
+
+    def _fallback(self, key: K, error: VfsError | None) -> V:
+        cached = self._cache.get(key)
+        if error is None:
+            error = VfsError(errno.EIO, f"{self._what} {key}: no answer")
+        if cached is not None and error.errno != errno.ENOENT:
+            log.info("serving a stale %s for %s: %s", self._what, key, error.why)
+            return cached.value
+        raise error

@@ -1,0 +1,149 @@
+"""Titles and folder names from the server → filenames, and back.
+
+The server's titles may hold anything: `/`, control characters, `.` alone, HTML escapes, and
+they are not unique. A filename can hold none of that. `encode` maps a title onto a valid name
+reversibly (`decode` is exact for every name that was not cut for length), and `assign_names`
+makes the names of one folder unique without ever hiding an entry.
+
+Encoding: `/` → `／`, control characters → `␀…␟` (DEL → `␡`), a whole name `.`/`..` → `．`/`．．`.
+Those replacement characters, and the escape `＼` itself, are prefixed with `＼` when they occur
+literally, so a decoder never has to guess. The empty title becomes a lone `＼`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+NAME_MAX = 255  # bytes, as Linux counts them
+
+_ESCAPE = "＼"
+_SLASH = "／"
+_DOT = "．"
+_DEL_PICTURE = "␡"
+_CONTROL_PICTURES = {chr(c): chr(0x2400 + c) for c in range(0x20)} | {"\x7f": _DEL_PICTURE}
+_FROM_PICTURE = {v: k for k, v in _CONTROL_PICTURES.items()}
+_SPECIAL = {_ESCAPE, _SLASH, _DOT, *_FROM_PICTURE}
+
+
+def encode(title: str) -> str:
+    """The filename for a server title (HTML-unescaped), before any length cut."""
+    text = html.unescape(title)
+    if text == "":
+        return _ESCAPE
+    if text in (".", ".."):
+        return _DOT * len(text)
+    out: list[str] = []
+    for ch in text:
+        if ch in _SPECIAL:
+            out.append(_ESCAPE + ch)
+        elif ch == "/":
+            out.append(_SLASH)
+        elif ch in _CONTROL_PICTURES:
+            out.append(_CONTROL_PICTURES[ch])
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def decode(name: str) -> str:
+    """The title a filename stands for: the inverse of `encode` (without HTML escaping)."""
+    if name == _ESCAPE:
+        return ""
+    out: list[str] = []
+    chars = iter(name)
+    for ch in chars:
+        if ch == _ESCAPE:
+            out.append(next(chars, _ESCAPE))
+        elif ch == _SLASH:
+            out.append("/")
+        elif ch == _DOT:
+            out.append(".")
+        elif ch in _FROM_PICTURE:
+            out.append(_FROM_PICTURE[ch])
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def fit(base: str, tail: str = "") -> str:
+    """`base + tail` cut to NAME_MAX bytes: the base loses its end and gains a short hash."""
+    if len((base + tail).encode()) <= NAME_MAX:
+        return base + tail
+    mark = "~" + hashlib.sha256(base.encode()).hexdigest()[:8]
+    room = NAME_MAX - len((mark + tail).encode())
+    cut = base.encode()[:room].decode(errors="ignore")
+    if cut.endswith(_ESCAPE):  # never leave half an escape pair
+        cut = cut[:-1]
+    return cut + mark + tail
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One child of a folder as far as naming cares.
+
+    `key` identifies it (unique within the folder); `suffix` is what tells duplicates apart
+    (the file code, or the folder's code or id); `ext` is an extension the API does not keep
+    (the local database may know it), with its dot; `order` sorts oldest first.
+    """
+
+    key: object
+    title: str
+    is_dir: bool
+    suffix: str
+    order: tuple[int, datetime | None, str | int]
+    ext: str = ""
+
+
+def file_order(uploaded: datetime | None, code: str) -> tuple[int, datetime | None, str]:
+    """Oldest first; files with no upload time come after all dated ones."""
+    return (1, None, code) if uploaded is None else (0, uploaded, code)
+
+
+def assign_names(entries: Sequence[Entry], reserved: Iterable[str] = ()) -> dict[object, str]:
+    """A unique, valid filename per entry key, stable for the same listing.
+
+    Among entries sharing a name, folders come before files (a file beside a folder of the same
+    name takes the suffix), then the oldest keeps the plain name and the others get
+    ` [suffix]` before the extension. `reserved` names (e.g. `.vipfs` at the root) are taken by
+    nobody from the listing.
+    """
+    groups: dict[str, list[Entry]] = {}
+    for entry in entries:
+        groups.setdefault(fit(encode(entry.title), entry.ext), []).append(entry)
+    taken = set(reserved)
+    names: dict[object, str] = {}
+    losers: list[tuple[Entry, str]] = []
+    for plain, group in groups.items():
+        group.sort(key=lambda e: (not e.is_dir, e.order))
+        first, *rest = group
+        if plain in taken:
+            rest = group
+        else:
+            names[first.key] = plain
+            taken.add(plain)
+        losers.extend((entry, plain) for entry in rest)
+    for entry, _plain in losers:
+        base = encode(entry.title)
+        label = f" [{entry.suffix}]"
+        tail = label + entry.ext
+        name = fit(base, tail)
+        while name in taken:  # a literal title may already read "x [code]": add the label again
+            tail = label + tail
+            name = fit(base, tail)
+        names[entry.key] = name
+        taken.add(name)
+    return names
+
+
+def is_valid(name: str) -> bool:
+    """What Linux accepts as one path component."""
+    return (
+        name not in ("", ".", "..")
+        and "/" not in name
+        and "\0" not in name
+        and len(name.encode()) <= NAME_MAX
+    )

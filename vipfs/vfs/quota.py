@@ -1,0 +1,58 @@
+"""`df` from `account/info`, refreshed in the background so statfs never waits on the network.
+
+The first statfs before any answer shows the 1 PiB default; afterwards the last answer, however
+old. A statfs that finds the answer older than `max_age` only wakes the refresher.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+
+import trio
+
+from vipfs.api.errors import ApiError
+from vipfs.api.protocol import XvsApi
+from vipfs.api.records import AccountInfo
+from vipfs.vfs.attrs import DEFAULT_STATFS, Statfs
+
+log = logging.getLogger(__name__)
+
+
+class Quota:
+    def __init__(self, api: XvsApi, *, max_age: float = 60.0) -> None:
+        self._api = api
+        self.max_age = max_age
+        self._value = DEFAULT_STATFS
+        self._updated = -math.inf
+        self._wake = trio.Event()
+        self.account: AccountInfo | None = None
+
+    def statfs(self) -> Statfs:
+        """The latest numbers, at once; wakes the refresher when they are old."""
+        if time.monotonic() - self._updated >= self.max_age:
+            self._wake.set()
+        return self._value
+
+    def update(self, info: AccountInfo) -> None:
+        """Take an `account/info` answer got elsewhere (the mount's own check)."""
+        self.account = info
+        self._value = Statfs.from_quota(info.storage_used, info.storage_left, info.files_total)
+        self._updated = time.monotonic()
+
+    async def refresh(self) -> None:
+        try:
+            with trio.fail_after(self.max_age):
+                self.update(await self._api.account_info())
+        except (ApiError, trio.TooSlowError) as exc:
+            log.info("could not refresh the quota: %s", exc)
+
+    async def run(self) -> None:
+        """Background task: refresh when asked and at least every `max_age` seconds."""
+        while True:
+            with trio.move_on_after(self.max_age):
+                await self._wake.wait()
+            self._wake = trio.Event()
+            if time.monotonic() - self._updated >= self.max_age / 2:
+                await self.refresh()

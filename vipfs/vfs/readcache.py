@@ -1,0 +1,523 @@
+"""The read path: file contents fetched through `file/direct_link` into sparse local cache files.
+
+XVS has no download endpoint of its own; where a host enables `file/direct_link`, each version of
+a video has a signed, expiring, often speed-capped URL that accepts HTTP ranges. So a read is
+served from a sparse cache file that fills chunk by chunk with ranged GETs:
+
+* `open` only checks that reading is possible at all (the host feature); the first `read` picks
+  the version and starts downloading, so `ls`, `stat` and a file manager's open/close cost nothing.
+* The version is `o` (the original upload) while the host still has it, else the largest encode.
+  An entry is keyed by code *and* that version's size, so a replaced file never serves old bytes.
+* Each chunk is a task in the mount's nursery. It streams into the cache file and publishes its
+  progress, so a read returns as soon as its own bytes are there, not when the chunk is complete.
+  Reads that look sequential also start the next few chunks (readahead). All readers of a file
+  share its entry, so its bytes are downloaded once.
+* An expired link is fetched again and the download resumes where it stopped; transient failures
+  are retried with backoff for a bounded time, after which the waiting read fails with EIO.
+* The cache is capped: least recently read entries go first, but never one with an open handle or
+  a download still writing into it (its descriptor must outlive every write).
+* Thumbnailers open a video, read its head and close it. When the last handle of a big file
+  closes after such a small read, its downloads are cancelled (partial chunks are kept).
+
+All cache file I/O runs in worker threads; the trio loop only keeps the bookkeeping, which every
+method changes in synchronous steps between awaits.
+"""
+
+from __future__ import annotations
+
+import errno
+import itertools
+import logging
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import trio
+
+from vipfs.api.errors import (
+    ApiError,
+    LinkExpiredError,
+    NotFoundError,
+    RateLimitedError,
+    TransientError,
+    UnsupportedError,
+)
+from vipfs.api.protocol import XvsApi
+from vipfs.api.records import DirectLink, LinkVersion
+from vipfs.vfs.errors import VfsError
+from vipfs.vfs.features import HostFeatures
+
+log = logging.getLogger(__name__)
+
+MiB = 1024 * 1024
+NO_DIRECT_LINK = (
+    "this host does not enable file/direct_link, so vipfs cannot read file contents"
+)
+ENCODED_ORDER = ("n", "h", "l", "x")  # tie-break when two encodes have the same size
+SUFFIX = ".cache"
+WRITE_BATCH = 128 * 1024  # bytes gathered per pwrite: fewer thread hops, yet prompt progress
+
+
+@dataclass(frozen=True, slots=True)
+class _Link:
+    """The version chosen for a file, and a URL for it fetched at `fetched` (trio clock)."""
+
+    version: str
+    url: str
+    size: int
+    fetched: float
+
+
+def choose_version(link: DirectLink) -> LinkVersion | None:
+    """`o` when present, else the largest encode whose size is known; None if nothing fits."""
+    sized = [v for v in link.versions if v.size is not None and v.size >= 0]
+    for version in sized:
+        if version.name == "o":
+            return version
+    encodes = [v for v in sized if v.name in ENCODED_ORDER]
+    if not encodes:
+        return None
+    return max(encodes, key=lambda v: (v.size, -ENCODED_ORDER.index(v.name)))
+
+
+class _Entry:
+    """One cache file holding one version of one file, filled chunk by chunk.
+
+    Invariants: `filled[i]` bytes from the start of chunk i are on disk (a valid prefix);
+    `stored` is their sum; `fetching` holds the cancel scope of each chunk being downloaded (at
+    most one task per chunk); `fd` stays open while the entry is in the cache.
+    """
+
+    def __init__(
+        self, code: str, link: _Link, path: Path, fd: int, chunk_size: int
+    ) -> None:
+        self.code = code
+        self.version = link.version
+        self.size = link.size
+        self.url = link.url
+        self.link_gen = 0
+        self.path = path
+        self.fd = fd
+        self.chunk_size = chunk_size
+        self.chunks = max(1, math.ceil(self.size / chunk_size))
+        self.filled = [0] * self.chunks
+        self.stored = 0
+        self.fetching: dict[int, trio.CancelScope] = {}
+        self.failed: dict[int, str] = {}
+        self.changed = trio.Event()
+        self.handles = 0
+        self.session_read = 0  # bytes read since the handle count last rose from 0
+        self.last_access = trio.current_time()
+        self.refresh_lock = trio.Lock()
+        self.gone = False  # the host no longer serves this version: bind anew
+
+    def span(self, i: int) -> tuple[int, int]:
+        start = i * self.chunk_size
+        return start, min(self.size, start + self.chunk_size)
+
+    def complete(self, i: int) -> bool:
+        start, end = self.span(i)
+        return self.filled[i] >= end - start
+
+    def has(self, start: int, end: int) -> bool:
+        """Whether bytes [start, end) are all on disk."""
+        for i in range(start // self.chunk_size, (end - 1) // self.chunk_size + 1):
+            chunk_start, chunk_end = self.span(i)
+            if self.filled[i] < min(end, chunk_end) - chunk_start:
+                return False
+        return True
+
+    def progress(self, i: int, filled: int) -> None:
+        self.stored += filled - self.filled[i]
+        self.filled[i] = filled
+        self.notify()
+
+    def notify(self) -> None:
+        self.changed.set()
+        self.changed = trio.Event()
+
+
+@dataclass(slots=True)
+class _Handle:
+    code: str
+    entry: _Entry | None = None
+    last_end: int | None = None
+
+
+class ReadCache:
+    """Serves reads of remote files from a capped, shared, sparse on-disk cache.
+
+    `run` must be running (in the mount's nursery) for reads to download anything; `open`
+    and `release` work without it.
+    """
+
+    def __init__(
+        self,
+        api: XvsApi,
+        cache_dir: Path,
+        *,
+        max_bytes: int,
+        features: HostFeatures,
+        chunk_size: int = 4 * MiB,
+        readahead: int = 4,
+        max_downloads: int = 4,
+        link_ttl: float = 600.0,
+        read_timeout: float = 60.0,
+        retry_initial: float = 0.5,
+        retry_max: float = 10.0,
+        small_read: int = 1 * MiB,
+        big_file: int = 16 * MiB,
+    ) -> None:
+        self._api = api
+        self._dir = cache_dir
+        self._max_bytes = max_bytes
+        self._features = features
+        self._chunk_size = chunk_size
+        self._readahead = readahead
+        self._limiter = trio.CapacityLimiter(max_downloads)
+        self._link_ttl = link_ttl
+        self._read_timeout = read_timeout
+        self._retry_initial = retry_initial
+        self._retry_max = retry_max
+        self._small_read = small_read
+        self._big_file = big_file
+        self._links: dict[str, _Link] = {}
+        self._entries: dict[Path, _Entry] = {}
+        self._handles: dict[int, _Handle] = {}
+        self._bind_locks: dict[str, trio.Lock] = {}
+        self._next_handle = itertools.count(1)
+        self._serial = itertools.count(1)
+        self._nursery: trio.Nursery | None = None
+        self._ready = trio.Event()
+
+    # -- lifecycle ----------------------------------------------------------------------------
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Own the download tasks until cancelled; then close every cache file."""
+        await trio.to_thread.run_sync(self._prepare_dir)
+        try:
+            async with trio.open_nursery() as nursery:
+                self._nursery = nursery
+                self._ready.set()
+                task_status.started()
+                await trio.sleep_forever()
+        finally:
+            self._nursery = None
+            for entry in self._entries.values():
+                os.close(entry.fd)
+            self._entries.clear()
+
+    def _prepare_dir(self) -> None:
+        """Create the cache directory private (0700) and drop cache files of earlier mounts."""
+        self._dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        os.chmod(self._dir, 0o700)
+        for leftover in self._dir.glob(f"*{SUFFIX}"):
+            leftover.unlink(missing_ok=True)
+
+    # -- the interface the filesystem uses ------------------------------------------------------
+    def known_size(self, code: str) -> int | None:
+        """The size of the version reads would use, once a direct link was fetched for `code`."""
+        link = self._links.get(code)
+        return link.size if link else None
+
+    @property
+    def cached_bytes(self) -> int:
+        """Bytes currently held in cache files (what `max_bytes` caps)."""
+        return sum(entry.stored for entry in self._entries.values())
+
+    async def open(self, code: str) -> int:
+        """A handle for reading `code`; no download yet. EACCES when the host cannot serve reads."""
+        if self._features.known("direct_link") is None:
+            await self._features.probe(self._api)
+        if self._features.known("direct_link") is False:
+            raise VfsError(errno.EACCES, NO_DIRECT_LINK)
+        handle = next(self._next_handle)
+        self._handles[handle] = _Handle(code)
+        return handle
+
+    async def read(self, handle: int, offset: int, size: int) -> bytes:
+        """Bytes [offset, offset+size) of the file, short at its end; waits only for those."""
+        state = self._handles.get(handle)
+        if state is None:
+            raise VfsError(errno.EBADF, f"read on unknown read handle {handle}")
+        entry = state.entry
+        if entry is None or entry.gone:
+            entry = await self._bind(state)
+        end = min(offset + size, entry.size)
+        if offset < 0 or offset >= end:
+            return b""
+        entry.last_access = trio.current_time()
+        sequential = (
+            state.last_end is not None
+            and state.last_end - self._chunk_size <= offset <= state.last_end + self._chunk_size
+        )
+        await self._wait_for(entry, offset, end, readahead=sequential)
+        data = await trio.to_thread.run_sync(os.pread, entry.fd, end - offset, offset)
+        state.last_end = offset + len(data)
+        entry.session_read += len(data)
+        return data
+
+    async def release(self, handle: int) -> None:
+        """Forget a handle. The last close after a small head read of a big file stops its
+        downloads (thumbnailers); otherwise readahead already under way may finish."""
+        state = self._handles.pop(handle, None)
+        if state is None or state.entry is None:
+            return
+        entry = state.entry
+        entry.handles -= 1
+        if entry.handles == 0:
+            if (
+                entry.fetching
+                and entry.session_read < self._small_read
+                and entry.size > self._big_file
+            ):
+                log.info(
+                    "file %s: closed after a %d-byte head read; download cancelled",
+                    entry.code,
+                    entry.session_read,
+                )
+                for scope in entry.fetching.values():
+                    scope.cancel()
+            entry.session_read = 0
+        await self._evict()
+
+    def forget(self, code: str) -> None:
+        """Drop the remembered link of `code` (e.g. the file was replaced): the next bind asks."""
+        self._links.pop(code, None)
+
+    # -- binding a handle to a cache entry --------------------------------------------------------
+    async def _bind(self, state: _Handle) -> _Entry:
+        lock = self._bind_locks.setdefault(state.code, trio.Lock())
+        async with lock:
+            if state.entry is not None and not state.entry.gone:
+                return state.entry
+            link = self._links.get(state.code)
+            stale = link is not None and (
+                trio.current_time() - link.fetched > self._link_ttl
+                or (state.entry is not None and state.entry.gone)
+            )
+            if link is None or stale:
+                link = await self._fetch_link(state.code)
+            entry = self._find(state.code, link)
+            if entry is None:
+                entry = await self._create_entry(state.code, link)
+                self._entries[entry.path] = entry
+            if state.entry is not None:
+                state.entry.handles -= 1
+            state.entry = entry
+            state.last_end = None
+            entry.handles += 1
+            return entry
+
+    def _find(self, code: str, link: _Link) -> _Entry | None:
+        """The live entry holding this version of this file at this size, if any."""
+        for entry in self._entries.values():
+            same = (entry.code, entry.version, entry.size) == (code, link.version, link.size)
+            if same and not entry.gone:
+                return entry
+        return None
+
+    async def _create_entry(self, code: str, link: _Link) -> _Entry:
+        path = self._dir / f"{code}-{link.version}-{link.size}-{next(self._serial)}{SUFFIX}"
+
+        def create() -> int:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+            os.ftruncate(fd, link.size)  # sparse: no blocks until bytes arrive
+            return fd
+
+        try:
+            fd = await trio.to_thread.run_sync(create)
+        except OSError as exc:
+            raise VfsError(errno.EIO, f"cannot create a read cache file: {exc}") from exc
+        return _Entry(code, link, path, fd, self._chunk_size)
+
+    async def _fetch_link(self, code: str) -> _Link:
+        """Ask for a direct link (retrying transient failures) and choose the version to read."""
+        deadline = trio.current_time() + self._read_timeout
+        delay = self._retry_initial
+        while True:
+            try:
+                answer = await self._api.file_direct_link(code)
+                break
+            except UnsupportedError as exc:
+                self._features.mark_unsupported("direct_link")
+                raise VfsError(errno.EACCES, NO_DIRECT_LINK) from exc
+            except NotFoundError as exc:
+                raise VfsError(errno.EIO, f"file {code} no longer exists on the host") from exc
+            except TransientError as exc:
+                delay = await self._backoff(exc, delay, deadline, f"direct link for {code}")
+            except ApiError as exc:
+                raise VfsError(errno.EIO, f"direct link for {code} failed: {exc}") from exc
+        self._features.mark_supported("direct_link")
+        version = choose_version(answer)
+        if version is None:
+            raise VfsError(
+                errno.EIO,
+                f"file {code} has no downloadable version yet (still uploading or encoding?)",
+            )
+        link = _Link(version.name, version.url, version.size or 0, trio.current_time())
+        self._links[code] = link
+        return link
+
+    async def _backoff(
+        self, exc: TransientError, delay: float, deadline: float, what: str
+    ) -> float:
+        """Sleep before the next try, or raise EIO when that would pass the deadline."""
+        wait = max(delay, exc.retry_after) if isinstance(exc, RateLimitedError) else delay
+        if trio.current_time() + wait > deadline:
+            raise VfsError(errno.EIO, f"{what}: gave up after retries ({exc})") from exc
+        log.debug("%s: %s; retrying in %.1fs", what, exc, wait)
+        await trio.sleep(wait)
+        return min(delay * 2, self._retry_max)
+
+    # -- waiting for bytes -------------------------------------------------------------------
+    async def _wait_for(self, entry: _Entry, start: int, end: int, *, readahead: bool) -> None:
+        first = start // entry.chunk_size
+        last = (end - 1) // entry.chunk_size
+        needed = range(first, last + 1)
+        for i in needed:
+            entry.failed.pop(i, None)  # a new read is a new chance
+        await self._ready.wait()
+        with trio.move_on_after(self._read_timeout):
+            while True:
+                if entry.has(start, end):
+                    return
+                if entry.gone:
+                    raise VfsError(errno.EIO, f"file {entry.code} changed on the host")
+                for i in needed:
+                    if i in entry.failed:
+                        raise VfsError(errno.EIO, entry.failed[i])
+                self._start(entry, needed)
+                if readahead:
+                    ahead = min(entry.chunks, last + 1 + self._readahead)
+                    self._start(entry, range(last + 1, ahead))
+                changed = entry.changed
+                await changed.wait()
+        raise VfsError(errno.EIO, f"file {entry.code}: read timed out waiting for the download")
+
+    def _start(self, entry: _Entry, chunks: range) -> None:
+        assert self._nursery is not None
+        for i in chunks:
+            if entry.complete(i) or i in entry.fetching or i in entry.failed:
+                continue
+            scope = trio.CancelScope()
+            entry.fetching[i] = scope
+            self._nursery.start_soon(self._fetch_chunk, entry, i, scope)
+
+    # -- downloading ------------------------------------------------------------------------
+    async def _fetch_chunk(self, entry: _Entry, i: int, scope: trio.CancelScope) -> None:
+        try:
+            with scope:
+                await self._download_chunk(entry, i)
+        except VfsError as exc:
+            entry.failed[i] = exc.why
+            log.warning("file %s: chunk %d failed: %s", entry.code, i, exc.why)
+        except OSError as exc:
+            entry.failed[i] = f"read cache write failed: {exc}"
+            log.warning("file %s: chunk %d: cache write failed: %s", entry.code, i, exc)
+        finally:
+            entry.fetching.pop(i, None)
+            entry.notify()
+        await self._evict()
+
+    async def _download_chunk(self, entry: _Entry, i: int) -> None:
+        chunk_start, chunk_end = entry.span(i)
+        deadline = trio.current_time() + self._read_timeout
+        delay = self._retry_initial
+        while not entry.complete(i):
+            if entry.gone:
+                raise VfsError(errno.EIO, f"file {entry.code} changed on the host")
+            gen = entry.link_gen
+            before = entry.filled[i]
+            try:
+                async with self._limiter:
+                    await self._stream(entry, i, chunk_start + entry.filled[i], chunk_end)
+            except LinkExpiredError as exc:
+                if trio.current_time() > deadline:
+                    raise VfsError(errno.EIO, f"file {entry.code}: link keeps expiring") from exc
+                await self._refresh_link(entry, gen)
+            except TransientError as exc:
+                if entry.filled[i] > before:  # it was moving: start the backoff afresh
+                    delay = self._retry_initial
+                    deadline = trio.current_time() + self._read_timeout
+                delay = await self._backoff(exc, delay, deadline, f"download of {entry.code}")
+            except ApiError as exc:
+                raise VfsError(errno.EIO, f"download of {entry.code} failed: {exc}") from exc
+
+    async def _stream(self, entry: _Entry, i: int, start: int, end: int) -> None:
+        """One ranged GET of [start, end) into the cache file, publishing progress as it lands."""
+        chunk_start = entry.span(i)[0]
+        pending = bytearray()
+        at = start
+
+        async def flush() -> None:
+            nonlocal at
+            data = bytes(pending)
+            pending.clear()
+            await trio.to_thread.run_sync(os.pwrite, entry.fd, data, at)
+            at += len(data)
+            entry.progress(i, at - chunk_start)
+
+        body = self._api.download(entry.url, start, end)
+        try:
+            async for piece in body:
+                pending += piece[: end - at - len(pending)]
+                if len(pending) >= WRITE_BATCH or at + len(pending) >= end:
+                    await flush()
+                if at >= end:
+                    break
+            if pending:
+                await flush()
+        except ApiError:
+            if pending:  # keep what did arrive: the retry resumes after it
+                await flush()
+            raise
+        finally:
+            aclose = getattr(body, "aclose", None)
+            if aclose is not None:
+                await aclose()
+        if at < end:
+            raise TransientError(f"download ended at byte {at} of {end}", op="download")
+
+    async def _refresh_link(self, entry: _Entry, gen: int) -> None:
+        """Fetch a new URL for the entry's version, once for all chunks that saw it expire."""
+        async with entry.refresh_lock:
+            if entry.link_gen != gen:
+                return
+            link = await self._fetch_link(entry.code)
+            if link.version != entry.version or link.size != entry.size:
+                entry.gone = True
+                raise VfsError(
+                    errno.EIO,
+                    f"file {entry.code}: version {entry.version} of {entry.size} bytes is no "
+                    "longer served (replaced, or the original was dropped after encoding)",
+                )
+            entry.url = link.url
+            entry.link_gen += 1
+
+    # -- the cap ------------------------------------------------------------------------------
+    async def _evict(self) -> None:
+        """Drop idle entries the host no longer serves, then the least recently read ones until
+        the cache fits `max_bytes`. Entries with a handle or a running download stay."""
+        idle = sorted(
+            (e for e in self._entries.values() if e.handles == 0 and not e.fetching),
+            key=lambda e: (not e.gone, e.last_access),
+        )
+        total = self.cached_bytes
+        doomed: list[_Entry] = []
+        for entry in idle:
+            if total <= self._max_bytes and not entry.gone:
+                break
+            del self._entries[entry.path]
+            entry.gone = True
+            total -= entry.stored
+            doomed.append(entry)
+        if doomed:
+            await trio.to_thread.run_sync(_remove_files, doomed)
+            log.debug("read cache: evicted %d files, %d bytes left", len(doomed), total)
+
+
+def _remove_files(entries: list[_Entry]) -> None:
+    for entry in entries:
+        os.close(entry.fd)
+        entry.path.unlink(missing_ok=True)
