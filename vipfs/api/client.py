@@ -12,11 +12,12 @@ import json
 import logging
 import re
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from contextlib import aclosing
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any, Self, cast
 
 import httpx
 import trio
@@ -82,7 +83,8 @@ class XvsClient:
     """The XVS API client; use as `async with XvsClient(url, key) as api:`.
 
     `api_url` is the site (`https://vipstream.cc`) or its API root (`.../api`). `transport`,
-    `now`, `sleep`, `wall` and `rand` exist for tests (mock transport, trio's mock clock).
+    `now`, `sleep`, `wall`, `rand` and `backoff` exist for tests (mock transport, trio's mock
+    clock, short real-time retries against the emulator).
     """
 
     def __init__(
@@ -100,6 +102,7 @@ class XvsClient:
         sleep: Callable[[float], Awaitable[None]] = trio.sleep,
         wall: Callable[[], float] = time.time,
         rand: Callable[[], float] | None = None,
+        backoff: Backoff | None = None,
     ) -> None:
         base = api_url.rstrip("/")
         self._base = base if base.endswith("/api") else base + "/api"
@@ -113,7 +116,7 @@ class XvsClient:
         self._transport = transport
         self._now = now
         self._sleep = sleep
-        self._backoff = Backoff(rand=rand) if rand else Backoff()
+        self._backoff = backoff or (Backoff(rand=rand) if rand else Backoff())
         self.clock = ServerClock(wall)
         self.limiter = RateLimiter(max_in_flight, now=now, sleep=sleep, wall=wall)
         self._client: httpx.AsyncClient | None = None
@@ -196,15 +199,15 @@ class XvsClient:
     async def _send(self, op: str, params: Params) -> Reply:
         form = {"key": self._key.value}
         form.update({name: _form_value(v) for name, v in params.items() if v is not None})
-        started = self._now()
-        try:
-            async with self.limiter.slot():
+        async with self.limiter.slot():
+            started = self._now()
+            try:
                 response = await self._http().post(f"{self._base}/{op}", data=form)
-        except httpx.HTTPError as exc:
-            error = _transport_error(exc, op)
-            log.debug("%s failed after %.0f ms: %s", op, _ms(started, self._now()), error.msg)
-            raise error from None
-        elapsed = _ms(started, self._now())
+            except httpx.HTTPError as exc:
+                error = _transport_error(exc, op)
+                log.debug("%s failed after %.0f ms: %s", op, _ms(started, self._now()), error.msg)
+                raise error from None
+            elapsed = _ms(started, self._now())
         try:
             reply = envelope.decode(op, response.status_code, response.headers, response.content)
         except ApiError as exc:
@@ -437,9 +440,10 @@ class XvsClient:
         headers = {"Content-Type": body.content_type, "Content-Length": str(body.length)}
         started = self._now()
         try:
-            response = await self._http().post(
-                server_url, content=body.chunks(), headers=headers, timeout=self._upload_timeout
-            )
+            async with aclosing(body.chunks()) as chunks:  # closes the file even on failure
+                response = await self._http().post(
+                    server_url, content=chunks, headers=headers, timeout=self._upload_timeout
+                )
         except httpx.HTTPError as exc:
             raise _transport_error(exc, op) from None
         except OSError as exc:
@@ -475,17 +479,22 @@ class XvsClient:
                 if status not in (200, 206):
                     raise TransientError(f"HTTP {status}", status=status, op=op)
                 skip = start if status == 200 else 0  # the server ignored the range
-                async for chunk in response.aiter_bytes():
-                    if skip:
-                        dropped = min(skip, len(chunk))
-                        chunk, skip = chunk[dropped:], skip - dropped
-                    if left is not None:
-                        chunk = chunk[:left]
-                        left -= len(chunk)
-                    if chunk:
-                        yield chunk
-                    if left == 0:
-                        return
+                # Closed explicitly: leaving a range early must not strand httpx's generator.
+                body = cast(AsyncGenerator[bytes, None], response.aiter_bytes())
+                async with aclosing(body) as stream:
+                    async for chunk in stream:
+                        if skip:
+                            dropped = min(skip, len(chunk))
+                            chunk, skip = chunk[dropped:], skip - dropped
+                        if left is not None:
+                            chunk = chunk[:left]
+                            left -= len(chunk)
+                        if chunk:
+                            yield chunk
+                        if left == 0 and status == 200:
+                            return  # a whole file for a range: stop reading the rest
+                    # A 206 body ends by itself: reading it out lets httpx's own generators
+                    # finish, where leaving early would strand them for the garbage collector.
         except httpx.HTTPError as exc:
             raise _transport_error(exc, op) from None
 

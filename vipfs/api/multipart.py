@@ -8,7 +8,7 @@ computed from the file size so nodes that refuse chunked bodies accept it.
 from __future__ import annotations
 
 import secrets
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncGenerator, Callable, Sequence
 from pathlib import Path
 
 import trio
@@ -63,7 +63,7 @@ class MultipartFile:
             f"{value}\r\n"
         ).encode()
 
-    async def chunks(self) -> AsyncIterator[bytes]:
+    async def chunks(self) -> AsyncGenerator[bytes, None]:
         """The body; reports the file bytes handed to the transport after each chunk."""
         yield self._head
         sent = 0

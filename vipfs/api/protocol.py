@@ -117,7 +117,11 @@ class XvsApi(Protocol):
 
     # -- bytes -----------------------------------------------------------------------------
     def download(self, url: str, start: int = 0, end: int | None = None) -> AsyncIterator[bytes]:
-        """Stream bytes [start, end) of a direct-link URL (HTTP Range); errors as ApiError."""
+        """Stream bytes [start, end) of a direct-link URL (HTTP Range); errors as ApiError.
+
+        A caller that may stop before the end wraps it in `contextlib.aclosing(...)`, so the
+        connection is released at once rather than by the garbage collector.
+        """
         ...
 
     # -- state the layers above show to users ------------------------------------------------

@@ -13,7 +13,7 @@ unknown and is probed again later rather than switched off for the whole mount.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 
 import trio
 
@@ -110,14 +110,18 @@ class HostFeatures:
         if name not in FEATURES:
             raise ValueError(f"unknown host feature {name!r}")
 
-    async def probe(self, api: XvsApi) -> None:
-        """Ask the host about every feature still unknown. Concurrent callers share one probe.
+    async def probe(self, api: XvsApi, names: Sequence[str] = PROBED) -> None:
+        """Ask the host about each of `names` still unknown. Concurrent callers share one probe.
 
         Transient failures leave the feature unknown (and are logged), so a later call retries;
         other unexpected errors also leave it unknown rather than guess. Never raises ApiError.
+        `names` lets a caller that needs one answer (reading needs direct_link) spend one call.
         """
+        for name in names:
+            if name not in PROBED:
+                raise ValueError(f"host feature {name!r} cannot be probed")
         async with self._lock:
-            for name in PROBED:
+            for name in names:
                 if self._state[name] is None:
                     self._state[name] = await self._probe_one(api, name)
 

@@ -56,7 +56,6 @@ NO_DIRECT_LINK = (
 )
 ENCODED_ORDER = ("n", "h", "l", "x")  # tie-break when two encodes have the same size
 SUFFIX = ".cache"
-WRITE_BATCH = 128 * 1024  # bytes gathered per pwrite: fewer thread hops, yet prompt progress
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,7 +109,8 @@ class _Entry:
         self.session_read = 0  # bytes read since the handle count last rose from 0
         self.last_access = trio.current_time()
         self.refresh_lock = trio.Lock()
-        self.gone = False  # the host no longer serves this version: bind anew
+        self.gone = False  # evicted, or the host no longer serves this version: bind anew
+        self.gone_why = f"file {code} changed on the host"
 
     def span(self, i: int) -> tuple[int, int]:
         start = i * self.chunk_size
@@ -159,6 +159,7 @@ class ReadCache:
         *,
         max_bytes: int,
         features: HostFeatures,
+        min_free_bytes: int = 0,
         chunk_size: int = 4 * MiB,
         readahead: int = 4,
         max_downloads: int = 4,
@@ -172,6 +173,7 @@ class ReadCache:
         self._api = api
         self._dir = cache_dir
         self._max_bytes = max_bytes
+        self._min_free = min_free_bytes
         self._features = features
         self._chunk_size = chunk_size
         self._readahead = readahead
@@ -189,7 +191,6 @@ class ReadCache:
         self._next_handle = itertools.count(1)
         self._serial = itertools.count(1)
         self._nursery: trio.Nursery | None = None
-        self._ready = trio.Event()
 
     # -- lifecycle ----------------------------------------------------------------------------
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
@@ -198,14 +199,14 @@ class ReadCache:
         try:
             async with trio.open_nursery() as nursery:
                 self._nursery = nursery
-                self._ready.set()
                 task_status.started()
                 await trio.sleep_forever()
         finally:
             self._nursery = None
-            for entry in self._entries.values():
-                os.close(entry.fd)
+            entries = list(self._entries.values())
             self._entries.clear()
+            with trio.CancelScope(shield=True):  # we are being cancelled: close files anyway
+                await trio.to_thread.run_sync(_close_files, entries)
 
     def _prepare_dir(self) -> None:
         """Create the cache directory private (0700) and drop cache files of earlier mounts."""
@@ -225,10 +226,21 @@ class ReadCache:
         """Bytes currently held in cache files (what `max_bytes` caps)."""
         return sum(entry.stored for entry in self._entries.values())
 
+    def stats(self) -> dict[str, int]:
+        """Counters for status displays (`/.vipfs/stats.json`, `vipfs status`)."""
+        entries = self._entries.values()
+        return {
+            "cached_bytes": self.cached_bytes,
+            "max_bytes": self._max_bytes,
+            "cached_files": len(self._entries),
+            "open_handles": len(self._handles),
+            "downloads": sum(len(entry.fetching) for entry in entries),
+        }
+
     async def open(self, code: str) -> int:
         """A handle for reading `code`; no download yet. EACCES when the host cannot serve reads."""
         if self._features.known("direct_link") is None:
-            await self._features.probe(self._api)
+            await self._features.probe(self._api, ["direct_link"])
         if self._features.known("direct_link") is False:
             raise VfsError(errno.EACCES, NO_DIRECT_LINK)
         handle = next(self._next_handle)
@@ -240,6 +252,8 @@ class ReadCache:
         state = self._handles.get(handle)
         if state is None:
             raise VfsError(errno.EBADF, f"read on unknown read handle {handle}")
+        if self._nursery is None:
+            raise VfsError(errno.EIO, "the read cache is not running (ReadCache.run)")
         entry = state.entry
         if entry is None or entry.gone:
             entry = await self._bind(state)
@@ -377,26 +391,29 @@ class ReadCache:
         needed = range(first, last + 1)
         for i in needed:
             entry.failed.pop(i, None)  # a new read is a new chance
-        await self._ready.wait()
+        self._start(entry, needed)  # first, so they queue for the limiter before readahead
+        if readahead:
+            self._start(entry, range(last + 1, min(entry.chunks, last + 1 + self._readahead)))
+        await self._await_bytes(entry, start, end, needed)
+
+    async def _await_bytes(self, entry: _Entry, start: int, end: int, needed: range) -> None:
         with trio.move_on_after(self._read_timeout):
             while True:
                 if entry.has(start, end):
                     return
                 if entry.gone:
-                    raise VfsError(errno.EIO, f"file {entry.code} changed on the host")
+                    raise VfsError(errno.EIO, entry.gone_why)
                 for i in needed:
                     if i in entry.failed:
                         raise VfsError(errno.EIO, entry.failed[i])
-                self._start(entry, needed)
-                if readahead:
-                    ahead = min(entry.chunks, last + 1 + self._readahead)
-                    self._start(entry, range(last + 1, ahead))
+                self._start(entry, needed)  # again: a cancelled chunk may need restarting
                 changed = entry.changed
                 await changed.wait()
         raise VfsError(errno.EIO, f"file {entry.code}: read timed out waiting for the download")
 
     def _start(self, entry: _Entry, chunks: range) -> None:
-        assert self._nursery is not None
+        if self._nursery is None:
+            return
         for i in chunks:
             if entry.complete(i) or i in entry.fetching or i in entry.failed:
                 continue
@@ -426,7 +443,7 @@ class ReadCache:
         delay = self._retry_initial
         while not entry.complete(i):
             if entry.gone:
-                raise VfsError(errno.EIO, f"file {entry.code} changed on the host")
+                raise VfsError(errno.EIO, entry.gone_why)
             gen = entry.link_gen
             before = entry.filled[i]
             try:
@@ -445,33 +462,23 @@ class ReadCache:
                 raise VfsError(errno.EIO, f"download of {entry.code} failed: {exc}") from exc
 
     async def _stream(self, entry: _Entry, i: int, start: int, end: int) -> None:
-        """One ranged GET of [start, end) into the cache file, publishing progress as it lands."""
+        """One ranged GET of [start, end) into the cache file, publishing progress as it lands.
+
+        Each piece is written as it comes (the client yields pieces of tens of KiB), so a read
+        waits for no more than its own bytes and a stalled stream holds back nothing it sent.
+        """
         chunk_start = entry.span(i)[0]
-        pending = bytearray()
         at = start
-
-        async def flush() -> None:
-            nonlocal at
-            data = bytes(pending)
-            pending.clear()
-            await trio.to_thread.run_sync(os.pwrite, entry.fd, data, at)
-            at += len(data)
-            entry.progress(i, at - chunk_start)
-
         body = self._api.download(entry.url, start, end)
         try:
             async for piece in body:
-                pending += piece[: end - at - len(pending)]
-                if len(pending) >= WRITE_BATCH or at + len(pending) >= end:
-                    await flush()
+                data = piece[: end - at]
+                if data:
+                    await trio.to_thread.run_sync(os.pwrite, entry.fd, data, at)
+                    at += len(data)
+                    entry.progress(i, at - chunk_start)
                 if at >= end:
                     break
-            if pending:
-                await flush()
-        except ApiError:
-            if pending:  # keep what did arrive: the retry resumes after it
-                await flush()
-            raise
         finally:
             aclose = getattr(body, "aclose", None)
             if aclose is not None:
@@ -487,18 +494,23 @@ class ReadCache:
             link = await self._fetch_link(entry.code)
             if link.version != entry.version or link.size != entry.size:
                 entry.gone = True
-                raise VfsError(
-                    errno.EIO,
+                entry.gone_why = (
                     f"file {entry.code}: version {entry.version} of {entry.size} bytes is no "
-                    "longer served (replaced, or the original was dropped after encoding)",
+                    "longer served (replaced, or the original was dropped after encoding)"
                 )
+                raise VfsError(errno.EIO, entry.gone_why)
             entry.url = link.url
             entry.link_gen += 1
 
     # -- the cap ------------------------------------------------------------------------------
     async def _evict(self) -> None:
         """Drop idle entries the host no longer serves, then the least recently read ones until
-        the cache fits `max_bytes`. Entries with a handle or a running download stay."""
+        the cache fits `max_bytes` and leaves `min_free_bytes` free on its file system.
+        Entries with a handle or a running download stay."""
+        cap = self._max_bytes
+        if self._min_free:
+            free = await trio.to_thread.run_sync(_free_bytes, self._dir)
+            cap = min(cap, max(0, self.cached_bytes + free - self._min_free))
         idle = sorted(
             (e for e in self._entries.values() if e.handles == 0 and not e.fetching),
             key=lambda e: (not e.gone, e.last_access),
@@ -506,7 +518,7 @@ class ReadCache:
         total = self.cached_bytes
         doomed: list[_Entry] = []
         for entry in idle:
-            if total <= self._max_bytes and not entry.gone:
+            if total <= cap and not entry.gone:
                 break
             del self._entries[entry.path]
             entry.gone = True
@@ -517,7 +529,20 @@ class ReadCache:
             log.debug("read cache: evicted %d files, %d bytes left", len(doomed), total)
 
 
-def _remove_files(entries: list[_Entry]) -> None:
+def _free_bytes(path: Path) -> int:
+    try:
+        st = os.statvfs(path)
+    except OSError:
+        return 0
+    return st.f_bavail * st.f_frsize
+
+
+def _close_files(entries: list[_Entry]) -> None:
     for entry in entries:
         os.close(entry.fd)
+
+
+def _remove_files(entries: list[_Entry]) -> None:
+    _close_files(entries)
+    for entry in entries:
         entry.path.unlink(missing_ok=True)
