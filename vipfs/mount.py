@@ -23,11 +23,13 @@ from urllib.parse import urlsplit
 import pyfuse3
 import trio
 
+from vipfs import config as settings
+from vipfs import sdnotify
 from vipfs.api.client import XvsClient
 from vipfs.api.errors import ApiError, AuthError
 from vipfs.api.records import AccountInfo
 from vipfs.fuse_ops import Operations
-from vipfs.keyfile import MissingKeyError, load_key
+from vipfs.keyfile import MissingKeyError
 from vipfs.vfs.attrs import Owner
 from vipfs.vfs.features import HostFeatures
 from vipfs.vfs.filesystem import Filesystem, Options
@@ -44,9 +46,12 @@ class StartupError(Exception):
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
+    settings.add_arguments(parser)  # REMOTE and --config; defaults come from the remote
     parser.add_argument("mountpoint", help="an empty directory to mount the account on")
     parser.add_argument("--api-url", default=DEFAULT_API_URL, help="the host's API root")
-    parser.add_argument("--key-file", help="file holding the API key (else $VIPFS_KEY or config)")
+    parser.add_argument(
+        "--key-file", help="file holding the API key (else $VIPFS_KEY, else the remote's)"
+    )
     parser.add_argument("-f", "--foreground", action="store_true", help="stay in the foreground")
     parser.add_argument(
         "--dir-cache-time",
@@ -96,6 +101,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-v", "--verbose", action="count", default=0, help="-v info, -vv debug")
     parser.add_argument("--log-file", help="log here instead of stderr")
     parser.add_argument("--debug-fuse", action="store_true", help="log every FUSE request")
+    settings.defer_defaults(parser)  # keep last: lets the remote fill what argv did not give
 
 
 @dataclass(frozen=True)
@@ -121,12 +127,19 @@ class MountConfig:
 
 
 def run(args: argparse.Namespace) -> int:
+    try:
+        found = settings.resolve(args)
+    except (settings.ConfigError, MissingKeyError) as exc:
+        print(f"vipfs: {exc}", file=sys.stderr)
+        return 1
     setup_logging(args.verbose, args.log_file)
+    for warning in found.key.warnings:
+        log.warning("%s", warning)
     try:
         config = MountConfig(
             mountpoint=Path(args.mountpoint).absolute(),
             api_url=args.api_url,
-            key=load_key(args.key_file),
+            key=found.key.key,
             foreground=args.foreground,
             options=Options(
                 owner=Owner(args.uid, args.gid, args.umask),
@@ -283,6 +296,7 @@ async def _main(config: MountConfig, report: Report) -> None:
                 nursery.start_soon(_signals, fs)
                 nursery.start_soon(_announce, config, info, report)
                 await pyfuse3.main()
+                sdnotify.stopping(f"unmounting {config.mountpoint}")
                 nursery.cancel_scope.cancel()
         finally:
             pids.unlink(missing_ok=True)
@@ -295,6 +309,7 @@ async def _announce(config: MountConfig, info: AccountInfo, report: Report) -> N
     await trio.to_thread.run_sync(os.stat, config.mountpoint)
     log.info("mounted %s as vipfs:%s from %s", config.mountpoint, info.login, config.host)
     report(True, "")
+    sdnotify.ready(f"mounted vipfs:{info.login} from {config.host} on {config.mountpoint}")
 
 
 async def _signals(fs: Filesystem) -> None:
@@ -304,4 +319,5 @@ async def _signals(fs: Filesystem) -> None:
                 fs.forget_all()
             else:
                 log.info("signal %d: unmounting", signum)
+                sdnotify.stopping(f"signal {signum}: unmounting")
                 pyfuse3.terminate()
