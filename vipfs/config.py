@@ -145,6 +145,9 @@ class Deferred:
         self.value = value
         self.action = action
 
+    def __add__(self, other: int) -> object:  # argparse's `count` adds to its default
+        return self.value + other  # type: ignore[operator]
+
     def __repr__(self) -> str:
         return repr(self.value)
 
@@ -170,8 +173,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def defer_defaults(parser: argparse.ArgumentParser) -> None:
     """Call after the last add_argument: every option's default becomes a `Deferred`."""
+    simple = (argparse._StoreAction, argparse._StoreConstAction, argparse._CountAction)
     for action in parser._actions:
-        if action.option_strings and action.dest not in ("help", "config", "key_file"):
+        wanted = action.option_strings and action.dest not in ("config", "key_file")
+        if wanted and isinstance(action, simple):
             action.default = Deferred(action.default, action)
 
 

@@ -63,6 +63,9 @@ umask = "027"
 verbose = 1
 """,
     )
+    loud = parse("work", "/mnt", "-vv")
+    config.resolve(loud)
+    assert loud.verbose == 2
     args = parse("work", "/mnt", "--attr-timeout", "1")  # 1 is also the built-in default
     found = config.resolve(args)
     assert args.api_url == "http://127.0.0.1:9/api"
