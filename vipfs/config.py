@@ -262,14 +262,15 @@ def find_key(key_file: str | None, remote: Remote) -> FoundKey:
         )
     inline = remote.settings.get("key")
     if isinstance(inline, str) and inline.strip():
-        where = remote.origins["key"]
-        warnings = [f"the key is written in {where}; prefer key_file = a 0600 file"]
-        warnings += _loose_permissions(where, "config file holding a key")
-        return FoundKey(inline.strip(), f"key in {where}", where, tuple(warnings))
-    files = ", ".join(map(str, remote.origins.values())) or "the config file"
+        source = remote.origins["key"]
+        warnings = [f"the key is written in {source}; prefer key_file = a 0600 file"]
+        warnings += _loose_permissions(source, "config file holding a key")
+        return FoundKey(inline.strip(), f"key in {source}", source, tuple(warnings))
+    files = ", ".join(map(str, dict.fromkeys(remote.origins.values())))
+    where = files if remote.declared and files else str(user_config())
     raise MissingKeyError(
-        f"no API key for remote {remote.name!r}: use --key-file FILE, $VIPFS_KEY, "
-        f"or key_file in {files if remote.declared else 'a config file'}"
+        f"no API key: use --key-file FILE, $VIPFS_KEY, "
+        f"or key_file in [remotes.{remote.name}] of {where}"
     )
 
 

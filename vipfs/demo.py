@@ -11,6 +11,7 @@ import argparse
 import contextlib
 import os
 import secrets
+import signal
 import string
 import subprocess
 import sys
@@ -18,6 +19,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from types import FrameType
 
 TRY = """\
 vipfs demo: an emulated account is mounted at {mnt}
@@ -27,7 +29,7 @@ Try, in another terminal:
   getfattr -d {mnt}/*/* | head -20
   df -h {mnt}
   cat {mnt}/.vipfs/account.json
-  cmp {mnt}/<some file> /dev/null   # reads through file/direct_link
+  md5sum {mnt}/Movies/*   # reads through file/direct_link
 Press Ctrl-C here to unmount and stop.
 """
 
@@ -39,7 +41,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-v", "--verbose", action="count", default=0, help="-v info, -vv debug")
 
 
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
 def run(args: argparse.Namespace) -> int:
+    signal.signal(signal.SIGTERM, _interrupt)  # `kill` cleans up like Ctrl-C does
     mnt = Path(args.mountpoint).absolute()
     created = not mnt.exists()
     mnt.mkdir(parents=True, exist_ok=True)
@@ -131,7 +138,8 @@ def mount_until_interrupted(
             time.sleep(0.1)
         print(TRY.format(mnt=mnt), flush=True)
         return mount.wait()
-    except KeyboardInterrupt:  # the terminal's Ctrl-C reached the mount too: it unmounts
+    except KeyboardInterrupt:
+        mount.send_signal(signal.SIGINT)  # the mount unmounts itself on SIGINT
         try:
             return mount.wait(30)
         except subprocess.TimeoutExpired:

@@ -183,7 +183,14 @@ class Operations(pyfuse3.Operations):
 
     @translated
     async def read(self, fh: int, off: int, size: int) -> bytes:
-        return await self.fs.read(fh, off, size)
+        data = await self.fs.read(fh, off, size)
+        ino = self.fs.size_learned(fh)
+        if ino is not None:  # stat should show the size now, not after attr_timeout
+            try:
+                pyfuse3.invalidate_inode(ino, attr_only=True)  # cheap: writeback cache is off
+            except OSError as exc:
+                log.debug("could not invalidate inode %d: %s", ino, exc)
+        return data
 
     @translated
     async def release(self, fh: int) -> None:

@@ -10,10 +10,12 @@ answers (or prints the child's one-line failure).
 from __future__ import annotations
 
 import argparse
+import errno
 import hashlib
 import logging
 import os
 import signal
+import stat
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -39,6 +41,7 @@ log = logging.getLogger("vipfs.mount")
 
 DEFAULT_API_URL = "https://vipstream.cc/api"
 RUN_DIR = Path("~/.cache/vipfs/run")  # pid files, so `vipfs umount` can wait for the process
+LOG_DIR = Path("~/.cache/vipfs/log")  # where a background mount logs unless told otherwise
 
 
 class StartupError(Exception):
@@ -94,12 +97,15 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--op-timeout",
         type=float,
-        default=30.0,
+        default=25.0,
         metavar="S",
-        help="how long an interactive call may wait on the API (default 30)",
+        help="how long an interactive call may wait on the API before EIO (default 25)",
     )
     parser.add_argument("-v", "--verbose", action="count", default=0, help="-v info, -vv debug")
-    parser.add_argument("--log-file", help="log here instead of stderr")
+    parser.add_argument(
+        "--log-file",
+        help="log here (default: stderr with -f, else ~/.cache/vipfs/log/<mount>.log)",
+    )
     parser.add_argument("--debug-fuse", action="store_true", help="log every FUSE request")
     settings.defer_defaults(parser)  # keep last: lets the remote fill what argv did not give
 
@@ -132,6 +138,8 @@ def run(args: argparse.Namespace) -> int:
     except (settings.ConfigError, MissingKeyError) as exc:
         print(f"vipfs: {exc}", file=sys.stderr)
         return 1
+    if not args.foreground and not args.log_file:  # a daemon has no stderr to log to
+        args.log_file = str(default_log_file(Path(args.mountpoint).absolute()))
     setup_logging(args.verbose, args.log_file)
     for warning in found.key.warnings:
         log.warning("%s", warning)
@@ -153,16 +161,29 @@ def run(args: argparse.Namespace) -> int:
             connect_timeout=args.connect_timeout,
             debug_fuse=args.debug_fuse,
         )
-        if not config.mountpoint.is_dir():
-            raise StartupError(f"{config.mountpoint} is not a directory")
-        if os.path.ismount(config.mountpoint):
-            raise StartupError(f"{config.mountpoint} is already a mount point")
+        check_mountpoint(config.mountpoint)
     except (MissingKeyError, StartupError) as exc:
         print(f"vipfs: {exc}", file=sys.stderr)
         return 1
     if config.foreground:
         return serve(config, report=_report_to_stderr)
     return daemonize(config, log_file=args.log_file)
+
+
+def check_mountpoint(path: Path) -> None:
+    try:
+        if not stat.S_ISDIR(os.stat(path).st_mode):
+            raise StartupError(f"{path} is not a directory")
+    except FileNotFoundError:
+        raise StartupError(f"{path} does not exist") from None
+    except OSError as exc:
+        if exc.errno == errno.ENOTCONN:
+            raise StartupError(
+                f"{path} is a dead mount (its process ended): run fusermount3 -u {path}"
+            ) from None
+        raise StartupError(f"{path}: {exc.strerror}") from None
+    if os.path.ismount(path):
+        raise StartupError(f"{path} is already a mount point")
 
 
 def setup_logging(verbose: int, log_file: str | None) -> None:
@@ -265,9 +286,18 @@ def fuse_options(config: MountConfig, login: str) -> set[str]:
     return options
 
 
+def _mount_id(mountpoint: Path) -> str:
+    return hashlib.sha256(str(mountpoint.resolve()).encode()).hexdigest()[:16]
+
+
 def pid_file(mountpoint: Path) -> Path:
-    digest = hashlib.sha256(str(mountpoint.resolve()).encode()).hexdigest()[:16]
-    return RUN_DIR.expanduser() / f"{digest}.pid"
+    return RUN_DIR.expanduser() / f"{_mount_id(mountpoint)}.pid"
+
+
+def default_log_file(mountpoint: Path) -> Path:
+    folder = LOG_DIR.expanduser()
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return folder / f"{mountpoint.name or 'root'}-{_mount_id(mountpoint)}.log"
 
 
 async def _main(config: MountConfig, report: Report) -> None:
@@ -284,8 +314,8 @@ async def _main(config: MountConfig, report: Report) -> None:
         fs = Filesystem(api, options=config.options, reader=reader)
         fs.quota.update(info)
         ops = Operations(fs, attr_timeout=config.attr_timeout)
+        pids = pid_file(config.mountpoint)  # before init: resolving a path inside would hang
         pyfuse3.init(ops, str(config.mountpoint), fuse_options(config, info.login))
-        pids = pid_file(config.mountpoint)
         try:
             pids.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
             pids.write_text(f"{os.getpid()}\n")

@@ -72,12 +72,15 @@ verbose = 1
     assert args.dir_cache_time == 60.0
     assert args.attr_timeout == 1.0  # given on the command line: beats the file
     assert args.allow_other is True and args.umask == 0o027 and args.verbose == 1
-    assert args.op_timeout == 30.0 and args.foreground is False  # nobody set them
+    plain = argparse.ArgumentParser()
+    mount.configure(plain)
+    assert args.op_timeout == plain.get_default("op_timeout").value  # nobody set it
+    assert args.foreground is False
     assert found.key.key == KEY and found.key.path == key and not found.key.warnings
     assert "key_file in" in found.key.origin
 
     other = parse("/mnt")  # the default remote: only the top-level defaults
-    with pytest.raises(MissingKeyError, match="no API key for remote 'default'"):
+    with pytest.raises(MissingKeyError, match=r"no API key: .*\[remotes.default\]"):
         config.resolve(other)
     assert other.dir_cache_time == 10.0 and other.api_url == mount.DEFAULT_API_URL
 

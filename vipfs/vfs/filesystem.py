@@ -49,7 +49,7 @@ class FileReader(Protocol):
 class Options:
     owner: Owner = field(default_factory=Owner.current)
     dir_cache_time: float = 300.0
-    budget: float = 30.0  # seconds an interactive call may wait on the API
+    budget: float = 25.0  # seconds an interactive call may wait on the API (then EIO)
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +80,9 @@ class _VirtualHandle:
 @dataclass(slots=True)
 class _ReadHandle:
     handle: int
+    ino: int
+    code: str
+    size_told: int | None  # the size getattr reported when the file was opened
 
 
 class Filesystem:
@@ -232,7 +235,7 @@ class Filesystem:
         except ApiError as exc:
             raise VfsError(errno.EIO, f"opening {node.name!r}: {exc}") from None
         fh = next(self._handles)
-        self._files[fh] = _ReadHandle(handle)
+        self._files[fh] = _ReadHandle(handle, ino, node.code, self.reader.known_size(node.code))
         # Until a direct link told the size, getattr says 0 and the kernel's page cache would
         # read nothing: bypass it so reads reach the read cache, which knows where the end is.
         return Opened(fh, direct_io=self.reader.known_size(node.code) is None)
@@ -248,6 +251,18 @@ class Filesystem:
             return await self.reader.read(handle.handle, offset, size)
         except ApiError as exc:
             raise VfsError(errno.EIO, f"reading: {exc}") from None
+
+    def size_learned(self, fh: int) -> int | None:
+        """The inode whose size a read just taught us (once per handle), for the kernel to forget
+        the 0 it was told; None when nothing changed."""
+        handle = self._files.get(fh)
+        if not isinstance(handle, _ReadHandle) or self.reader is None:
+            return None
+        size = self.reader.known_size(handle.code)
+        if size is None or size == handle.size_told:
+            return None
+        handle.size_told = size
+        return handle.ino
 
     async def release(self, fh: int) -> None:
         handle = self._files.pop(fh, None)

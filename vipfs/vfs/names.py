@@ -7,7 +7,8 @@ makes the names of one folder unique without ever hiding an entry.
 
 Encoding: `/` → `／`, control characters → `␀…␟` (DEL → `␡`), a whole name `.`/`..` → `．`/`．．`.
 Those replacement characters, and the escape `＼` itself, are prefixed with `＼` when they occur
-literally, so a decoder never has to guess. The empty title becomes a lone `＼`.
+literally, so a decoder never has to guess. The empty title becomes a lone `＼`. A lone surrogate
+(valid in JSON, not in UTF-8) becomes `\ufffd`: the only lossy step besides the length cut.
 """
 
 from __future__ import annotations
@@ -44,6 +45,8 @@ def encode(title: str) -> str:
             out.append(_SLASH)
         elif ch in _CONTROL_PICTURES:
             out.append(_CONTROL_PICTURES[ch])
+        elif "\ud800" <= ch <= "\udfff":  # a lone surrogate (JSON allows it) has no bytes
+            out.append("\ufffd")
         else:
             out.append(ch)
     return "".join(out)

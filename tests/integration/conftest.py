@@ -1,0 +1,158 @@
+"""Fixtures for real mounts: the emulator as a subprocess, `vipfs mount` as a subprocess.
+
+Everything listens on 127.0.0.1 with port 0, mounts live under pytest's tmp_path, and every
+mount is unmounted with `fusermount3 -u` at teardown, whatever the test did.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+KEY = "1abcdefghijklmnop"  # the emulator's key shape: account id, then 16 word characters
+
+
+def write_key(path: Path, key: str = KEY) -> Path:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(key + "\n")
+    return path
+
+
+@dataclass
+class Emulator:
+    process: subprocess.Popen[str]
+    url: str  # the API root, .../api
+    key_file: Path
+
+    @property
+    def base(self) -> str:
+        return self.url.removesuffix("/api")
+
+    def control(self, method: str, path: str, body: object = None) -> Any:
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(self.base + path, data=data, method=method)
+        with urllib.request.urlopen(request, timeout=30) as reply:
+            return json.loads(reply.read() or b"null")
+
+    def calls(self) -> dict[str, int]:
+        return dict(self.control("GET", "/_emu/calls"))
+
+    def reset_calls(self) -> None:
+        self.control("DELETE", "/_emu/calls")
+
+    def switch(self, **changes: object) -> None:
+        self.control("POST", "/_emu/faults", changes)
+
+    def seed(self, spec: dict[str, Any]) -> dict[str, Any]:
+        return dict(self.control("POST", "/_emu/seed", spec))
+
+    def files(self) -> list[dict[str, Any]]:
+        return list(self.control("GET", "/_emu/files"))
+
+
+@pytest.fixture
+def start_emulator(tmp_path: Path) -> Iterator[Callable[..., Emulator]]:
+    started: list[subprocess.Popen[str]] = []
+
+    def start(*extra: str) -> Emulator:
+        key_file = write_key(tmp_path / "key")
+        process = subprocess.Popen(
+            [sys.executable, "-m", "vipfs", "emulator", "--port", "0", "--key-file",
+             str(key_file), *extra],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        started.append(process)
+        assert process.stdout is not None
+        url = process.stdout.readline().strip()
+        assert url.startswith("http://127.0.0.1:"), f"emulator said {url!r}"
+        return Emulator(process, url, key_file)
+
+    yield start
+    for process in started:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        if process.stdout is not None:
+            process.stdout.close()
+
+
+@pytest.fixture
+def emulator(start_emulator: Callable[..., Emulator]) -> Emulator:
+    return start_emulator("--enable", "direct_link")
+
+
+@dataclass
+class Mount:
+    path: Path
+    process: subprocess.Popen[str]
+    log_file: Path
+    args: list[str] = field(default_factory=list)
+
+    def log(self) -> str:
+        return self.log_file.read_text() if self.log_file.exists() else ""
+
+
+def mount_command(emu: Emulator, mnt: Path, tmp: Path, *extra: str) -> list[str]:
+    return [
+        sys.executable, "-m", "vipfs", "mount", str(mnt), "--api-url", emu.url,
+        "--key-file", str(emu.key_file), "--cache-dir", str(tmp / "cache"),
+        "--log-file", str(tmp / "mount.log"), "-v", *extra,
+    ]  # fmt: skip
+
+
+def unmount(path: Path) -> None:
+    if os.path.ismount(path):
+        subprocess.run(["fusermount3", "-u", str(path)], capture_output=True, timeout=30)
+
+
+@pytest.fixture
+def start_mount(tmp_path: Path) -> Iterator[Callable[..., Mount]]:
+    mounts: list[Mount] = []
+
+    def start(emu: Emulator, *extra: str) -> Mount:
+        mnt = tmp_path / f"mnt{len(mounts)}"
+        mnt.mkdir()
+        command = mount_command(emu, mnt, tmp_path, "-f", *extra)
+        with open(tmp_path / f"{mnt.name}.stderr", "w") as stderr:
+            process = subprocess.Popen(command, stderr=stderr, text=True)
+        mount = Mount(mnt, process, tmp_path / "mount.log", command)
+        mounts.append(mount)
+        deadline = time.monotonic() + 30
+        while not os.path.ismount(mnt):
+            if process.poll() is not None:
+                raise AssertionError(f"mount exited {process.returncode}: {mount.log()}")
+            if time.monotonic() > deadline:
+                raise AssertionError(f"not mounted after 30 s: {mount.log()}")
+            time.sleep(0.05)
+        return mount
+
+    yield start
+    for mount in mounts:
+        unmount(mount.path)
+        try:
+            mount.process.wait(20)
+        except subprocess.TimeoutExpired:
+            mount.process.send_signal(signal.SIGKILL)
+            mount.process.wait()
+        unmount(mount.path)
+
+
+def sh(*argv: str | Path, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    """Run a real tool against the mount; a hang fails the test instead of blocking it."""
+    return subprocess.run([str(a) for a in argv], capture_output=True, text=True, timeout=timeout)

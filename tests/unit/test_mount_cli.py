@@ -1,0 +1,36 @@
+"""`vipfs mount` refuses early, in one line, when it cannot possibly mount."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+
+def mount(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "vipfs", "mount", *args],
+        capture_output=True, text=True, timeout=60, env=env,
+    )  # fmt: skip
+
+
+def test_missing_mountpoint(tmp_path: Path) -> None:
+    key = tmp_path / "key"
+    key.write_text("1abcdefghijklmnop\n")
+    key.chmod(0o600)  # a looser key file earns a warning line before the error
+    done = mount(str(tmp_path / "nope"), "--key-file", str(key), "-f")
+    assert done.returncode == 1
+    assert done.stderr == f"vipfs: {tmp_path / 'nope'} does not exist\n"
+
+
+def test_no_key_anywhere(tmp_path: Path) -> None:
+    env = {"HOME": str(tmp_path), "PATH": "/usr/bin:/bin"}
+    done = mount(str(tmp_path), "-f", env=env)
+    assert done.returncode == 1
+    assert done.stderr.startswith("vipfs: no API key: use --key-file")
+    assert len(done.stderr.splitlines()) == 1
+
+
+def test_key_is_never_an_argument() -> None:
+    done = mount("--help")
+    assert "--key-file" in done.stdout and "--key " not in done.stdout
