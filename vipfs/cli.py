@@ -29,6 +29,12 @@ class CommandModule(Protocol):
     def run(self, args: argparse.Namespace) -> int: ...
 
 
+def is_mount_helper_call(argv: Sequence[str]) -> bool:
+    """`vipfs SOURCE MOUNTPOINT -o ...`: how fuse3's mount.fuse3 runs us for `-t fuse.vipfs`."""
+    names = {name for name, _, _ in COMMANDS}
+    return len(argv) >= 2 and argv[0] not in names and not argv[0].startswith("-")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="vipfs",
@@ -45,6 +51,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if is_mount_helper_call(argv):
+        from vipfs import mount_helper
+
+        return mount_helper.main(argv)
     args = build_parser().parse_args(argv)
     try:
         return int(args._run(args))
