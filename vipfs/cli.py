@@ -19,6 +19,7 @@ from vipfs import __version__
 COMMANDS: list[tuple[str, str, str]] = [
     ("mount", "vipfs.mount", "mount an XVS account as a directory"),
     ("umount", "vipfs.umount", "unmount a vipfs mount and wait for its process"),
+    ("config", "vipfs.config_check", "check the config: files, remotes, API URL, key (masked)"),
     ("demo", "vipfs.demo", "mount an emulated account with sample content"),
     ("emulator", "vipfs.emulator.cli", "run an XVS host emulator on 127.0.0.1"),
 ]
