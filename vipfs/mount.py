@@ -221,7 +221,9 @@ def daemonize(config: MountConfig, *, log_file: str | None) -> int:
     os.close(read_end)
     os.setsid()
     devnull = os.open(os.devnull, os.O_RDWR)
-    for fd in (0, 1) if log_file else (0, 1, 2):
+    # all three: a daemon holding its caller's stderr keeps `$(vipfs mount ...)` and mount(8)
+    # output pipes open forever; the log file (always set in the background) has the words
+    for fd in (0, 1, 2):
         os.dup2(devnull, fd)
     pipe = os.fdopen(write_end, "w")
 
