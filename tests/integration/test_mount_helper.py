@@ -5,7 +5,7 @@ private mount namespace (`unshare -m`) where the helper is made visible without 
 real system: a bind mount puts `vipfs` in /usr/local/bin (for fuse3's mount.fuse3 route), or an
 overlay adds `mount.fuse.vipfs` to /usr/sbin (the direct route). The mount is visible only in
 that namespace, so the script also lists it, unmounts it and waits for the process to end.
-mount(8) also clears HOME, so the process is found by its command line, not its pid file.
+mount(8) also resets HOME, so the process is found by its command line, not its pid file.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ set -eu
 {mount}
 grep -q " $MNT fuse.vipfs " /proc/mounts
 ls -a "$MNT" > "$OUT/ls.txt"
-pid=$(pgrep -f -- "vipfs mount default $MNT ")  # mount(8) drops HOME: no pid file of ours
+pid=$(pgrep -f -- "vipfs mount default $MNT ")  # mount(8) resets HOME: no pid file of ours
 echo "$pid" > "$OUT/pid"
 umount "$MNT"
 for _ in $(seq 300); do
