@@ -257,9 +257,9 @@ def find_key(key_file: str | None, remote: Remote) -> FoundKey:
         return FoundKey(env, "$VIPFS_KEY")
     configured = remote.settings.get("key_file")
     if isinstance(configured, str) and configured:
-        return _from_file(
-            Path(configured).expanduser(), f"key_file in {remote.origins['key_file']}"
-        )
+        origin = remote.origins["key_file"]
+        # a relative key_file sits beside the config file that names it, whatever the cwd
+        return _from_file(origin.parent / Path(configured).expanduser(), f"key_file in {origin}")
     inline = remote.settings.get("key")
     if isinstance(inline, str) and inline.strip():
         source = remote.origins["key"]

@@ -165,3 +165,10 @@ def test_mask_never_shows_the_key() -> None:
     assert config.mask("short") == "………"
     found = config.FoundKey(KEY, "test")
     assert KEY not in repr(found) and found.masked == "45tz…6df"
+
+
+def test_relative_key_file_is_beside_its_config(tmp_path: Path) -> None:
+    path = user_file(tmp_path, '[remotes.a]\nkey_file = "a.key"\n')
+    write(path.parent / "a.key", KEY + "\n")
+    found = config.find_key(None, config.load().remote("a"))
+    assert found.key == KEY and found.path == path.parent / "a.key"
