@@ -138,11 +138,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mount.vipfs",
         description="mount(8) helper: a vipfs remote from an fstab line or mount -t fuse.vipfs",
-        epilog="fstab: vipfs#default /mnt/vip fuse.vipfs "
-        "_netdev,nofail,key_file=/etc/vipfs/key,dir_cache_time=300 0 0",
+        epilog="an /etc/fstab line:\n  vipfs#default /mnt/vip fuse.vipfs "
+        "_netdev,nofail,key_file=/etc/vipfs/key,dir_cache_time=300 0 0\n"
+        "options a_b=c become vipfs mount --a-b c; see docs/OPERATIONS.md",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("source", help="REMOTE or vipfs#REMOTE (a [remotes.NAME] of the config)")
-    parser.add_argument("mountpoint")
+    parser.add_argument("mountpoint", help="an empty directory")
     parser.add_argument(
         "-o", dest="options", action="append", default=[], help="comma-separated options"
     )
