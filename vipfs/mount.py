@@ -25,11 +25,13 @@ from urllib.parse import urlsplit
 import pyfuse3
 import trio
 
+from vipfs import config as settings
+from vipfs import sdnotify
 from vipfs.api.client import XvsClient
 from vipfs.api.errors import ApiError, AuthError
 from vipfs.api.records import AccountInfo
 from vipfs.fuse_ops import Operations
-from vipfs.keyfile import MissingKeyError, load_key
+from vipfs.keyfile import MissingKeyError
 from vipfs.vfs.attrs import Owner
 from vipfs.vfs.features import HostFeatures
 from vipfs.vfs.filesystem import Filesystem, Options
@@ -48,9 +50,12 @@ class StartupError(Exception):
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
+    settings.add_arguments(parser)  # REMOTE and --config; defaults come from the remote
     parser.add_argument("mountpoint", help="an empty directory to mount the account on")
     parser.add_argument("--api-url", default=DEFAULT_API_URL, help="the host's API root")
-    parser.add_argument("--key-file", help="file holding the API key (else $VIPFS_KEY or config)")
+    parser.add_argument(
+        "--key-file", help="file holding the API key (else $VIPFS_KEY, else the remote's)"
+    )
     parser.add_argument("-f", "--foreground", action="store_true", help="stay in the foreground")
     parser.add_argument(
         "--dir-cache-time",
@@ -121,6 +126,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="log here (default: stderr with -f, else ~/.cache/vipfs/log/<mount>.log)",
     )
     parser.add_argument("--debug-fuse", action="store_true", help="log every FUSE request")
+    settings.defer_defaults(parser)  # keep last: lets the remote fill what argv did not give
 
 
 def _subtype(text: str) -> str:
@@ -160,14 +166,21 @@ class MountConfig:
 
 
 def run(args: argparse.Namespace) -> int:
+    try:
+        found = settings.resolve(args)
+    except (settings.ConfigError, MissingKeyError) as exc:
+        print(f"vipfs: {exc}", file=sys.stderr)
+        return 1
     if not args.foreground and not args.log_file:  # a daemon has no stderr to log to
         args.log_file = str(default_log_file(Path(args.mountpoint).absolute()))
     setup_logging(args.verbose, args.log_file)
+    for warning in found.key.warnings:
+        log.warning("%s", warning)
     try:
         config = MountConfig(
             mountpoint=Path(args.mountpoint).absolute(),
             api_url=args.api_url,
-            key=load_key(args.key_file),
+            key=found.key.key,
             foreground=args.foreground,
             options=Options(
                 owner=Owner(args.uid, args.gid, args.umask),
@@ -243,7 +256,9 @@ def daemonize(config: MountConfig, *, log_file: str | None) -> int:
     os.close(read_end)
     os.setsid()
     devnull = os.open(os.devnull, os.O_RDWR)
-    for fd in (0, 1) if log_file else (0, 1, 2):
+    # all three: a daemon holding its caller's stderr keeps `$(vipfs mount ...)` and mount(8)
+    # output pipes open forever; the log file (always set in the background) has the words
+    for fd in (0, 1, 2):
         os.dup2(devnull, fd)
     pipe = os.fdopen(write_end, "w")
 
@@ -350,6 +365,7 @@ async def _main(config: MountConfig, report: Report) -> None:
                 nursery.start_soon(_signals, fs)
                 nursery.start_soon(_announce, config, info, report)
                 await pyfuse3.main()
+                sdnotify.stopping(f"unmounting {config.mountpoint}")
                 nursery.cancel_scope.cancel()
         finally:
             pids.unlink(missing_ok=True)
@@ -362,6 +378,7 @@ async def _announce(config: MountConfig, info: AccountInfo, report: Report) -> N
     await trio.to_thread.run_sync(os.stat, config.mountpoint)
     log.info("mounted %s as vipfs:%s from %s", config.mountpoint, info.login, config.host)
     report(True, "")
+    sdnotify.ready(f"mounted vipfs:{info.login} from {config.host} on {config.mountpoint}")
 
 
 async def _signals(fs: Filesystem) -> None:
@@ -371,4 +388,5 @@ async def _signals(fs: Filesystem) -> None:
                 fs.forget_all()
             else:
                 log.info("signal %d: unmounting", signum)
+                sdnotify.stopping(f"signal {signum}: unmounting")
                 pyfuse3.terminate()
