@@ -210,6 +210,10 @@ def _coerce(action: argparse.Action, value: object, remote: Remote) -> object:
         if isinstance(value, bool):
             return value if action.const is True else not value
         raise ConfigError(f"{where} must be true or false")
+    if isinstance(value, bool) and action.nargs == "?":  # `true`: the option without a value
+        if value:
+            return action.const
+        return action.default.value if isinstance(action.default, Deferred) else action.default
     if isinstance(value, bool):
         raise ConfigError(f"{where} takes a value, not true/false")
     convert = action.type

@@ -127,6 +127,8 @@ def translate(
             if has_value:
                 raise HelperError(f"-o {name} is a flag and takes no value")
             result.options.append(flag)
+        elif action.nargs == "?" and not has_value:  # an optional value (deny_read_procs)
+            result.options.append(flag)
         elif not has_value or not value:
             raise HelperError(f"-o {name} needs a value: {name}=...")
         else:

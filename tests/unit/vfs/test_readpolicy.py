@@ -16,8 +16,9 @@ import pyfuse3
 import pytest
 
 from tests.unit.vfs.fakeapi import FakeApi
-from vipfs import mount
+from vipfs import config, mount
 from vipfs.fuse_ops import Operations
+from vipfs.mount_helper import translate
 from vipfs.vfs.errors import VfsError
 from vipfs.vfs.filesystem import Filesystem, Options
 from vipfs.vfs.inodes import ROOT_INO
@@ -181,10 +182,13 @@ async def test_fuse_open_passes_the_callers_pid(tmp_path: Path) -> None:
     assert err.value.errno == errno.EACCES
 
 
-def parse(*argv: str) -> argparse.Namespace:
+def parse(*argv: str, **settings: object) -> argparse.Namespace:
+    """`vipfs mount ARGV` as parsed, with `settings` as a config file's remote would give them."""
     parser = argparse.ArgumentParser()
     mount.configure(parser)
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    config.apply(args, config.Remote("default", settings))
+    return args
 
 
 def test_mount_option_forms(capsys: pytest.CaptureFixture[str]) -> None:
@@ -195,3 +199,19 @@ def test_mount_option_forms(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit):
         parse("/mnt", "--deny-read-procs=/usr/bin/mpv")
     assert "is a path" in capsys.readouterr().err
+
+
+def test_config_file_forms() -> None:
+    assert parse("/mnt", deny_read_procs=True).deny_read_procs == frozenset(DEFAULT_DENIED)
+    assert parse("/mnt", deny_read_procs=False).deny_read_procs == frozenset()
+    assert parse("/mnt", deny_read_procs="tumblerd, mpv").deny_read_procs == {"tumblerd", "mpv"}
+    assert parse("/mnt", subtype="sshfs").subtype == "sshfs"
+    # the command line beats the file
+    assert parse("/mnt", "--deny-read-procs=mpv", deny_read_procs=True).deny_read_procs == {"mpv"}
+
+
+def test_fstab_option_forms() -> None:
+    bare = translate("vipfs#", "/m", ["_netdev,deny_read_procs"])
+    assert bare.options == ["--deny-read-procs"]
+    listed = translate("vipfs#", "/m", ['deny_read_procs="default,mpv",dir_cache_time=60'])
+    assert listed.options == ["--deny-read-procs", "default,mpv", "--dir-cache-time", "60"]
