@@ -79,7 +79,13 @@ side_pane_mode=dirtree
 view_mode=list
 show_hidden=0
 EOF
-dbus-run-session -- pcmanfm --no-desktop "$mnt" >"$work/pcmanfm.log" 2>&1 &
+# a session bus of our own, so that nothing autolaunches one that would outlive the script
+dbus-daemon --session --nofork --print-address=4 4>"$work/bus" >"$work/dbus.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 100); do [ -s "$work/bus" ] && break; sleep 0.1; done
+DBUS_SESSION_BUS_ADDRESS=$(head -n1 "$work/bus")
+export DBUS_SESSION_BUS_ADDRESS
+pcmanfm --no-desktop "$mnt" >"$work/pcmanfm.log" 2>&1 &
 pids+=($!)
 window=$(timeout 30 xdotool search --sync --onlyvisible --class pcmanfm | head -n1) \
   || fail "no pcmanfm window (log: $(tail -5 "$work/pcmanfm.log"))"
