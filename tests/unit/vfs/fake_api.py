@@ -1,0 +1,385 @@
+"""An in-memory XVS host implementing `XvsApi`, with the quirks and faults the layers above meet.
+
+It models what matters to callers, not the wire: folders and files with codes, upload nodes,
+the upload-time title mangling (extension stripped, `_`/`.` runs to spaces), HTML escaping by
+`file/edit`, tags wiped by an edit without `tags`, `file/list` title filtering as a substring.
+
+Fault injection, each consumed in call order:
+* `fail(op, exc, times=1)`: the next calls of method `op` raise `exc` before doing anything;
+* `lose_upload_responses(n)`: the next uploads store the file, then raise a TransientError,
+  like a connection reset after the node saved it;
+* `reject_upload(reason)`: the next upload is refused with UploadRejectedError(reason);
+* non-video extensions are refused like real nodes do (`Not video file (<name>)`),
+  and files over `max_upload_size` get `file is too big`;
+* `upload_gate`: when set, uploads wait for this event, half sent (to observe the queue
+  mid-upload).
+
+Every call is recorded in `calls` as (method, arguments), and in `call_times` with the trio
+clock's time, for assertions.
+"""
+
+from __future__ import annotations
+
+import html
+import itertools
+import re
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import trio
+
+from vipfs.api.errors import (
+    NotFoundError,
+    RequestRejectedError,
+    TransientError,
+    UnsupportedError,
+    UploadRejectedError,
+)
+from vipfs.api.records import (
+    AccountInfo,
+    CloneResult,
+    DeletedFile,
+    DirectLink,
+    DmcaFile,
+    Encoding,
+    FileEntry,
+    FileInfo,
+    FilePage,
+    Folder,
+    FolderListing,
+    StatsDay,
+    UploadedFile,
+    UrlUpload,
+)
+
+VIDEO_EXTENSIONS = {"mp4", "mkv", "avi", "webm", "mov", "flv", "wmv", "m4v", "ts", "mpg", "3gp"}
+_STRIP_EXT = re.compile(r"\.(mp4|mkv|avi|webm|mov|flv|wmv|m4v|ts|mpg|3gp|mp3|jpg|zip)$", re.I)
+
+
+def mangle_upload_title(title: str) -> str:
+    """What an XVS node does to a title at upload (xvs-api.md §4), minus the site regex."""
+    title = _STRIP_EXT.sub("", title)
+    title = title.replace("_", " ")
+    title = re.sub(r"\.+", " ", title)
+    title = re.sub(r"(?i)\b(x264|h264|divx|xvid)\b", " ", title)
+    title = re.sub(r'[<>#"\0]', " ", title)
+    return re.sub(r"\s+", " ", title).strip()
+
+
+def escape_edit(value: str) -> str:
+    """What `file/edit` does to titles and descriptions (xvs-api.md §6.9)."""
+    return (
+        html.escape(value, quote=True)
+        .replace("&#x27;", "'")
+        .replace("(", "&#40;")
+        .replace(")", "&#41;")
+    )
+
+
+@dataclass
+class FakeFile:
+    code: str
+    title: str
+    fld_id: int
+    data: bytes
+    filename: str
+    created: int
+    tags: str = ""
+    descr: str = ""
+
+
+@dataclass
+class FakeFolder:
+    fld_id: int
+    name: str
+    parent_id: int
+
+
+@dataclass
+class FakeApi:
+    max_upload_size: int = 1 << 30
+    files: dict[str, FakeFile] = field(default_factory=dict)
+    folders: dict[int, FakeFolder] = field(default_factory=dict)
+    calls: list[tuple[str, dict[str, object]]] = field(default_factory=list)
+    call_times: list[tuple[str, float]] = field(default_factory=list)  # trio clock
+    upload_gate: trio.Event | None = None
+    _faults: dict[str, list[Exception]] = field(default_factory=dict)
+    _lost: int = 0
+    _rejects: list[str] = field(default_factory=list)
+    _seq: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+
+    # -- fault injection ---------------------------------------------------------------------
+    def fail(self, op: str, exc: Exception, times: int = 1) -> None:
+        self._faults.setdefault(op, []).extend([exc] * times)
+
+    def lose_upload_responses(self, n: int = 1) -> None:
+        self._lost += n
+
+    def reject_upload(self, reason: str) -> None:
+        self._rejects.append(reason)
+
+    def _enter(self, op: str, **args: object) -> None:
+        self.calls.append((op, args))
+        self.call_times.append((op, trio.current_time()))
+        queue = self._faults.get(op)
+        if queue:
+            raise queue.pop(0)
+
+    def count(self, op: str) -> int:
+        return sum(1 for name, _ in self.calls if name == op)
+
+    def times(self, op: str) -> list[float]:
+        return [at for name, at in self.call_times if name == op]
+
+    def _new_code(self) -> str:
+        return f"fake{next(self._seq):08d}"
+
+    def _entry(self, f: FakeFile) -> FileEntry:
+        return FileEntry(
+            code=f.code,
+            title=f.title,
+            fld_id=f.fld_id,
+            uploaded=None,
+            length=60,
+            views=0,
+            canplay=True,
+            public=False,
+            thumbnail=None,
+            link=None,
+        )
+
+    # -- account -----------------------------------------------------------------------------
+    async def account_info(self) -> AccountInfo:
+        self._enter("account_info")
+        return AccountInfo("fake", None, len(self.files), 0, None, False, None, None)
+
+    async def account_stats(self, last_days: int = 7) -> list[StatsDay]:
+        self._enter("account_stats", last_days=last_days)
+        return []
+
+    # -- folders -----------------------------------------------------------------------------
+    async def folder_list(self, fld_id: int = 0, *, files: bool = True) -> FolderListing:
+        self._enter("folder_list", fld_id=fld_id, files=files)
+        if fld_id and fld_id not in self.folders:
+            raise NotFoundError("Folder not exist or not yours", status=403, op="folder/list")
+        subs = [
+            Folder(f.fld_id, f.name, None) for f in self.folders.values() if f.parent_id == fld_id
+        ]
+        mine = [f for f in self.files.values() if f.fld_id == fld_id] if files else []
+        listed = [self._entry(f) for f in mine]
+        return FolderListing(subs, listed)
+
+    async def folder_create(
+        self, name: str, parent_id: int = 0, *, descr: str | None = None
+    ) -> int:
+        self._enter("folder_create", name=name, parent_id=parent_id)
+        if len(name) < 2:
+            raise RequestRejectedError("Invalid folder name", status=400, op="folder/create")
+        fld_id = next(self._seq)
+        self.folders[fld_id] = FakeFolder(fld_id, escape_edit(name), parent_id)
+        return fld_id
+
+    async def folder_edit(
+        self,
+        fld_id: int,
+        *,
+        name: str | None = None,
+        parent_id: int | None = None,
+        descr: str | None = None,
+    ) -> None:
+        self._enter("folder_edit", fld_id=fld_id, name=name, parent_id=parent_id)
+        folder = self.folders[fld_id]
+        if name is not None:
+            folder.name = escape_edit(name)
+        if parent_id is not None:
+            folder.parent_id = parent_id
+
+    async def folder_delete(self, fld_id: int) -> None:
+        self._enter("folder_delete", fld_id=fld_id)
+        raise UnsupportedError("Invalid operation", status=400, op="folder/delete")
+
+    # -- files -------------------------------------------------------------------------------
+    async def file_info(self, codes: Sequence[str]) -> list[FileInfo]:
+        self._enter("file_info", codes=list(codes))
+        out = []
+        for code in codes:
+            f = self.files.get(code)
+            if f is None:
+                out.append(FileInfo(code=code, status=404))
+            else:
+                out.append(
+                    FileInfo(
+                        code=code,
+                        status=200,
+                        title=f.title,
+                        fld_id=f.fld_id,
+                        tags=f.tags,
+                        descr=f.descr,
+                    )
+                )
+        return out
+
+    async def file_edit(
+        self,
+        codes: str | Sequence[str],
+        *,
+        title: str | None = None,
+        descr: str | None = None,
+        cat_id: int | None = None,
+        fld_id: int | None = None,
+        public: bool | None = None,
+        adult: bool | None = None,
+        tags: str | None = None,
+    ) -> None:
+        self._enter("file_edit", codes=codes, title=title, descr=descr, fld_id=fld_id, tags=tags)
+        for code in [codes] if isinstance(codes, str) else codes:
+            f = self.files.get(code)
+            if f is None:
+                continue  # the real host answers "true" regardless
+            if title is not None:
+                f.title = escape_edit(title)
+            if descr is not None:
+                f.descr = escape_edit(descr)
+            if fld_id is not None:
+                f.fld_id = fld_id
+            f.tags = tags or ""  # wiped unless sent: the real host's bug
+
+    async def file_list(
+        self,
+        *,
+        fld_id: int | None = None,
+        title: str | None = None,
+        created: datetime | int | None = None,
+        public: bool | None = None,
+        adult: bool | None = None,
+        per_page: int = 1000,
+        page: int = 1,
+    ) -> FilePage:
+        self._enter("file_list", fld_id=fld_id, title=title, page=page)
+        found = self._matching(fld_id, title)
+        chunk = found[(page - 1) * per_page : page * per_page]
+        return FilePage(chunk, len(chunk), len(found), 1)
+
+    def _matching(self, fld_id: int | None, title: str | None) -> list[FileEntry]:
+        hits = sorted(self.files.values(), key=lambda f: -f.created)
+        return [
+            self._entry(f)
+            for f in hits
+            if (fld_id is None or f.fld_id == fld_id)
+            and (title is None or title.lower() in f.title.lower())
+        ]
+
+    async def file_list_all(
+        self, *, fld_id: int | None = None, title: str | None = None
+    ) -> list[FileEntry]:
+        self._enter("file_list_all", fld_id=fld_id, title=title)
+        return self._matching(fld_id, title)
+
+    async def file_clone(
+        self, code: str, *, title: str | None = None, fld_id: int | None = None
+    ) -> CloneResult:
+        self._enter("file_clone", code=code)
+        raise UnsupportedError("This function not allowed in API", status=403, op="file/clone")
+
+    async def file_delete(self, code: str) -> None:
+        self._enter("file_delete", code=code)
+        if self.files.pop(code, None) is None:
+            raise NotFoundError("No file", status=404, op="file/delete")
+
+    async def file_direct_link(self, code: str) -> DirectLink:
+        self._enter("file_direct_link", code=code)
+        raise UnsupportedError("This function not allowed in API", status=403, op="direct_link")
+
+    async def file_deleted(self, last_hours: int = 720) -> list[DeletedFile]:
+        self._enter("file_deleted")
+        return []
+
+    async def file_dmca(self, last_hours: int = 720) -> list[DmcaFile]:
+        self._enter("file_dmca")
+        return []
+
+    async def file_encodings(self, code: str | None = None) -> list[Encoding]:
+        self._enter("file_encodings")
+        return []
+
+    async def file_url_uploads(self, code: str | None = None) -> list[UrlUpload]:
+        self._enter("file_url_uploads")
+        return []
+
+    # -- uploads -----------------------------------------------------------------------------
+    async def upload_server(self) -> str:
+        self._enter("upload_server")
+        return "http://node1.fake/upload/01"
+
+    async def upload_file(
+        self,
+        server_url: str,
+        path: Path,
+        *,
+        filename: str,
+        title: str | None = None,
+        descr: str | None = None,
+        fld_id: int = 0,
+        tags: str | None = None,
+        public: bool | None = None,
+        adult: bool | None = None,
+        progress: Callable[[int], None] | None = None,
+    ) -> UploadedFile:
+        self._enter(
+            "upload_file",
+            server_url=server_url,
+            path=path,
+            filename=filename,
+            title=title,
+            fld_id=fld_id,
+            tags=tags,
+        )
+        data = await trio.Path(path).read_bytes()
+        if progress is not None:
+            progress(len(data) // 2)  # half sent when the gate holds the rest
+        if self.upload_gate is not None:
+            await self.upload_gate.wait()
+        ext = filename.rsplit(".", 1)[-1].lower() if "." in filename else ""
+        if self._rejects:
+            raise UploadRejectedError(self._rejects.pop(0), filename=filename)
+        if ext not in VIDEO_EXTENSIONS:
+            raise UploadRejectedError(f"Not video file ({filename})", filename=filename)
+        if len(data) > self.max_upload_size:
+            raise UploadRejectedError("file is too big", filename=filename)
+        code = self._new_code()
+        self.files[code] = FakeFile(
+            code=code,
+            title=mangle_upload_title(title or filename),
+            fld_id=fld_id,
+            data=data,
+            filename=filename,
+            created=next(self._seq),
+            tags=tags or "",
+        )
+        if progress is not None:
+            progress(len(data))
+        if self._lost:
+            self._lost -= 1
+            raise TransientError("connection reset by peer", op="upload")
+        return UploadedFile(code=code, filename=filename, status="OK")
+
+    async def upload_url(self, url: str, *, fld_id: int = 0, public: bool | None = None) -> str:
+        self._enter("upload_url", url=url)
+        raise UnsupportedError("Invalid operation", status=400, op="upload/url")
+
+    # -- bytes -------------------------------------------------------------------------------
+    async def _no_bytes(self) -> AsyncIterator[bytes]:
+        raise UnsupportedError("no downloads in the fake", op="download")
+        yield b""  # pragma: no cover
+
+    def download(self, url: str, start: int = 0, end: int | None = None) -> AsyncIterator[bytes]:
+        return self._no_bytes()
+
+    def server_to_epoch(self, when: datetime) -> float:
+        return when.timestamp()
+
+    @property
+    def requests_available(self) -> int | None:
+        return None

@@ -1,0 +1,150 @@
+"""The metadata database: round trips, the queue table, schema versioning, crash survival."""
+
+from __future__ import annotations
+
+import signal
+import sqlite3
+import stat
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+import trio
+
+from vipfs.vfs.metadb import SCHEMA_VERSION, FileMeta, MetaDb, Stray, Upload, UploadState
+
+
+@pytest.fixture
+async def db(tmp_path: Path):  # type: ignore[no-untyped-def]
+    db = await MetaDb.open(tmp_path / "cache" / "meta.db")
+    yield db
+    await db.close()
+
+
+def meta(code: str = "abcdefghijkl", **kw: object) -> FileMeta:
+    values: dict[str, object] = dict(
+        code=code,
+        name="My_clip.v2.mp4",
+        fld_id=7,
+        size=123,
+        mtime_ns=1_700_000_000_123_456_789,
+        mode=0o644,
+        sha256="ab" * 32,
+        tags="promo, clip",
+        descr="d",
+    )
+    values.update(kw)
+    return FileMeta(**values)  # type: ignore[arg-type]
+
+
+async def test_schema_is_versioned_in_wal_and_private(tmp_path: Path, db: MetaDb) -> None:
+    path = tmp_path / "cache" / "meta.db"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+    raw = sqlite3.connect(path)
+    assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    raw.close()
+
+
+async def test_newer_schema_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "meta.db"
+    raw = sqlite3.connect(path)
+    raw.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    raw.close()
+    with pytest.raises(RuntimeError, match="schema version"):
+        await MetaDb.open(path)
+
+
+async def test_files_round_trip_update_delete(db: MetaDb) -> None:
+    await db.put_file(meta())
+    await db.put_file(meta("mnopqrstuvwx", name="other.mkv", fld_id=0, tags=None))
+    assert await db.get_file("abcdefghijkl") == meta()
+    assert (await db.get_file("mnopqrstuvwx")).tags is None  # type: ignore[union-attr]
+    assert [f.code for f in await db.files(7)] == ["abcdefghijkl"]
+    assert len(await db.files()) == 2
+
+    assert await db.update_file("abcdefghijkl", name="renamed.mp4", tags="")
+    got = await db.get_file("abcdefghijkl")
+    assert got is not None and got.name == "renamed.mp4" and got.tags == ""
+    assert not await db.update_file("nosuchcode00", name="x")
+    with pytest.raises(ValueError):
+        await db.update_file("abcdefghijkl", sha512="evil")
+
+    assert await db.delete_file("abcdefghijkl")
+    assert await db.get_file("abcdefghijkl") is None
+    assert not await db.delete_file("abcdefghijkl")
+
+
+async def test_uploads_add_update_filter_finish(tmp_path: Path, db: MetaDb) -> None:
+    a = await db.add_upload(Upload(spool=tmp_path / "a.spool", fld_id=3, name="a.mp4", token="t1"))
+    b = await db.add_upload(Upload(spool=tmp_path / "b.spool", fld_id=0, name="b.mp4", token="t2"))
+    assert a.id and b.id and a.id != b.id
+    assert a.created > 0 and a.state is UploadState.WRITING
+    assert await db.get_upload(a.id) == a
+
+    await db.update_upload(a.id, state=UploadState.QUEUED, next_try=12.5, size=99)
+    got = await db.get_upload(a.id)
+    assert got is not None
+    assert (got.state, got.next_try, got.size, got.spool) == (
+        UploadState.QUEUED,
+        12.5,
+        99,
+        tmp_path / "a.spool",
+    )
+    assert [u.id for u in await db.uploads([UploadState.QUEUED])] == [a.id]
+    assert [u.id for u in await db.uploads()] == [a.id, b.id]
+
+    await db.finish_upload(a.id, meta("codeaaaaaaaa", name="a.mp4"))
+    done = await db.get_upload(a.id)
+    assert done is not None and done.state is UploadState.DONE and done.code == "codeaaaaaaaa"
+    assert (await db.get_file("codeaaaaaaaa")) is not None
+    assert await db.prune_done() == 1
+    assert await db.get_upload(a.id) is None
+    assert await db.get_file("codeaaaaaaaa") is not None
+
+    assert await db.delete_upload(b.id)
+    assert await db.uploads() == []
+
+
+CRASHER = textwrap.dedent(
+    """
+    import os, signal, sys, trio
+    from pathlib import Path
+    from vipfs.vfs.metadb import FileMeta, MetaDb, Upload, UploadState
+
+    async def main():
+        db = await MetaDb.open(Path(sys.argv[1]))
+        u = await db.add_upload(Upload(spool=Path("/x.spool"), fld_id=1, name="n.mp4", token="tk"))
+        await db.update_upload(u.id, state=UploadState.UPLOADING, attempts=1)
+        await db.put_file(FileMeta("abcdefghijkl", "f.mp4", 0, 5, 6, 0o600))
+        os.kill(os.getpid(), signal.SIGKILL)  # no close, no checkpoint
+
+    trio.run(main)
+    """
+)
+
+
+async def test_committed_changes_survive_kill_9(tmp_path: Path) -> None:
+    path = tmp_path / "meta.db"
+    proc = await trio.run_process(
+        [sys.executable, "-c", CRASHER, str(path)], capture_stderr=True, check=False
+    )
+    assert proc.returncode == -signal.SIGKILL, proc.stderr
+    db = await MetaDb.open(path)
+    try:
+        (upload,) = await db.uploads()
+        assert (upload.name, upload.state, upload.attempts) == ("n.mp4", UploadState.UPLOADING, 1)
+        want = FileMeta("abcdefghijkl", "f.mp4", 0, 5, 6, 0o600)
+        assert await db.get_file("abcdefghijkl") == want
+    finally:
+        await db.close()
+
+
+async def test_strays_round_trip(db: MetaDb) -> None:
+    await db.add_stray(Stray("vipfs-000000000001", None, "a.mp4"))
+    await db.add_stray(Stray("vipfs-000000000002", "abcdefghijkl", "b.mp4"))
+    assert [s.token for s in await db.strays()] == ["vipfs-000000000001", "vipfs-000000000002"]
+    assert await db.delete_stray("vipfs-000000000001")
+    assert await db.strays() == [Stray("vipfs-000000000002", "abcdefghijkl", "b.mp4")]

@@ -1,0 +1,354 @@
+"""The local metadata database: vipfs's authority over what the API cannot keep.
+
+XVS listings carry no byte size and no original filename, and titles are rewritten at upload,
+so everything vipfs knows better than the server lives here, in SQLite next to the cache:
+
+* `files`, keyed by file code: the exact filename vipfs wrote, its folder, size, mtime, mode,
+  sha256, and the tags/descr vipfs last sent (every `file/edit` must resend tags, or the server
+  wipes them). NULL tags means "not known yet", which is different from "known to be empty".
+* `uploads`, the persistent upload queue (one row per spooled file; see `UploadState`).
+* `strays`: upload tokens (and codes, when known) of copies that an abandoned attempt may have
+  left on the host (the file was rewritten or deleted meanwhile); removed once cleaned up.
+
+The file is opened in WAL mode with `synchronous=FULL`, so a committed change survives kill -9
+and power loss. All access goes through one connection in worker threads, one call at a time
+(`trio.to_thread` with a limiter of 1), so the trio loop never waits on the disk.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, fields
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, TypeVar
+
+import trio
+
+T = TypeVar("T")
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE files (
+    code      TEXT PRIMARY KEY,
+    name      TEXT NOT NULL,
+    fld_id    INTEGER NOT NULL,
+    size      INTEGER NOT NULL,
+    mtime_ns  INTEGER NOT NULL,
+    mode      INTEGER NOT NULL,
+    sha256    TEXT,
+    tags      TEXT,
+    descr     TEXT
+);
+CREATE INDEX files_by_folder ON files (fld_id);
+CREATE TABLE uploads (
+    id        INTEGER PRIMARY KEY AUTOINCREMENT,
+    spool     TEXT NOT NULL,
+    fld_id    INTEGER NOT NULL,
+    name      TEXT NOT NULL,
+    size      INTEGER NOT NULL,
+    mtime_ns  INTEGER NOT NULL,
+    mode      INTEGER NOT NULL,
+    state     TEXT NOT NULL,
+    token     TEXT NOT NULL,
+    attempts  INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT,
+    next_try  REAL NOT NULL DEFAULT 0,
+    code      TEXT,
+    created   REAL NOT NULL,
+    tags      TEXT,
+    descr     TEXT,
+    replaces  TEXT
+);
+CREATE INDEX uploads_by_state ON uploads (state);
+CREATE TABLE strays (
+    token     TEXT PRIMARY KEY,
+    code      TEXT,
+    name      TEXT NOT NULL
+);
+"""
+
+
+class UploadState(StrEnum):
+    """Where a spooled file stands. Only `done` rows may be pruned; `failed` keeps its data."""
+
+    WRITING = "writing"  # open for write; no upload timer runs
+    HELD = "held"  # closed under a temp name (hold list): waits for a rename or idle time
+    QUEUED = "queued"  # closed; due at `next_try` (write-back delay, or retry backoff)
+    UPLOADING = "uploading"  # an attempt is running (or was, when vipfs died: resume it)
+    FAILED = "failed"  # refused for good; reason in `last_error`; spool data kept
+    DONE = "done"  # uploaded and titled; `code` set, the `files` row written
+
+
+@dataclass(frozen=True, slots=True)
+class FileMeta:
+    """What vipfs knows about one remote file beyond the listing."""
+
+    code: str
+    name: str
+    fld_id: int
+    size: int
+    mtime_ns: int
+    mode: int
+    sha256: str | None = None
+    tags: str | None = None  # None: unknown (fetch with file/info before an edit)
+    descr: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Stray:
+    """A copy an abandoned upload attempt may have stored: found by `token`, or by `code`."""
+
+    token: str
+    code: str | None
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class Upload:
+    """One row of the upload queue. `id` is 0 until `add_upload` stores it."""
+
+    spool: Path
+    fld_id: int
+    name: str
+    size: int = 0
+    mtime_ns: int = 0
+    mode: int = 0o644
+    state: UploadState = UploadState.WRITING
+    token: str = ""
+    attempts: int = 0
+    last_error: str | None = None
+    next_try: float = 0.0
+    code: str | None = None
+    created: float = 0.0
+    tags: str | None = None
+    descr: str | None = None
+    replaces: str | None = None  # code of the uploaded file this one overwrites
+    id: int = 0
+
+
+_FILE_COLS = tuple(f.name for f in fields(FileMeta))
+_UPLOAD_COLS = tuple(f.name for f in fields(Upload) if f.name != "id")
+_UPLOAD_UPDATABLE = frozenset(_UPLOAD_COLS)
+_FILE_UPDATABLE = frozenset(_FILE_COLS) - {"code"}
+
+
+def _file_from_row(row: sqlite3.Row) -> FileMeta:
+    return FileMeta(**{c: row[c] for c in _FILE_COLS})
+
+
+def _upload_from_row(row: sqlite3.Row) -> Upload:
+    values: dict[str, Any] = {c: row[c] for c in _UPLOAD_COLS}
+    values["spool"] = Path(values["spool"])
+    values["state"] = UploadState(values["state"])
+    return Upload(id=row["id"], **values)
+
+
+def _to_sql(value: object) -> object:
+    return str(value) if isinstance(value, Path) else value
+
+
+class MetaDb:
+    """Async access to the metadata database; create with `await MetaDb.open(path)`."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+        self._limiter = trio.CapacityLimiter(1)
+
+    @classmethod
+    async def open(cls, path: Path) -> MetaDb:
+        """Open (creating or migrating) the database at `path`; its directory is made 0700."""
+        return cls(await trio.to_thread.run_sync(_connect, path))
+
+    async def close(self) -> None:
+        await self._run(self._conn.close)
+
+    async def _run(self, fn: Callable[..., T], *args: object) -> T:
+        return await trio.to_thread.run_sync(fn, *args, limiter=self._limiter)
+
+    # -- files -------------------------------------------------------------------------------
+    def _put_file(self, meta: FileMeta) -> None:
+        with self._conn:
+            self._put_file_sql(meta)
+
+    def _put_file_sql(self, meta: FileMeta) -> None:
+        cols = ", ".join(_FILE_COLS)
+        marks = ", ".join("?" for _ in _FILE_COLS)
+        self._conn.execute(
+            f"INSERT OR REPLACE INTO files ({cols}) VALUES ({marks})",
+            [getattr(meta, c) for c in _FILE_COLS],
+        )
+
+    async def put_file(self, meta: FileMeta) -> None:
+        """Insert or replace the row for `meta.code`."""
+        await self._run(self._put_file, meta)
+
+    def _get_file(self, code: str) -> FileMeta | None:
+        row = self._conn.execute("SELECT * FROM files WHERE code = ?", (code,)).fetchone()
+        return _file_from_row(row) if row else None
+
+    async def get_file(self, code: str) -> FileMeta | None:
+        return await self._run(self._get_file, code)
+
+    def _update(
+        self,
+        table: str,
+        key: str,
+        ident: object,
+        allowed: frozenset[str],
+        changes: dict[str, object],
+    ) -> bool:
+        bad = set(changes) - allowed
+        if bad:
+            raise ValueError(f"cannot update {table} columns {sorted(bad)}")
+        if not changes:
+            return (
+                self._conn.execute(f"SELECT 1 FROM {table} WHERE {key} = ?", (ident,)).fetchone()
+                is not None
+            )
+        assignments = ", ".join(f"{c} = ?" for c in changes)
+        with self._conn:
+            cur = self._conn.execute(
+                f"UPDATE {table} SET {assignments} WHERE {key} = ?",
+                [*(_to_sql(v) for v in changes.values()), ident],
+            )
+        return cur.rowcount > 0
+
+    async def update_file(self, code: str, **changes: object) -> bool:
+        """Change some columns of one file row; False when there is no such row."""
+        return await self._run(self._update, "files", "code", code, _FILE_UPDATABLE, changes)
+
+    def _delete(self, table: str, key: str, ident: object) -> bool:
+        with self._conn:
+            return self._conn.execute(f"DELETE FROM {table} WHERE {key} = ?", (ident,)).rowcount > 0
+
+    async def delete_file(self, code: str) -> bool:
+        return await self._run(self._delete, "files", "code", code)
+
+    def _files(self, fld_id: int | None) -> list[FileMeta]:
+        if fld_id is None:
+            rows = self._conn.execute("SELECT * FROM files ORDER BY code")
+        else:
+            rows = self._conn.execute(
+                "SELECT * FROM files WHERE fld_id = ? ORDER BY code", (fld_id,)
+            )
+        return [_file_from_row(r) for r in rows]
+
+    async def files(self, fld_id: int | None = None) -> list[FileMeta]:
+        """Every known file, or those of one folder."""
+        return await self._run(self._files, fld_id)
+
+    # -- uploads -----------------------------------------------------------------------------
+    def _add_upload(self, upload: Upload) -> Upload:
+        values = {c: _to_sql(getattr(upload, c)) for c in _UPLOAD_COLS}
+        if not values["created"]:
+            values["created"] = time.time()
+        with self._conn:
+            cur = self._conn.execute(
+                f"INSERT INTO uploads ({', '.join(values)}) "
+                f"VALUES ({', '.join('?' for _ in values)})",
+                list(values.values()),
+            )
+        row = self._conn.execute("SELECT * FROM uploads WHERE id = ?", (cur.lastrowid,))
+        return _upload_from_row(row.fetchone())
+
+    async def add_upload(self, upload: Upload) -> Upload:
+        """Store a new queue row; returns it with its `id` (and `created`, if it was 0)."""
+        return await self._run(self._add_upload, upload)
+
+    def _get_upload(self, upload_id: int) -> Upload | None:
+        row = self._conn.execute("SELECT * FROM uploads WHERE id = ?", (upload_id,)).fetchone()
+        return _upload_from_row(row) if row else None
+
+    async def get_upload(self, upload_id: int) -> Upload | None:
+        return await self._run(self._get_upload, upload_id)
+
+    async def update_upload(self, upload_id: int, **changes: object) -> bool:
+        """Change some columns of one queue row; False when there is no such row."""
+        return await self._run(self._update, "uploads", "id", upload_id, _UPLOAD_UPDATABLE, changes)
+
+    async def delete_upload(self, upload_id: int) -> bool:
+        return await self._run(self._delete, "uploads", "id", upload_id)
+
+    def _uploads(self, states: Iterable[UploadState] | None) -> list[Upload]:
+        if states is None:
+            rows = self._conn.execute("SELECT * FROM uploads ORDER BY id")
+        else:
+            wanted = [str(s) for s in states]
+            rows = self._conn.execute(
+                f"SELECT * FROM uploads WHERE state IN ({', '.join('?' for _ in wanted)}) "
+                "ORDER BY id",
+                wanted,
+            )
+        return [_upload_from_row(r) for r in rows]
+
+    async def uploads(self, states: Iterable[UploadState] | None = None) -> list[Upload]:
+        """Queue rows, oldest first, optionally only those in `states`."""
+        return await self._run(self._uploads, None if states is None else tuple(states))
+
+    def _finish_upload(self, upload_id: int, meta: FileMeta) -> None:
+        with self._conn:
+            self._conn.execute(
+                "UPDATE uploads SET state = ?, code = ?, last_error = NULL WHERE id = ?",
+                (str(UploadState.DONE), meta.code, upload_id),
+            )
+            self._put_file_sql(meta)
+
+    async def finish_upload(self, upload_id: int, meta: FileMeta) -> None:
+        """Mark the row done and write its `files` row, in one transaction."""
+        await self._run(self._finish_upload, upload_id, meta)
+
+    # -- strays ------------------------------------------------------------------------------
+    def _add_stray(self, stray: Stray) -> None:
+        with self._conn:
+            self._conn.execute(
+                "INSERT OR REPLACE INTO strays (token, code, name) VALUES (?, ?, ?)",
+                (stray.token, stray.code, stray.name),
+            )
+
+    async def add_stray(self, stray: Stray) -> None:
+        await self._run(self._add_stray, stray)
+
+    def _strays(self) -> list[Stray]:
+        rows = self._conn.execute("SELECT token, code, name FROM strays ORDER BY rowid")
+        return [Stray(r["token"], r["code"], r["name"]) for r in rows]
+
+    async def strays(self) -> list[Stray]:
+        return await self._run(self._strays)
+
+    async def delete_stray(self, token: str) -> bool:
+        return await self._run(self._delete, "strays", "token", token)
+
+    def _prune_done(self) -> int:
+        with self._conn:
+            return self._conn.execute(
+                "DELETE FROM uploads WHERE state = ?", (str(UploadState.DONE),)
+            ).rowcount
+
+    async def prune_done(self) -> int:
+        """Forget finished queue rows (their `files` rows stay); returns how many."""
+        return await self._run(self._prune_done)
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    conn = sqlite3.connect(path, check_same_thread=False, isolation_level="DEFERRED")
+    conn.row_factory = sqlite3.Row
+    try:
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = FULL")
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if version == 0:
+            conn.executescript(f"BEGIN; {_SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;")
+        elif version > SCHEMA_VERSION:
+            raise RuntimeError(
+                f"{path} has schema version {version}; this vipfs knows up to {SCHEMA_VERSION}"
+            )
+    except BaseException:
+        conn.close()
+        raise
+    path.chmod(0o600)
+    return conn

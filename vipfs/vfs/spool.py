@@ -1,0 +1,134 @@
+"""Spool files: the local bytes of files written through the mount, until they are uploaded.
+
+The host takes whole files only, so every write lands in a file under `<cache>/spool` (directory
+0700, files 0600: they are the user's data) and the upload queue later streams it. All disk I/O
+runs in worker threads so the trio loop serving FUSE never blocks on the disk.
+
+While a spool file has open handles, one OS file descriptor is kept for it, so a stream of 256 KiB
+writes costs one `pwrite` each rather than an open/close pair. Deleting a file with open handles
+unlinks it at once; the descriptor keeps working until the last release, like POSIX unlink.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import secrets
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+import trio
+
+T = TypeVar("T")
+
+_CHUNK = 1 << 20
+
+
+class Spool:
+    """Owns the spool directory, the per-file open-handle counts and their descriptors."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._fds: dict[Path, int] = {}
+        self._handles: dict[Path, int] = {}
+
+    async def _thread(self, fn: Callable[..., T], *args: object) -> T:
+        return await trio.to_thread.run_sync(fn, *args)
+
+    def _ensure_root(self) -> None:
+        self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
+        os.chmod(self.root, 0o700)  # mkdir's mode is masked by umask, and the dir may be old
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    async def create(self) -> Path:
+        """A new, empty spool file (0600) with a unique name; not yet open."""
+
+        def make() -> Path:
+            self._ensure_root()
+            while True:
+                path = self.root / f"{secrets.token_hex(8)}.spool"
+                try:
+                    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                except FileExistsError:
+                    continue
+                os.close(fd)
+                return path
+
+        return await self._thread(make)
+
+    async def open(self, path: Path) -> None:
+        """Count one more handle on `path`, opening its descriptor on the first."""
+        if path not in self._fds:
+            self._fds[path] = await self._thread(os.open, path, os.O_RDWR)
+        self._handles[path] = self._handles.get(path, 0) + 1
+
+    async def release(self, path: Path) -> None:
+        """Drop one handle; the last one closes the descriptor."""
+        left = self._handles.get(path, 0) - 1
+        if left > 0:
+            self._handles[path] = left
+            return
+        self._handles.pop(path, None)
+        fd = self._fds.pop(path, None)
+        if fd is not None:
+            await self._thread(os.close, fd)
+
+    def handles(self, path: Path) -> int:
+        """How many handles are open on `path` (0 when none)."""
+        return self._handles.get(path, 0)
+
+    async def delete(self, path: Path) -> None:
+        """Remove the file; a missing file is fine (already gone is what we wanted)."""
+        await self._thread(path.unlink, True)
+
+    def paths(self) -> list[Path]:
+        """Every spool file on disk (for finding orphans no queue record names)."""
+        return sorted(self.root.glob("*.spool")) if self.root.is_dir() else []
+
+    # -- data --------------------------------------------------------------------------------
+    def _with_fd(self, path: Path, flags: int, fn: Callable[[int], T]) -> T:
+        fd = self._fds.get(path)
+        if fd is not None:
+            return fn(fd)
+        fd = os.open(path, flags)
+        try:
+            return fn(fd)
+        finally:
+            os.close(fd)
+
+    async def write(self, path: Path, offset: int, data: bytes) -> int:
+        """Write `data` at `offset` (sparse holes are fine); returns the byte count."""
+
+        def run(fd: int) -> int:
+            view = memoryview(data)
+            done = 0
+            while done < len(view):
+                done += os.pwrite(fd, view[done:], offset + done)
+            return done
+
+        return await self._thread(self._with_fd, path, os.O_WRONLY, run)
+
+    async def read(self, path: Path, offset: int, size: int) -> bytes:
+        """Up to `size` bytes from `offset`; short at end of file, like pread."""
+        return await self._thread(
+            self._with_fd, path, os.O_RDONLY, lambda fd: os.pread(fd, size, offset)
+        )
+
+    async def truncate(self, path: Path, size: int) -> None:
+        await self._thread(self._with_fd, path, os.O_WRONLY, lambda fd: os.ftruncate(fd, size))
+
+    async def size(self, path: Path) -> int:
+        return await self._thread(lambda: path.stat().st_size)
+
+    async def sha256(self, path: Path) -> str:
+        """Hex SHA-256 of the whole file, streamed in 1 MiB chunks in a worker thread."""
+
+        def run() -> str:
+            digest = hashlib.sha256()
+            with path.open("rb") as f:
+                while chunk := f.read(_CHUNK):
+                    digest.update(chunk)
+            return digest.hexdigest()
+
+        return await self._thread(run)
