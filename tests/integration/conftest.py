@@ -167,7 +167,8 @@ def start_mount(tmp_path: Path) -> Iterator[Callable[..., Mount]]:
         deadline = time.monotonic() + 30
         while not os.path.ismount(mnt):
             if process.poll() is not None:
-                raise AssertionError(f"mount exited {process.returncode}: {mount.log()}")
+                said = (tmp_path / f"{mnt.name}.stderr").read_text()
+                raise AssertionError(f"mount exited {process.returncode}: {said}{mount.log()}")
             if time.monotonic() > deadline:
                 raise AssertionError(f"not mounted after 30 s: {mount.log()}")
             time.sleep(0.05)
