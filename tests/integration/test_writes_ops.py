@@ -146,8 +146,8 @@ def test_no_trash_refuses_rm_and_rmdir(
         assert sh("mkdir", mount.path / folder).returncode == 0
     assert sh("cp", "-a", clip, mount.path / "Keep").returncode == 0
     wait_for("the upload", lambda: settled(emu, 1))
-    for argv in (["rm", mount.path / "Keep/keep.mp4"], ["rmdir", mount.path / "Spare"]):
-        refused = sh(*argv)
-        assert refused.returncode != 0 and "Operation not permitted" in refused.stderr, argv
+    for tool, path in (("rm", "Keep/keep.mp4"), ("rmdir", "Spare")):
+        refused = sh(tool, mount.path / path)
+        assert refused.returncode != 0 and "Operation not permitted" in refused.stderr, tool
     assert os.listdir(mount.path / "Keep") == ["keep.mp4"] and (mount.path / "Spare").is_dir()
     assert settled(emu, 1) and TRASH not in emu.folders()
