@@ -198,6 +198,25 @@ def test_refused_file_keeps_its_data_and_says_why(
     assert "Not video file" in status_xattr(again.path / "notes.txt")
 
 
+def test_fsync_uploads_at_once_and_a_refusal_is_eio(
+    emulator: Emulator, start_mount: StartMount, tmp_path: Path
+) -> None:
+    mount = start_mount(emulator, "--write-back", "600")  # only fsync can start these uploads
+    clip = tmp_path / "synced.mp4"
+    clip.write_bytes(os.urandom(40_000))
+    dd = sh("dd", f"if={clip}", f"of={mount.path / 'synced.mp4'}", "conv=fsync", "status=none")
+    assert dd.returncode == 0, dd.stderr
+    held = emulator.live_files()  # dd has returned: the host holds the file, titled
+    assert [(f["title"], f["sha256"]) for f in held] == [
+        ("synced", hashlib.sha256(clip.read_bytes()).hexdigest())]  # fmt: skip
+    (tmp_path / "notes.txt").write_text("no video\n")
+    dd = sh("dd", f"if={tmp_path / 'notes.txt'}", f"of={mount.path / 'notes.txt'}",
+            "conv=fsync", "status=none")  # fmt: skip
+    assert dd.returncode != 0 and "Input/output error" in dd.stderr
+    assert len(emulator.live_files()) == 1
+    assert (mount.path / "notes.txt").read_text() == "no video\n"
+
+
 GIB = 1 << 30
 
 
