@@ -6,6 +6,7 @@ server folder `vipfs-trash`. Every step is checked on the host as well as throug
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -151,3 +152,27 @@ def test_no_trash_refuses_rm_and_rmdir(
         assert refused.returncode != 0 and "Operation not permitted" in refused.stderr, tool
     assert os.listdir(mount.path / "Keep") == ["keep.mp4"] and (mount.path / "Spare").is_dir()
     assert settled(emu, 1) and TRASH not in emu.folders()
+
+
+def test_overwrite_replaces_and_an_in_place_change_is_refused(
+    emulator: Emulator, start_mount: StartMount, tmp_path: Path
+) -> None:
+    v1, v2 = tmp_path / "v1.mp4", tmp_path / "v2.mp4"
+    v1.write_bytes(os.urandom(30_000))
+    v2.write_bytes(os.urandom(20_000))
+    mount = start_mount(emulator, "--write-back", "0.2")
+    clip = mount.path / "clip.mp4"
+    assert sh("cp", v1, clip).returncode == 0
+    wait_for("the first version", lambda: settled(emulator, 1))
+    old = code_of(clip)
+    assert sh("cp", v2, clip).returncode == 0  # open(O_TRUNC) of an uploaded file: a new version
+    new_sha = hashlib.sha256(v2.read_bytes()).hexdigest()
+    wait_for("the second version", lambda: [
+        f for f in emulator.live_files()
+        if f["sha256"] == new_sha and f["title"] == "clip" and int(f["fld_id"]) == 0])  # fmt: skip
+    assert code_of(clip) != old and sh("cmp", clip, v2).returncode == 0
+    assert_removed_file(emulator, old, "trash")  # this host has no file/delete
+    poke = sh("dd", "if=/dev/zero", f"of={clip}", "bs=1", "count=1", "seek=10", "conv=notrunc",
+              "status=none")  # fmt: skip
+    assert poke.returncode != 0 and "Operation not permitted" in poke.stderr
+    assert sh("cmp", clip, v2).returncode == 0
