@@ -132,9 +132,11 @@ def test_lost_upload_answers_make_no_second_copy(
     src = tmp_path / "src"
     expected = make_tree(src, (("lost answers", 12),))
     mount = start_mount(emulator, "--write-back", "1")
+    assert sh("mkdir", mount.path / "lost answers").returncode == 0  # before: not an upload
     emulator.switch(truncated=0.3)
     try:
-        assert sh("cp", "-a", src / "lost answers", mount.path).returncode == 0
+        copy = sh("cp", "-a", f"{src / 'lost answers'}/.", mount.path / "lost answers")
+        assert copy.returncode == 0, copy.stderr
         umount(mount)
     finally:
         emulator.switch(truncated=0.0)
