@@ -86,7 +86,7 @@ def curl_upload(host: Host, path: Path, key_value: Path) -> float:
         capture_output=True, text=True, check=False,
     )  # fmt: skip
     took = time.perf_counter() - start
-    if done.returncode != 0 or '"file_code"' not in done.stdout:
+    if done.returncode != 0 or '"status":"OK"' not in done.stdout:
         raise SystemExit(f"bench: curl upload failed: {done.stderr or done.stdout[:200]}")
     return took
 
