@@ -149,7 +149,9 @@ class Operations(pyfuse3.Operations):
     async def setxattr(
         self, inode: int, name: bytes, value: bytes, ctx: pyfuse3.RequestContext
     ) -> None:
-        await self.fs.setxattr(inode, os.fsdecode(name), value)
+        created = await self.fs.setxattr(inode, os.fsdecode(name), value)
+        if created is not None:  # the kernel may remember a miss of this name: drop it
+            pyfuse3.invalidate_entry_async(inode, os.fsencode(created), ignore_enoent=True)
 
     @translated
     async def removexattr(self, inode: int, name: bytes, ctx: pyfuse3.RequestContext) -> None:

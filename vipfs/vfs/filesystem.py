@@ -383,7 +383,9 @@ class Filesystem:
     async def listxattr(self, ino: int) -> list[str]:
         return sorted(await self._xattrs(self._node(ino)))
 
-    async def setxattr(self, ino: int, name: str, value: bytes) -> None:
+    async def setxattr(self, ino: int, name: str, value: bytes) -> str | None:
+        """Set a `user.vipfs.*` attribute; returns the name of an entry it created in the
+        folder `ino` (a clone), whose earlier misses the kernel may still remember."""
         if not name.startswith(PREFIX):
             raise VfsError(errno.ENOTSUP)
         node = self._node(ino)
@@ -394,21 +396,21 @@ class Filesystem:
         text = value.decode(errors="replace")
         if node.key[0] == "dir":
             if name == CLONE_XATTR:
-                await self._clone_into(node, text)
-            elif name == URL_XATTR:
+                return await self._clone_into(node, text)
+            if name == URL_XATTR:
                 await self._url_upload(node, text)
             elif key == "descr":
                 await self._bounded(w.names.edit_folder(node.fld_id, descr=text), "folder descr")
             else:
                 raise VfsError(errno.EPERM, f"{name}: folders take only {PREFIX}descr")
-            return
+            return None
         if key not in EDITABLE:
             raise VfsError(errno.EPERM, f"{name} is read-only; writable: {', '.join(EDITABLE)}")
         if node.key[0] == "up":
             if key not in ("tags", "descr"):
                 raise VfsError(errno.EBUSY, f"{name}: {node.name} is not uploaded yet")
             await w.queue.set_meta(node.upload_id, **{key: text})
-            return
+            return None
         changes = _parse_edit(key, text)
         await self._bounded(
             w.names.edit_file(node.code, f"setting {name} of {node.name}", **changes),
@@ -421,6 +423,7 @@ class Filesystem:
                 retitled = dataclasses.replace(entry, title=html.escape(text, quote=False))
                 node.entry = retitled
                 self._patch(entry.fld_id, lambda raw: _with_file(raw, retitled))
+        return None
 
     async def removexattr(self, ino: int, name: str) -> None:
         if not name.startswith("user."):
@@ -871,7 +874,7 @@ class Filesystem:
         if folder is not None:
             self._patch(trash, lambda raw: _with_folder(raw, folder))
 
-    async def _clone_into(self, node: Node, request: str) -> None:
+    async def _clone_into(self, node: Node, request: str) -> str:
         """`vipfs clone`: file/clone of a code into this folder, under the asked name."""
         w = self._writer()
         try:
@@ -900,6 +903,7 @@ class Filesystem:
         entry = _synthetic(result.code, html.escape(title_for(name), quote=False), node.fld_id)
         self._patch(node.fld_id, lambda raw: _with_file(raw, entry))
         log.info("cloned %s into %s as %s (%s)", code, node.name or "/", name, result.code)
+        return name
 
     async def _url_upload(self, node: Node, url: str) -> None:
         """`vipfs url-upload`: the host fetches the URL; the file shows once it has it."""
