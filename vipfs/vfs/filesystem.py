@@ -779,6 +779,8 @@ class Filesystem:
             assert isinstance(dst[1], int)
             if len(await self._view(dst[1])):
                 raise VfsError(errno.ENOTEMPTY)
+        if dst[0] != "up":
+            await self._writer().names.check_removable(folder=dst[0] == "dir")
 
     async def _rename_folder(self, node: Node, src_dir: Node, dst_dir: Node, name: str) -> None:
         w = self._writer()

@@ -158,6 +158,13 @@ class Namespace:
         log.info("moved folder %s into %s: this host offers no folder/delete", name, TRASH)
         return Removed(trash, created)
 
+    async def check_removable(self, folder: bool) -> None:
+        """Refuse (EPERM) before anything changes when a removal could not happen."""
+        feature = "folder_delete" if folder else "delete"
+        if not self.trash and not await self._offered(feature):
+            op = "folder/delete" if folder else "file/delete"
+            raise VfsError(errno.EPERM, NO_DELETE.format(op=op))
+
     async def _offered(self, feature: str) -> bool:
         if self.features.known(feature) is None:
             await self.features.probe(self.api, [feature])

@@ -493,3 +493,18 @@ async def test_a_foreign_file_rename_keeps_the_written_name(
     assert "New Name.mp4" in await names(fs)
     await fs.setattr((await fs.lookup(ROOT_INO, "New Name.mp4")).ino, AttrChanges(mtime_ns=MTIME))
     assert (await fs.lookup(ROOT_INO, "New Name.mp4")).mtime_ns == MTIME
+
+
+async def test_rename_onto_a_file_that_cannot_go_is_refused_first(
+    mount: Mount, virtual_clock: MockClock
+) -> None:
+    fs = await mount.start(trash=False)
+    await write_file(fs, "keep.mp4", b"keep")
+    await write_file(fs, "other.mp4", b"other")
+    await fs.wait_uploads()
+    mount.api.fail("file_delete", UnsupportedError("This function not allowed in API"), 5)
+    with pytest.raises(VfsError) as err:
+        await fs.rename(ROOT_INO, "other.mp4", ROOT_INO, "keep.mp4")
+    assert err.value.errno == errno.EPERM
+    assert sorted(f.title for f in mount.api.files.values()) == ["keep", "other"]
+    assert sorted(await names(fs)) == [".vipfs", "keep.mp4", "other.mp4"]
