@@ -36,6 +36,7 @@ from vipfs.vfs.errors import VfsError
 from vipfs.vfs.features import HostFeatures
 from vipfs.vfs.holdlist import HoldList
 from vipfs.vfs.inodes import ROOT_INO, InodeTable, Node, NodeKey
+from vipfs.vfs.journal import EntryKey, Journal
 from vipfs.vfs.listing import VIRTUAL_DIR, Listing, Pending
 from vipfs.vfs.loader import Clock, Loader
 from vipfs.vfs.metadb import FileMeta, MetaDb, Upload, UploadState
@@ -198,6 +199,7 @@ class Filesystem:
         self._handles = itertools.count(1)
         self._views: dict[int, tuple[FolderListing, int, Listing]] = {}
         self._versions: dict[int, int] = {}
+        self.journal = Journal(clock=clock)
         self._nursery: trio.Nursery | None = None
         self.w = _Writer(self, api, writes) if writes is not None else None
         if self.w is not None:
@@ -306,7 +308,7 @@ class Filesystem:
         title = decode(name)
         fld_id = await self._bounded(w.names.create_folder(title, parent.fld_id), f"mkdir {name}")
         folder = Folder(fld_id, html.escape(title, quote=False), None)
-        self._patch(parent.fld_id, lambda raw: _with_folder(raw, folder))
+        self._add(parent.fld_id, folder)
         self.listings.put(fld_id, FolderListing([], []))  # new: known empty, no call needed
         node = self.inodes.node(("dir", fld_id), name=name, parent=parent.ino)
         node.entry = folder
@@ -326,7 +328,7 @@ class Filesystem:
         if len(await self._view(fld_id)):
             raise VfsError(errno.ENOTEMPTY)
         removed = await self._bounded(w.names.remove_folder(fld_id, name), f"rmdir {name}")
-        self._patch(parent.fld_id, lambda raw: _without_folder(raw, fld_id))
+        self._drop(parent.fld_id, ("dir", fld_id))
         self.listings.invalidate(fld_id)
         if isinstance(child.entry, Folder):
             self._trashed(removed, folder=child.entry)
@@ -422,7 +424,7 @@ class Filesystem:
             if key == "title":
                 retitled = dataclasses.replace(entry, title=html.escape(text, quote=False))
                 node.entry = retitled
-                self._patch(entry.fld_id, lambda raw: _with_file(raw, retitled))
+                self._add(entry.fld_id, retitled)
         return None
 
     async def removexattr(self, ino: int, name: str) -> None:
@@ -802,8 +804,8 @@ class Filesystem:
         code = node.entry.code if isinstance(node.entry, Folder) else None
         folder = Folder(fld_id, html.escape(title, quote=False), code)
         node.entry = folder
-        self._patch(src_dir.fld_id, lambda raw: _without_folder(raw, fld_id))
-        self._patch(dst_dir.fld_id, lambda raw: _with_folder(raw, folder))
+        self._drop(src_dir.fld_id, ("dir", fld_id))
+        self._add(dst_dir.fld_id, folder)
 
     async def _rename_file(self, node: Node, src_dir: Node, dst_dir: Node, name: str) -> None:
         w = self._writer()
@@ -828,8 +830,8 @@ class Filesystem:
             entry, title=html.escape(title, quote=False), fld_id=dst_dir.fld_id
         )
         node.entry = entry
-        self._patch(src_dir.fld_id, lambda raw: _without_file(raw, code))
-        self._patch(dst_dir.fld_id, lambda raw: _with_file(raw, entry))
+        self._drop(src_dir.fld_id, ("file", code))
+        self._add(dst_dir.fld_id, entry)
         self.infos.invalidate(src_dir.fld_id)
 
     async def _remove(
@@ -848,14 +850,14 @@ class Filesystem:
             assert isinstance(key[1], int)
             fld_id = key[1]
             removed = await self._bounded(w.names.remove_folder(fld_id, name), f"removing {name}")
-            self._patch(parent.fld_id, lambda raw: _without_folder(raw, fld_id))
+            self._drop(parent.fld_id, ("dir", fld_id))
             if isinstance(entry, Folder):
                 self._trashed(removed, folder=entry)
             return
         assert isinstance(key[1], str)
         code = key[1]
         removed = await self._bounded(w.names.remove_file(code, name), f"removing {name}")
-        self._patch(parent.fld_id, lambda raw: _without_file(raw, code))
+        self._drop(parent.fld_id, ("file", code))
         if isinstance(entry, FileEntry):
             self._trashed(removed, file=entry)
         await w.mirror.drop(code)
@@ -868,13 +870,13 @@ class Filesystem:
             return
         trash = removed.trash
         if removed.trash_created:
-            self._patch(0, lambda raw: _with_folder(raw, Folder(trash, TRASH, None)))
+            self._add(0, Folder(trash, TRASH, None))
             self.listings.put(trash, FolderListing([], []))
         if file is not None:
             moved = dataclasses.replace(file, fld_id=trash)
-            self._patch(trash, lambda raw: _with_file(raw, moved))
+            self._add(trash, moved)
         if folder is not None:
-            self._patch(trash, lambda raw: _with_folder(raw, folder))
+            self._add(trash, folder)
 
     async def _clone_into(self, node: Node, request: str) -> str:
         """`vipfs clone`: file/clone of a code into this folder, under the asked name."""
@@ -903,7 +905,7 @@ class Filesystem:
             meta = name_only(result.code, name, node.fld_id)
         await w.mirror.put(meta)
         entry = _synthetic(result.code, html.escape(title_for(name), quote=False), node.fld_id)
-        self._patch(node.fld_id, lambda raw: _with_file(raw, entry))
+        self._add(node.fld_id, entry)
         log.info("cloned %s into %s as %s (%s)", code, node.name or "/", name, result.code)
         return name
 
@@ -941,7 +943,7 @@ class Filesystem:
         if node is not None:
             self.inodes.rekey(node.ino, ("file", code))
             node.entry = entry
-        self._patch(row.fld_id, lambda raw: _with_file(raw, entry))
+        self._add(row.fld_id, entry)
         self.w.live.pop(row.id, None)
         if row.replaces and row.replaces != code and self._nursery is not None:
             self._nursery.start_soon(self._drop_replaced, row.replaces, row.name, row.fld_id)
@@ -957,7 +959,7 @@ class Filesystem:
         except VfsError as exc:
             log.warning("the old copy of %s (%s) stays on the host: %s", name, code, exc.why)
             return
-        self._patch(fld_id, lambda raw: _without_file(raw, code))
+        self._drop(fld_id, ("file", code))
         self._trashed(removed)
         await w.mirror.drop(code)
 
@@ -987,14 +989,15 @@ class Filesystem:
 
     async def _view(self, fld_id: int) -> Listing:
         """The folder as the user sees it: the server's listing under our own knowledge."""
-        raw = await self.listings.get(fld_id)
+        fetched = await self.listings.get(fld_id)
         cached = self._views.get(fld_id)
         version = self._versions.get(fld_id, 0)
-        if cached is not None and cached[0] is raw and cached[1] == version:
+        if cached is not None and cached[0] is fetched and cached[1] == version:
             return cached[2]
+        raw = self.journal.apply(fld_id, fetched)
         exact = self.w.mirror if self.w is not None else None
         listing = Listing(fld_id, raw, exact=exact, pending=self._pending(fld_id))
-        self._views[fld_id] = (raw, version, listing)
+        self._views[fld_id] = (fetched, version, listing)
         return listing
 
     def _pending(self, fld_id: int) -> list[Pending]:
@@ -1012,11 +1015,13 @@ class Filesystem:
         for fld_id in fld_ids:
             self._versions[fld_id] = self._versions.get(fld_id, 0) + 1
 
-    def _patch(self, fld_id: int, change: Callable[[FolderListing], FolderListing]) -> None:
-        """Apply our own change to the cached listing (if any) without a call."""
-        raw = self.listings.peek(fld_id)
-        if raw is not None:
-            self.listings.patch(fld_id, change(raw))
+    def _add(self, fld_id: int, entry: FileEntry | Folder) -> None:
+        """Our own change shows at once, without a call, and survives a listing that lags."""
+        self.journal.added(fld_id, entry)
+        self._changed(fld_id)
+
+    def _drop(self, fld_id: int, key: EntryKey) -> None:
+        self.journal.removed(fld_id, key)
         self._changed(fld_id)
 
     def _attr(self, node: Node) -> Attr:
@@ -1129,24 +1134,6 @@ def _synthetic(code: str, title: str, fld_id: int) -> FileEntry:
         thumbnail=None,
         link=None,
     )
-
-
-def _with_file(raw: FolderListing, entry: FileEntry) -> FolderListing:
-    files = [f for f in raw.files if f.code != entry.code] + [entry]
-    return FolderListing(raw.folders, files)
-
-
-def _without_file(raw: FolderListing, code: str) -> FolderListing:
-    return FolderListing(raw.folders, [f for f in raw.files if f.code != code])
-
-
-def _with_folder(raw: FolderListing, folder: Folder) -> FolderListing:
-    folders = [f for f in raw.folders if f.fld_id != folder.fld_id] + [folder]
-    return FolderListing(folders, raw.files)
-
-
-def _without_folder(raw: FolderListing, fld_id: int) -> FolderListing:
-    return FolderListing([f for f in raw.folders if f.fld_id != fld_id], raw.files)
 
 
 def _parse_edit(key: str, text: str) -> dict[str, Any]:

@@ -77,15 +77,6 @@ class Loader(Generic[K, V]):
         """Store an answer obtained elsewhere (e.g. our own change already applied)."""
         self._cache[key] = _Cached(value, self._clock())
 
-    def patch(self, key: K, value: V) -> None:
-        """Replace a cached answer with our own change applied, keeping its age. A call in
-        flight started before the change: its answer will not be cached (it may lack it)."""
-        cached = self._cache.get(key)
-        if cached is not None:
-            cached.value = value
-        if key in self._flights:
-            self._generation[key] = self._generation.get(key, 0) + 1
-
     def invalidate(self, key: K) -> None:
         self._cache.pop(key, None)
         self._generation[key] = self._generation.get(key, 0) + 1

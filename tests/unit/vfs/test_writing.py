@@ -22,7 +22,7 @@ from trio.testing import MockClock
 from tests.unit.vfs.conftest import eventually
 from tests.unit.vfs.fake_api import FakeApi, FakeFile, FakeFolder
 from vipfs.api.errors import NotFoundError, UnsupportedError
-from vipfs.api.records import CloneResult
+from vipfs.api.records import CloneResult, FolderListing
 from vipfs.vfs.attrs import Owner
 from vipfs.vfs.errors import VfsError
 from vipfs.vfs.features import HostFeatures
@@ -46,6 +46,15 @@ class CloningApi(FakeApi):
     """The fake host with file/clone and folder/delete switched on (the base fake lacks them)."""
 
     folder_delete_on: bool = False
+    lagging: bool = False  # folder/list answers without files uploaded since `lag_from`
+    lag_from: int = 0
+
+    async def folder_list(self, fld_id: int = 0, *, files: bool = True) -> FolderListing:
+        listing = await super().folder_list(fld_id, files=files)
+        if not self.lagging:
+            return listing
+        late = {c for c, f in self.files.items() if f.created >= self.lag_from}
+        return FolderListing(listing.folders, [f for f in listing.files if f.code not in late])
 
     async def file_clone(
         self, code: str, *, title: str | None = None, fld_id: int | None = None
@@ -508,3 +517,23 @@ async def test_rename_onto_a_file_that_cannot_go_is_refused_first(
     assert err.value.errno == errno.EPERM
     assert sorted(f.title for f in mount.api.files.values()) == ["keep", "other"]
     assert sorted(await names(fs)) == [".vipfs", "keep.mp4", "other.mp4"]
+
+
+async def test_a_lagging_or_stale_listing_does_not_undo_our_changes(
+    mount: Mount, virtual_clock: MockClock
+) -> None:
+    assert isinstance(mount.api, CloningApi)
+    fs = await mount.start()
+    await write_file(fs, "old.mp4", b"1")
+    await fs.wait_uploads()
+    ((code, stored),) = mount.api.files.items()
+    await fs.unlink(ROOT_INO, "old.mp4")
+    mount.api.files[code] = stored  # a stale read: the host still lists what was deleted
+    mount.api.lagging, mount.api.lag_from = True, stored.created + 1  # newer ones: not yet
+    await write_file(fs, "new.mp4", b"22")
+    await fs.wait_uploads()
+    fs.forget_all()
+    assert await names(fs) == {".vipfs": 0, "new.mp4": 2}
+    await trio.sleep(3600)  # past the journal's hold: the host's word is final again
+    fs.forget_all()
+    assert await names(fs) == {".vipfs": 0, "old": 0}
