@@ -1108,6 +1108,8 @@ class Filesystem:
     async def _fetch_infos(self, fld_id: int) -> dict[str, FileInfo]:
         """file/info for every file of the folder: the client sends 50 codes per call."""
         listing = self.listings.peek(fld_id)
+        if listing is not None:
+            listing = self.journal.apply(fld_id, listing)
         codes = [f.code for f in listing.files] if listing is not None else []
         if not codes:
             return {}

@@ -461,6 +461,8 @@ async def test_setxattr_edits_and_refusals(mount: Mount, virtual_clock: MockCloc
     await fs.setxattr(ino, "user.vipfs.public", b"1")
     assert mount.api.files[code].tags == "a,b"  # the descr edit resent them
     assert mount.api.files[code].descr == "about &#40;it&#41;"
+    assert await fs.getxattr(ino, "user.vipfs.tags") == b"a,b"  # read back from file/info
+    assert await fs.getxattr(ino, "user.vipfs.descr") == b"about (it)"
     with pytest.raises(VfsError) as err:
         await fs.setxattr(ino, "user.vipfs.public", b"maybe")
     assert err.value.errno == errno.EINVAL
