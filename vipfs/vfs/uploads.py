@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import heapq
 import logging
 import math
 import os
@@ -223,6 +224,7 @@ class UploadQueue:
         self._inflight: dict[int, trio.CancelScope] = {}
         self._finished: dict[int, int] = {}  # id -> attempts ended in this process
         self._sent: dict[int, int] = {}  # id -> bytes sent by the running attempt
+        self._due: list[tuple[float, int]] = []  # heap of (next_try, id); stale entries skipped
         self._wake = trio.Event()
         self._changed = trio.Event()
         self._started = False
@@ -253,6 +255,8 @@ class UploadQueue:
         """Change a row in memory at once, then persist it (writes keep call order)."""
         row = replace(self._live(upload_id), **changes)
         self._rows[upload_id] = row
+        if row.state in _PENDING and ("state" in changes or "next_try" in changes):
+            heapq.heappush(self._due, (row.next_try, upload_id))
         self._notify()
         await self._db.update_upload(upload_id, **changes)
         return row
@@ -263,6 +267,11 @@ class UploadQueue:
         return UploadState.QUEUED, now + self.write_back
 
     # -- what the filesystem calls -----------------------------------------------------------
+    async def edit_keep_tags(self, code: str, **changes: Any) -> None:
+        """`edit_keep_tags` with this queue's api and db (renames, moves, xattrs of uploaded
+        files)."""
+        await edit_keep_tags(self._api, self._db, code, **changes)
+
     def get(self, upload_id: int) -> Upload | None:
         """The pending row (None once done or forgotten)."""
         return self._rows.get(upload_id)
@@ -445,6 +454,7 @@ class UploadQueue:
             if not status.pending:
                 return
             await self._changed.wait()
+            await trio.sleep(0.2)  # status() scans every row: at most a few times a second
 
     def status(self) -> QueueStatus:
         def item(r: Upload) -> QueueItem:
@@ -504,6 +514,8 @@ class UploadQueue:
         now = self._clock()
         for row in await self._db.uploads():
             self._rows[row.id] = row
+            if row.state in _PENDING:
+                heapq.heappush(self._due, (row.next_try, row.id))
             if not await trio.Path(row.spool).exists():
                 if row.state is not UploadState.FAILED:
                     await self._set(
@@ -515,6 +527,11 @@ class UploadQueue:
                 await self._set(row.id, **(await self._after_writes(row, now)))
             elif row.state is UploadState.UPLOADING:
                 await self._set(row.id, state=UploadState.QUEUED, next_try=now)
+        wanted = {row.spool for row in self._rows.values()}
+        for path in await trio.to_thread.run_sync(self._spool.paths):
+            if path not in wanted:  # uploaded just before a crash, or never enqueued
+                log.info("removing spool file %s: no upload needs it", path.name)
+                await self._spool.delete(path)
         if self._rows:
             log.info("upload queue: resuming %d file(s)", len(self._rows))
 
@@ -532,27 +549,34 @@ class UploadQueue:
             task_status.started()
             while True:
                 self._wake = trio.Event()
-                now = self._clock()
-                waiting = sorted(
-                    (
-                        r
-                        for r in self._rows.values()
-                        if r.state in _PENDING and r.id not in self._inflight
-                    ),
-                    key=lambda r: (r.next_try, r.id),
-                )
-                next_due = math.inf
-                for row in waiting:
-                    if row.next_try > now:
-                        next_due = min(next_due, row.next_try)
-                    elif len(self._inflight) < self.transfers:
-                        scope = trio.CancelScope()
-                        self._inflight[row.id] = scope
-                        row = replace(row, state=UploadState.UPLOADING)
-                        self._rows[row.id] = row
-                        nursery.start_soon(self._attempt, row.id, scope)
-                with trio.move_on_after(max(0.0, next_due - now)):
+                with trio.move_on_after(self._start_due(nursery)):
                     await self._wake.wait()
+
+    def _start_due(self, nursery: trio.Nursery) -> float:
+        """Start the due rows that free slots allow; returns how long until the next is due
+        (inf when none, or when every slot is busy: a finishing attempt wakes the loop)."""
+        now = self._clock()
+        while self._due:
+            due, upload_id = self._due[0]
+            row = self._rows.get(upload_id)
+            if (
+                row is None
+                or row.state not in _PENDING
+                or row.next_try != due
+                or upload_id in self._inflight
+            ):
+                heapq.heappop(self._due)  # stale: the row moved on since this entry
+                continue
+            if due > now:
+                return due - now
+            if len(self._inflight) >= self.transfers:
+                return math.inf
+            heapq.heappop(self._due)
+            scope = trio.CancelScope()
+            self._inflight[upload_id] = scope
+            self._rows[upload_id] = replace(row, state=UploadState.UPLOADING)
+            nursery.start_soon(self._attempt, upload_id, scope)
+        return math.inf
 
     async def _attempt(self, upload_id: int, scope: trio.CancelScope) -> None:
         try:
@@ -567,6 +591,9 @@ class UploadQueue:
         finally:
             self._inflight.pop(upload_id, None)
             self._sent.pop(upload_id, None)
+            row = self._rows.get(upload_id)
+            if row is not None and row.state in _PENDING:  # its entry was dropped while busy
+                heapq.heappush(self._due, (row.next_try, upload_id))
             self._finished[upload_id] = self._finished.get(upload_id, 0) + 1
             self._notify()
 

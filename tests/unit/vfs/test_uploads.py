@@ -392,7 +392,7 @@ async def test_edit_keep_tags_resends_known_or_fetched_tags(
     code = env.done[0].code
     assert code is not None
     assert env.api.files[code].tags == "promo, clip"
-    await edit_keep_tags(env.api, env.db, code, title="renamed", fld_id=3)
+    await queue.edit_keep_tags(code, title="renamed", fld_id=3)
     assert env.api.files[code].tags == "promo, clip"
     meta = await env.db.get_file(code)
     assert meta is not None and meta.fld_id == 3 and meta.tags == "promo, clip"
@@ -499,3 +499,14 @@ async def test_a_refused_title_edit_still_completes_the_upload(
     meta = await env.db.get_file(code)
     assert meta is not None and meta.name == "clip.mp4"
     assert ["refused its title" in r.getMessage() for r in caplog.records] == [True]
+
+
+async def test_restart_removes_spool_files_no_row_needs(env: Env, virtual_clock: MockClock) -> None:
+    queue = await env.start()
+    kept = await env.new_file(queue, "clip.mp4")
+    orphan = await env.spool.create()  # created, then vipfs died before enqueue
+    env.crash()
+    await trio.sleep(1)
+    await env.start()
+    assert env.spool.paths() == [kept.spool]
+    assert not await trio.Path(orphan).exists()
