@@ -140,6 +140,8 @@ def test_lost_upload_answers_make_no_second_copy(
         umount(mount)
     finally:
         emulator.switch(truncated=0.0)
+    assert emulator.calls()["upload"] == len(expected)  # the node got each file once
+    assert "stored by an earlier attempt" in mount.log()  # a lost answer was met, and adopted
     again = start_mount(emulator, *FAST)
     assert_host_holds(emulator, again.path, expected)
 
