@@ -9,6 +9,7 @@ from __future__ import annotations
 import errno
 import hashlib
 import os
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -183,3 +184,39 @@ def test_overwrite_replaces_and_an_in_place_change_is_refused(
               "status=none")  # fmt: skip
     assert poke.returncode != 0 and "Operation not permitted" in poke.stderr
     assert sh("cmp", clip, v2).returncode == 0
+
+
+def test_a_part_file_is_held_until_renamed(
+    emulator: Emulator, start_mount: StartMount, tmp_path: Path
+) -> None:
+    movie = tmp_path / "movie.mp4"
+    movie.write_bytes(os.urandom(30_000))
+    mount = start_mount(emulator, "--write-back", "0.2")
+    assert sh("cp", movie, mount.path / "movie.mp4.part").returncode == 0  # a browser's download
+    time.sleep(1.5)  # many write-back periods: a normal name would be uploading by now
+    assert emulator.live_files() == []
+    assert sh("mv", mount.path / "movie.mp4.part", mount.path / "movie.mp4").returncode == 0
+    wait_for("the renamed file's upload", lambda: settled(emulator, 1))
+    assert [f["title"] for f in emulator.files()] == ["movie"]
+    assert sh("cmp", mount.path / "movie.mp4", movie).returncode == 0
+
+
+def test_mkdir_with_lost_answers_never_makes_two_folders(
+    emulator: Emulator, start_mount: StartMount
+) -> None:
+    """folder/create is not idempotent: after a lost answer the folder may exist all the same.
+    A user retries a failed mkdir; the host must end with each folder once, all visible."""
+    mount = start_mount(emulator)
+    names = [f"dir {i:02d}" for i in range(10)]
+    assert os.listdir(mount.path) == [".vipfs"]
+    emulator.switch(truncated=0.5)
+    try:
+        for name in names:
+            for _ in range(8):
+                if sh("mkdir", "-p", mount.path / name).returncode == 0:
+                    break
+    finally:
+        emulator.switch(truncated=0.0)
+    on_host = sorted(f["name"] for f in emulator.api("folder/list", fld_id=0)["folders"])
+    assert on_host == names
+    assert sorted(os.listdir(mount.path)) == [".vipfs", *names]
