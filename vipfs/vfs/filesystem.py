@@ -420,6 +420,7 @@ class Filesystem:
             w.names.edit_file(node.code, f"setting {name} of {node.name}", **changes),
             f"file/edit of {node.name}",
         )
+        await w.mirror.refresh(node.code)
         entry = node.entry
         if isinstance(entry, FileEntry):
             self.infos.invalidate(entry.fld_id)

@@ -561,3 +561,22 @@ async def test_mkdir_after_a_lost_answer_adopts_the_folder_it_made(
     api.fail("folder_create", NotSentError("refused"), 1)
     await fs.mkdir(ROOT_INO, "Twice")  # a connect failure: the retry cannot duplicate
     assert sorted(f.name for f in api.folders.values()) == ["Once", "Twice"]
+
+
+async def test_tags_set_by_xattr_survive_a_rename_and_an_overwrite(
+    mount: Mount, virtual_clock: MockClock
+) -> None:
+    fs = await mount.start()
+    ino = await write_file(fs, "t.mp4", b"1")
+    await fs.wait_uploads()
+    await fs.setxattr(ino, "user.vipfs.tags", b"first")
+    await fs.setxattr(ino, "user.vipfs.tags", b"second")
+    await fs.rename(ROOT_INO, "t.mp4", ROOT_INO, "u.mp4")
+    await fs.setxattr(ino, "user.vipfs.public", b"0")
+    opened = await fs.open(ino, os.O_WRONLY | os.O_TRUNC)
+    await fs.write(opened.fh, 0, b"22")
+    await fs.release(opened.fh)
+    await fs.wait_uploads()
+    await eventually(lambda: len(mount.api.files) == 1)
+    (stored,) = mount.api.files.values()
+    assert (stored.data, stored.title, stored.tags) == (b"22", "u", "second")
