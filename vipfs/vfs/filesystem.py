@@ -347,23 +347,31 @@ class Filesystem:
         if src is None:
             raise VfsError(errno.ENOENT)
         dst = (await self._view(dst_dir.fld_id)).child(new_name)
+        src = (await self._view(src_dir.fld_id)).child(old_name)  # the same, after the await
+        if src is None:
+            raise VfsError(errno.ENOENT)
         if dst is not None and dst.key == src.key:
             return
-        if dst is not None:
+        # Nodes, not keys, from here on: an upload finishing during an await below gives the
+        # same node its file code, and the rename must follow it.
+        node = self._adopt(src.key, src.name, src.entry, src_dir.ino)
+        target = None if dst is None else self._adopt(dst.key, dst.name, dst.entry, dst_dir.ino)
+        if target is not None:
             if flags & RENAME_NOREPLACE:
                 raise VfsError(errno.EEXIST)
-            await self._check_replaceable(src.key, dst.key, new_name)
-        node = self._adopt(src.key, src.name, src.entry, src_dir.ino)
-        if src.key[0] == "dir":
+            await self._check_replaceable(node.key, target.key, new_name)
+        if node.key[0] == "dir":
             await self._rename_folder(node, src_dir, dst_dir, new_name)
-        elif src.key[0] == "up":
+        elif node.key[0] == "up":
+            if w.queue.get(node.upload_id) is None:
+                raise VfsError(errno.ENOENT, f"{old_name} was removed meanwhile")
             await w.queue.rename(node.upload_id, new_name, dst_dir.fld_id)
             self._changed(src_dir.fld_id, dst_dir.fld_id)
         else:
             await self._rename_file(node, src_dir, dst_dir, new_name)
         node.name, node.parent = new_name, dst_dir.ino
-        if dst is not None:
-            await self._remove(dst_dir, new_name, dst.key, dst.entry)
+        if target is not None and target.key != node.key:
+            await self._remove(dst_dir, new_name, target.key, target.entry)
 
     async def unlink(self, parent_ino: int, name: str) -> None:
         parent = self._dir_for_change(parent_ino, name)
@@ -769,9 +777,13 @@ class Filesystem:
             return  # uploaded through fsync, or deleted while open
         if handle.finished and row.state is not UploadState.WRITING:
             return
-        if live is not None and live.dirty:
-            await w.queue.set_times(handle.upload_id, live.mtime_ns)
-        await w.queue.touch(handle.upload_id)
+        try:  # each call checks first: the file may be removed while this close runs
+            if live is not None and live.dirty and w.queue.get(handle.upload_id):
+                await w.queue.set_times(handle.upload_id, live.mtime_ns)
+            if w.queue.get(handle.upload_id):
+                await w.queue.touch(handle.upload_id)
+        except KeyError:  # removed during touch's own await: nothing left to start
+            return
         self._changed(row.fld_id)
 
     async def _check_replaceable(self, src: NodeKey, dst: NodeKey, name: str) -> None:
