@@ -642,3 +642,18 @@ async def test_url_upload_asks_the_host_and_refreshes_the_folder(
         await fs.setxattr(folder.ino, "user.vipfs.url_upload", b"http://127.0.0.1/x.mp4")
     assert err.value.errno == errno.EPERM
     assert mount.api.calls[-1] == ("upload_url", {"url": "http://127.0.0.1/x.mp4"})
+
+
+async def test_rsync_update_of_a_queued_file_keeps_one_entry_under_its_name(
+    mount: Mount, virtual_clock: MockClock
+) -> None:
+    fs = await mount.start(write_back=1000)
+    await write_file(fs, "same.mp4", b"old")
+    assert await names(fs) == {".vipfs": 0, "same.mp4": 3}
+    await write_file(fs, ".same.mp4.Qw3rTy", b"newer")
+    await fs.rename(ROOT_INO, ".same.mp4.Qw3rTy", ROOT_INO, "same.mp4")
+    assert await names(fs) == {".vipfs": 0, "same.mp4": 5}
+    await fs.wait_uploads()
+    assert [f.data for f in mount.api.files.values()] == [b"newer"]
+    fs.forget_all()
+    assert await names(fs) == {".vipfs": 0, "same.mp4": 5}
