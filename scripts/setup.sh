@@ -34,5 +34,11 @@ if [ ! -x .venv/bin/python ]; then
 fi
 extra=""
 [ "${1:-}" = test ] && extra="[test]"
-.venv/bin/python -m pip install -q --upgrade pip >/dev/null
-.venv/bin/python -m pip install -q -e ".${extra}"
+# pip's own chatter (build warnings, index notes) goes to a log; it is shown only on failure.
+log=.venv/setup.log
+if ! { .venv/bin/python -m pip install -q --upgrade pip \
+       && .venv/bin/python -m pip install -q -e ".${extra}"; } >"$log" 2>&1; then
+  cat "$log" >&2
+  echo "setup: installing vipfs into .venv failed (log above, also in $log)" >&2
+  exit 1
+fi

@@ -22,6 +22,7 @@ COMMANDS: list[tuple[str, str, str]] = [
     ("status", "vipfs.status", "show a mount's upload queue, failures and rate-limit budget"),
     ("clone", "vipfs.clone", "copy a file on the host (file/clone), no bytes moved"),
     ("url-upload", "vipfs.urlupload", "let the host fetch a URL into a folder (upload/url)"),
+    ("config", "vipfs.config_check", "check the config: files, remotes, API URL, key (masked)"),
     ("demo", "vipfs.demo", "mount an emulated account with sample content"),
     ("emulator", "vipfs.emulator.cli", "run an XVS host emulator on 127.0.0.1"),
 ]
@@ -30,6 +31,12 @@ COMMANDS: list[tuple[str, str, str]] = [
 class CommandModule(Protocol):
     def configure(self, parser: argparse.ArgumentParser) -> None: ...
     def run(self, args: argparse.Namespace) -> int: ...
+
+
+def is_mount_helper_call(argv: Sequence[str]) -> bool:
+    """`vipfs SOURCE MOUNTPOINT -o ...`: how fuse3's mount.fuse3 runs us for `-t fuse.vipfs`."""
+    names = {name for name, _, _ in COMMANDS}
+    return len(argv) >= 2 and argv[0] not in names and not argv[0].startswith("-")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -48,6 +55,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if is_mount_helper_call(argv):
+        from vipfs import mount_helper
+
+        return mount_helper.main(argv)
     args = build_parser().parse_args(argv)
     try:
         return int(args._run(args))

@@ -26,11 +26,13 @@ from urllib.parse import urlsplit
 import pyfuse3
 import trio
 
+from vipfs import config as settings
+from vipfs import sdnotify
 from vipfs.api.client import XvsClient
 from vipfs.api.errors import ApiError, AuthError
 from vipfs.api.records import AccountInfo
 from vipfs.fuse_ops import Operations
-from vipfs.keyfile import MissingKeyError, load_key
+from vipfs.keyfile import MissingKeyError
 from vipfs.vfs.attrs import Owner
 from vipfs.vfs.features import HostFeatures
 from vipfs.vfs.filesystem import Filesystem, Options, WriteSetup
@@ -52,9 +54,12 @@ class StartupError(Exception):
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
+    settings.add_arguments(parser)  # REMOTE and --config; defaults come from the remote
     parser.add_argument("mountpoint", help="an empty directory to mount the account on")
     parser.add_argument("--api-url", default=DEFAULT_API_URL, help="the host's API root")
-    parser.add_argument("--key-file", help="file holding the API key (else $VIPFS_KEY or config)")
+    parser.add_argument(
+        "--key-file", help="file holding the API key (else $VIPFS_KEY, else the remote's)"
+    )
     parser.add_argument("-f", "--foreground", action="store_true", help="stay in the foreground")
     parser.add_argument(
         "--dir-cache-time",
@@ -146,6 +151,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="log here (default: stderr with -f, else ~/.cache/vipfs/log/<mount>.log)",
     )
     parser.add_argument("--debug-fuse", action="store_true", help="log every FUSE request")
+    settings.defer_defaults(parser)  # keep last: lets the remote fill what argv did not give
 
 
 @dataclass(frozen=True)
@@ -177,14 +183,21 @@ class MountConfig:
 
 
 def run(args: argparse.Namespace) -> int:
+    try:
+        found = settings.resolve(args)
+    except (settings.ConfigError, MissingKeyError) as exc:
+        print(f"vipfs: {exc}", file=sys.stderr)
+        return 1
     if not args.foreground and not args.log_file:  # a daemon has no stderr to log to
         args.log_file = str(default_log_file(Path(args.mountpoint).absolute()))
     setup_logging(args.verbose, args.log_file)
+    for warning in found.key.warnings:
+        log.warning("%s", warning)
     try:
         config = MountConfig(
             mountpoint=Path(args.mountpoint).absolute(),
             api_url=args.api_url,
-            key=load_key(args.key_file),
+            key=found.key.key,
             foreground=args.foreground,
             options=Options(
                 owner=Owner(args.uid, args.gid, args.umask),
@@ -267,7 +280,9 @@ def daemonize(config: MountConfig, *, log_file: str | None) -> int:
     os.close(read_end)
     os.setsid()
     devnull = os.open(os.devnull, os.O_RDWR)
-    for fd in (0, 1) if log_file else (0, 1, 2):
+    # all three: a daemon holding its caller's stderr keeps `$(vipfs mount ...)` and mount(8)
+    # output pipes open forever; the log file (always set in the background) has the words
+    for fd in (0, 1, 2):
         os.dup2(devnull, fd)
     pipe = os.fdopen(write_end, "w")
 
@@ -403,6 +418,7 @@ async def _serve(
             nursery.start_soon(_signals, fs, config)
             nursery.start_soon(_announce, config, info, report)
             await pyfuse3.main()
+            sdnotify.stopping(f"unmounting {config.mountpoint}")
             nursery.cancel_scope.cancel()
     finally:
         pids.unlink(missing_ok=True)
@@ -420,6 +436,7 @@ async def _announce(config: MountConfig, info: AccountInfo, report: Report) -> N
     await trio.to_thread.run_sync(os.stat, config.mountpoint)
     log.info("mounted %s as vipfs:%s from %s", config.mountpoint, info.login, config.host)
     report(True, "")
+    sdnotify.ready(f"mounted vipfs:{info.login} from {config.host} on {config.mountpoint}")
 
 
 async def _signals(fs: Filesystem, config: MountConfig) -> None:
@@ -433,6 +450,7 @@ async def _signals(fs: Filesystem, config: MountConfig) -> None:
                     pyfuse3.terminate()
                 else:
                     log.info("signal %d: waiting for pending uploads, then unmounting", signum)
+                    sdnotify.stopping(f"signal {signum}: uploading what is queued, then unmounting")
                     nursery.start_soon(_drain_then_stop, fs, config)
 
 

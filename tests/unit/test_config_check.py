@@ -1,0 +1,79 @@
+"""`vipfs config check`: what a mount would use, the key masked, the server's verdict."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from vipfs import config
+from vipfs.cli import main
+from vipfs.emulator.config import EmulatorConfig
+from vipfs.emulator.server import Emulator
+
+
+@pytest.fixture(autouse=True)
+def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("VIPFS_KEY", "VIPFS_CONFIG"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
+    monkeypatch.setattr(config, "SYSTEM_CONFIG", tmp_path / "etc" / "config.toml")
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[Emulator]:
+    with Emulator(EmulatorConfig()) as emulator:
+        yield emulator
+
+
+def remote_file(tmp_path: Path, url: str, key: str, mode: int = 0o600) -> Path:
+    key_file = tmp_path / "key"
+    key_file.write_text(f"# vipfs\n{key}\n")
+    key_file.chmod(mode)
+    path = tmp_path / "xdg" / "vipfs" / "config.toml"
+    path.parent.mkdir(parents=True)
+    path.write_text(
+        f'[remotes.work]\napi_url = "{url}"\nkey_file = "{key_file}"\ndir_cache_time = 60\n'
+    )
+    return path
+
+
+def check(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str]:
+    code = main(["config", "check", *argv])
+    out, err = capsys.readouterr()
+    return code, out + err
+
+
+def test_reports_files_remote_and_masked_key(
+    tmp_path: Path, server: Emulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = remote_file(tmp_path, server.api_url, server.key, mode=0o644)
+    code, out = check(capsys, "work", "--online")
+    assert code == 0, out
+    assert f"  {path} (read)" in out and f"  {config.SYSTEM_CONFIG} (not found)" in out
+    assert "remotes: work" in out
+    assert f"api_url: {server.api_url}  (from {path})" in out
+    assert f"key: {config.mask(server.key)} from key_file in {path}" in out
+    assert f"key file: {tmp_path / 'key'} (mode 0644" in out
+    assert "dir_cache_time = 60.0" in out
+    assert "warning: the key file" in out and "chmod 600" in out
+    assert "online: the server accepts the key (login " in out
+    assert server.key not in out
+
+
+def test_refused_key_and_missing_remote(
+    tmp_path: Path, server: Emulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    wrong = "9zzzzzzzzzzzzzzzz"
+    remote_file(tmp_path, server.api_url, wrong)
+    code, out = check(capsys, "work", "--online")
+    assert code == 1 and "online: the server refused the key" in out and wrong not in out
+    code, out = check(capsys, "other")
+    assert code == 1 and "error: no remote named 'other'" in out
+
+
+def test_no_config_no_key(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out = check(capsys)
+    assert code == 1
+    assert "remotes: (none)" in out and "error: no API key" in out

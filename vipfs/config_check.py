@@ -1,0 +1,112 @@
+"""`vipfs config check [REMOTE]`: what a mount of REMOTE would use, and where each part came from.
+
+It resolves the remote exactly as `vipfs mount` does (the same parser, `vipfs.config.resolve`),
+so what it prints is what a mount gets: the files read, the remotes, the API URL, the key's
+origin and permissions with the key masked, the options the config sets, and every warning.
+With `--online` it also asks the server whether it accepts the key.
+"""
+
+from __future__ import annotations
+
+import argparse
+import stat
+import sys
+from pathlib import Path
+
+import trio
+
+from vipfs import config as settings
+from vipfs.api.client import XvsClient
+from vipfs.api.errors import ApiError, AuthError
+from vipfs.keyfile import MissingKeyError
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+    check = sub.add_parser(
+        "check",
+        help="show the files, remote, API URL and key (masked) a mount would use",
+        description="Show what `vipfs mount REMOTE ...` would use and where it came from; "
+        "exit 1 if it could not mount.",
+    )
+    check.add_argument("remote", nargs="?", default=None, help="the remote (default 'default')")
+    check.add_argument("--config", metavar="FILE", help="read only this config file")
+    check.add_argument("--key-file", help="check this key file instead of the remote's")
+    check.add_argument(
+        "--online", action="store_true", help="also ask the server whether it accepts the key"
+    )
+    check.add_argument(
+        "--timeout", type=float, default=15.0, metavar="S", help="for --online (default 15)"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from vipfs import mount  # the mount's own parser: what is checked is what a mount does
+
+    parser = argparse.ArgumentParser(add_help=False)
+    mount.configure(parser)
+    argv = [args.remote or settings.DEFAULT_REMOTE, "MOUNTPOINT"]
+    if args.config:
+        argv += ["--config", args.config]
+    if args.key_file:
+        argv += ["--key-file", args.key_file]
+    mount_args = parser.parse_args(argv)
+    out = sys.stdout
+    try:
+        loaded = settings.load(args.config)
+    except settings.ConfigError as exc:
+        print(f"error: {exc}", file=out)
+        return 1
+    print("config files:", file=out)
+    for path in loaded.looked:
+        print(f"  {path} ({'read' if path in loaded.read else 'not found'})", file=out)
+    print(f"remotes: {', '.join(loaded.remote_names) or '(none)'}", file=out)
+    try:
+        found = settings.resolve(mount_args)
+    except settings.ConfigError as exc:
+        print(f"error: {exc}", file=out)
+        return 1
+    except MissingKeyError as exc:
+        print(f"remote {mount_args.remote!r}: api_url {mount_args.api_url}", file=out)
+        print(f"error: {exc}", file=out)
+        return 1
+    remote = found.remote
+    print(f"remote {remote.name!r}{'' if remote.declared else ' (built-in defaults)'}:", file=out)
+    print(f"  api_url: {mount_args.api_url}{_origin(remote, 'api_url')}", file=out)
+    print(f"  key: {found.key.masked} from {found.key.origin}", file=out)
+    if found.key.path is not None:
+        print(f"  key file: {found.key.path} ({_describe(found.key.path)})", file=out)
+    for name, value in sorted(remote.settings.items()):
+        if name not in ("api_url", *settings.KEY_SETTINGS):
+            print(
+                f"  {name} = {getattr(mount_args, name, value)!r}{_origin(remote, name)}", file=out
+            )
+    for warning in found.key.warnings:
+        print(f"warning: {warning}", file=out)
+    if not args.online:
+        return 0
+    verdict, ok = trio.run(_ask_server, mount_args.api_url, found.key.key, args.timeout)
+    print(f"online: {verdict}", file=out)
+    return 0 if ok else 1
+
+
+def _origin(remote: settings.Remote, name: str) -> str:
+    path = remote.origins.get(name)
+    return f"  (from {path})" if path else "  (default)"
+
+
+def _describe(path: Path) -> str:
+    info = path.stat()
+    return f"mode {stat.S_IMODE(info.st_mode):04o}, uid {info.st_uid}"
+
+
+async def _ask_server(api_url: str, key: str, budget: float) -> tuple[str, bool]:
+    try:
+        with trio.fail_after(budget):
+            async with XvsClient(api_url, key, retry_budget=budget) as api:
+                info = await api.account_info()
+    except AuthError:
+        return "the server refused the key", False
+    except (ApiError, trio.TooSlowError) as exc:
+        return f"cannot reach {api_url}: {exc or 'no answer'}", False
+    return f"the server accepts the key (login {info.login})", True
