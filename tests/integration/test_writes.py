@@ -6,6 +6,7 @@ are the ones users run. `/_emu/files` is the host's truth: titles, folders, size
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -52,6 +53,12 @@ def status_xattr(path: Path) -> str:
     out = sh("getfattr", "--only-values", "-n", "user.vipfs.status", path)
     assert out.returncode == 0, out.stderr
     return out.stdout
+
+
+def settled_status(path: Path) -> str:
+    """The file's status once its upload has ended (refused or stored), else ""."""
+    state = status_xattr(path)
+    return state if state.startswith(("failed", "encoding", "ready")) else ""
 
 
 def test_rsync_tree_then_umount_remount_and_rsync_again(
@@ -253,6 +260,23 @@ def test_refused_file_keeps_its_data_and_says_why(
     again = start_mount(emulator, *FAST)
     assert sh("cmp", again.path / "notes.txt", notes).returncode == 0
     assert "Not video file" in status_xattr(again.path / "notes.txt")
+
+
+def test_size_holds_across_the_upload_and_the_refusal(
+    emulator: Emulator, start_mount: StartMount, tmp_path: Path
+) -> None:
+    """The kernel caches what a lookup answers: a 0 size served at a state change would be
+    read as an empty file (cmp, rsync's quick check) for a whole attr timeout."""
+    mount = start_mount(emulator, "--write-back", "0.2")
+    seen: list[tuple[str, str, int]] = []
+    for i in range(10):
+        name = f"file {i}.{'txt' if i % 2 else 'mp4'}"
+        (tmp_path / name).write_bytes(os.urandom(11_000))
+        assert sh("cp", tmp_path / name, mount.path).returncode == 0
+        final = wait_for(f"{name} to settle", functools.partial(settled_status, mount.path / name))
+        seen.append((name, final.split(":")[0], os.stat(mount.path / name).st_size))
+    wrong = [entry for entry in seen if entry[2] != 11_000]
+    assert not wrong, wrong
 
 
 def test_fsync_uploads_at_once_and_a_refusal_is_eio(
