@@ -269,8 +269,8 @@ def test_size_holds_across_the_upload_and_the_refusal(
     read as an empty file (cmp, rsync's quick check) for a whole attr timeout."""
     mount = start_mount(emulator, "--write-back", "0.2")
     seen: list[tuple[str, str, int]] = []
-    for i in range(10):
-        name = f"file {i}.{'txt' if i % 2 else 'mp4'}"
+    for i in range(16):
+        name = f"file {i:02d}.{'txt' if i % 2 else 'mp4'}"
         (tmp_path / name).write_bytes(os.urandom(11_000))
         assert sh("cp", tmp_path / name, mount.path).returncode == 0
         final = wait_for(f"{name} to settle", functools.partial(settled_status, mount.path / name))
