@@ -298,6 +298,20 @@ def test_fsync_uploads_at_once_and_a_refusal_is_eio(
     assert (mount.path / "notes.txt").read_text() == "no video\n"
 
 
+def test_sync_uploads_makes_close_upload_and_report(
+    emulator: Emulator, start_mount: StartMount, tmp_path: Path
+) -> None:
+    mount = start_mount(emulator, "--sync-uploads", "--write-back", "600")
+    clip = tmp_path / "closed.mp4"
+    clip.write_bytes(os.urandom(25_000))
+    assert sh("cp", "-a", clip, mount.path).returncode == 0
+    assert [f["title"] for f in emulator.live_files()] == ["closed"]  # on the host when cp ends
+    (tmp_path / "notes.txt").write_text("no video\n")
+    refused = sh("cp", tmp_path / "notes.txt", mount.path)
+    assert refused.returncode != 0 and "Input/output error" in refused.stderr
+    assert (mount.path / "notes.txt").read_text() == "no video\n"  # kept all the same
+
+
 GIB = 1 << 30
 
 
