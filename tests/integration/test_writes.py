@@ -239,8 +239,8 @@ def test_refused_file_keeps_its_data_and_says_why(
     mount = start_mount(emulator, "--write-back", "0.2")
     assert sh("cp", notes, mount.path).returncode == 0
     target = mount.path / "notes.txt"
-    state = wait_for("the refusal", lambda: "failed" in (s := status_xattr(target)) and s)
-    assert "Not video file" in state
+    state = wait_for("the upload's end", functools.partial(settled_status, target))
+    assert state.startswith("failed") and "Not video file" in state, state
     assert sh("cmp", target, notes).returncode == 0  # the data is kept and readable
     status = vipfs("status", mount.path)
     assert status.returncode == 0, status.stderr
@@ -260,6 +260,8 @@ def test_refused_file_keeps_its_data_and_says_why(
     again = start_mount(emulator, *FAST)
     assert sh("cmp", again.path / "notes.txt", notes).returncode == 0
     assert "Not video file" in status_xattr(again.path / "notes.txt")
+    umount(again)
+    assert mount.log().count("Not video file") == 1  # not sent again after the remount
 
 
 def test_size_holds_across_the_upload_and_the_refusal(
