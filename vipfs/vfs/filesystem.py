@@ -317,9 +317,12 @@ class Filesystem:
         if listing.child(name) is not None:
             raise VfsError(errno.EEXIST)
         title = decode(name)
-        known = {c.key[1] for c in listing.children if c.key[0] == "dir"}
-        made = w.names.create_folder(title, parent.fld_id, {k for k in known if isinstance(k, int)})
-        fld_id = await self._bounded(made, f"mkdir {name}")
+        known = {
+            k for c in listing.children if c.key[0] == "dir" and isinstance(k := c.key[1], int)
+        }
+        fld_id = await self._bounded(
+            w.names.create_folder(title, parent.fld_id, known), f"mkdir {name}"
+        )
         folder = Folder(fld_id, html.escape(title, quote=False), None)
         self._add(parent.fld_id, folder)
         self.listings.put(fld_id, FolderListing([], []))  # new: known empty, no call needed
