@@ -18,7 +18,7 @@ import pyfuse3
 
 from vipfs.vfs.attrs import Attr
 from vipfs.vfs.errors import VfsError
-from vipfs.vfs.filesystem import Filesystem
+from vipfs.vfs.filesystem import AttrChanges, Filesystem, Opened
 
 log = logging.getLogger(__name__)
 
@@ -149,15 +149,82 @@ class Operations(pyfuse3.Operations):
     async def setxattr(
         self, inode: int, name: bytes, value: bytes, ctx: pyfuse3.RequestContext
     ) -> None:
-        if not os.fsdecode(name).startswith("user."):
-            raise VfsError(errno.ENOTSUP)
-        raise VfsError(errno.EROFS, "setting user.* attributes is not supported yet")
+        created = await self.fs.setxattr(inode, os.fsdecode(name), value)
+        if created is not None:  # the kernel may remember a miss of this name: drop it
+            pyfuse3.invalidate_entry_async(inode, os.fsencode(created), ignore_enoent=True)
 
     @translated
     async def removexattr(self, inode: int, name: bytes, ctx: pyfuse3.RequestContext) -> None:
-        if not os.fsdecode(name).startswith("user."):
-            raise VfsError(errno.ENOTSUP)
-        raise VfsError(errno.EROFS, "removing user.* attributes is not supported")
+        await self.fs.removexattr(inode, os.fsdecode(name))
+
+    @translated
+    async def setattr(
+        self,
+        inode: int,
+        attr: pyfuse3.EntryAttributes,
+        fields: pyfuse3.SetattrFields,
+        fh: int | None,
+        ctx: pyfuse3.RequestContext,
+    ) -> pyfuse3.EntryAttributes:
+        mtime_ns = None
+        if fields.update_mtime:
+            mtime_ns = attr.st_mtime_ns
+        changes = AttrChanges(
+            size=attr.st_size if fields.update_size else None,
+            mtime_ns=mtime_ns,
+            mode=attr.st_mode if fields.update_mode else None,
+        )
+        return self.entry(await self.fs.setattr(inode, changes, fh))
+
+    @translated
+    async def mkdir(
+        self, parent_inode: int, name: bytes, mode: int, ctx: pyfuse3.RequestContext
+    ) -> pyfuse3.EntryAttributes:
+        return self.entry(await self.fs.mkdir(parent_inode, os.fsdecode(name)))
+
+    @translated
+    async def rmdir(self, parent_inode: int, name: bytes, ctx: pyfuse3.RequestContext) -> None:
+        await self.fs.rmdir(parent_inode, os.fsdecode(name))
+
+    @translated
+    async def unlink(self, parent_inode: int, name: bytes, ctx: pyfuse3.RequestContext) -> None:
+        await self.fs.unlink(parent_inode, os.fsdecode(name))
+
+    @translated
+    async def rename(
+        self,
+        parent_inode_old: int,
+        name_old: bytes,
+        parent_inode_new: int,
+        name_new: bytes,
+        flags: int,
+        ctx: pyfuse3.RequestContext,
+    ) -> None:
+        await self.fs.rename(
+            parent_inode_old,
+            os.fsdecode(name_old),
+            parent_inode_new,
+            os.fsdecode(name_new),
+            flags,
+        )
+
+    @translated
+    async def link(
+        self, inode: int, new_parent_inode: int, new_name: bytes, ctx: pyfuse3.RequestContext
+    ) -> pyfuse3.EntryAttributes:
+        raise VfsError(errno.EPERM, "hard links are not supported: copy the file (or vipfs clone)")
+
+    @translated
+    async def symlink(
+        self, parent_inode: int, name: bytes, target: bytes, ctx: pyfuse3.RequestContext
+    ) -> pyfuse3.EntryAttributes:
+        raise VfsError(errno.EPERM, "symbolic links are not supported: the host stores videos")
+
+    @translated
+    async def mknod(
+        self, parent_inode: int, name: bytes, mode: int, rdev: int, ctx: pyfuse3.RequestContext
+    ) -> pyfuse3.EntryAttributes:
+        raise VfsError(errno.EPERM, "only regular files and folders can be made here")
 
     @translated
     async def statfs(self, ctx: pyfuse3.RequestContext) -> pyfuse3.StatvfsData:
@@ -174,12 +241,34 @@ class Operations(pyfuse3.Operations):
         out.f_namemax = value.namemax
         return out
 
-    @translated
-    async def open(self, inode: int, flags: int, ctx: pyfuse3.RequestContext) -> pyfuse3.FileInfo:
-        opened = await self.fs.open(inode, flags)
+    @staticmethod
+    def file_info(opened: Opened) -> pyfuse3.FileInfo:
         return pyfuse3.FileInfo(
             fh=opened.fh, direct_io=opened.direct_io, keep_cache=opened.keep_cache
         )
+
+    @translated
+    async def open(self, inode: int, flags: int, ctx: pyfuse3.RequestContext) -> pyfuse3.FileInfo:
+        return self.file_info(await self.fs.open(inode, flags))
+
+    @translated
+    async def create(
+        self, parent_inode: int, name: bytes, mode: int, flags: int, ctx: pyfuse3.RequestContext
+    ) -> tuple[pyfuse3.FileInfo, pyfuse3.EntryAttributes]:
+        opened, attr = await self.fs.create(parent_inode, os.fsdecode(name), mode)
+        return self.file_info(opened), self.entry(attr)
+
+    @translated
+    async def write(self, fh: int, off: int, buf: bytes) -> int:
+        return await self.fs.write(fh, off, buf)
+
+    @translated
+    async def flush(self, fh: int) -> None:
+        await self.fs.flush(fh)
+
+    @translated
+    async def fsync(self, fh: int, datasync: bool) -> None:
+        await self.fs.fsync(fh)
 
     @translated
     async def read(self, fh: int, off: int, size: int) -> bytes:

@@ -13,6 +13,7 @@ import argparse
 import errno
 import hashlib
 import logging
+import math
 import os
 import signal
 import stat
@@ -34,8 +35,12 @@ from vipfs.fuse_ops import Operations
 from vipfs.keyfile import MissingKeyError
 from vipfs.vfs.attrs import Owner
 from vipfs.vfs.features import HostFeatures
-from vipfs.vfs.filesystem import Filesystem, Options
+from vipfs.vfs.filesystem import Filesystem, Options, WriteSetup
+from vipfs.vfs.holdlist import DEFAULT_IDLE, HoldList
+from vipfs.vfs.metadb import MetaDb
+from vipfs.vfs.namespace import TRASH
 from vipfs.vfs.readcache import ReadCache
+from vipfs.vfs.spool import Spool
 
 log = logging.getLogger("vipfs.mount")
 
@@ -101,6 +106,45 @@ def configure(parser: argparse.ArgumentParser) -> None:
         metavar="S",
         help="how long an interactive call may wait on the API before EIO (default 25)",
     )
+    parser.add_argument(
+        "--write-back",
+        type=float,
+        default=5.0,
+        metavar="S",
+        help="seconds after the last close before a file uploads (default 5)",
+    )
+    parser.add_argument(
+        "--transfers", type=int, default=4, metavar="N", help="uploads at once (default 4)"
+    )
+    parser.add_argument(
+        "--hold",
+        metavar="GLOBS",
+        help="temp-name patterns held until renamed (comma-separated; +GLOBS adds to defaults)",
+    )
+    parser.add_argument(
+        "--hold-idle",
+        type=float,
+        default=DEFAULT_IDLE,
+        metavar="S",
+        help="a held temp file uploads anyway after S idle seconds (default 3600)",
+    )
+    parser.add_argument(
+        "--sync-uploads",
+        action="store_true",
+        help="close() uploads and waits, like fsync (EIO when the upload fails)",
+    )
+    parser.add_argument(
+        "--no-trash",
+        action="store_true",
+        help=f"where the host cannot delete, refuse rm/rmdir (EPERM) instead of using {TRASH}",
+    )
+    parser.add_argument(
+        "--unmount-timeout",
+        type=float,
+        default=None,
+        metavar="S",
+        help="on SIGTERM/SIGINT wait at most S seconds for pending uploads (default: wait)",
+    )
     parser.add_argument("-v", "--verbose", action="count", default=0, help="-v info, -vv debug")
     parser.add_argument(
         "--log-file",
@@ -123,6 +167,12 @@ class MountConfig:
     allow_other: bool
     connect_timeout: float
     debug_fuse: bool
+    write_back: float = 5.0
+    transfers: int = 4
+    hold: str | None = None
+    hold_idle: float = DEFAULT_IDLE
+    trash: bool = True
+    unmount_timeout: float | None = None
 
     @property
     def host(self) -> str:
@@ -153,6 +203,7 @@ def run(args: argparse.Namespace) -> int:
                 owner=Owner(args.uid, args.gid, args.umask),
                 dir_cache_time=args.dir_cache_time,
                 budget=args.op_timeout,
+                sync_uploads=args.sync_uploads,
             ),
             attr_timeout=args.attr_timeout,
             cache_dir=Path(args.cache_dir).expanduser() if args.cache_dir else None,
@@ -160,7 +211,15 @@ def run(args: argparse.Namespace) -> int:
             allow_other=args.allow_other,
             connect_timeout=args.connect_timeout,
             debug_fuse=args.debug_fuse,
+            write_back=args.write_back,
+            transfers=args.transfers,
+            hold=args.hold,
+            hold_idle=args.hold_idle,
+            trash=not args.no_trash,
+            unmount_timeout=args.unmount_timeout,
         )
+        if config.transfers < 1:
+            raise StartupError("--transfers must be at least 1")
         check_mountpoint(config.mountpoint)
     except (MissingKeyError, StartupError) as exc:
         print(f"vipfs: {exc}", file=sys.stderr)
@@ -313,27 +372,63 @@ async def _main(config: MountConfig, report: Report) -> None:
         cache_dir = cache_dir_for(config, info.login)
         features = HostFeatures()
         reader = ReadCache(api, cache_dir, max_bytes=config.cache_max_size, features=features)
-        fs = Filesystem(api, options=config.options, reader=reader)
-        fs.quota.update(info)
-        ops = Operations(fs, attr_timeout=config.attr_timeout)
-        pids = pid_file(config.mountpoint)  # before init: resolving a path inside would hang
-        pyfuse3.init(ops, str(config.mountpoint), fuse_options(config, info.login))
+        db = await MetaDb.open(cache_dir / "meta.db")
         try:
-            pids.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-            pids.write_text(f"{os.getpid()}\n")
-            async with trio.open_nursery() as nursery:
-                await nursery.start(reader.run)
-                nursery.start_soon(fs.run)
-                nursery.start_soon(features.probe, api)
-                nursery.start_soon(_signals, fs)
-                nursery.start_soon(_announce, config, info, report)
-                await pyfuse3.main()
-                sdnotify.stopping(f"unmounting {config.mountpoint}")
-                nursery.cancel_scope.cancel()
+            await _serve(config, report, api, info, reader, db, features, cache_dir)
         finally:
-            pids.unlink(missing_ok=True)
-            pyfuse3.close(unmount=True)
+            await db.close()
     log.info("unmounted %s", config.mountpoint)
+
+
+async def _serve(
+    config: MountConfig,
+    report: Report,
+    api: XvsClient,
+    info: AccountInfo,
+    reader: ReadCache,
+    db: MetaDb,
+    features: HostFeatures,
+    cache_dir: Path,
+) -> None:
+    hold = HoldList(idle=config.hold_idle)
+    if config.hold is not None:
+        hold = HoldList.parse(config.hold, idle=config.hold_idle)
+    writes = WriteSetup(
+        db=db,
+        spool=Spool(cache_dir / "spool"),
+        features=features,
+        write_back=config.write_back,
+        transfers=config.transfers,
+        hold=hold,
+        trash=config.trash,
+        rate_state=lambda: api.rate_state,
+    )
+    fs = Filesystem(api, options=config.options, reader=reader, writes=writes)
+    fs.quota.update(info)
+    ops = Operations(fs, attr_timeout=config.attr_timeout)
+    pids = pid_file(config.mountpoint)  # before init: resolving a path inside would hang
+    pyfuse3.init(ops, str(config.mountpoint), fuse_options(config, info.login))
+    try:
+        pids.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        pids.write_text(f"{os.getpid()}\n")
+        async with trio.open_nursery() as nursery:
+            await nursery.start(reader.run)
+            await nursery.start(fs.run)
+            nursery.start_soon(features.probe, api)
+            nursery.start_soon(_signals, fs, config)
+            nursery.start_soon(_announce, config, info, report)
+            await pyfuse3.main()
+            sdnotify.stopping(f"unmounting {config.mountpoint}")
+            nursery.cancel_scope.cancel()
+    finally:
+        pids.unlink(missing_ok=True)
+        pyfuse3.close(unmount=True)
+    left = fs.w.queue.status() if fs.w is not None else None
+    if left is not None and (left.pending or left.held or left.writing):
+        log.warning(
+            "%d upload(s) not finished; they resume at the next mount",
+            left.pending + len(left.held) + len(left.writing),
+        )
 
 
 async def _announce(config: MountConfig, info: AccountInfo, report: Report) -> None:
@@ -344,12 +439,56 @@ async def _announce(config: MountConfig, info: AccountInfo, report: Report) -> N
     sdnotify.ready(f"mounted vipfs:{info.login} from {config.host} on {config.mountpoint}")
 
 
-async def _signals(fs: Filesystem) -> None:
+async def _signals(fs: Filesystem, config: MountConfig) -> None:
     with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT, signal.SIGHUP) as signals:
-        async for signum in signals:
-            if signum == signal.SIGHUP:
-                fs.forget_all()
-            else:
-                log.info("signal %d: unmounting", signum)
-                sdnotify.stopping(f"signal {signum}: unmounting")
-                pyfuse3.terminate()
+        async with trio.open_nursery() as nursery:
+            async for signum in signals:
+                if signum == signal.SIGHUP:
+                    fs.forget_all()
+                elif nursery.child_tasks:  # a second signal while waiting: stop now
+                    log.warning("signal %d again: unmounting without waiting", signum)
+                    pyfuse3.terminate()
+                else:
+                    log.info("signal %d: waiting for pending uploads, then unmounting", signum)
+                    sdnotify.stopping(f"signal {signum}: uploading what is queued, then unmounting")
+                    nursery.start_soon(_drain_then_stop, fs, config)
+
+
+async def _drain_then_stop(fs: Filesystem, config: MountConfig) -> None:
+    """Unmount once the queue is empty (or the unmount timeout ran out), with progress."""
+    shown = ""
+
+    def progress(status: dict[str, object]) -> None:
+        nonlocal shown
+        line = progress_line(status)
+        if line != shown:
+            shown = line
+            log.warning("%s", line)
+            if config.foreground:
+                print(f"vipfs: {line}", file=sys.stderr, flush=True)
+
+    timeout = config.unmount_timeout if config.unmount_timeout is not None else math.inf
+    with trio.move_on_after(timeout) as waited:
+        await fs.wait_uploads(progress)
+    if waited.cancelled_caught:
+        log.warning("unmount timeout: pending uploads resume at the next mount")
+    pyfuse3.terminate()
+
+
+def progress_line(status: dict[str, object]) -> str:
+    """One line about the queue: what an unmount waits for."""
+
+    def rows(name: str) -> list[dict[str, object]]:
+        value = status.get(name)
+        return value if isinstance(value, list) else []
+
+    queued, uploading = rows("queued"), rows("uploading")
+    total = sum(int(str(r.get("size", 0))) for r in queued + uploading)
+    sent = sum(int(str(r.get("sent", 0))) for r in uploading)
+    failed = len(rows("failed"))
+    parts = [f"{len(queued)} queued", f"{len(uploading)} uploading"]
+    if total:
+        parts.append(f"{sent / 1e6:.1f}/{total / 1e6:.1f} MB sent")
+    if failed:
+        parts.append(f"{failed} failed (kept; see vipfs status)")
+    return "uploads: " + ", ".join(parts)

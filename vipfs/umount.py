@@ -1,19 +1,24 @@
-"""`vipfs umount MOUNTPOINT`: unmount, then wait until the mount process has finished its work.
+"""`vipfs umount MOUNTPOINT`: unmount once the upload queue is empty, showing its progress.
 
-`fusermount3 -u` only detaches the filesystem; the vipfs process may still be flushing. The
-mount writes its pid to a file named after the mountpoint, so this command can wait for it.
+`fusermount3 -u` detaches the filesystem at once (what is left in the queue resumes at the next
+mount). This command instead asks the mount process (SIGTERM; its pid is in a file named after
+the mountpoint) to upload what is queued and then unmount itself, and shows the queue from
+`/.vipfs/status.json` while it waits. Without a live process it falls back to fusermount3.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from vipfs.mount import pid_file
+from vipfs.mount import pid_file, progress_line
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -30,6 +35,18 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     mountpoint = Path(args.mountpoint).absolute()
     pid = _mount_pid(mountpoint)
+    if pid is not None:
+        os.kill(pid, signal.SIGTERM)
+        if not wait_for_exit(pid, args.timeout, mountpoint):
+            print(f"vipfs: process {pid} is still uploading; try again later", file=sys.stderr)
+            return 1
+        if not os.path.ismount(mountpoint):
+            return 0
+        pid = None  # it ended without unmounting (killed?): detach what is left
+    return _fusermount(mountpoint, pid, args.timeout)
+
+
+def _fusermount(mountpoint: Path, pid: int | None, timeout: float | None) -> int:
     tool = shutil.which("fusermount3") or shutil.which("fusermount")
     if tool is None:
         print("vipfs: neither fusermount3 nor fusermount is installed", file=sys.stderr)
@@ -38,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
     if done.returncode != 0:
         print(f"vipfs: {done.stderr.strip() or 'unmount failed'}", file=sys.stderr)
         return 1
-    if pid is not None and not wait_for_exit(pid, args.timeout):
+    if pid is not None and not wait_for_exit(pid, timeout):
         print(f"vipfs: unmounted, but process {pid} is still running", file=sys.stderr)
         return 1
     return 0
@@ -54,19 +71,32 @@ def _mount_pid(mountpoint: Path) -> int | None:
     return pid if b"vipfs" in cmdline else None
 
 
-def wait_for_exit(pid: int, timeout: float | None) -> bool:
+def wait_for_exit(pid: int, timeout: float | None, mountpoint: Path | None = None) -> bool:
+    """Wait for the process to end; print the queue's progress whenever it changes."""
     deadline = None if timeout is None else time.monotonic() + timeout
-    announced = time.monotonic()
+    shown, checked = "", 0.0
     while True:
         if not _alive(pid):
             return True
         now = time.monotonic()
         if deadline is not None and now >= deadline:
             return False
-        if now - announced >= 10:
-            print(f"vipfs: waiting for process {pid} to finish", file=sys.stderr)
-            announced = now
+        if mountpoint is not None and now - checked >= 1.0:
+            checked = now
+            line = _progress(mountpoint)
+            if line and line != shown:
+                print(f"vipfs: {line}", file=sys.stderr, flush=True)
+                shown = line
         time.sleep(0.1)
+
+
+def _progress(mountpoint: Path) -> str:
+    try:
+        status = json.loads((mountpoint / ".vipfs" / "status.json").read_text())
+    except (OSError, ValueError):
+        return ""
+    queue = status.get("queue")
+    return progress_line(queue) if isinstance(queue, dict) else ""
 
 
 def _alive(pid: int) -> bool:

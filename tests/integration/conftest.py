@@ -6,12 +6,14 @@ mount is unmounted with `fusermount3 -u` at teardown, whatever the test did.
 
 from __future__ import annotations
 
+import html
 import json
 import os
 import signal
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -61,6 +63,30 @@ class Emulator:
     def files(self) -> list[dict[str, Any]]:
         return list(self.control("GET", "/_emu/files"))
 
+    def live_files(self) -> list[dict[str, Any]]:
+        """The files the account holds now (deleted ones are kept by the emulator, flagged)."""
+        return [f for f in self.files() if not f["deleted"]]
+
+    def api(self, op: str, **params: object) -> Any:
+        """One real API call with the account's key (a test key), for checks a test makes."""
+        query = urllib.parse.urlencode({"key": self.key_file.read_text().strip(), **params})
+        with urllib.request.urlopen(f"{self.url}/{op}?{query}", timeout=30) as reply:
+            answer = json.loads(reply.read())
+        assert answer["status"] == 200, f"{op}: {answer.get('msg')}"
+        return answer["result"]
+
+    def folders(self) -> dict[str, int]:
+        """Every folder of the account by its path of (unescaped) names, root as ""."""
+        found: dict[str, int] = {"": 0}
+        todo = [("", 0)]
+        while todo:
+            path, fld_id = todo.pop()
+            for child in self.api("folder/list", fld_id=fld_id)["folders"]:
+                sub = f"{path}/{html.unescape(child['name'])}".lstrip("/")
+                found[sub] = int(child["fld_id"])
+                todo.append((sub, int(child["fld_id"])))
+        return found
+
 
 @pytest.fixture
 def start_emulator(tmp_path: Path) -> Iterator[Callable[..., Emulator]]:
@@ -107,6 +133,11 @@ class Mount:
     def log(self) -> str:
         return self.log_file.read_text() if self.log_file.exists() else ""
 
+    @property
+    def pid(self) -> int:
+        """The vipfs process that serves the mount (`-f` keeps it the one we started)."""
+        return self.process.pid
+
 
 def mount_command(emu: Emulator, mnt: Path, tmp: Path, *extra: str) -> list[str]:
     return [
@@ -136,7 +167,8 @@ def start_mount(tmp_path: Path) -> Iterator[Callable[..., Mount]]:
         deadline = time.monotonic() + 30
         while not os.path.ismount(mnt):
             if process.poll() is not None:
-                raise AssertionError(f"mount exited {process.returncode}: {mount.log()}")
+                said = (tmp_path / f"{mnt.name}.stderr").read_text()
+                raise AssertionError(f"mount exited {process.returncode}: {said}{mount.log()}")
             if time.monotonic() > deadline:
                 raise AssertionError(f"not mounted after 30 s: {mount.log()}")
             time.sleep(0.05)
@@ -156,3 +188,20 @@ def start_mount(tmp_path: Path) -> Iterator[Callable[..., Mount]]:
 def sh(*argv: str | Path, timeout: float = 60) -> subprocess.CompletedProcess[str]:
     """Run a real tool against the mount; a hang fails the test instead of blocking it."""
     return subprocess.run([str(a) for a in argv], capture_output=True, text=True, timeout=timeout)
+
+
+def vipfs(*argv: str | Path, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """Run a `vipfs` subcommand (umount, status, ...) as a user would."""
+    return sh(sys.executable, "-m", "vipfs", *argv, timeout=timeout)
+
+
+def wait_for(what: str, check: Callable[[], object], timeout: float = 60) -> Any:
+    """Poll `check` until it returns something true; fail naming `what` after `timeout` s."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(0.1)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import errno
 import logging
+import os
+from dataclasses import dataclass
 from typing import Any
 
 import pyfuse3
@@ -14,7 +16,7 @@ from vipfs import fuse_ops
 from vipfs.fuse_ops import NEGATIVE_TIMEOUT, Operations
 from vipfs.vfs.attrs import Attr, Owner
 from vipfs.vfs.errors import VfsError
-from vipfs.vfs.filesystem import Filesystem, Options
+from vipfs.vfs.filesystem import AttrChanges, Filesystem, Options
 
 CTX: Any = None  # the handlers never look at the request context
 
@@ -124,3 +126,81 @@ async def test_statfs_and_forget_never_raise() -> None:
     assert st.f_bsize == 4096 and st.f_namemax == 255 and st.f_bavail == st.f_bfree > 0
     await ops.forget([(12345, 1), (1, 1)])  # unknown inodes and the root: ignored
     assert (await ops.getattr(1, CTX)).st_ino == 1
+
+
+class Recording(Filesystem):
+    """Records what the write handlers hand to the facade, to check the translation only."""
+
+    seen: list[tuple[str, object]]
+
+    def note(self, what: str, value: object) -> None:
+        if not hasattr(self, "seen"):
+            self.seen = []
+        self.seen.append((what, value))
+
+    async def setattr(self, ino: int, changes: AttrChanges, fh: int | None = None) -> Attr:
+        self.note("setattr", (ino, changes, fh))
+        return Attr(ino, 0o100600, 1, changes.size or 0, 1, 2, changes.mtime_ns or 0)
+
+    async def rename(
+        self, old_parent: int, old_name: str, new_parent: int, new_name: str, flags: int = 0
+    ) -> None:
+        self.note("rename", (old_parent, old_name, new_parent, new_name, flags))
+
+
+@dataclass
+class Fields:
+    update_size: bool = False
+    update_mtime: bool = False
+    update_mode: bool = False
+    update_atime: bool = False
+    update_uid: bool = False
+    update_gid: bool = False
+
+
+async def test_setattr_passes_only_the_fields_asked_for() -> None:
+    ops = make(fs_class=Recording)
+    attr = pyfuse3.EntryAttributes()
+    attr.st_size, attr.st_mtime_ns, attr.st_mode = 7, 123_456_789, 0o100644
+    fields: Any = Fields(update_mtime=True)  # pyfuse3's own is read-only from Python
+    out = await ops.setattr(5, attr, fields, 9, CTX)
+    assert out.st_mtime_ns == 123_456_789 and out.st_ino == 5
+    fields = Fields(update_size=True, update_mode=True)
+    await ops.setattr(5, attr, fields, None, CTX)
+    fs = ops.fs
+    assert isinstance(fs, Recording)
+    assert fs.seen == [
+        ("setattr", (5, AttrChanges(mtime_ns=123_456_789), 9)),
+        ("setattr", (5, AttrChanges(size=7, mode=0o100644), None)),
+    ]
+
+
+async def test_rename_decodes_names_and_keeps_flags() -> None:
+    ops = make(fs_class=Recording)
+    await ops.rename(1, b"caf\xc3\xa9.mp4", 3, b"\xff raw", pyfuse3.RENAME_NOREPLACE, CTX)
+    fs = ops.fs
+    assert isinstance(fs, Recording)
+    assert fs.seen == [("rename", (1, "café.mp4", 3, "\udcff raw", pyfuse3.RENAME_NOREPLACE))]
+
+
+async def test_links_and_nodes_are_refused_with_eperm() -> None:
+    ops = make()
+    calls = [
+        ops.link(2, 1, b"hard", CTX),
+        ops.symlink(1, b"sym", b"target", CTX),
+        ops.mknod(1, b"fifo", 0o10644, 0, CTX),
+    ]
+    for call in calls:
+        with pytest.raises(pyfuse3.FUSEError) as err:
+            await call
+        assert err.value.errno == errno.EPERM
+
+
+async def test_writing_without_a_write_engine_is_read_only() -> None:
+    ops = make()
+    with pytest.raises(pyfuse3.FUSEError) as err:
+        await ops.mkdir(pyfuse3.ROOT_INODE, b"New folder", 0o755, CTX)
+    assert err.value.errno == errno.EROFS
+    with pytest.raises(pyfuse3.FUSEError) as err:
+        await ops.create(pyfuse3.ROOT_INODE, b"new.mp4", 0o644, os.O_WRONLY, CTX)
+    assert err.value.errno == errno.EROFS

@@ -53,8 +53,11 @@ class Owner:
         perm = (0o755 if writable else 0o555) & ~self.umask
         return Attr(ino, stat.S_IFDIR | perm, 2, 0, self.uid, self.gid, mtime_ns)
 
-    def file_attr(self, ino: int, size: int, mtime_ns: int, *, writable: bool = True) -> Attr:
-        perm = (0o644 if writable else 0o444) & ~self.umask
+    def file_attr(
+        self, ino: int, size: int, mtime_ns: int, *, writable: bool = True, mode: int = 0
+    ) -> Attr:
+        """`mode`: permission bits vipfs recorded (chmod, or the writer's); else the default."""
+        perm = mode & 0o7777 if mode else (0o644 if writable else 0o444) & ~self.umask
         return Attr(ino, stat.S_IFREG | perm, 1, size, self.uid, self.gid, mtime_ns)
 
 

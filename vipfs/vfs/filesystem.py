@@ -1,39 +1,68 @@
 """The filesystem, as an async facade of plain-typed operations: what fuse_ops translates.
 
-Each operation does its network I/O first (through the loaders, bounded and sharing calls),
-then changes the model in one synchronous step, so concurrent handlers on the trio loop never
-see half an update. Errors leave here only as `VfsError`.
+Each operation does its network I/O first (through the loaders, bounded and sharing calls, or
+through the namespace and the upload queue), then changes the model in one synchronous step, so
+concurrent handlers on the trio loop never see half an update. Errors leave here only as
+`VfsError`.
+
+The write side (when a `WriteSetup` is given): files written through the mount live in spool
+files and the persistent upload queue until they are uploaded; they show in their folder (inode
+key `("up", upload_id)`) from `create` on, and the same inode becomes `("file", code)` when the
+upload is done. The metadata mirror (the local db) is the authority for the names, sizes,
+mtimes and modes of the files vipfs wrote.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import errno
+import html
 import itertools
+import json
 import logging
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 import trio
 
-from vipfs.api.errors import ApiError
+from vipfs.api.errors import ApiError, UnsupportedError
 from vipfs.api.protocol import XvsApi
-from vipfs.api.records import FileEntry, FileInfo, Folder
+from vipfs.api.records import FileEntry, FileInfo, Folder, FolderListing
 from vipfs.vfs.attrs import Attr, Owner, Statfs
 from vipfs.vfs.errors import VfsError
+from vipfs.vfs.features import HostFeatures
+from vipfs.vfs.holdlist import HoldList
 from vipfs.vfs.inodes import ROOT_INO, InodeTable, Node, NodeKey
-from vipfs.vfs.listing import VIRTUAL_DIR, Listing
+from vipfs.vfs.journal import EntryKey, Journal
+from vipfs.vfs.listing import VIRTUAL_DIR, Listing, Pending
 from vipfs.vfs.loader import Clock, Loader
+from vipfs.vfs.metadb import FileMeta, MetaDb, Upload, UploadState
+from vipfs.vfs.names import decode
+from vipfs.vfs.namespace import TRASH, Namespace, Removed, vfs_error
 from vipfs.vfs.quota import Quota
+from vipfs.vfs.spool import Spool
+from vipfs.vfs.uploads import UploadQueue, title_for
 from vipfs.vfs.virtual import Virtual
-from vipfs.vfs.xattrs import file_status, file_xattrs, folder_xattrs
+from vipfs.vfs.writing import UNKNOWN_SIZE, Live, Mirror, SpoolHandle, name_only
+from vipfs.vfs.xattrs import PREFIX, file_status, file_xattrs, folder_xattrs
 
 log = logging.getLogger(__name__)
 
 VIRTUAL_KEY: NodeKey = ("virt", "")
 NO_READER = "reading needs file/direct_link, which this host does not enable"
+READ_ONLY = "the mount was started without a write engine"
+IN_PLACE = (
+    "{name}: uploaded files cannot be changed in place (the host keeps whole files only); "
+    "truncate or overwrite it (O_TRUNC) to replace it"
+)
+RENAME_NOREPLACE = 1
+RENAME_EXCHANGE = 2
+EDITABLE = ("title", "descr", "tags", "public", "adult", "cat_id")
+CLONE_XATTR = PREFIX + "clone"  # on a folder: {"code": ..., "name": ...} → file/clone into it
+URL_XATTR = PREFIX + "url_upload"  # on a folder: a URL → upload/url into it
 
 
 class FileReader(Protocol):
@@ -50,6 +79,22 @@ class Options:
     owner: Owner = field(default_factory=Owner.current)
     dir_cache_time: float = 300.0
     budget: float = 25.0  # seconds an interactive call may wait on the API (then EIO)
+    sync_uploads: bool = False  # close (flush) uploads and waits, like fsync
+
+
+@dataclass(slots=True)
+class WriteSetup:
+    """What the write side is built from; the mount composes it (tests too)."""
+
+    db: MetaDb
+    spool: Spool
+    features: HostFeatures
+    write_back: float = 5.0
+    transfers: int = 4
+    hold: HoldList | None = None
+    trash: bool = True
+    clock: Callable[[], float] = time.time
+    rate_state: Callable[[], object] | None = None  # the client's limiter, for status.json
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +109,15 @@ class Opened:
     fh: int
     direct_io: bool = False
     keep_cache: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class AttrChanges:
+    """What a setattr asks for; None means unchanged."""
+
+    size: int | None = None
+    mtime_ns: int | None = None
+    mode: int | None = None
 
 
 @dataclass(slots=True)
@@ -85,6 +139,30 @@ class _ReadHandle:
     size_told: int | None  # the size getattr reported when the file was opened
 
 
+class _Writer:
+    """The write engine's parts, built by the facade so the queue can call back into it."""
+
+    def __init__(self, fs: Filesystem, api: XvsApi, setup: WriteSetup) -> None:
+        self.setup = setup
+        self.db = setup.db
+        self.spool = setup.spool
+        self.features = setup.features
+        self.mirror = Mirror(setup.db, [])
+        self.names = Namespace(api, setup.db, setup.features, trash=setup.trash)
+        self.queue = UploadQueue(
+            api,
+            setup.db,
+            setup.spool,
+            write_back=setup.write_back,
+            transfers=setup.transfers,
+            hold=setup.hold,
+            clock=setup.clock,
+            on_done=fs._uploaded,
+            on_failed=fs._upload_failed,
+        )
+        self.live: dict[int, Live] = {}
+
+
 class Filesystem:
     def __init__(
         self,
@@ -93,12 +171,13 @@ class Filesystem:
         options: Options | None = None,
         reader: FileReader | None = None,
         clock: Clock = time.monotonic,
+        writes: WriteSetup | None = None,
     ) -> None:
         self.api = api
         self.options = options or Options()
         self.reader = reader
         self.inodes = InodeTable()
-        self.listings: Loader[int, Listing] = Loader(
+        self.listings: Loader[int, FolderListing] = Loader(
             self._fetch_listing,
             ttl=self.options.dir_cache_time,
             budget=self.options.budget,
@@ -116,19 +195,41 @@ class Filesystem:
         self.virtual = Virtual(api)
         self.mount_time_ns = time.time_ns()
         self._dirs: dict[int, _DirHandle] = {}
-        self._files: dict[int, _VirtualHandle | _ReadHandle] = {}
+        self._files: dict[int, _VirtualHandle | _ReadHandle | SpoolHandle] = {}
         self._handles = itertools.count(1)
+        self._views: dict[int, tuple[FolderListing, int, Listing]] = {}
+        self._versions: dict[int, int] = {}
+        self.journal = Journal(clock=clock)
+        self._nursery: trio.Nursery | None = None
+        self.w = _Writer(self, api, writes) if writes is not None else None
+        if self.w is not None:
+            self.virtual.add("status.json", self._status_json)
 
     # -- background ----------------------------------------------------------------------------
-    async def run(self) -> None:
-        """Background work of the model (the quota refresher); start in the mount's nursery."""
-        await self.quota.run()
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Background work of the model: the upload queue (resumed from the db before this
+        reports started, so the first listing already shows it) and the quota refresher."""
+        async with trio.open_nursery() as nursery:
+            self._nursery = nursery
+            if self.w is not None:
+                self.w.mirror = await Mirror.load(self.w.db)
+                await nursery.start(self.w.queue.run)
+                self._views.clear()
+            task_status.started()
+            await self.quota.run()
 
     def forget_all(self) -> None:
         """SIGHUP: drop every cached listing and file/info; inodes stay (the kernel holds them)."""
         self.listings.forget_all()
         self.infos.forget_all()
         log.info("forgot all cached listings")
+
+    async def wait_uploads(self, progress: Callable[[dict[str, Any]], None] | None = None) -> None:
+        """Upload everything queued now and wait until nothing is queued or uploading."""
+        if self.w is None:
+            return
+        report = None if progress is None else lambda st: progress(st.to_json())
+        await self.w.queue.wait_idle(report)
 
     # -- names ---------------------------------------------------------------------------------
     async def lookup(self, parent_ino: int, name: str) -> Attr:
@@ -142,7 +243,7 @@ class Filesystem:
         elif parent.ino == ROOT_INO and name == VIRTUAL_DIR:
             node = self.inodes.node(VIRTUAL_KEY, name=name, parent=ROOT_INO)
         else:
-            listing = await self.listings.get(parent.fld_id)
+            listing = await self._view(parent.fld_id)
             child = listing.child(name)
             if child is None:
                 raise VfsError(errno.ENOENT)
@@ -173,7 +274,7 @@ class Filesystem:
         elif not node.is_dir:
             raise VfsError(errno.ENOTDIR)
         else:
-            listing = await self.listings.get(node.fld_id)
+            listing = await self._view(node.fld_id)
             entries = [(c.name, c.key, c.entry) for c in listing.children]
             if node.ino == ROOT_INO:
                 entries.insert(0, (VIRTUAL_DIR, VIRTUAL_KEY, None))
@@ -198,6 +299,79 @@ class Filesystem:
     def releasedir(self, fh: int) -> None:
         self._dirs.pop(fh, None)
 
+    async def mkdir(self, parent_ino: int, name: str) -> Attr:
+        parent = self._dir_for_change(parent_ino, name)
+        w = self._writer()
+        listing = await self._view(parent.fld_id)
+        if listing.child(name) is not None:
+            raise VfsError(errno.EEXIST)
+        title = decode(name)
+        fld_id = await self._bounded(w.names.create_folder(title, parent.fld_id), f"mkdir {name}")
+        folder = Folder(fld_id, html.escape(title, quote=False), None)
+        self._add(parent.fld_id, folder)
+        self.listings.put(fld_id, FolderListing([], []))  # new: known empty, no call needed
+        node = self.inodes.node(("dir", fld_id), name=name, parent=parent.ino)
+        node.entry = folder
+        self.inodes.remember(node.ino)
+        return self._attr(node)
+
+    async def rmdir(self, parent_ino: int, name: str) -> None:
+        parent = self._dir_for_change(parent_ino, name)
+        w = self._writer()
+        child = (await self._view(parent.fld_id)).child(name)
+        if child is None:
+            raise VfsError(errno.ENOENT)
+        if child.key[0] != "dir":
+            raise VfsError(errno.ENOTDIR)
+        fld_id = child.key[1]
+        assert isinstance(fld_id, int)
+        if len(await self._view(fld_id)):
+            raise VfsError(errno.ENOTEMPTY)
+        removed = await self._bounded(w.names.remove_folder(fld_id, name), f"rmdir {name}")
+        self._drop(parent.fld_id, ("dir", fld_id))
+        self.listings.invalidate(fld_id)
+        if isinstance(child.entry, Folder):
+            self._trashed(removed, folder=child.entry)
+
+    async def rename(
+        self, old_parent: int, old_name: str, new_parent: int, new_name: str, flags: int = 0
+    ) -> None:
+        if flags & RENAME_EXCHANGE:
+            raise VfsError(errno.EINVAL, "rename: RENAME_EXCHANGE is not supported")
+        src_dir = self._dir_for_change(old_parent, old_name)
+        dst_dir = self._dir_for_change(new_parent, new_name)
+        w = self._writer()
+        src = (await self._view(src_dir.fld_id)).child(old_name)
+        if src is None:
+            raise VfsError(errno.ENOENT)
+        dst = (await self._view(dst_dir.fld_id)).child(new_name)
+        if dst is not None and dst.key == src.key:
+            return
+        if dst is not None:
+            if flags & RENAME_NOREPLACE:
+                raise VfsError(errno.EEXIST)
+            await self._check_replaceable(src.key, dst.key, new_name)
+        node = self._adopt(src.key, src.name, src.entry, src_dir.ino)
+        if src.key[0] == "dir":
+            await self._rename_folder(node, src_dir, dst_dir, new_name)
+        elif src.key[0] == "up":
+            await w.queue.rename(node.upload_id, new_name, dst_dir.fld_id)
+            self._changed(src_dir.fld_id, dst_dir.fld_id)
+        else:
+            await self._rename_file(node, src_dir, dst_dir, new_name)
+        node.name, node.parent = new_name, dst_dir.ino
+        if dst is not None:
+            await self._remove(dst_dir, new_name, dst.key, dst.entry)
+
+    async def unlink(self, parent_ino: int, name: str) -> None:
+        parent = self._dir_for_change(parent_ino, name)
+        child = (await self._view(parent.fld_id)).child(name)
+        if child is None:
+            raise VfsError(errno.ENOENT)
+        if child.key[0] == "dir":
+            raise VfsError(errno.EISDIR)
+        await self._remove(parent, name, child.key, child.entry)
+
     # -- attributes ----------------------------------------------------------------------------
     async def getxattr(self, ino: int, name: str) -> bytes:
         if not name.startswith("user."):
@@ -211,34 +385,119 @@ class Filesystem:
     async def listxattr(self, ino: int) -> list[str]:
         return sorted(await self._xattrs(self._node(ino)))
 
+    async def setxattr(self, ino: int, name: str, value: bytes) -> str | None:
+        """Set a `user.vipfs.*` attribute; returns the name of an entry it created in the
+        folder `ino` (a clone), whose earlier misses the kernel may still remember."""
+        if not name.startswith(PREFIX):
+            raise VfsError(errno.ENOTSUP)
+        node = self._node(ino)
+        if node.key[0] == "virt":
+            raise VfsError(errno.EROFS, f"{VIRTUAL_DIR} is read-only")
+        w = self._writer()
+        key = name[len(PREFIX) :]
+        text = value.decode(errors="replace")
+        if node.key[0] == "dir":
+            if name == CLONE_XATTR:
+                return await self._clone_into(node, text)
+            if name == URL_XATTR:
+                await self._url_upload(node, text)
+            elif key == "descr":
+                await self._bounded(w.names.edit_folder(node.fld_id, descr=text), "folder descr")
+            else:
+                raise VfsError(errno.EPERM, f"{name}: folders take only {PREFIX}descr")
+            return None
+        if key not in EDITABLE:
+            raise VfsError(errno.EPERM, f"{name} is read-only; writable: {', '.join(EDITABLE)}")
+        if node.key[0] == "up":
+            if key not in ("tags", "descr"):
+                raise VfsError(errno.EBUSY, f"{name}: {node.name} is not uploaded yet")
+            await w.queue.set_meta(node.upload_id, **{key: text})
+            return None
+        changes = _parse_edit(key, text)
+        await self._bounded(
+            w.names.edit_file(node.code, f"setting {name} of {node.name}", **changes),
+            f"file/edit of {node.name}",
+        )
+        entry = node.entry
+        if isinstance(entry, FileEntry):
+            self.infos.invalidate(entry.fld_id)
+            if key == "title":
+                retitled = dataclasses.replace(entry, title=html.escape(text, quote=False))
+                node.entry = retitled
+                self._add(entry.fld_id, retitled)
+        return None
+
+    async def removexattr(self, ino: int, name: str) -> None:
+        if not name.startswith("user."):
+            raise VfsError(errno.ENOTSUP)
+        raise VfsError(errno.EPERM, "user.vipfs.* attributes can be set, not removed")
+
     def statfs(self) -> Statfs:
         return self.quota.statfs()
+
+    async def setattr(self, ino: int, changes: AttrChanges, fh: int | None = None) -> Attr:
+        node = self._node(ino)
+        kind = node.key[0]
+        if kind == "virt":
+            raise VfsError(errno.EROFS, f"{VIRTUAL_DIR} is read-only")
+        if kind == "dir" or self.w is None:
+            if self.w is None and (changes.size is not None):
+                raise VfsError(errno.EROFS, READ_ONLY)
+            return self._attr(node)  # folders keep no mode or mtime: accept, like chmod on FAT
+        handle = self._files.get(fh) if fh is not None else None
+        if kind == "file" and changes.size is not None:
+            await self._truncate_uploaded(node, changes.size, handle)
+            kind = node.key[0]
+        if kind == "up":
+            await self._setattr_queued(node, changes)
+        else:
+            await self._setattr_uploaded(node, changes)
+        return self._attr(node)
 
     # -- files ---------------------------------------------------------------------------------
     async def open(self, ino: int, flags: int) -> Opened:
         node = self._node(ino)
         if node.is_dir:
             raise VfsError(errno.EISDIR)
-        if flags & os.O_ACCMODE != os.O_RDONLY:
-            why = "/.vipfs is read-only" if node.key[0] == "virt" else "writing is not supported"
-            raise VfsError(errno.EROFS, why)
+        writing = flags & os.O_ACCMODE != os.O_RDONLY
         if node.key[0] == "virt":
+            if writing:
+                raise VfsError(errno.EROFS, f"{VIRTUAL_DIR} is read-only")
             assert isinstance(node.key[1], str)
             content = await self._render(node.key[1])
-            fh = next(self._handles)
-            self._files[fh] = _VirtualHandle(content)
-            return Opened(fh, direct_io=True)
+            return self._new_handle(_VirtualHandle(content), direct_io=True)
+        if writing:
+            return await self._open_for_write(node, flags)
+        if node.key[0] == "up":
+            return await self._open_spool(node, writable=False)
         if self.reader is None:
             raise VfsError(errno.EACCES, NO_READER)
         try:
             handle = await self.reader.open(node.code)
         except ApiError as exc:
             raise VfsError(errno.EIO, f"opening {node.name!r}: {exc}") from None
-        fh = next(self._handles)
-        self._files[fh] = _ReadHandle(handle, ino, node.code, self.reader.known_size(node.code))
-        # Until a direct link told the size, getattr says 0 and the kernel's page cache would
-        # read nothing: bypass it so reads reach the read cache, which knows where the end is.
-        return Opened(fh, direct_io=self.reader.known_size(node.code) is None)
+        opened = self._new_handle(
+            _ReadHandle(handle, ino, node.code, self.reader.known_size(node.code)),
+            # Until a direct link told the size, getattr says 0 and the kernel's page cache
+            # would read nothing: bypass it so reads reach the read cache.
+            direct_io=self.reader.known_size(node.code) is None,
+        )
+        return opened
+
+    async def create(self, parent_ino: int, name: str, mode: int) -> tuple[Opened, Attr]:
+        parent = self._dir_for_change(parent_ino, name)
+        w = self._writer()
+        if (await self._view(parent.fld_id)).child(name) is not None:
+            raise VfsError(errno.EEXIST)
+        row = await self._enqueue(name, parent.fld_id, mode & 0o7777 or 0o644)
+        node = self.inodes.node(("up", row.id), name=name, parent=parent.ino)
+        self.inodes.remember(node.ino)
+        assert row.spool is not None
+        await w.spool.open(row.spool)
+        w.live[row.id] = Live(0, row.mtime_ns, writers=1)
+        self._changed(parent.fld_id)
+        opened = self._new_handle(SpoolHandle(node.ino, row.id, row.spool, writable=True))
+        return opened, self._attr(node)
 
     async def read(self, fh: int, offset: int, size: int) -> bytes:
         handle = self._files.get(fh)
@@ -246,11 +505,33 @@ class Filesystem:
             raise VfsError(errno.EBADF)
         if isinstance(handle, _VirtualHandle):
             return handle.content[offset : offset + size]
+        if isinstance(handle, SpoolHandle):
+            if handle.path is None:
+                raise VfsError(errno.EBADF, "this handle was opened for writing only")
+            return await self._writer().spool.read(handle.path, offset, size)
         assert self.reader is not None
         try:
             return await self.reader.read(handle.handle, offset, size)
         except ApiError as exc:
             raise VfsError(errno.EIO, f"reading: {exc}") from None
+
+    async def write(self, fh: int, offset: int, data: bytes) -> int:
+        handle = self._files.get(fh)
+        if not isinstance(handle, SpoolHandle) or not handle.writable:
+            raise VfsError(errno.EBADF)
+        w = self._writer()
+        node = self._node(handle.ino)
+        if handle.upload_id is None or handle.path is None or handle.finished:
+            raise VfsError(errno.EPERM, IN_PLACE.format(name=node.name))
+        row = w.queue.get(handle.upload_id)
+        reopen = row is not None and row.state is not UploadState.WRITING
+        if reopen and not await w.queue.reopen(handle.upload_id):
+            raise VfsError(errno.EPERM, IN_PLACE.format(name=node.name))
+        written = await w.spool.write(handle.path, offset, data)
+        live = w.live.get(handle.upload_id)
+        if live is not None:
+            live.wrote(offset + written)
+        return written
 
     def size_learned(self, fh: int) -> int | None:
         """The inode whose size a read just taught us (once per handle), for the kernel to forget
@@ -264,11 +545,432 @@ class Filesystem:
         handle.size_told = size
         return handle.ino
 
+    async def flush(self, fh: int) -> None:
+        """close(): with --sync-uploads the last writer's close uploads and waits (EIO)."""
+        handle = self._files.get(fh)
+        if not self.options.sync_uploads or not isinstance(handle, SpoolHandle):
+            return
+        if not handle.writable or handle.upload_id is None or handle.finished:
+            return
+        live = self._writer().live.get(handle.upload_id)
+        if live is not None and live.writers == 1:
+            await self._upload_now(handle)
+
+    async def fsync(self, fh: int) -> None:
+        """Upload now and wait; EIO when it fails (a transient failure still retries)."""
+        handle = self._files.get(fh)
+        if not isinstance(handle, SpoolHandle) or not handle.writable or handle.finished:
+            return
+        if handle.upload_id is not None and self._writer().queue.get(handle.upload_id):
+            await self._upload_now(handle)
+
     async def release(self, fh: int) -> None:
         handle = self._files.pop(fh, None)
         if isinstance(handle, _ReadHandle):
             assert self.reader is not None
             await self.reader.release(handle.handle)
+        elif isinstance(handle, SpoolHandle):
+            await self._release_spool(handle)
+
+    # -- the write side: internals -------------------------------------------------------------
+    def _writer(self) -> _Writer:
+        if self.w is None:
+            raise VfsError(errno.EROFS, READ_ONLY)
+        return self.w
+
+    def _dir_for_change(self, ino: int, name: str) -> Node:
+        """The folder a change goes into: not /.vipfs, and never over /.vipfs itself."""
+        node = self._node(ino)
+        if node.key[0] == "virt":
+            raise VfsError(errno.EROFS, f"{VIRTUAL_DIR} is read-only")
+        if not node.is_dir:
+            raise VfsError(errno.ENOTDIR)
+        if node.ino == ROOT_INO and name == VIRTUAL_DIR:
+            raise VfsError(errno.EPERM, f"/{VIRTUAL_DIR} is vipfs's own folder")
+        return node
+
+    async def _bounded(self, call: Any, what: str) -> Any:
+        """Await an interactive API call within the op budget (then EIO, never a hang)."""
+        try:
+            with trio.fail_after(self.options.budget):
+                return await call
+        except trio.TooSlowError:
+            why = f"{what}: no answer within {self.options.budget:g} s"
+            raise VfsError(errno.EIO, why) from None
+
+    def _new_handle(
+        self, handle: _VirtualHandle | _ReadHandle | SpoolHandle, *, direct_io: bool = False
+    ) -> Opened:
+        fh = next(self._handles)
+        self._files[fh] = handle
+        return Opened(fh, direct_io=direct_io)
+
+    async def _enqueue(
+        self,
+        name: str,
+        fld_id: int,
+        mode: int,
+        *,
+        replaces: str | None = None,
+        tags: str | None = None,
+        descr: str | None = None,
+    ) -> Upload:
+        w = self._writer()
+        path = await w.spool.create()
+        return await w.queue.enqueue(
+            Upload(
+                spool=path,
+                fld_id=fld_id,
+                name=name,
+                mtime_ns=time.time_ns(),
+                mode=mode,
+                replaces=replaces,
+                tags=tags,
+                descr=descr,
+            )
+        )
+
+    async def _open_spool(self, node: Node, *, writable: bool, trunc: bool = False) -> Opened:
+        w = self._writer()
+        row = w.queue.get(node.upload_id)
+        if row is None:
+            raise VfsError(errno.ENOENT, f"{node.name}: no longer queued")
+        await w.spool.open(row.spool)
+        if writable:
+            live = w.live.get(row.id)
+            if live is None:
+                size = 0 if trunc else await w.spool.size(row.spool)
+                live = w.live[row.id] = Live(size, row.mtime_ns)
+            live.writers += 1
+            if trunc:
+                await w.spool.truncate(row.spool, 0)
+                live.size = 0
+                live.wrote(0)
+        return self._new_handle(SpoolHandle(node.ino, row.id, row.spool, writable=writable))
+
+    async def _open_for_write(self, node: Node, flags: int) -> Opened:
+        w = self._writer()
+        trunc = bool(flags & os.O_TRUNC)
+        if node.key[0] == "up":
+            if await w.queue.reopen(node.upload_id):
+                return await self._open_spool(node, writable=True, trunc=trunc)
+            # an attempt is running: let it finish, then this is an uploaded file
+            await self._bounded(w.queue.upload_now(node.upload_id), f"waiting for {node.name}")
+            if node.key[0] == "up":  # it failed, and is not uploading any more
+                await w.queue.reopen(node.upload_id)
+                return await self._open_spool(node, writable=True, trunc=trunc)
+        if trunc:
+            await self._start_replace(node)
+            return await self._open_spool(node, writable=True, trunc=True)
+        # Not truncated: becomes a replacement if truncated to 0; a write first is refused.
+        return self._new_handle(SpoolHandle(node.ino, None, None, writable=True, code=node.code))
+
+    async def _start_replace(self, node: Node) -> None:
+        """An uploaded file is being overwritten: a new upload takes its place (and inode);
+        the old copy is removed once the new one is on the host."""
+        w = self._writer()
+        code = node.code
+        parent = self._node(node.parent)
+        meta = w.mirror.meta(code)
+        row = await self._enqueue(
+            node.name,
+            parent.fld_id,
+            meta.mode if meta and meta.mode else 0o644,
+            replaces=code,
+            tags=meta.tags if meta else None,
+            descr=meta.descr if meta else None,
+        )
+        self.inodes.rekey(node.ino, ("up", row.id))
+        node.entry = None
+        self._changed(parent.fld_id)
+        log.info("replacing %s (%s): upload %d takes its place", node.name, code, row.id)
+
+    async def _truncate_uploaded(self, node: Node, size: int, handle: object) -> None:
+        current = self._attr(node).size
+        if size == current:
+            return
+        if size != 0:
+            raise VfsError(errno.EPERM, IN_PLACE.format(name=node.name))
+        w = self._writer()
+        await self._start_replace(node)
+        row = w.queue.get(node.upload_id)
+        assert row is not None
+        if isinstance(handle, SpoolHandle) and handle.upload_id is None:
+            await w.spool.open(row.spool)  # the lazy handle becomes the replacement's writer
+            handle.upload_id, handle.path = row.id, row.spool
+            w.live[row.id] = Live(0, row.mtime_ns, writers=1)
+        else:
+            await w.queue.touch(row.id)  # replaced by an empty file, closed at once
+
+    async def _setattr_queued(self, node: Node, changes: AttrChanges) -> None:
+        w = self._writer()
+        upload_id = node.upload_id
+        row = w.queue.get(upload_id)
+        if row is None:
+            return
+        live = w.live.get(upload_id)
+        if changes.size is not None:
+            if live is not None:
+                await w.spool.truncate(row.spool, changes.size)
+                live.size = changes.size
+                live.wrote(changes.size)
+            elif await w.queue.reopen(upload_id):
+                await w.spool.truncate(row.spool, changes.size)
+                await w.queue.touch(upload_id)
+            else:
+                raise VfsError(errno.EBUSY, f"{node.name} is uploading right now")
+        if changes.mode is not None:
+            await w.queue.set_mode(upload_id, changes.mode & 0o7777)
+        if changes.mtime_ns is not None:
+            if live is not None:
+                live.mtime_ns, live.dirty = changes.mtime_ns, False
+            await w.queue.set_times(upload_id, changes.mtime_ns)
+
+    async def _setattr_uploaded(self, node: Node, changes: AttrChanges) -> None:
+        """chmod and utime of an uploaded file change only the local record (the host keeps
+        neither), so rsync -a finds what it set."""
+        w = self._writer()
+        updates: dict[str, object] = {}
+        if changes.mode is not None:
+            updates["mode"] = changes.mode & 0o7777
+        if changes.mtime_ns is not None:
+            updates["mtime_ns"] = changes.mtime_ns
+        if updates:
+            fld_id = self._node(node.parent).fld_id
+            await w.mirror.change(node.code, name_only(node.code, node.name, fld_id), **updates)
+
+    async def _upload_now(self, handle: SpoolHandle) -> None:
+        w = self._writer()
+        assert handle.upload_id is not None
+        live = w.live.get(handle.upload_id)
+        if live is not None and live.dirty:
+            await w.queue.set_times(handle.upload_id, live.mtime_ns)
+            live.dirty = False
+        await w.queue.upload_now(handle.upload_id)
+        handle.finished = True
+
+    async def _release_spool(self, handle: SpoolHandle) -> None:
+        w = self._writer()
+        if handle.path is not None:
+            await w.spool.release(handle.path)
+        if not handle.writable or handle.upload_id is None:
+            return
+        live = w.live.get(handle.upload_id)
+        if live is not None:
+            live.writers -= 1
+            if live.writers > 0:
+                return
+            del w.live[handle.upload_id]
+        row = w.queue.get(handle.upload_id)
+        if row is None:
+            return  # uploaded through fsync, or deleted while open
+        if handle.finished and row.state is not UploadState.WRITING:
+            return
+        if live is not None and live.dirty:
+            await w.queue.set_times(handle.upload_id, live.mtime_ns)
+        await w.queue.touch(handle.upload_id)
+        self._changed(row.fld_id)
+
+    async def _check_replaceable(self, src: NodeKey, dst: NodeKey, name: str) -> None:
+        """Refuse a rename onto `dst` before anything changes, as rename(2) would."""
+        if src[0] == "dir" and dst[0] != "dir":
+            raise VfsError(errno.ENOTDIR)
+        if src[0] != "dir" and dst[0] == "dir":
+            raise VfsError(errno.EISDIR)
+        if dst[0] == "dir":
+            assert isinstance(dst[1], int)
+            if len(await self._view(dst[1])):
+                raise VfsError(errno.ENOTEMPTY)
+        if dst[0] != "up":
+            await self._writer().names.check_removable(folder=dst[0] == "dir")
+
+    async def _rename_folder(self, node: Node, src_dir: Node, dst_dir: Node, name: str) -> None:
+        w = self._writer()
+        walk: Node | None = dst_dir
+        while walk is not None:
+            if walk.ino == node.ino:
+                raise VfsError(errno.EINVAL, f"cannot move folder {node.name!r} under itself")
+            walk = None if walk.ino == ROOT_INO else self.inodes.get(walk.parent)
+        fld_id = node.fld_id
+        title = decode(name)
+        await self._bounded(
+            w.names.edit_folder(
+                fld_id,
+                name=title if name != node.name else None,
+                parent=dst_dir.fld_id if dst_dir.ino != src_dir.ino else None,
+            ),
+            f"renaming folder {node.name}",
+        )
+        code = node.entry.code if isinstance(node.entry, Folder) else None
+        folder = Folder(fld_id, html.escape(title, quote=False), code)
+        node.entry = folder
+        self._drop(src_dir.fld_id, ("dir", fld_id))
+        self._add(dst_dir.fld_id, folder)
+
+    async def _rename_file(self, node: Node, src_dir: Node, dst_dir: Node, name: str) -> None:
+        w = self._writer()
+        code = node.code
+        title = title_for(name)
+        moved = dst_dir.ino != src_dir.ino
+        old_title = title_for(node.name)
+        await self._bounded(
+            w.names.edit_file(
+                code,
+                f"renaming {node.name}",
+                title=title if title != old_title else None,
+                fld_id=dst_dir.fld_id if moved else None,
+            ),
+            f"renaming {node.name}",
+        )
+        await w.mirror.change(
+            code, name_only(code, name, dst_dir.fld_id), name=name, fld_id=dst_dir.fld_id
+        )
+        entry = node.entry if isinstance(node.entry, FileEntry) else _synthetic(code, "", 0)
+        entry = dataclasses.replace(
+            entry, title=html.escape(title, quote=False), fld_id=dst_dir.fld_id
+        )
+        node.entry = entry
+        self._drop(src_dir.fld_id, ("file", code))
+        self._add(dst_dir.fld_id, entry)
+        self.infos.invalidate(src_dir.fld_id)
+
+    async def _remove(
+        self, parent: Node, name: str, key: NodeKey, entry: FileEntry | Folder | None
+    ) -> None:
+        """Remove a file (or, as a rename target, an empty folder) from the host and model."""
+        w = self._writer()
+        if key[0] == "up":
+            assert isinstance(key[1], int)
+            w.live.pop(key[1], None)
+            if w.queue.get(key[1]) is not None:
+                await w.queue.discard(key[1])
+            self._changed(parent.fld_id)
+            return
+        if key[0] == "dir":
+            assert isinstance(key[1], int)
+            fld_id = key[1]
+            removed = await self._bounded(w.names.remove_folder(fld_id, name), f"removing {name}")
+            self._drop(parent.fld_id, ("dir", fld_id))
+            if isinstance(entry, Folder):
+                self._trashed(removed, folder=entry)
+            return
+        assert isinstance(key[1], str)
+        code = key[1]
+        removed = await self._bounded(w.names.remove_file(code, name), f"removing {name}")
+        self._drop(parent.fld_id, ("file", code))
+        if isinstance(entry, FileEntry):
+            self._trashed(removed, file=entry)
+        await w.mirror.drop(code)
+
+    def _trashed(
+        self, removed: Removed, *, file: FileEntry | None = None, folder: Folder | None = None
+    ) -> None:
+        """Show what went into the trash folder there (and the folder, if it is new)."""
+        if removed.trash is None:
+            return
+        trash = removed.trash
+        if removed.trash_created:
+            self._add(0, Folder(trash, TRASH, None))
+            self.listings.put(trash, FolderListing([], []))
+        if file is not None:
+            moved = dataclasses.replace(file, fld_id=trash)
+            self._add(trash, moved)
+        if folder is not None:
+            self._add(trash, folder)
+
+    async def _clone_into(self, node: Node, request: str) -> str:
+        """`vipfs clone`: file/clone of a code into this folder, under the asked name."""
+        w = self._writer()
+        try:
+            asked = json.loads(request)
+            code, name = str(asked["code"]), str(asked["name"])
+        except (ValueError, KeyError, TypeError):
+            raise VfsError(errno.EINVAL, 'clone wants {"code": ..., "name": ...}') from None
+        if (await self._view(node.fld_id)).child(name) is not None:
+            raise VfsError(errno.EEXIST, f"clone: {name} exists")
+        try:
+            with trio.fail_after(self.options.budget):
+                result = await self.api.file_clone(code, title=title_for(name), fld_id=node.fld_id)
+        except trio.TooSlowError:
+            raise VfsError(errno.EIO, "clone: no answer") from None
+        except UnsupportedError as exc:
+            w.features.mark_unsupported("clone")
+            raise vfs_error(exc, f"file/clone of {code}") from None
+        except ApiError as exc:
+            raise vfs_error(exc, f"file/clone of {code}") from None
+        source = w.mirror.meta(code)
+        if source is not None:
+            meta = dataclasses.replace(source, code=result.code, name=name, fld_id=node.fld_id)
+        else:
+            meta = name_only(result.code, name, node.fld_id)
+        await w.mirror.put(meta)
+        entry = _synthetic(result.code, html.escape(title_for(name), quote=False), node.fld_id)
+        self._add(node.fld_id, entry)
+        log.info("cloned %s into %s as %s (%s)", code, node.name or "/", name, result.code)
+        return name
+
+    async def _url_upload(self, node: Node, url: str) -> None:
+        """`vipfs url-upload`: the host fetches the URL; the file shows once it has it."""
+        try:
+            with trio.fail_after(self.options.budget):
+                code = await self.api.upload_url(url.strip(), fld_id=node.fld_id)
+        except trio.TooSlowError:
+            raise VfsError(errno.EIO, "url-upload: no answer") from None
+        except ApiError as exc:
+            raise vfs_error(exc, "upload/url") from None
+        self.listings.invalidate(node.fld_id)
+        self._changed(node.fld_id)
+        log.info("URL upload into %s queued by the host as %s", node.name or "/", code)
+
+    # -- the upload queue's callbacks (synchronous: one step of the model) ---------------------
+    def _uploaded(self, row: Upload) -> None:
+        assert self.w is not None and row.code is not None
+        code = row.code
+        self.w.mirror.set(
+            FileMeta(
+                code=code,
+                name=row.name,
+                fld_id=row.fld_id,
+                size=row.size,
+                mtime_ns=row.mtime_ns,
+                mode=row.mode,
+                tags=row.tags or "",
+                descr=row.descr,
+            )
+        )
+        entry = _synthetic(code, html.escape(title_for(row.name), quote=False), row.fld_id)
+        node = self.inodes.by_key(("up", row.id))
+        if node is not None:
+            self.inodes.rekey(node.ino, ("file", code))
+            node.entry = entry
+        self._add(row.fld_id, entry)
+        self.w.live.pop(row.id, None)
+        if row.replaces and row.replaces != code and self._nursery is not None:
+            self._nursery.start_soon(self._drop_replaced, row.replaces, row.name, row.fld_id)
+
+    def _upload_failed(self, row: Upload) -> None:
+        self._changed(row.fld_id)
+
+    async def _drop_replaced(self, code: str, name: str, fld_id: int) -> None:
+        """The old copy of an overwritten file goes once the new one is on the host."""
+        w = self._writer()
+        try:
+            removed = await w.names.remove_file(code, name)
+        except VfsError as exc:
+            log.warning("the old copy of %s (%s) stays on the host: %s", name, code, exc.why)
+            return
+        self._drop(fld_id, ("file", code))
+        self._trashed(removed)
+        await w.mirror.drop(code)
+
+    async def _status_json(self) -> dict[str, Any]:
+        w = self._writer()
+        return {
+            "queue": w.queue.status().to_json(),
+            "rate_limit": w.setup.rate_state() if w.setup.rate_state is not None else None,
+            "features": w.features.as_dict(),
+            "trash_folder": w.names.trash_id,
+        }
 
     # -- internals -----------------------------------------------------------------------------
     def _node(self, ino: int) -> Node:
@@ -285,6 +987,43 @@ class Filesystem:
             node.entry = entry
         return node
 
+    async def _view(self, fld_id: int) -> Listing:
+        """The folder as the user sees it: the server's listing under our own knowledge."""
+        fetched = await self.listings.get(fld_id)
+        cached = self._views.get(fld_id)
+        version = self._versions.get(fld_id, 0)
+        if cached is not None and cached[0] is fetched and cached[1] == version:
+            return cached[2]
+        raw = self.journal.apply(fld_id, fetched)
+        exact = self.w.mirror if self.w is not None else None
+        listing = Listing(fld_id, raw, exact=exact, pending=self._pending(fld_id))
+        self._views[fld_id] = (fetched, version, listing)
+        return listing
+
+    def _pending(self, fld_id: int) -> list[Pending]:
+        if self.w is None:
+            return []
+        queue = self.w.queue
+        out = []
+        for item in _all_items(queue.status()):
+            row = queue.get(item.id)
+            if row is not None and row.fld_id == fld_id:
+                out.append(Pending(row.id, row.name, row.token, row.code, row.replaces))
+        return out
+
+    def _changed(self, *fld_ids: int) -> None:
+        for fld_id in fld_ids:
+            self._versions[fld_id] = self._versions.get(fld_id, 0) + 1
+
+    def _add(self, fld_id: int, entry: FileEntry | Folder) -> None:
+        """Our own change shows at once, without a call, and survives a listing that lags."""
+        self.journal.added(fld_id, entry)
+        self._changed(fld_id)
+
+    def _drop(self, fld_id: int, key: EntryKey) -> None:
+        self.journal.removed(fld_id, key)
+        self._changed(fld_id)
+
     def _attr(self, node: Node) -> Attr:
         owner = self.options.owner
         kind = node.key[0]
@@ -294,8 +1033,28 @@ class Filesystem:
             return owner.dir_attr(node.ino, self.mount_time_ns, writable=False)
         if kind == "virt":
             return owner.file_attr(node.ino, 0, self.mount_time_ns, writable=False)
+        if kind == "up":
+            return self._queued_attr(node)
+        meta = self.w.mirror.meta(node.code) if self.w is not None else None
         size = self.reader.known_size(node.code) if self.reader else None
-        return owner.file_attr(node.ino, size or 0, self._mtime_ns(node.entry))
+        mtime_ns = self._mtime_ns(node.entry)
+        mode = 0
+        if meta is not None:
+            size = meta.size if meta.size != UNKNOWN_SIZE else size
+            mtime_ns = meta.mtime_ns or mtime_ns
+            mode = meta.mode
+        return owner.file_attr(node.ino, size or 0, mtime_ns, mode=mode)
+
+    def _queued_attr(self, node: Node) -> Attr:
+        assert self.w is not None
+        row = self.w.queue.get(node.upload_id)
+        live = self.w.live.get(node.upload_id)
+        if row is None:  # discarded (unlinked while open)
+            size = live.size if live else 0
+            return self.options.owner.file_attr(node.ino, size, self.mount_time_ns)
+        size = live.size if live is not None else row.size
+        mtime_ns = live.mtime_ns if live is not None else row.mtime_ns
+        return self.options.owner.file_attr(node.ino, size, mtime_ns, mode=row.mode)
 
     def _mtime_ns(self, entry: FileEntry | Folder | None) -> int:
         if isinstance(entry, FileEntry) and entry.uploaded is not None:
@@ -306,9 +1065,15 @@ class Filesystem:
         return self.mount_time_ns
 
     async def _xattrs(self, node: Node) -> dict[str, bytes]:
+        if node.key[0] == "up":
+            return self._queued_xattrs(node)
         entry = node.entry
         if isinstance(entry, Folder):
-            return folder_xattrs(entry)
+            values = folder_xattrs(entry)
+            values[PREFIX + "fld_id"] = str(entry.fld_id).encode()
+            return values
+        if node.key[0] == "dir":
+            return {PREFIX + "fld_id": str(node.fld_id).encode()}
         if not isinstance(entry, FileEntry):
             return {}
         try:
@@ -318,6 +1083,18 @@ class Filesystem:
             info = None
         return file_xattrs(entry, info, file_status(entry, info))
 
+    def _queued_xattrs(self, node: Node) -> dict[str, bytes]:
+        assert self.w is not None
+        row = self.w.queue.get(node.upload_id)
+        if row is None:
+            return {}
+        status = str(row.state)
+        if row.state is UploadState.FAILED:
+            status = f"failed: {row.last_error}"
+        elif row.state is UploadState.QUEUED and row.attempts:
+            status = f"queued (retry {row.attempts}: {row.last_error})"
+        return {PREFIX + "status": status.encode()}
+
     async def _render(self, name: str) -> bytes:
         try:
             with trio.fail_after(self.options.budget):
@@ -325,13 +1102,50 @@ class Filesystem:
         except (ApiError, trio.TooSlowError) as exc:
             raise VfsError(errno.EIO, f"{VIRTUAL_DIR}/{name}: {exc}") from None
 
-    async def _fetch_listing(self, fld_id: int) -> Listing:
-        return Listing(fld_id, await self.api.folder_list(fld_id, files=True))
+    async def _fetch_listing(self, fld_id: int) -> FolderListing:
+        return await self.api.folder_list(fld_id, files=True)
 
     async def _fetch_infos(self, fld_id: int) -> dict[str, FileInfo]:
         """file/info for every file of the folder: the client sends 50 codes per call."""
         listing = self.listings.peek(fld_id)
-        codes = listing.file_codes() if listing is not None else []
+        codes = [f.code for f in listing.files] if listing is not None else []
         if not codes:
             return {}
         return {info.code: info for info in await self.api.file_info(codes)}
+
+
+# -- small pure helpers ------------------------------------------------------------------------
+def _all_items(status: Any) -> Iterator[Any]:
+    for group in (status.writing, status.held, status.queued, status.uploading, status.failed):
+        yield from group
+
+
+def _synthetic(code: str, title: str, fld_id: int) -> FileEntry:
+    """A listing record for a file the server has but a cached listing does not show yet."""
+    return FileEntry(
+        code=code,
+        title=title,
+        fld_id=fld_id,
+        uploaded=None,
+        length=None,
+        views=None,
+        canplay=False,
+        public=False,
+        thumbnail=None,
+        link=None,
+    )
+
+
+def _parse_edit(key: str, text: str) -> dict[str, Any]:
+    """An xattr value as the `file/edit` argument it sets."""
+    if key in ("public", "adult"):
+        value = text.strip().lower()
+        if value not in ("0", "1", "true", "false", "yes", "no"):
+            raise VfsError(errno.EINVAL, f"{PREFIX}{key} takes 0 or 1, not {text!r}")
+        return {key: value in ("1", "true", "yes")}
+    if key == "cat_id":
+        try:
+            return {key: int(text.strip())}
+        except ValueError:
+            raise VfsError(errno.EINVAL, f"{PREFIX}cat_id takes a number, not {text!r}") from None
+    return {key: text}

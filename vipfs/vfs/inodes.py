@@ -1,9 +1,12 @@
 """The inode table: kernel inode numbers ↔ server identities, kept alive by lookup counts.
 
-An inode is keyed by what it stands for (`("dir", fld_id)`, `("file", code)`, `("virt", name)`),
-so the same folder or file keeps its number across listings and renames. Inodes never expire
-with a TTL: the kernel holds references (lookup, readdirplus entries, create) and gives them
-back with `forget`; an inode lives exactly as long as the kernel can name it.
+An inode is keyed by what it stands for (`("dir", fld_id)`, `("file", code)`, `("virt", name)`,
+`("up", upload_id)` for a file still in the upload queue), so the same folder or file keeps its
+number across listings and renames; `rekey` moves an inode to its new identity when an upload
+finishes (or an uploaded file starts being replaced), so the kernel's number never changes.
+Inodes never expire with a TTL: the kernel holds references (lookup, readdirplus entries,
+create) and gives them back with `forget`; an inode lives exactly as long as the kernel can
+name it.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from vipfs.api.records import FileEntry, Folder
 
 ROOT_INO = 1
 
-Kind = Literal["dir", "file", "virt"]
+Kind = Literal["dir", "file", "virt", "up"]
 NodeKey = tuple[Kind, int | str]
 
 ROOT_KEY: NodeKey = ("dir", 0)
@@ -43,6 +46,11 @@ class Node:
     @property
     def fld_id(self) -> int:
         assert self.key[0] == "dir" and isinstance(self.key[1], int)
+        return self.key[1]
+
+    @property
+    def upload_id(self) -> int:
+        assert self.key[0] == "up" and isinstance(self.key[1], int)
         return self.key[1]
 
     @property
@@ -78,6 +86,14 @@ class InodeTable:
         elif name:
             node.name, node.parent = name, parent
         return node
+
+    def rekey(self, ino: int, key: NodeKey) -> None:
+        """The inode now stands for `key` (an upload became a file code, or the reverse)."""
+        node = self._by_ino[ino]
+        if self._by_key.get(node.key) is node:
+            del self._by_key[node.key]
+        node.key = key
+        self._by_key[key] = node
 
     def remember(self, ino: int, count: int = 1) -> None:
         """The kernel took `count` more references (lookup, readdirplus entry, create)."""

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import html
+import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -90,7 +91,8 @@ class Entry:
 
     `key` identifies it (unique within the folder); `suffix` is what tells duplicates apart
     (the file code, or the folder's code or id); `ext` is an extension the API does not keep
-    (the local database may know it), with its dot; `order` sorts oldest first.
+    (the local database may know it), with its dot; `order` sorts oldest first; `exact` is a
+    filename vipfs itself wrote (the local database's), used as it is instead of the title.
     """
 
     key: object
@@ -99,6 +101,18 @@ class Entry:
     suffix: str
     order: tuple[int, datetime | None, str | int]
     ext: str = ""
+    exact: str = ""
+
+    @property
+    def plain(self) -> str:
+        return self.exact or fit(encode(self.title), self.ext)
+
+    def labelled(self, label: str) -> tuple[str, str]:
+        """(base, tail) of the name with `label` before the extension."""
+        if self.exact:
+            stem, ext = os.path.splitext(self.exact)
+            return stem, label + ext
+        return encode(self.title), label + self.ext
 
 
 def file_order(uploaded: datetime | None, code: str) -> tuple[int, datetime | None, str]:
@@ -116,7 +130,7 @@ def assign_names(entries: Sequence[Entry], reserved: Iterable[str] = ()) -> dict
     """
     groups: dict[str, list[Entry]] = {}
     for entry in entries:
-        groups.setdefault(fit(encode(entry.title), entry.ext), []).append(entry)
+        groups.setdefault(entry.plain, []).append(entry)
     taken = set(reserved)
     names: dict[object, str] = {}
     losers: list[tuple[Entry, str]] = []
@@ -130,9 +144,8 @@ def assign_names(entries: Sequence[Entry], reserved: Iterable[str] = ()) -> dict
             taken.add(plain)
         losers.extend((entry, plain) for entry in rest)
     for entry, _plain in losers:
-        base = encode(entry.title)
         label = f" [{entry.suffix}]"
-        tail = label + entry.ext
+        base, tail = entry.labelled(label)
         name = fit(base, tail)
         while name in taken:  # a literal title may already read "x [code]": add the label again
             tail = label + tail

@@ -1,10 +1,12 @@
-"""The read-only `user.vipfs.*` attributes of files and folders.
+"""The `user.vipfs.*` attributes of files and folders, as `getfattr` shows them.
 
 Values are UTF-8 text. `file/info` (fetched lazily, per folder, by the facade) wins over the
 listing where both say something, since it is the fresher and fuller answer.
 """
 
 from __future__ import annotations
+
+import html
 
 from vipfs.api.records import FileEntry, FileInfo, Folder
 
@@ -32,6 +34,15 @@ def file_xattrs(entry: FileEntry, info: FileInfo | None, status: str) -> dict[st
         "thumbnail": (found.player_img if found and found.player_img else entry.thumbnail),
         "status": status,
     }
+    if found is not None:  # the writable ones, as the host holds them now
+        values |= {
+            "title": html.unescape(found.title) if found.title is not None else None,
+            "descr": html.unescape(found.descr) if found.descr is not None else None,
+            "tags": found.tags,
+            "public": _flag(found.public),
+            "adult": _flag(found.adult),
+            "cat_id": _text(found.cat_id),
+        }
     return {PREFIX + k: v.encode() for k, v in values.items() if v is not None}
 
 

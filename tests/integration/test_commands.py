@@ -1,0 +1,107 @@
+"""`vipfs clone`, `vipfs url-upload`, `vipfs status` and `setfattr` on a real mount.
+
+They all act through the mount (xattrs on folders and files), so they need no key of their
+own; each is checked on the host (the emulator) as well as through the mount.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import os
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.integration.conftest import Emulator, Mount, sh, vipfs, wait_for
+
+pytestmark = pytest.mark.fuse
+
+StartMount = Callable[..., Mount]
+StartEmulator = Callable[..., Emulator]
+
+
+def settled(emu: Emulator, count: int) -> bool:
+    live = emu.live_files()
+    return len(live) == count and not any("vipfs-" in f["title"] for f in live)
+
+
+@pytest.fixture
+def web(tmp_path: Path) -> Iterator[str]:
+    """A loopback web server for the host's URL upload to fetch from."""
+    root = tmp_path / "www"
+    root.mkdir()
+    (root / "remote_clip.mp4").write_bytes(os.urandom(30_000))
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_clone_copies_on_the_host_with_the_source_attributes(
+    start_emulator: StartEmulator, start_mount: StartMount, tmp_path: Path
+) -> None:
+    emu = start_emulator("--enable", "direct_link,clone")
+    clip = tmp_path / "clip.mp4"
+    clip.write_bytes(os.urandom(25_000))
+    os.utime(clip, ns=(1_500_000_000_000_000_000, 1_500_000_000_000_000_000))
+    mount = start_mount(emu, "--write-back", "0.2")
+    assert sh("cp", "-a", clip, mount.path).returncode == 0
+    assert sh("mkdir", mount.path / "Copies").returncode == 0
+    wait_for("the upload", lambda: settled(emu, 1))
+    done = vipfs("clone", mount.path / "clip.mp4", mount.path / "Copies")
+    assert done.returncode == 0, done.stderr
+    copy = mount.path / "Copies" / "clip.mp4"
+    assert sh("stat", "-c", "%s %Y", copy).stdout == sh("stat", "-c", "%s %Y", clip).stdout
+    live = emu.live_files()
+    assert len(live) == 2 and len({f["sha256"] for f in live}) == 1
+    assert emu.calls().get("upload", 0) == 1  # no bytes moved for the copy
+    renamed = vipfs("clone", mount.path / "clip.mp4", mount.path / "Copies" / "second.mp4")
+    assert renamed.returncode == 0, renamed.stderr
+    assert sorted(os.listdir(mount.path / "Copies")) == ["clip.mp4", "second.mp4"]
+    assert "second" in [f["title"] for f in emu.live_files()]
+    again = vipfs("clone", mount.path / "clip.mp4", mount.path / "Copies")
+    assert again.returncode != 0 and "exists" in again.stderr
+
+
+def test_url_upload_lands_in_the_folder(
+    emulator: Emulator, start_mount: StartMount, web: str
+) -> None:
+    mount = start_mount(emulator, "--dir-cache-time", "0.5")
+    assert sh("mkdir", mount.path / "Fetched").returncode == 0
+    done = vipfs("url-upload", f"{web}/remote_clip.mp4", "--to", mount.path / "Fetched")
+    assert done.returncode == 0, done.stderr
+    wait_for("the fetched file", lambda: os.listdir(mount.path / "Fetched"))
+    (name,) = os.listdir(mount.path / "Fetched")
+    assert name == "remote clip"  # the host's title: vipfs did not write this one
+    bad = vipfs("url-upload", "ftp://example.org/x.mp4", "--to", mount.path / "Fetched")
+    assert bad.returncode != 0
+
+
+def test_setfattr_edits_and_status_lists_every_mount(
+    emulator: Emulator, start_mount: StartMount, tmp_path: Path
+) -> None:
+    clip = tmp_path / "tagged.mp4"
+    clip.write_bytes(os.urandom(10_000))
+    mount = start_mount(emulator, "--write-back", "0.2")
+    assert sh("cp", clip, mount.path).returncode == 0
+    wait_for("the upload", lambda: settled(emulator, 1))
+    target = mount.path / "tagged.mp4"
+    for name, value in (("tags", "cats, dogs"), ("title", "A <nice> title"), ("public", "1")):
+        done = sh("setfattr", "-n", f"user.vipfs.{name}", "-v", value, target)
+        assert done.returncode == 0, done.stderr
+    (held,) = emulator.live_files()
+    assert held["title"] == "A &lt;nice&gt; title"  # file/edit escapes; the xattr unescapes
+    for name, value in (("tags", "cats, dogs"), ("title", "A <nice> title"), ("public", "1")):
+        shown = sh("getfattr", "--only-values", "-n", f"user.vipfs.{name}", target)
+        assert shown.stdout == value, (name, shown)
+    assert os.listdir(mount.path) == [".vipfs", "tagged.mp4"]  # the name vipfs wrote stays
+    refused = sh("setfattr", "-n", "user.vipfs.code", "-v", "x", target)
+    assert refused.returncode != 0 and "Operation not permitted" in refused.stderr
+    status = vipfs("status")
+    assert status.returncode == 0 and str(mount.path) in status.stdout, status.stderr

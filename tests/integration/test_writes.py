@@ -1,0 +1,255 @@
+"""Writing into a real mount with rsync and cp, checked on the host: nothing lost, nothing twice.
+
+The emulator is the host (a real HTTP server); `vipfs mount` runs as a subprocess; the tools
+are the ones users run. `/_emu/files` is the host's truth: titles, folders, sizes and sha256.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import random
+import signal
+import subprocess
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.integration.conftest import Emulator, Mount, sh, vipfs, wait_for
+from tests.integration.trees import assert_host_holds, make_tree, snapshot
+
+pytestmark = pytest.mark.fuse
+
+StartMount = Callable[..., Mount]
+StartEmulator = Callable[..., Emulator]
+
+FAST = ("--write-back", "0.5")  # the default 5 s would make every test wait
+
+
+def rsync(src: Path, dst: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    return sh("rsync", "-a", *extra, f"{src}/", f"{dst}/", timeout=300)
+
+
+def changes(itemized: str) -> list[str]:
+    """What an `rsync --itemize-changes` run did to files or created: anything but a folder's
+    own attributes (`.d...`), which a video host has no place to keep."""
+    return [line for line in itemized.splitlines() if not line.startswith(".d")]
+
+
+def umount(mount: Mount) -> None:
+    """`vipfs umount`: returns once the queue is empty and the process has ended."""
+    done = vipfs("umount", mount.path, "--timeout", "240", timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert not os.path.ismount(mount.path)
+    assert mount.process.poll() is not None, "umount returned while vipfs still runs"
+
+
+def status_xattr(path: Path) -> str:
+    out = sh("getfattr", "--only-values", "-n", "user.vipfs.status", path)
+    assert out.returncode == 0, out.stderr
+    return out.stdout
+
+
+def test_rsync_tree_then_umount_remount_and_rsync_again(
+    emulator: Emulator, start_mount: StartMount, tmp_path: Path
+) -> None:
+    src = tmp_path / "src"
+    expected = make_tree(src)
+    assert len(expected) == 200
+    mount = start_mount(emulator, *FAST)
+    first = rsync(src, mount.path)
+    assert first.returncode == 0, first.stderr
+    assert snapshot(mount.path) == snapshot(src)  # queued files look right at once
+    umount(mount)
+    assert len(emulator.live_files()) == 200  # umount waited for every upload
+    again = start_mount(emulator, *FAST)
+    assert snapshot(again.path) == snapshot(src)
+    assert_host_holds(emulator, again.path, expected)
+    uploads = emulator.calls().get("upload", 0)
+    second = rsync(src, again.path, "--itemize-changes")
+    assert second.returncode == 0, second.stderr
+    assert changes(second.stdout) == []
+    assert emulator.calls().get("upload", 0) == uploads
+
+
+class FaultPhases(threading.Thread):
+    """Rate-limit refusals until one has been served, then 10% of 5xx pages and resets.
+
+    One refusal is enough to check the path: each makes every call wait for the server's next
+    minute (right for a real quota), so a steady 10% would take the test many minutes."""
+
+    def __init__(self, emu: Emulator) -> None:
+        super().__init__(daemon=True)
+        self.emu = emu
+        self.done = threading.Event()
+        self.refused = threading.Event()
+
+    def run(self) -> None:
+        self.emu.switch(ratelimit=0.1)
+        while not self.done.wait(0.05):
+            if self.emu.calls().get("faulted", 0) > 0:
+                self.refused.set()
+                break
+        self.emu.switch(**{"ratelimit": 0.0, "5xx": 0.05, "reset": 0.05})
+
+    def stop(self) -> None:
+        self.done.set()
+        self.join()
+        self.emu.switch(**{"ratelimit": 0.0, "5xx": 0.0, "reset": 0.0})
+
+
+def test_rsync_through_5xx_resets_and_rate_limits(
+    emulator: Emulator, start_mount: StartMount, tmp_path: Path
+) -> None:
+    src = tmp_path / "src"
+    expected = make_tree(src)
+    # an interactive call (rsync's mkdir) may wait out one rate-limit minute instead of EIO
+    mount = start_mount(emulator, *FAST, "--op-timeout", "90")
+    faults = FaultPhases(emulator)
+    faults.start()
+    try:
+        first = rsync(src, mount.path)
+        assert first.returncode == 0, first.stderr
+        umount(mount)
+    finally:
+        faults.stop()
+    assert faults.refused.is_set(), "no rate-limit refusal was served"
+    assert emulator.calls()["faulted"] >= 10
+    again = start_mount(emulator, *FAST)
+    assert snapshot(again.path) == snapshot(src)
+    assert_host_holds(emulator, again.path, expected)
+    second = rsync(src, again.path, "--itemize-changes")
+    assert second.returncode == 0 and changes(second.stdout) == [], second.stdout
+
+
+def test_lost_upload_answers_make_no_second_copy(
+    emulator: Emulator, start_mount: StartMount, tmp_path: Path
+) -> None:
+    """A truncated answer: the host did the work (stored the file) but vipfs cannot know."""
+    src = tmp_path / "src"
+    expected = make_tree(src, (("lost answers", 12),))
+    mount = start_mount(emulator, "--write-back", "1")
+    assert sh("mkdir", mount.path / "lost answers").returncode == 0  # before: not an upload
+    emulator.switch(truncated=0.3)
+    try:
+        copy = sh("cp", "-a", f"{src / 'lost answers'}/.", mount.path / "lost answers")
+        assert copy.returncode == 0, copy.stderr
+        umount(mount)
+    finally:
+        emulator.switch(truncated=0.0)
+    again = start_mount(emulator, *FAST)
+    assert_host_holds(emulator, again.path, expected)
+
+
+def test_kill_9_during_uploads_then_remount_uploads_each_file_once(
+    start_emulator: StartEmulator, start_mount: StartMount, tmp_path: Path
+) -> None:
+    emu = start_emulator("--bandwidth-mbps", "16")  # 2 MB/s per upload: a 1 MiB file takes 0.5 s
+    src = tmp_path / "src" / "batch"
+    src.mkdir(parents=True)
+    expected: dict[str, str] = {}
+    for i in range(12):
+        data = random.Random(i).randbytes(1 << 20)
+        (src / f"part {i:02d}.mp4").write_bytes(data)
+        expected[f"batch/part {i:02d}.mp4"] = hashlib.sha256(data).hexdigest()
+    mount = start_mount(emu, "--write-back", "0.2", "--transfers", "2")
+    assert sh("cp", "-a", src, mount.path).returncode == 0
+    wait_for("the first upload", lambda: emu.live_files())
+    os.kill(mount.pid, signal.SIGKILL)
+    mount.process.wait(10)
+    assert len(emu.live_files()) < len(expected), "everything was uploaded before the kill"
+    assert sh("fusermount3", "-u", mount.path).returncode == 0
+    again = start_mount(emu, *FAST)
+    assert sorted(os.listdir(again.path / "batch")) == sorted(os.listdir(src))
+    umount(again)  # the queue resumed at mount; umount waits for it
+    third = start_mount(emu, *FAST)
+    assert_host_holds(emu, third.path, expected)
+
+
+def test_refused_file_keeps_its_data_and_says_why(
+    emulator: Emulator, start_mount: StartMount, tmp_path: Path
+) -> None:
+    notes = tmp_path / "notes.txt"
+    notes.write_bytes(b"not a video, but mine\n" * 500)
+    mount = start_mount(emulator, "--write-back", "0.2")
+    assert sh("cp", notes, mount.path).returncode == 0
+    target = mount.path / "notes.txt"
+    state = wait_for("the refusal", lambda: "failed" in (s := status_xattr(target)) and s)
+    assert "Not video file" in state
+    assert sh("cmp", target, notes).returncode == 0  # the data is kept and readable
+    status = vipfs("status", mount.path)
+    assert status.returncode == 0, status.stderr
+    assert "notes.txt" in status.stdout and "Not video file" in status.stdout
+    report = json.dumps(json.loads((mount.path / ".vipfs" / "status.json").read_text()))
+    assert "notes.txt" in report and "Not video file" in report
+    # the mount keeps working: a video after it goes up
+    clip = tmp_path / "clip.mp4"
+    clip.write_bytes(os.urandom(50_000))
+    assert sh("cp", "-a", clip, mount.path).returncode == 0
+    wait_for("the video's upload", lambda: "ready" in status_xattr(mount.path / "clip.mp4")
+             or "encoding" in status_xattr(mount.path / "clip.mp4"))  # fmt: skip
+    assert [f["title"] for f in emulator.live_files()] == ["clip"]
+    umount(mount)  # a failed file does not hold the unmount
+    refusals = [line for line in mount.log().splitlines() if "Not video file" in line]
+    assert len(refusals) == 1, refusals  # logged once, with the host's reason
+    again = start_mount(emulator, *FAST)
+    assert sh("cmp", again.path / "notes.txt", notes).returncode == 0
+    assert "Not video file" in status_xattr(again.path / "notes.txt")
+
+
+def test_fsync_uploads_at_once_and_a_refusal_is_eio(
+    emulator: Emulator, start_mount: StartMount, tmp_path: Path
+) -> None:
+    mount = start_mount(emulator, "--write-back", "600")  # only fsync can start these uploads
+    clip = tmp_path / "synced.mp4"
+    clip.write_bytes(os.urandom(40_000))
+    dd = sh("dd", f"if={clip}", f"of={mount.path / 'synced.mp4'}", "conv=fsync", "status=none")
+    assert dd.returncode == 0, dd.stderr
+    held = emulator.live_files()  # dd has returned: the host holds the file, titled
+    assert [(f["title"], f["sha256"]) for f in held] == [
+        ("synced", hashlib.sha256(clip.read_bytes()).hexdigest())]  # fmt: skip
+    (tmp_path / "notes.txt").write_text("no video\n")
+    dd = sh("dd", f"if={tmp_path / 'notes.txt'}", f"of={mount.path / 'notes.txt'}",
+            "conv=fsync", "status=none")  # fmt: skip
+    assert dd.returncode != 0 and "Input/output error" in dd.stderr
+    assert len(emulator.live_files()) == 1
+    assert (mount.path / "notes.txt").read_text() == "no video\n"
+
+
+GIB = 1 << 30
+
+
+def sha256_of_zeros(size: int) -> str:
+    digest, block = hashlib.sha256(), bytes(1 << 24)
+    for _ in range(size // len(block)):
+        digest.update(block)
+    return digest.hexdigest()
+
+
+def vm_hwm_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    raise AssertionError(f"no VmHWM for {pid}")
+
+
+@pytest.mark.slow
+def test_2_gib_file_keeps_vipfs_small(
+    emulator: Emulator, start_mount: StartMount, tmp_path: Path
+) -> None:
+    big = tmp_path / "big.mp4"
+    assert sh("truncate", "-s", "2G", big).returncode == 0
+    mount = start_mount(emulator, "--write-back", "0")
+    # --sparse=never: cp writes all 2 GiB through FUSE instead of seeking over the holes
+    assert sh("cp", "--sparse=never", big, mount.path, timeout=300).returncode == 0
+    held = wait_for("the 2 GiB upload", lambda: [f for f in emulator.live_files()
+                                                 if f["size"] == 2 * GIB], timeout=300)  # fmt: skip
+    assert held[0]["sha256"] == sha256_of_zeros(2 * GIB)
+    peak = vm_hwm_kib(mount.pid)
+    assert peak < 200_000, f"vipfs peaked at {peak // 1024} MiB"
+    assert sh("stat", "-c", "%s", mount.path / "big.mp4").stdout.strip() == str(2 * GIB)
+    umount(mount)
+    sh("rm", "-rf", tmp_path / "cache")  # do not leave 2 GiB of spool behind

@@ -1,0 +1,178 @@
+"""mkdir, cp -a, mv, rm and rmdir on a real mount, on a host with delete and on one without.
+
+Without `file/delete`/`folder/delete` nothing may be lost: removed entries move into the
+server folder `vipfs-trash`. Every step is checked on the host as well as through the mount.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.integration.conftest import Emulator, Mount, sh, wait_for
+from tests.integration.trees import make_tree, snapshot
+
+pytestmark = pytest.mark.fuse
+
+StartMount = Callable[..., Mount]
+StartEmulator = Callable[..., Emulator]
+
+TRASH = "vipfs-trash"
+FEATURES = {"delete": "direct_link,delete,folder_delete", "trash": "direct_link"}
+
+
+def code_of(path: Path) -> str:
+    return os.getxattr(path, "user.vipfs.code").decode()
+
+
+def host_file(emu: Emulator, code: str) -> dict[str, object]:
+    found = [f for f in emu.files() if f["code"] == code]
+    assert len(found) == 1, f"{code}: {len(found)} files on the host"
+    return found[0]
+
+
+def settled(emu: Emulator, count: int) -> bool:
+    """`count` files on the host, every one with its final title (no upload token left)."""
+    live = emu.live_files()
+    return len(live) == count and not any("vipfs-" in f["title"] for f in live)
+
+
+def trash_ids(emu: Emulator) -> dict[int, str]:
+    return {i: p for p, i in emu.folders().items() if p == TRASH or p.startswith(TRASH + "/")}
+
+
+def assert_removed_file(emu: Emulator, code: str, host: str) -> None:
+    held = host_file(emu, code)
+    if host == "delete":
+        assert held["deleted"], f"{code} still on the host"
+    else:
+        assert not held["deleted"] and int(str(held["fld_id"])) in trash_ids(emu), held
+
+
+def assert_removed_folder(emu: Emulator, fld_id: int, host: str) -> None:
+    folders = emu.folders()
+    if host == "delete":
+        assert fld_id not in folders.values()
+    else:
+        assert fld_id in trash_ids(emu), f"folder {fld_id} is not in the trash: {folders}"
+
+
+@pytest.mark.parametrize("host", ["delete", "trash"])
+def test_mkdir_cp_mv_rm_rmdir(
+    start_emulator: StartEmulator, start_mount: StartMount, tmp_path: Path, host: str
+) -> None:
+    emu = start_emulator("--enable", FEATURES[host])
+    src = tmp_path / "src"
+    make_tree(src, (("", 2), ("album", 3), ("album/disc 2", 2)))
+    mount = start_mount(emu, "--write-back", "0.2")
+    m = mount.path
+
+    assert sh("mkdir", "-p", m / "A/B/C").returncode == 0
+    assert {"A", "A/B", "A/B/C"} <= set(emu.folders())
+    one_char = sh("mkdir", m / "x")
+    assert one_char.returncode != 0 and "Invalid argument" in one_char.stderr
+
+    assert sh("cp", "-a", src / "clip 000.mp4", m / "A").returncode == 0
+    assert sh("cp", "-a", src / "album", m / "A/B").returncode == 0
+    assert snapshot(m / "A/B/album") == snapshot(src / "album")
+    wait_for("6 uploads", lambda: settled(emu, 6))
+    assert snapshot(m / "A/B/album") == snapshot(src / "album")  # the same after the upload
+    folders = emu.folders()
+
+    # mv of a file across folders, with a new name: one file/edit, no upload
+    code = code_of(m / "A/clip 000.mp4")
+    emu.reset_calls()
+    assert sh("mv", m / "A/clip 000.mp4", m / "A/B/C/uno.mp4").returncode == 0
+    assert not (m / "A/clip 000.mp4").exists() and code_of(m / "A/B/C/uno.mp4") == code
+    calls = emu.calls()
+    assert calls.get("file/edit") == 1 and "upload" not in calls, calls
+    held = host_file(emu, code)
+    assert held["title"] == "uno" and int(str(held["fld_id"])) == folders["A/B/C"]
+    assert sh("stat", "-c", "%s %Y", m / "A/B/C/uno.mp4").stdout == sh(
+        "stat", "-c", "%s %Y", src / "clip 000.mp4").stdout  # fmt: skip
+
+    # mv of a folder across folders, with a new name: the same folder, moved
+    album = folders["A/B/album"]
+    assert sh("mv", m / "A/B/album", m / "Moved").returncode == 0
+    folders = emu.folders()
+    assert folders["Moved"] == album and "A/B/album" not in folders and "Moved/disc 2" in folders
+    assert snapshot(m / "Moved") == snapshot(src / "album")
+
+    # a folder cannot go under itself (the API would accept the cycle)
+    cycle = sh("mv", m / "A", m / "A/B/C/inside")
+    assert cycle.returncode != 0 and "Invalid argument" in cycle.stderr
+    assert emu.folders()["A/B/C"] == folders["A/B/C"]
+
+    # a rename onto an existing name replaces it; the old file is deleted or trashed
+    assert sh("cp", "-a", src / "take_001_final.mp4", m / "A/take.mp4").returncode == 0
+    wait_for("the 7th upload", lambda: settled(emu, 7))
+    take = code_of(m / "A/take.mp4")
+    assert sh("mv", m / "A/take.mp4", m / "A/B/C/uno.mp4").returncode == 0
+    assert os.listdir(m / "A/B/C") == ["uno.mp4"] and code_of(m / "A/B/C/uno.mp4") == take
+    assert_removed_file(emu, code, host)
+
+    # rm of a file; rmdir of a non-empty folder refused; rm -r; rmdir of an empty one
+    victim = code_of(m / "Moved/scene.002.v2.mp4")
+    assert sh("rm", m / "Moved/scene.002.v2.mp4").returncode == 0
+    assert "scene.002.v2.mp4" not in os.listdir(m / "Moved")
+    assert_removed_file(emu, victim, host)
+    full = sh("rmdir", m / "Moved")
+    assert full.returncode != 0 and "Directory not empty" in full.stderr
+    inner = [code_of(m / "Moved/disc 2" / n) for n in os.listdir(m / "Moved/disc 2")]
+    assert sh("rm", "-r", m / "Moved").returncode == 0
+    assert "Moved" not in os.listdir(m)
+    for c in inner:
+        assert_removed_file(emu, c, host)
+    assert_removed_folder(emu, album, host)
+    assert sh("mkdir", m / "Empty").returncode == 0
+    empty = emu.folders()["Empty"]
+    assert sh("rmdir", m / "Empty").returncode == 0 and "Empty" not in os.listdir(m)
+    assert_removed_folder(emu, empty, host)
+    if host == "trash":
+        assert not [f for f in emu.files() if f["deleted"]]  # nothing was ever lost
+
+
+def test_no_trash_refuses_rm_and_rmdir(
+    start_emulator: StartEmulator, start_mount: StartMount, tmp_path: Path
+) -> None:
+    emu = start_emulator("--enable", "direct_link")  # no file/delete, no folder/delete
+    clip = tmp_path / "keep.mp4"
+    clip.write_bytes(os.urandom(20_000))
+    mount = start_mount(emu, "--write-back", "0.2", "--no-trash")
+    for folder in ("Keep", "Spare"):
+        assert sh("mkdir", mount.path / folder).returncode == 0
+    assert sh("cp", "-a", clip, mount.path / "Keep").returncode == 0
+    wait_for("the upload", lambda: settled(emu, 1))
+    for tool, path in (("rm", "Keep/keep.mp4"), ("rmdir", "Spare")):
+        refused = sh(tool, mount.path / path)
+        assert refused.returncode != 0 and "Operation not permitted" in refused.stderr, tool
+    assert os.listdir(mount.path / "Keep") == ["keep.mp4"] and (mount.path / "Spare").is_dir()
+    assert settled(emu, 1) and TRASH not in emu.folders()
+
+
+def test_overwrite_replaces_and_an_in_place_change_is_refused(
+    emulator: Emulator, start_mount: StartMount, tmp_path: Path
+) -> None:
+    v1, v2 = tmp_path / "v1.mp4", tmp_path / "v2.mp4"
+    v1.write_bytes(os.urandom(30_000))
+    v2.write_bytes(os.urandom(20_000))
+    mount = start_mount(emulator, "--write-back", "0.2")
+    clip = mount.path / "clip.mp4"
+    assert sh("cp", v1, clip).returncode == 0
+    wait_for("the first version", lambda: settled(emulator, 1))
+    old = code_of(clip)
+    assert sh("cp", v2, clip).returncode == 0  # open(O_TRUNC) of an uploaded file: a new version
+    new_sha = hashlib.sha256(v2.read_bytes()).hexdigest()
+    wait_for("the second version", lambda: [
+        f for f in emulator.live_files()
+        if f["sha256"] == new_sha and f["title"] == "clip" and int(f["fld_id"]) == 0])  # fmt: skip
+    assert code_of(clip) != old and sh("cmp", clip, v2).returncode == 0
+    assert_removed_file(emulator, old, "trash")  # this host has no file/delete
+    poke = sh("dd", "if=/dev/zero", f"of={clip}", "bs=1", "count=1", "seek=10", "conv=notrunc",
+              "status=none")  # fmt: skip
+    assert poke.returncode != 0 and "Operation not permitted" in poke.stderr
+    assert sh("cmp", clip, v2).returncode == 0

@@ -1,0 +1,48 @@
+"""The small commands around a mount: status rendering, clone targets, progress lines."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from vipfs.clone import target
+from vipfs.mount import progress_line
+from vipfs.status import render
+
+STATUS = {
+    "queue": {
+        "writing": [],
+        "held": [{"name": ".a.mp4.XyZ123", "size": 5}],
+        "queued": [
+            {"name": "b.mp4", "size": 2_000_000, "attempts": 2, "error": "HTTP 502"},
+        ],
+        "uploading": [{"name": "c.mp4", "size": 4_000_000, "sent": 1_000_000}],
+        "retrying": [],
+        "failed": [{"name": "notes.txt", "size": 9, "error": "Not video file (notes.txt)"}],
+    },
+    "rate_limit": {"requests_available": 17, "blocked_until": None, "scope": None},
+}
+
+
+def test_status_render_names_every_state_and_the_budget() -> None:
+    text = render(Path("/mnt/v"), STATUS)
+    first, *rest = text.splitlines()
+    assert first == "/mnt/v: 0 writing, 1 held, 1 queued, 1 uploading, 1 failed"
+    assert any("c.mp4" in line and "1.0 MB of 4.0 MB" in line for line in rest)
+    assert any("b.mp4" in line and "retry 2: HTTP 502" in line for line in rest)
+    assert any("notes.txt: Not video file (notes.txt)" in line for line in rest)
+    assert rest[-1] == "  rate limit: 17 requests available"
+
+
+def test_progress_line_counts_what_an_unmount_waits_for() -> None:
+    line = progress_line(STATUS["queue"])  # type: ignore[arg-type]
+    assert line == (
+        "uploads: 1 queued, 1 uploading, 1.0/6.0 MB sent, 1 failed (kept; see vipfs status)"
+    )
+    assert progress_line({}) == "uploads: 0 queued, 0 uploading"
+
+
+def test_clone_target_is_into_a_folder_or_under_a_new_name(tmp_path: Path) -> None:
+    src = tmp_path / "a.mp4"
+    (tmp_path / "dir").mkdir()
+    assert target(src, tmp_path / "dir") == (tmp_path / "dir", "a.mp4")
+    assert target(src, tmp_path / "dir" / "b.mp4") == (tmp_path / "dir", "b.mp4")

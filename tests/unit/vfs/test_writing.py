@@ -1,0 +1,539 @@
+"""The facade's write side against the fake host: handlers awaited directly, virtual time.
+
+Each test plays what a real tool does (rsync's temp name + utime + rename, cp -a's futimens on
+the open fd, O_TRUNC overwrites, rm/rmdir/mv) and checks both what the user sees through the
+facade and what reached the host.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import stat
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import trio
+from trio.testing import MockClock
+
+from tests.unit.vfs.conftest import eventually
+from tests.unit.vfs.fake_api import FakeApi, FakeFile, FakeFolder
+from vipfs.api.errors import NotFoundError, UnsupportedError
+from vipfs.api.records import CloneResult, FolderListing
+from vipfs.vfs.attrs import Owner
+from vipfs.vfs.errors import VfsError
+from vipfs.vfs.features import HostFeatures
+from vipfs.vfs.filesystem import (
+    RENAME_EXCHANGE,
+    RENAME_NOREPLACE,
+    AttrChanges,
+    Filesystem,
+    Options,
+    WriteSetup,
+)
+from vipfs.vfs.inodes import ROOT_INO
+from vipfs.vfs.metadb import MetaDb
+from vipfs.vfs.namespace import TRASH
+from vipfs.vfs.spool import Spool
+
+MTIME = 1_600_000_000_123_456_789
+
+
+class CloningApi(FakeApi):
+    """The fake host with file/clone and folder/delete switched on (the base fake lacks them)."""
+
+    folder_delete_on: bool = False
+    lagging: bool = False  # folder/list answers without files uploaded since `lag_from`
+    lag_from: int = 0
+
+    async def folder_list(self, fld_id: int = 0, *, files: bool = True) -> FolderListing:
+        listing = await super().folder_list(fld_id, files=files)
+        if not self.lagging:
+            return listing
+        late = {c for c, f in self.files.items() if f.created >= self.lag_from}
+        return FolderListing(listing.folders, [f for f in listing.files if f.code not in late])
+
+    async def file_clone(
+        self, code: str, *, title: str | None = None, fld_id: int | None = None
+    ) -> CloneResult:
+        self._enter("file_clone", code=code, title=title, fld_id=fld_id)
+        source = self.files[code]
+        new = self._new_code()
+        self.files[new] = FakeFile(
+            new, title or source.title, fld_id or 0, source.data, source.filename, 99
+        )
+        return CloneResult(new, None)
+
+    async def folder_delete(self, fld_id: int) -> None:
+        if not self.folder_delete_on:
+            await super().folder_delete(fld_id)
+        self._enter("folder_delete", fld_id=fld_id)
+        if fld_id not in self.folders:
+            raise NotFoundError("no such folder")
+        if any(f.parent_id == fld_id for f in self.folders.values()) or any(
+            f.fld_id == fld_id for f in self.files.values()
+        ):
+            raise UnsupportedError("not empty")
+        del self.folders[fld_id]
+
+
+class Mount:
+    """One facade with a write engine on a db that outlives it (for restarts)."""
+
+    def __init__(self, tmp_path: Path, nursery: trio.Nursery, db: MetaDb, api: FakeApi) -> None:
+        self.tmp_path = tmp_path
+        self.nursery = nursery
+        self.db = db
+        self.api = api
+        self.scope: trio.CancelScope | None = None
+
+    async def start(self, **kw: Any) -> Filesystem:
+        options = Options(owner=Owner(0, 0, 0o022), sync_uploads=kw.pop("sync_uploads", False))
+        setup = WriteSetup(
+            db=self.db,
+            spool=Spool(self.tmp_path / "spool"),
+            features=HostFeatures(),
+            clock=trio.current_time,
+            **kw,
+        )
+        fs = Filesystem(self.api, options=options, writes=setup, clock=trio.current_time)
+
+        async def serve(*, task_status: trio.TaskStatus[None]) -> None:
+            with trio.CancelScope() as scope:
+                self.scope = scope
+                await fs.run(task_status=task_status)
+
+        await self.nursery.start(serve)
+        return fs
+
+    def stop(self) -> None:
+        assert self.scope is not None
+        self.scope.cancel()
+
+
+@pytest.fixture
+def virtual_clock() -> MockClock:
+    return MockClock(autojump_threshold=0.005)
+
+
+@pytest.fixture
+async def mount(
+    tmp_path: Path, nursery: trio.Nursery, virtual_clock: MockClock
+) -> AsyncIterator[Mount]:
+    db = await MetaDb.open(tmp_path / "meta.db")
+    m = Mount(tmp_path, nursery, db, CloningApi())
+    yield m
+    if m.scope is not None:
+        m.stop()
+    await db.close()
+
+
+async def names(fs: Filesystem, ino: int = ROOT_INO) -> dict[str, int]:
+    fh = await fs.opendir(ino)
+    try:
+        out = {}
+        for item in fs.readdir(fh, 0):
+            fs.remember(item.attr.ino)
+            out[item.name] = item.attr.size
+        return out
+    finally:
+        fs.releasedir(fh)
+
+
+async def write_file(
+    fs: Filesystem, name: str, data: bytes, parent: int = ROOT_INO, mtime: int | None = None
+) -> int:
+    opened, attr = await fs.create(parent, name, 0o600)
+    for off in range(0, len(data), 4):
+        await fs.write(opened.fh, off, data[off : off + 4])
+    if mtime is not None:  # cp -a: futimens on the still-open fd
+        await fs.setattr(attr.ino, AttrChanges(mtime_ns=mtime), opened.fh)
+    await fs.flush(opened.fh)
+    await fs.release(opened.fh)
+    return attr.ino
+
+
+def uploads(api: FakeApi) -> list[str]:
+    return [str(args["filename"]) for op, args in api.calls if op == "upload_file"]
+
+
+async def test_a_written_file_shows_at_once_then_uploads_on_the_same_inode(
+    mount: Mount, virtual_clock: MockClock
+) -> None:
+    fs = await mount.start()
+    assert await names(fs) == {".vipfs": 0}
+    ino = await write_file(fs, "My_clip.v2.mp4", b"0123456789", mtime=MTIME)
+    assert (await names(fs))["My_clip.v2.mp4"] == 10  # before the server has it
+    attr = await fs.getattr(ino)
+    assert attr.size == 10 and attr.mtime_ns == MTIME and stat.S_IMODE(attr.mode) == 0o600
+    assert mount.api.files == {}
+    await eventually(lambda: len(mount.api.files) == 1)
+    await fs.wait_uploads()
+    (stored,) = mount.api.files.values()
+    assert stored.data == b"0123456789" and stored.title == "My_clip.v2"
+    again = await fs.lookup(ROOT_INO, "My_clip.v2.mp4")
+    assert again.ino == ino and again.size == 10 and again.mtime_ns == MTIME
+    fs.forget_all()  # the listing catches up: still one entry, same name and inode
+    assert await names(fs) == {".vipfs": 0, "My_clip.v2.mp4": 10}
+    assert (await fs.lookup(ROOT_INO, "My_clip.v2.mp4")).ino == ino
+    assert await fs.getxattr(ino, "user.vipfs.code") == stored.code.encode()
+
+
+async def test_rsync_receiver_sequence_uploads_once_under_the_final_name(
+    mount: Mount, virtual_clock: MockClock
+) -> None:
+    fs = await mount.start()
+    sub = await fs.mkdir(ROOT_INO, "Series")
+    temp = ".pilot.mkv.Ab12Cd"
+    ino = await write_file(fs, temp, b"episode", parent=sub.ino)
+    await fs.setattr(ino, AttrChanges(mtime_ns=MTIME))  # utimensat on the temp name
+    await fs.setattr(ino, AttrChanges(mode=stat.S_IFREG | 0o644))
+    await trio.sleep(30)  # held: the temp name never uploads
+    assert uploads(mount.api) == []
+    await fs.rename(sub.ino, temp, sub.ino, "pilot.mkv")
+    await eventually(lambda: uploads(mount.api) == ["pilot.mkv"])
+    await fs.wait_uploads()
+    attr = await fs.lookup(sub.ino, "pilot.mkv")
+    assert (attr.ino, attr.size, attr.mtime_ns) == (ino, 7, MTIME)
+    assert stat.S_IMODE(attr.mode) == 0o644
+    fs.forget_all()
+    assert await names(fs, sub.ino) == {"pilot.mkv": 7}
+
+
+async def test_uploaded_files_keep_size_mtime_mode_across_a_restart(
+    mount: Mount, virtual_clock: MockClock
+) -> None:
+    fs = await mount.start()
+    await write_file(fs, "a.mp4", b"abc", mtime=MTIME)
+    await fs.wait_uploads()
+    mount.stop()
+    fs = await mount.start()
+    attr = await fs.lookup(ROOT_INO, "a.mp4")
+    assert (attr.size, attr.mtime_ns) == (3, MTIME)
+
+
+async def test_pending_uploads_show_and_resume_after_a_restart(
+    mount: Mount, virtual_clock: MockClock
+) -> None:
+    fs = await mount.start(write_back=1000)
+    await write_file(fs, "b.mp4", b"data")
+    mount.stop()
+    fs = await mount.start(write_back=1000)
+    assert (await names(fs))["b.mp4"] == 4
+    await fs.wait_uploads()
+    assert uploads(mount.api) == ["b.mp4"]
+
+
+async def test_mkdir_and_its_refusals(mount: Mount, virtual_clock: MockClock) -> None:
+    fs = await mount.start()
+    made = await fs.mkdir(ROOT_INO, "Holiday 2024")
+    assert stat.S_ISDIR(made.mode)
+    assert [f.name for f in mount.api.folders.values()] == ["Holiday 2024"]
+    assert "Holiday 2024" in await names(fs)
+    with pytest.raises(VfsError) as err:
+        await fs.mkdir(ROOT_INO, "x")
+    assert err.value.errno == errno.EINVAL and "2 characters" in err.value.why
+    with pytest.raises(VfsError) as err:
+        await fs.mkdir(ROOT_INO, "Holiday 2024")
+    assert err.value.errno == errno.EEXIST
+    with pytest.raises(VfsError) as err:
+        await fs.mkdir(ROOT_INO, ".vipfs")
+    assert err.value.errno == errno.EPERM
+    assert mount.api.count("folder_create") == 1
+
+
+async def test_folder_rename_move_and_cycle(mount: Mount, virtual_clock: MockClock) -> None:
+    fs = await mount.start()
+    a = await fs.mkdir(ROOT_INO, "Alpha")
+    b = await fs.mkdir(ROOT_INO, "Beta")
+    await fs.rename(ROOT_INO, "Alpha", b.ino, "Gamma")
+    folder = next(f for f in mount.api.folders.values() if f.name == "Gamma")
+    beta = next(f for f in mount.api.folders.values() if f.name == "Beta")
+    (call,) = [args for op, args in mount.api.calls if op == "folder_edit"]
+    assert call == {"fld_id": folder.fld_id, "name": "Gamma", "parent_id": beta.fld_id}
+    assert folder.parent_id == beta.fld_id
+    assert await names(fs, b.ino) == {"Gamma": 0}
+    assert "Alpha" not in await names(fs)
+    with pytest.raises(VfsError) as err:  # Beta under its own child Gamma
+        await fs.rename(ROOT_INO, "Beta", a.ino, "Beta")
+    assert err.value.errno == errno.EINVAL
+    with pytest.raises(VfsError) as err:
+        await fs.rename(b.ino, "Gamma", ROOT_INO, "G")
+    assert err.value.errno == errno.EINVAL
+
+
+async def test_file_move_is_one_edit_that_keeps_tags(
+    mount: Mount, virtual_clock: MockClock
+) -> None:
+    fs = await mount.start()
+    sub = await fs.mkdir(ROOT_INO, "Dest")
+    ino = await write_file(fs, "clip.mp4", b"1234", mtime=MTIME)
+    await fs.wait_uploads()
+    code = next(iter(mount.api.files))
+    await fs.setxattr(ino, "user.vipfs.tags", b"cats,dogs")
+    assert mount.api.files[code].tags == "cats,dogs"
+    edits_before = mount.api.count("file_edit")
+    await fs.rename(ROOT_INO, "clip.mp4", sub.ino, "renamed.mp4")
+    assert mount.api.count("file_edit") == edits_before + 1
+    stored = mount.api.files[code]
+    folder = next(f for f in mount.api.folders.values() if f.name == "Dest")
+    assert (stored.title, stored.fld_id, stored.tags) == ("renamed", folder.fld_id, "cats,dogs")
+    attr = await fs.lookup(sub.ino, "renamed.mp4")
+    assert (attr.ino, attr.size, attr.mtime_ns) == (ino, 4, MTIME)
+    assert "clip.mp4" not in await names(fs)
+
+
+async def test_rename_onto_an_existing_file_replaces_it(
+    mount: Mount, virtual_clock: MockClock
+) -> None:
+    fs = await mount.start()
+    await write_file(fs, "old.mp4", b"old")
+    await write_file(fs, "new.mp4", b"newer")
+    await fs.wait_uploads()
+    with pytest.raises(VfsError) as err:
+        await fs.rename(ROOT_INO, "new.mp4", ROOT_INO, "old.mp4", RENAME_NOREPLACE)
+    assert err.value.errno == errno.EEXIST
+    with pytest.raises(VfsError) as err:
+        await fs.rename(ROOT_INO, "new.mp4", ROOT_INO, "old.mp4", RENAME_EXCHANGE)
+    assert err.value.errno == errno.EINVAL
+    await fs.rename(ROOT_INO, "new.mp4", ROOT_INO, "old.mp4")
+    (stored,) = mount.api.files.values()
+    assert stored.data == b"newer" and stored.title == "old"
+    assert await names(fs) == {".vipfs": 0, "old.mp4": 5}
+
+
+async def test_rm_deletes_where_the_host_allows(mount: Mount, virtual_clock: MockClock) -> None:
+    fs = await mount.start()
+    await write_file(fs, "gone.mp4", b"x")
+    await fs.wait_uploads()
+    await fs.unlink(ROOT_INO, "gone.mp4")
+    assert mount.api.files == {} and mount.api.count("file_delete") == 2  # probe + delete
+    assert "gone.mp4" not in await names(fs)
+    with pytest.raises(VfsError) as err:
+        await fs.unlink(ROOT_INO, "gone.mp4")
+    assert err.value.errno == errno.ENOENT
+
+
+async def test_rmdir_goes_to_the_trash_without_folder_delete(
+    mount: Mount, virtual_clock: MockClock
+) -> None:
+    fs = await mount.start()
+    full = await fs.mkdir(ROOT_INO, "Full")
+    await fs.mkdir(ROOT_INO, "Empty")
+    await write_file(fs, "in.mp4", b"x", parent=full.ino)
+    with pytest.raises(VfsError) as err:
+        await fs.rmdir(ROOT_INO, "Full")
+    assert err.value.errno == errno.ENOTEMPTY
+    await fs.rmdir(ROOT_INO, "Empty")
+    trash = next(f for f in mount.api.folders.values() if f.name == TRASH)
+    empty = next(f for f in mount.api.folders.values() if f.name == "Empty")
+    assert empty.parent_id == trash.fld_id  # nothing is lost
+    listing = await names(fs)
+    assert "Empty" not in listing and TRASH in listing
+
+
+async def test_no_trash_refuses_with_eperm(mount: Mount, virtual_clock: MockClock) -> None:
+    fs = await mount.start(trash=False)
+    await fs.mkdir(ROOT_INO, "Keep")
+    with pytest.raises(VfsError) as err:
+        await fs.rmdir(ROOT_INO, "Keep")
+    assert err.value.errno == errno.EPERM and "--no-trash" in err.value.why
+    assert "Keep" in await names(fs)
+
+
+async def test_folder_delete_used_when_offered(mount: Mount, virtual_clock: MockClock) -> None:
+    assert isinstance(mount.api, CloningApi)
+    mount.api.folder_delete_on = True
+    fs = await mount.start()
+    await fs.mkdir(ROOT_INO, "Temp")
+    await fs.rmdir(ROOT_INO, "Temp")
+    assert [f.name for f in mount.api.folders.values()] == []
+
+
+async def test_unlinking_a_queued_file_sends_nothing(
+    mount: Mount, virtual_clock: MockClock
+) -> None:
+    fs = await mount.start()
+    await write_file(fs, "never.mp4", b"data")
+    await fs.unlink(ROOT_INO, "never.mp4")
+    await trio.sleep(60)
+    assert uploads(mount.api) == [] and "never.mp4" not in await names(fs)
+
+
+async def test_overwrite_replaces_and_in_place_write_is_refused(
+    mount: Mount, virtual_clock: MockClock
+) -> None:
+    fs = await mount.start()
+    ino = await write_file(fs, "v.mp4", b"version one")
+    await fs.wait_uploads()
+    (first,) = mount.api.files
+    opened = await fs.open(ino, os.O_WRONLY)  # no O_TRUNC: an in-place change
+    with pytest.raises(VfsError) as err:
+        await fs.write(opened.fh, 0, b"X")
+    assert err.value.errno == errno.EPERM and "in place" in err.value.why
+    await fs.release(opened.fh)
+    opened = await fs.open(ino, os.O_WRONLY | os.O_TRUNC)
+    await fs.write(opened.fh, 0, b"v2")
+    await fs.release(opened.fh)
+    assert (await fs.getattr(ino)).size == 2
+    await fs.wait_uploads()
+    await eventually(lambda: first not in mount.api.files)
+    (stored,) = mount.api.files.values()
+    assert stored.data == b"v2" and stored.title == "v"
+    assert await names(fs) == {".vipfs": 0, "v.mp4": 2}
+    assert (await fs.lookup(ROOT_INO, "v.mp4")).ino == ino
+
+
+async def test_truncate_to_zero_on_an_open_handle_replaces(
+    mount: Mount, virtual_clock: MockClock
+) -> None:
+    fs = await mount.start()
+    ino = await write_file(fs, "t.mp4", b"long content")
+    await fs.wait_uploads()
+    opened = await fs.open(ino, os.O_WRONLY)
+    with pytest.raises(VfsError):
+        await fs.setattr(ino, AttrChanges(size=3), opened.fh)
+    await fs.setattr(ino, AttrChanges(size=0), opened.fh)
+    await fs.write(opened.fh, 0, b"short")
+    await fs.release(opened.fh)
+    await fs.wait_uploads()
+    await eventually(lambda: len(mount.api.files) == 1)
+    assert [f.data for f in mount.api.files.values()] == [b"short"]
+
+
+async def test_reading_a_file_still_in_the_spool(mount: Mount, virtual_clock: MockClock) -> None:
+    fs = await mount.start(write_back=1000)
+    ino = await write_file(fs, "r.mp4", b"hello spool")
+    opened = await fs.open(ino, os.O_RDONLY)
+    assert await fs.read(opened.fh, 6, 100) == b"spool"
+    await fs.release(opened.fh)
+
+
+async def test_fsync_uploads_now_and_reports_failure(
+    mount: Mount, virtual_clock: MockClock
+) -> None:
+    fs = await mount.start(write_back=1000)
+    opened, attr = await fs.create(ROOT_INO, "now.mp4", 0o644)
+    await fs.write(opened.fh, 0, b"abc")
+    await fs.fsync(opened.fh)
+    assert uploads(mount.api) == ["now.mp4"]
+    await fs.release(opened.fh)
+    opened, attr = await fs.create(ROOT_INO, "notes.txt", 0o644)
+    await fs.write(opened.fh, 0, b"text")
+    with pytest.raises(VfsError) as err:
+        await fs.fsync(opened.fh)
+    assert err.value.errno == errno.EIO and "Not video file" in err.value.why
+    await fs.release(opened.fh)
+    status = await fs.getxattr(attr.ino, "user.vipfs.status")
+    assert status.startswith(b"failed: Not video file")
+    assert (await names(fs))["notes.txt"] == 4  # the data is kept and still shown
+    virt = await fs.lookup(ROOT_INO, ".vipfs")
+    st = await fs.lookup(virt.ino, "status.json")
+    handle = await fs.open(st.ino, os.O_RDONLY)
+    doc = json.loads(await fs.read(handle.fh, 0, 1 << 20))
+    assert [r["name"] for r in doc["queue"]["failed"]] == ["notes.txt"]
+    assert "Not video file" in doc["queue"]["failed"][0]["error"]
+
+
+async def test_sync_uploads_makes_close_upload(mount: Mount, virtual_clock: MockClock) -> None:
+    fs = await mount.start(write_back=1000, sync_uploads=True)
+    opened, _ = await fs.create(ROOT_INO, "bad.txt", 0o644)
+    await fs.write(opened.fh, 0, b"x")
+    with pytest.raises(VfsError) as err:
+        await fs.flush(opened.fh)
+    assert err.value.errno == errno.EIO
+    await fs.release(opened.fh)
+    await write_file(fs, "good.mp4", b"y")
+    assert "good.mp4" in uploads(mount.api)
+    assert len(mount.api.files) == 1
+
+
+async def test_setxattr_edits_and_refusals(mount: Mount, virtual_clock: MockClock) -> None:
+    fs = await mount.start()
+    ino = await write_file(fs, "x.mp4", b"z")
+    await fs.wait_uploads()
+    (code,) = mount.api.files
+    await fs.setxattr(ino, "user.vipfs.tags", b"a,b")
+    await fs.setxattr(ino, "user.vipfs.descr", b"about (it)")
+    await fs.setxattr(ino, "user.vipfs.public", b"1")
+    assert mount.api.files[code].tags == "a,b"  # the descr edit resent them
+    assert mount.api.files[code].descr == "about &#40;it&#41;"
+    with pytest.raises(VfsError) as err:
+        await fs.setxattr(ino, "user.vipfs.public", b"maybe")
+    assert err.value.errno == errno.EINVAL
+    with pytest.raises(VfsError) as err:
+        await fs.setxattr(ino, "user.vipfs.code", b"zzz")
+    assert err.value.errno == errno.EPERM
+    with pytest.raises(VfsError) as err:
+        await fs.setxattr(ino, "system.posix_acl_access", b"")
+    assert err.value.errno == errno.ENOTSUP
+    folder = await fs.mkdir(ROOT_INO, "Docs")
+    await fs.setxattr(folder.ino, "user.vipfs.descr", b"folder words")
+    assert mount.api.calls[-1][0] == "folder_edit"
+
+
+async def test_clone_into_a_folder_under_a_name(mount: Mount, virtual_clock: MockClock) -> None:
+    fs = await mount.start()
+    await write_file(fs, "src.mp4", b"bytes", mtime=MTIME)
+    await fs.wait_uploads()
+    (code,) = mount.api.files
+    dest = await fs.mkdir(ROOT_INO, "Copies")
+    request = json.dumps({"code": code, "name": "copy.mp4"}).encode()
+    await fs.setxattr(dest.ino, "user.vipfs.clone", request)
+    clone = await fs.lookup(dest.ino, "copy.mp4")
+    assert (clone.size, clone.mtime_ns) == (5, MTIME)
+    copies = [f for f in mount.api.files.values() if f.code != code]
+    folder = next(f for f in mount.api.folders.values() if f.name == "Copies")
+    assert [(f.title, f.fld_id) for f in copies] == [("copy", folder.fld_id)]
+
+
+async def test_a_foreign_file_rename_keeps_the_written_name(
+    mount: Mount, virtual_clock: MockClock
+) -> None:
+    mount.api.files["abc"] = FakeFile("abc", "Old Title", 0, b"", "x.mp4", 1, tags="t1")
+    mount.api.folders[5] = FakeFolder(5, "Other", 0)
+    fs = await mount.start()
+    assert "Old Title" in await names(fs)
+    await fs.rename(ROOT_INO, "Old Title", ROOT_INO, "New Name.mp4")
+    assert mount.api.files["abc"].title == "New Name" and mount.api.files["abc"].tags == "t1"
+    assert "New Name.mp4" in await names(fs)
+    await fs.setattr((await fs.lookup(ROOT_INO, "New Name.mp4")).ino, AttrChanges(mtime_ns=MTIME))
+    assert (await fs.lookup(ROOT_INO, "New Name.mp4")).mtime_ns == MTIME
+
+
+async def test_rename_onto_a_file_that_cannot_go_is_refused_first(
+    mount: Mount, virtual_clock: MockClock
+) -> None:
+    fs = await mount.start(trash=False)
+    await write_file(fs, "keep.mp4", b"keep")
+    await write_file(fs, "other.mp4", b"other")
+    await fs.wait_uploads()
+    mount.api.fail("file_delete", UnsupportedError("This function not allowed in API"), 5)
+    with pytest.raises(VfsError) as err:
+        await fs.rename(ROOT_INO, "other.mp4", ROOT_INO, "keep.mp4")
+    assert err.value.errno == errno.EPERM
+    assert sorted(f.title for f in mount.api.files.values()) == ["keep", "other"]
+    assert sorted(await names(fs)) == [".vipfs", "keep.mp4", "other.mp4"]
+
+
+async def test_a_lagging_or_stale_listing_does_not_undo_our_changes(
+    mount: Mount, virtual_clock: MockClock
+) -> None:
+    assert isinstance(mount.api, CloningApi)
+    fs = await mount.start()
+    await write_file(fs, "old.mp4", b"1")
+    await fs.wait_uploads()
+    ((code, stored),) = mount.api.files.items()
+    await fs.unlink(ROOT_INO, "old.mp4")
+    mount.api.files[code] = stored  # a stale read: the host still lists what was deleted
+    mount.api.lagging, mount.api.lag_from = True, stored.created + 1  # newer ones: not yet
+    await write_file(fs, "new.mp4", b"22")
+    await fs.wait_uploads()
+    fs.forget_all()
+    assert await names(fs) == {".vipfs": 0, "new.mp4": 2}
+    await trio.sleep(3600)  # past the journal's hold: the host's word is final again
+    fs.forget_all()
+    assert await names(fs) == {".vipfs": 0, "old": 0}

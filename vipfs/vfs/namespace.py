@@ -1,0 +1,193 @@
+"""Remote changes to the tree: folders made, renamed, moved; files moved; things removed.
+
+Network only: the facade calls these first and changes its model once they succeeded. Removal
+follows the host: `file/delete` and `folder/delete` where it offers them, else the entry moves
+into a server folder `vipfs-trash` at the root (created on demand, and left visible so nothing
+vipfs does is hidden from the user), so nothing is ever lost. With trash off and no delete on
+the host, removal is refused with EPERM.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+from dataclasses import dataclass
+
+from vipfs.api.errors import (
+    ApiError,
+    AuthError,
+    NotFoundError,
+    RequestRejectedError,
+    TransientError,
+    UnsupportedError,
+)
+from vipfs.api.protocol import XvsApi
+from vipfs.vfs.errors import VfsError
+from vipfs.vfs.features import HostFeatures
+from vipfs.vfs.metadb import MetaDb
+from vipfs.vfs.uploads import edit_keep_tags
+
+log = logging.getLogger(__name__)
+
+TRASH = "vipfs-trash"
+NO_DELETE = "this host offers no {op} and trash is off (--no-trash)"
+
+
+def vfs_error(exc: ApiError, what: str) -> VfsError:
+    """An API failure as the errno a user's tool should see, with the server's words."""
+    if isinstance(exc, NotFoundError):
+        return VfsError(errno.ENOENT, f"{what}: {exc.msg}")
+    if isinstance(exc, AuthError):
+        return VfsError(errno.EACCES, f"{what}: the API key was refused: {exc.msg}")
+    if isinstance(exc, UnsupportedError):
+        return VfsError(errno.EPERM, f"{what}: the host does not offer this: {exc.msg}")
+    if isinstance(exc, RequestRejectedError):
+        return VfsError(errno.EINVAL, f"{what}: the host refused: {exc.msg}")
+    if isinstance(exc, TransientError):
+        return VfsError(errno.EIO, f"{what}: {exc}")
+    return VfsError(errno.EIO, f"{what}: {exc}")
+
+
+@dataclass(frozen=True, slots=True)
+class Removed:
+    """How an entry left: deleted, or moved into the trash folder (and whether it was new)."""
+
+    trash: int | None = None
+    trash_created: bool = False
+
+
+class Namespace:
+    def __init__(
+        self, api: XvsApi, db: MetaDb, features: HostFeatures, *, trash: bool = True
+    ) -> None:
+        self.api = api
+        self.db = db
+        self.features = features
+        self.trash = trash
+        self._trash_id: int | None = None
+
+    # -- folders -------------------------------------------------------------------------------
+    async def create_folder(self, name: str, parent: int) -> int:
+        if len(name) < 2:
+            raise VfsError(errno.EINVAL, f"folder names need 2 characters or more: {name!r}")
+        try:
+            return await self.api.folder_create(name, parent)
+        except ApiError as exc:
+            raise vfs_error(exc, f"mkdir {name!r}") from None
+
+    async def edit_folder(
+        self,
+        fld_id: int,
+        *,
+        name: str | None = None,
+        parent: int | None = None,
+        descr: str | None = None,
+    ) -> None:
+        if name is not None and len(name) < 2:
+            raise VfsError(errno.EINVAL, f"folder names need 2 characters or more: {name!r}")
+        try:
+            await self.api.folder_edit(fld_id, name=name, parent_id=parent, descr=descr)
+        except ApiError as exc:
+            raise vfs_error(exc, f"folder/edit of folder {fld_id}") from None
+
+    # -- files ---------------------------------------------------------------------------------
+    async def edit_file(
+        self,
+        code: str,
+        what: str,
+        *,
+        title: str | None = None,
+        descr: str | None = None,
+        fld_id: int | None = None,
+        tags: str | None = None,
+        public: bool | None = None,
+        adult: bool | None = None,
+        cat_id: int | None = None,
+    ) -> None:
+        """One `file/edit` (title, folder, metadata) that keeps the file's tags."""
+        try:
+            await edit_keep_tags(
+                self.api,
+                self.db,
+                code,
+                title=title,
+                descr=descr,
+                fld_id=fld_id,
+                tags=tags,
+                public=public,
+                adult=adult,
+                cat_id=cat_id,
+            )
+        except ApiError as exc:
+            raise vfs_error(exc, what) from None
+
+    # -- removal -------------------------------------------------------------------------------
+    async def remove_file(self, code: str, name: str) -> Removed:
+        if await self._offered("delete"):
+            try:
+                await self.api.file_delete(code)
+                log.info("deleted %s (%s)", name, code)
+                return Removed()
+            except NotFoundError:
+                return Removed()  # already gone is what was asked
+            except UnsupportedError:
+                self.features.mark_unsupported("delete")
+            except ApiError as exc:
+                raise vfs_error(exc, f"deleting {name!r}") from None
+        trash, created = await self._trash("file/delete")
+        await self.edit_file(code, f"moving {name!r} to {TRASH}", fld_id=trash)
+        log.info("moved %s (%s) into %s: this host offers no file/delete", name, code, TRASH)
+        return Removed(trash, created)
+
+    async def remove_folder(self, fld_id: int, name: str) -> Removed:
+        if await self._offered("folder_delete"):
+            try:
+                await self.api.folder_delete(fld_id)
+                log.info("deleted folder %s (%d)", name, fld_id)
+                return Removed()
+            except NotFoundError:
+                return Removed()
+            except UnsupportedError:
+                self.features.mark_unsupported("folder_delete")
+            except ApiError as exc:
+                raise vfs_error(exc, f"deleting folder {name!r}") from None
+        if fld_id == self._trash_id:
+            raise VfsError(errno.EPERM, f"{TRASH} cannot go into itself; empty it on the website")
+        trash, created = await self._trash("folder/delete")
+        await self.edit_folder(fld_id, parent=trash)
+        log.info("moved folder %s into %s: this host offers no folder/delete", name, TRASH)
+        return Removed(trash, created)
+
+    async def check_removable(self, folder: bool) -> None:
+        """Refuse (EPERM) before anything changes when a removal could not happen."""
+        feature = "folder_delete" if folder else "delete"
+        if not self.trash and not await self._offered(feature):
+            op = "folder/delete" if folder else "file/delete"
+            raise VfsError(errno.EPERM, NO_DELETE.format(op=op))
+
+    async def _offered(self, feature: str) -> bool:
+        if self.features.known(feature) is None:
+            await self.features.probe(self.api, [feature])
+        return self.features.known(feature) is True
+
+    async def _trash(self, op: str) -> tuple[int, bool]:
+        """The trash folder's id, found at the root or created; refused when trash is off."""
+        if not self.trash:
+            raise VfsError(errno.EPERM, NO_DELETE.format(op=op))
+        if self._trash_id is not None:
+            return self._trash_id, False
+        try:
+            root = await self.api.folder_list(0, files=False)
+            for folder in root.folders:
+                if folder.name == TRASH:
+                    self._trash_id = folder.fld_id
+                    return folder.fld_id, False
+            self._trash_id = await self.api.folder_create(TRASH, 0)
+        except ApiError as exc:
+            raise vfs_error(exc, f"finding or creating {TRASH}") from None
+        log.info("created folder %s (%d) for removed entries", TRASH, self._trash_id)
+        return self._trash_id, True
+
+    @property
+    def trash_id(self) -> int | None:
+        return self._trash_id
