@@ -13,6 +13,7 @@ import random
 import signal
 import subprocess
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -68,11 +69,12 @@ def test_rsync_tree_then_umount_remount_and_rsync_again(
     again = start_mount(emulator, *FAST)
     assert snapshot(again.path) == snapshot(src)
     assert_host_holds(emulator, again.path, expected)
-    uploads = emulator.calls().get("upload", 0)
+    emulator.reset_calls()
     second = rsync(src, again.path, "--itemize-changes")
     assert second.returncode == 0, second.stderr
     assert changes(second.stdout) == []
-    assert emulator.calls().get("upload", 0) == uploads
+    writes = {"upload", "upload/server", "file/edit", "folder/create", "folder/edit"}
+    assert not writes & set(emulator.calls()), emulator.calls()  # and nothing sent to the host
 
 
 class FaultPhases(threading.Thread):
@@ -140,33 +142,84 @@ def test_lost_upload_answers_make_no_second_copy(
         umount(mount)
     finally:
         emulator.switch(truncated=0.0)
+    assert emulator.calls()["upload"] == len(expected)  # the node got each file once
+    assert "stored by an earlier attempt" in mount.log()  # a lost answer was met, and adopted
     again = start_mount(emulator, *FAST)
     assert_host_holds(emulator, again.path, expected)
 
 
-def test_kill_9_during_uploads_then_remount_uploads_each_file_once(
-    start_emulator: StartEmulator, start_mount: StartMount, tmp_path: Path
+def batch_of_videos(src: Path, count: int) -> dict[str, str]:
+    """`count` files of 1 MiB of random bytes in `src`; path under src's parent → sha256."""
+    src.mkdir(parents=True)
+    expected: dict[str, str] = {}
+    for i in range(count):
+        data = random.Random(i).randbytes(1 << 20)
+        (src / f"part {i:02d}.mp4").write_bytes(data)
+        expected[f"{src.name}/part {i:02d}.mp4"] = hashlib.sha256(data).hexdigest()
+    return expected
+
+
+@pytest.mark.parametrize("stop", ["kill -9", "fusermount3 -u"])
+def test_stopped_during_uploads_then_remount_uploads_each_file_once(
+    start_emulator: StartEmulator, start_mount: StartMount, tmp_path: Path, stop: str
 ) -> None:
     emu = start_emulator("--bandwidth-mbps", "16")  # 2 MB/s per upload: a 1 MiB file takes 0.5 s
     src = tmp_path / "src" / "batch"
-    src.mkdir(parents=True)
-    expected: dict[str, str] = {}
-    for i in range(12):
-        data = random.Random(i).randbytes(1 << 20)
-        (src / f"part {i:02d}.mp4").write_bytes(data)
-        expected[f"batch/part {i:02d}.mp4"] = hashlib.sha256(data).hexdigest()
+    expected = batch_of_videos(src, 12)
     mount = start_mount(emu, "--write-back", "0.2", "--transfers", "2")
     assert sh("cp", "-a", src, mount.path).returncode == 0
     wait_for("the first upload", lambda: emu.live_files())
-    os.kill(mount.pid, signal.SIGKILL)
-    mount.process.wait(10)
-    assert len(emu.live_files()) < len(expected), "everything was uploaded before the kill"
-    assert sh("fusermount3", "-u", mount.path).returncode == 0
+    if stop == "kill -9":
+        os.kill(mount.pid, signal.SIGKILL)
+        mount.process.wait(10)
+    assert len(emu.live_files()) < len(expected), "everything was uploaded before the stop"
+    assert sh("fusermount3", "-u", mount.path).returncode == 0  # the dead mount, or the live one
+    mount.process.wait(60)
     again = start_mount(emu, *FAST)
     assert sorted(os.listdir(again.path / "batch")) == sorted(os.listdir(src))
     umount(again)  # the queue resumed at mount; umount waits for it
     third = start_mount(emu, *FAST)
     assert_host_holds(emu, third.path, expected)
+
+
+def test_sigterm_waits_for_the_queue(
+    start_emulator: StartEmulator, start_mount: StartMount, tmp_path: Path
+) -> None:
+    emu = start_emulator("--bandwidth-mbps", "16")
+    src = tmp_path / "src" / "batch"
+    expected = batch_of_videos(src, 6)
+    mount = start_mount(emu, "--write-back", "0.2", "--transfers", "2")
+    assert sh("cp", "-a", src, mount.path).returncode == 0
+    mount.process.send_signal(signal.SIGTERM)
+    assert mount.process.wait(120) == 0
+    assert not os.path.ismount(mount.path)
+    assert len(emu.live_files()) == len(expected)  # all uploaded before the process ended
+    again = start_mount(emu, *FAST)
+    assert_host_holds(emu, again.path, expected)
+
+
+def test_outage_during_uploads_loses_nothing(
+    start_emulator: StartEmulator, start_mount: StartMount, tmp_path: Path
+) -> None:
+    emu = start_emulator("--bandwidth-mbps", "16")
+    src = tmp_path / "src" / "batch"
+    expected = batch_of_videos(src, 8)
+    mount = start_mount(emu, "--write-back", "0.2", "--transfers", "2")
+    assert sh("cp", "-a", src, mount.path).returncode == 0
+    wait_for("the first upload", lambda: emu.live_files())
+    emu.switch(down=True)
+    try:
+        assert sorted(os.listdir(mount.path / "batch")) == sorted(os.listdir(src))
+        more = tmp_path / "during.mp4"  # writes are still accepted while the host is away
+        more.write_bytes(b"written during the outage\n" * 1000)
+        assert sh("cp", "-a", more, mount.path / "batch").returncode == 0
+        expected["batch/during.mp4"] = hashlib.sha256(more.read_bytes()).hexdigest()
+        time.sleep(2)  # uploads fail and back off meanwhile
+    finally:
+        emu.switch(down=False)
+    umount(mount)
+    again = start_mount(emu, *FAST)
+    assert_host_holds(emu, again.path, expected)
 
 
 def test_refused_file_keeps_its_data_and_says_why(

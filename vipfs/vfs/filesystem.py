@@ -306,7 +306,9 @@ class Filesystem:
         if listing.child(name) is not None:
             raise VfsError(errno.EEXIST)
         title = decode(name)
-        fld_id = await self._bounded(w.names.create_folder(title, parent.fld_id), f"mkdir {name}")
+        known = {c.key[1] for c in listing.children if c.key[0] == "dir"}
+        made = w.names.create_folder(title, parent.fld_id, {k for k in known if isinstance(k, int)})
+        fld_id = await self._bounded(made, f"mkdir {name}")
         folder = Folder(fld_id, html.escape(title, quote=False), None)
         self._add(parent.fld_id, folder)
         self.listings.put(fld_id, FolderListing([], []))  # new: known empty, no call needed
@@ -1108,6 +1110,8 @@ class Filesystem:
     async def _fetch_infos(self, fld_id: int) -> dict[str, FileInfo]:
         """file/info for every file of the folder: the client sends 50 codes per call."""
         listing = self.listings.peek(fld_id)
+        if listing is not None:
+            listing = self.journal.apply(fld_id, listing)
         codes = [f.code for f in listing.files] if listing is not None else []
         if not codes:
             return {}

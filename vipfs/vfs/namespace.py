@@ -10,13 +10,16 @@ the host, removal is refused with EPERM.
 from __future__ import annotations
 
 import errno
+import html
 import logging
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from vipfs.api.errors import (
     ApiError,
     AuthError,
     NotFoundError,
+    NotSentError,
     RequestRejectedError,
     TransientError,
     UnsupportedError,
@@ -67,13 +70,42 @@ class Namespace:
         self._trash_id: int | None = None
 
     # -- folders -------------------------------------------------------------------------------
-    async def create_folder(self, name: str, parent: int) -> int:
+    async def create_folder(
+        self, name: str, parent: int, known: Collection[int] = (), attempts: int = 4
+    ) -> int:
+        """`folder/create`, which is not idempotent: after a lost answer the folder may exist
+        all the same, so before trying again the parent is searched for a new folder of that
+        name (one not in `known`, the ids the parent already showed) and that one is adopted."""
         if len(name) < 2:
             raise VfsError(errno.EINVAL, f"folder names need 2 characters or more: {name!r}")
-        try:
-            return await self.api.folder_create(name, parent)
-        except ApiError as exc:
-            raise vfs_error(exc, f"mkdir {name!r}") from None
+        for attempt in range(1, attempts + 1):
+            try:
+                return await self.api.folder_create(name, parent)
+            except NotSentError:
+                if attempt == attempts:
+                    raise vfs_error(NotSentError("no connection"), f"mkdir {name!r}") from None
+            except TransientError as exc:
+                try:
+                    found = await self._find_new_folder(name, parent, known)
+                except ApiError:
+                    found = None
+                if found is not None:
+                    log.info("mkdir %r: the lost answer had created folder %d", name, found)
+                    return found
+                if attempt == attempts:
+                    raise vfs_error(exc, f"mkdir {name!r}") from None
+            except ApiError as exc:
+                raise vfs_error(exc, f"mkdir {name!r}") from None
+        raise AssertionError("unreachable")
+
+    async def _find_new_folder(self, name: str, parent: int, known: Collection[int]) -> int | None:
+        listing = await self.api.folder_list(parent, files=False)
+        ids = [
+            f.fld_id
+            for f in listing.folders
+            if html.unescape(f.name) == name and f.fld_id not in known
+        ]
+        return max(ids) if ids else None
 
     async def edit_folder(
         self,

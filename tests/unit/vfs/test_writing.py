@@ -21,7 +21,7 @@ from trio.testing import MockClock
 
 from tests.unit.vfs.conftest import eventually
 from tests.unit.vfs.fake_api import FakeApi, FakeFile, FakeFolder
-from vipfs.api.errors import NotFoundError, UnsupportedError
+from vipfs.api.errors import NotFoundError, NotSentError, TransientError, UnsupportedError
 from vipfs.api.records import CloneResult, FolderListing
 from vipfs.vfs.attrs import Owner
 from vipfs.vfs.errors import VfsError
@@ -461,6 +461,8 @@ async def test_setxattr_edits_and_refusals(mount: Mount, virtual_clock: MockCloc
     await fs.setxattr(ino, "user.vipfs.public", b"1")
     assert mount.api.files[code].tags == "a,b"  # the descr edit resent them
     assert mount.api.files[code].descr == "about &#40;it&#41;"
+    assert await fs.getxattr(ino, "user.vipfs.tags") == b"a,b"  # read back from file/info
+    assert await fs.getxattr(ino, "user.vipfs.descr") == b"about (it)"
     with pytest.raises(VfsError) as err:
         await fs.setxattr(ino, "user.vipfs.public", b"maybe")
     assert err.value.errno == errno.EINVAL
@@ -537,3 +539,25 @@ async def test_a_lagging_or_stale_listing_does_not_undo_our_changes(
     await trio.sleep(3600)  # past the journal's hold: the host's word is final again
     fs.forget_all()
     assert await names(fs) == {".vipfs": 0, "old": 0}
+
+
+async def test_mkdir_after_a_lost_answer_adopts_the_folder_it_made(
+    mount: Mount, virtual_clock: MockClock
+) -> None:
+    fs = await mount.start()
+    api = mount.api
+    real_create = api.folder_create
+
+    async def lose_answer(name: str, parent_id: int = 0, *, descr: str | None = None) -> int:
+        await real_create(name, parent_id)
+        raise TransientError("connection reset by peer")
+
+    api.folder_create = lose_answer  # type: ignore[method-assign]
+    made = await fs.mkdir(ROOT_INO, "Once")
+    assert [f.name for f in api.folders.values()] == ["Once"]
+    assert made.ino == (await fs.lookup(ROOT_INO, "Once")).ino
+    api.fail("folder_list", TransientError("down"), 10)
+    api.folder_create = real_create  # type: ignore[method-assign]
+    api.fail("folder_create", NotSentError("refused"), 1)
+    await fs.mkdir(ROOT_INO, "Twice")  # a connect failure: the retry cannot duplicate
+    assert sorted(f.name for f in api.folders.values()) == ["Once", "Twice"]
