@@ -43,6 +43,7 @@ SETUP_DEFAULTS: Mapping[str, str] = {
     "url_uploads": "off",
     "trash": "on",  # off: vipfs mount --no-trash
     "sync_uploads": "off",  # on: vipfs mount --sync-uploads
+    "op_timeout": "25",  # seconds: vipfs mount --op-timeout
     "env": "main",  # a name, to get a separate mount with otherwise equal settings
 }
 EMULATOR_FEATURES = ("direct_link", "delete", "folder_delete", "clone", "url_uploads")
@@ -65,7 +66,10 @@ class Setup:
             key, sep, value = word.partition("=")
             if not sep or key not in SETUP_DEFAULTS:
                 raise DocError(f"line {line}: bad setup item {word!r}; keys: {list(values)}")
-            if key not in ("content", "env") and value not in ("on", "off"):
+            if key == "op_timeout":
+                if not value.replace(".", "", 1).isdigit():
+                    raise DocError(f"line {line}: op_timeout takes seconds, not {value!r}")
+            elif key not in ("content", "env") and value not in ("on", "off"):
                 raise DocError(f"line {line}: {key} takes on or off, not {value!r}")
             values[key] = value
         if values["content"] not in ("demo", "empty"):
@@ -88,7 +92,7 @@ class Setup:
         return args
 
     def mount_args(self) -> list[str]:
-        args = ["--write-back", "2"]
+        args = ["--write-back", "2", "--op-timeout", self.get("op_timeout")]
         if self.get("trash") == "off":
             args.append("--no-trash")
         if self.get("sync_uploads") == "on":

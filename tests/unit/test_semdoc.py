@@ -73,7 +73,12 @@ def test_a_setup_comment_applies_only_to_the_next_block() -> None:
 
 @pytest.mark.parametrize(
     ("spec", "why"),
-    [("colour=blue", "bad setup item"), ("delete=yes", "on or off"), ("content=x", "demo")],
+    [
+        ("colour=blue", "bad setup item"),
+        ("delete=yes", "on or off"),
+        ("content=x", "demo"),
+        ("op_timeout=soon", "seconds"),
+    ],
 )
 def test_bad_setups_are_refused(spec: str, why: str) -> None:
     with pytest.raises(DocError, match=why):
@@ -87,6 +92,8 @@ def test_setups_become_emulator_and_mount_arguments() -> None:
     assert args[args.index("--enable") + 1] == "delete,clone"
     assert "direct_link" in args[args.index("--disable") + 1].split(",")
     assert {"--no-trash", "--sync-uploads"} <= set(setup.mount_args())
+    mount = Setup.parse("op_timeout=2.5", 1).mount_args()
+    assert mount[mount.index("--op-timeout") + 1] == "2.5"
     assert "--seed-demo" not in Setup.parse("content=empty", 1).emulator_args()
     assert Setup.parse("env=other", 1) != DEFAULT_SETUP
 
