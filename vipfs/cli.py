@@ -19,10 +19,10 @@ from vipfs import __version__
 COMMANDS: list[tuple[str, str, str]] = [
     ("mount", "vipfs.mount", "mount an XVS account as a directory"),
     ("umount", "vipfs.umount", "unmount a vipfs mount once its uploads are done"),
-    ("config", "vipfs.config_check", "check the config: files, remotes, API URL, key (masked)"),
     ("status", "vipfs.status", "show a mount's upload queue, failures and rate-limit budget"),
     ("clone", "vipfs.clone", "copy a file on the host (file/clone), no bytes moved"),
     ("url-upload", "vipfs.urlupload", "let the host fetch a URL into a folder (upload/url)"),
+    ("config", "vipfs.config_check", "check the config: files, remotes, API URL, key (masked)"),
     ("demo", "vipfs.demo", "mount an emulated account with sample content"),
     ("emulator", "vipfs.emulator.cli", "run an XVS host emulator on 127.0.0.1"),
 ]

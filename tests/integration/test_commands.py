@@ -10,6 +10,7 @@ import functools
 import http.server
 import os
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -105,3 +106,24 @@ def test_setfattr_edits_and_status_lists_every_mount(
     assert refused.returncode != 0 and "Operation not permitted" in refused.stderr
     status = vipfs("status")
     assert status.returncode == 0 and str(mount.path) in status.stdout, status.stderr
+
+
+def test_a_lagging_host_listing_does_not_hide_fresh_uploads(
+    start_emulator: StartEmulator, start_mount: StartMount, tmp_path: Path
+) -> None:
+    emu = start_emulator("--enable", "direct_link", "--listing-delay", "120")
+    src = tmp_path / "src"
+    src.mkdir()
+    for i in range(3):
+        (src / f"fresh {i}.mp4").write_bytes(os.urandom(5_000 + i))
+    mount = start_mount(emu, "--write-back", "0.2", "--dir-cache-time", "0.3")
+    assert sh("cp", "-a", f"{src}/.", mount.path).returncode == 0
+    wait_for("3 uploads", lambda: settled(emu, 3))
+    listed = emu.api("folder/list", fld_id=0, files=1).get("files")
+    assert not listed  # the host does not list them yet...
+    for _ in range(3):  # ...and refetched listings still show them, with their sizes
+        time.sleep(0.4)
+        shown = sh("stat", "-c", "%n %s", *sorted(mount.path.glob("fresh*"))).stdout
+        assert shown.splitlines() == [
+            f"{mount.path / f'fresh {i}.mp4'} {5_000 + i}" for i in range(3)
+        ]

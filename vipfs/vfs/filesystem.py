@@ -37,7 +37,14 @@ from vipfs.vfs.features import HostFeatures
 from vipfs.vfs.holdlist import HoldList
 from vipfs.vfs.inodes import ROOT_INO, InodeTable, Node, NodeKey
 from vipfs.vfs.journal import EntryKey, Journal
-from vipfs.vfs.listing import VIRTUAL_DIR, Listing, Pending
+from vipfs.vfs.listing import (
+    VIRTUAL_DIR,
+    Listing,
+    Pending,
+    file_entry,
+    folder_entry,
+    pending_entry,
+)
 from vipfs.vfs.loader import Clock, Loader
 from vipfs.vfs.metadb import FileMeta, MetaDb, Upload, UploadState
 from vipfs.vfs.names import decode
@@ -197,8 +204,8 @@ class Filesystem:
         self._dirs: dict[int, _DirHandle] = {}
         self._files: dict[int, _VirtualHandle | _ReadHandle | SpoolHandle] = {}
         self._handles = itertools.count(1)
-        self._views: dict[int, tuple[FolderListing, int, Listing]] = {}
-        self._versions: dict[int, int] = {}
+        self._views: dict[int, tuple[FolderListing, Listing]] = {}
+        self._queued: dict[int, dict[int, None]] = {}  # folder → its upload rows, in order
         self.journal = Journal(clock=clock)
         self._nursery: trio.Nursery | None = None
         self.w = _Writer(self, api, writes) if writes is not None else None
@@ -214,6 +221,8 @@ class Filesystem:
             if self.w is not None:
                 self.w.mirror = await Mirror.load(self.w.db)
                 await nursery.start(self.w.queue.run)
+                for item in _all_items(self.w.queue.status()):
+                    self._queued.setdefault(item.fld_id, {})[item.id] = None
                 self._views.clear()
             task_status.started()
             await self.quota.run()
@@ -347,23 +356,39 @@ class Filesystem:
         if src is None:
             raise VfsError(errno.ENOENT)
         dst = (await self._view(dst_dir.fld_id)).child(new_name)
+        src = (await self._view(src_dir.fld_id)).child(old_name)  # the same, after the await
+        if src is None:
+            raise VfsError(errno.ENOENT)
         if dst is not None and dst.key == src.key:
             return
-        if dst is not None:
+        # Nodes, not keys, from here on: an upload finishing during an await below gives the
+        # same node its file code, and the rename must follow it.
+        node = self._adopt(src.key, src.name, src.entry, src_dir.ino)
+        target = None if dst is None else self._adopt(dst.key, dst.name, dst.entry, dst_dir.ino)
+        if target is not None:
             if flags & RENAME_NOREPLACE:
                 raise VfsError(errno.EEXIST)
-            await self._check_replaceable(src.key, dst.key, new_name)
-        node = self._adopt(src.key, src.name, src.entry, src_dir.ino)
-        if src.key[0] == "dir":
-            await self._rename_folder(node, src_dir, dst_dir, new_name)
-        elif src.key[0] == "up":
-            await w.queue.rename(node.upload_id, new_name, dst_dir.fld_id)
-            self._changed(src_dir.fld_id, dst_dir.fld_id)
-        else:
-            await self._rename_file(node, src_dir, dst_dir, new_name)
+            await self._check_replaceable(node.key, target.key, new_name)
+        view = self._views.get(dst_dir.fld_id)
+        if target is not None and view is not None:
+            view[1].remove(target.key)  # the name goes to the source; the target goes below
+        try:
+            if node.key[0] == "dir":
+                await self._rename_folder(node, src_dir, dst_dir, new_name)
+            elif node.key[0] == "up":
+                if w.queue.get(node.upload_id) is None:
+                    raise VfsError(errno.ENOENT, f"{old_name} was removed meanwhile")
+                renamed = await w.queue.rename(node.upload_id, new_name, dst_dir.fld_id)
+                self._hide_pending(src_dir.fld_id, node.upload_id)
+                self._show_pending(renamed)
+            else:
+                await self._rename_file(node, src_dir, dst_dir, new_name)
+        except VfsError:
+            self._views.pop(dst_dir.fld_id, None)  # rebuilt whole at the next look
+            raise
         node.name, node.parent = new_name, dst_dir.ino
-        if dst is not None:
-            await self._remove(dst_dir, new_name, dst.key, dst.entry)
+        if target is not None and target.key != node.key:
+            await self._remove(dst_dir, new_name, target.key, target.entry)
 
     async def unlink(self, parent_ino: int, name: str) -> None:
         parent = self._dir_for_change(parent_ino, name)
@@ -420,6 +445,7 @@ class Filesystem:
             w.names.edit_file(node.code, f"setting {name} of {node.name}", **changes),
             f"file/edit of {node.name}",
         )
+        await w.mirror.refresh(node.code)
         entry = node.entry
         if isinstance(entry, FileEntry):
             self.infos.invalidate(entry.fld_id)
@@ -497,7 +523,7 @@ class Filesystem:
         assert row.spool is not None
         await w.spool.open(row.spool)
         w.live[row.id] = Live(0, row.mtime_ns, writers=1)
-        self._changed(parent.fld_id)
+        self._show_pending(row)
         opened = self._new_handle(SpoolHandle(node.ino, row.id, row.spool, writable=True))
         return opened, self._attr(node)
 
@@ -684,7 +710,10 @@ class Filesystem:
         )
         self.inodes.rekey(node.ino, ("up", row.id))
         node.entry = None
-        self._changed(parent.fld_id)
+        view = self._views.get(parent.fld_id)
+        if view is not None:
+            view[1].remove(("file", code))
+        self._show_pending(row)
         log.info("replacing %s (%s): upload %d takes its place", node.name, code, row.id)
 
     async def _truncate_uploaded(self, node: Node, size: int, handle: object) -> None:
@@ -768,10 +797,13 @@ class Filesystem:
             return  # uploaded through fsync, or deleted while open
         if handle.finished and row.state is not UploadState.WRITING:
             return
-        if live is not None and live.dirty:
-            await w.queue.set_times(handle.upload_id, live.mtime_ns)
-        await w.queue.touch(handle.upload_id)
-        self._changed(row.fld_id)
+        try:  # each call checks first: the file may be removed while this close runs
+            if live is not None and live.dirty and w.queue.get(handle.upload_id):
+                await w.queue.set_times(handle.upload_id, live.mtime_ns)
+            if w.queue.get(handle.upload_id):
+                await w.queue.touch(handle.upload_id)
+        except KeyError:  # removed during touch's own await: nothing left to start
+            return
 
     async def _check_replaceable(self, src: NodeKey, dst: NodeKey, name: str) -> None:
         """Refuse a rename onto `dst` before anything changes, as rename(2) would."""
@@ -846,7 +878,7 @@ class Filesystem:
             w.live.pop(key[1], None)
             if w.queue.get(key[1]) is not None:
                 await w.queue.discard(key[1])
-            self._changed(parent.fld_id)
+            self._hide_pending(parent.fld_id, key[1])
             return
         if key[0] == "dir":
             assert isinstance(key[1], int)
@@ -921,7 +953,6 @@ class Filesystem:
         except ApiError as exc:
             raise vfs_error(exc, "upload/url") from None
         self.listings.invalidate(node.fld_id)
-        self._changed(node.fld_id)
         log.info("URL upload into %s queued by the host as %s", node.name or "/", code)
 
     # -- the upload queue's callbacks (synchronous: one step of the model) ---------------------
@@ -945,13 +976,14 @@ class Filesystem:
         if node is not None:
             self.inodes.rekey(node.ino, ("file", code))
             node.entry = entry
+        self._hide_pending(row.fld_id, row.id)
         self._add(row.fld_id, entry)
         self.w.live.pop(row.id, None)
         if row.replaces and row.replaces != code and self._nursery is not None:
             self._nursery.start_soon(self._drop_replaced, row.replaces, row.name, row.fld_id)
 
     def _upload_failed(self, row: Upload) -> None:
-        self._changed(row.fld_id)
+        """Nothing to change: status and attributes are read from the row when asked."""
 
     async def _drop_replaced(self, code: str, name: str, fld_id: int) -> None:
         """The old copy of an overwritten file goes once the new one is on the host."""
@@ -990,41 +1022,54 @@ class Filesystem:
         return node
 
     async def _view(self, fld_id: int) -> Listing:
-        """The folder as the user sees it: the server's listing under our own knowledge."""
+        """The folder as the user sees it: the server's listing under our own knowledge.
+        Built whole once per fetched answer; our changes then edit it in place."""
         fetched = await self.listings.get(fld_id)
         cached = self._views.get(fld_id)
-        version = self._versions.get(fld_id, 0)
-        if cached is not None and cached[0] is fetched and cached[1] == version:
-            return cached[2]
+        if cached is not None and cached[0] is fetched:
+            return cached[1]
         raw = self.journal.apply(fld_id, fetched)
         exact = self.w.mirror if self.w is not None else None
         listing = Listing(fld_id, raw, exact=exact, pending=self._pending(fld_id))
-        self._views[fld_id] = (fetched, version, listing)
+        self._views[fld_id] = (fetched, listing)
         return listing
 
     def _pending(self, fld_id: int) -> list[Pending]:
         if self.w is None:
             return []
-        queue = self.w.queue
-        out = []
-        for item in _all_items(queue.status()):
-            row = queue.get(item.id)
-            if row is not None and row.fld_id == fld_id:
-                out.append(Pending(row.id, row.name, row.token, row.code, row.replaces))
-        return out
+        rows = (self.w.queue.get(i) for i in self._queued.get(fld_id, {}))
+        return [_pending_of(row) for row in rows if row is not None]
 
-    def _changed(self, *fld_ids: int) -> None:
-        for fld_id in fld_ids:
-            self._versions[fld_id] = self._versions.get(fld_id, 0) + 1
+    def _show_pending(self, row: Upload) -> None:
+        """A file in the upload queue shows in its folder under its own name."""
+        self._queued.setdefault(row.fld_id, {})[row.id] = None
+        view = self._views.get(row.fld_id)
+        if view is not None:
+            view[1].add(pending_entry(_pending_of(row)), None)
+
+    def _hide_pending(self, fld_id: int, upload_id: int) -> None:
+        self._queued.get(fld_id, {}).pop(upload_id, None)
+        view = self._views.get(fld_id)
+        if view is not None:
+            view[1].remove(("up", upload_id))
 
     def _add(self, fld_id: int, entry: FileEntry | Folder) -> None:
         """Our own change shows at once, without a call, and survives a listing that lags."""
         self.journal.added(fld_id, entry)
-        self._changed(fld_id)
+        view = self._views.get(fld_id)
+        if view is None:
+            return
+        if isinstance(entry, Folder):
+            view[1].add(folder_entry(entry), entry)
+        else:
+            meta = self.w.mirror.meta(entry.code) if self.w is not None else None
+            view[1].add(file_entry(entry, meta.name if meta else ""), entry)
 
     def _drop(self, fld_id: int, key: EntryKey) -> None:
         self.journal.removed(fld_id, key)
-        self._changed(fld_id)
+        view = self._views.get(fld_id)
+        if view is not None:
+            view[1].remove(key)  # type: ignore[arg-type]
 
     def _attr(self, node: Node) -> Attr:
         owner = self.options.owner
@@ -1122,6 +1167,10 @@ class Filesystem:
 def _all_items(status: Any) -> Iterator[Any]:
     for group in (status.writing, status.held, status.queued, status.uploading, status.failed):
         yield from group
+
+
+def _pending_of(row: Upload) -> Pending:
+    return Pending(row.id, row.name, row.token, row.code, row.replaces)
 
 
 def _synthetic(code: str, title: str, fld_id: int) -> FileEntry:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from vipfs.api.records import FileEntry, Folder, FolderListing
 from vipfs.vfs.inodes import NodeKey
-from vipfs.vfs.names import Entry, assign_names, file_order
+from vipfs.vfs.names import Entry, assign_names, file_order, unique_name
 
 VIRTUAL_DIR = ".vipfs"
 
@@ -41,8 +41,42 @@ class Pending:
     replaces: str | None = None  # the uploaded file this one overwrites
 
 
+def folder_entry(folder: Folder) -> Entry:
+    return Entry(
+        key=("dir", folder.fld_id),
+        title=folder.name,
+        is_dir=True,
+        suffix=folder.code or str(folder.fld_id),
+        order=(0, None, folder.fld_id),
+    )
+
+
+def file_entry(file: FileEntry, exact: str = "") -> Entry:
+    return Entry(
+        key=("file", file.code),
+        title=file.title,
+        is_dir=False,
+        suffix=file.code,
+        order=file_order(file.uploaded, file.code),
+        exact=exact,
+    )
+
+
+def pending_entry(item: Pending) -> Entry:
+    return Entry(
+        key=("up", item.upload_id),
+        title=item.name,
+        is_dir=False,
+        suffix=f"queued {item.upload_id}",
+        order=(-1, None, item.upload_id),  # in a full build, the name just written keeps it
+        exact=item.name,
+    )
+
+
 class Listing:
-    """The named children of one folder, in a stable order (folders first, then by name)."""
+    """The named children of one folder. Built whole from a server answer; then changed one
+    entry at a time by our own changes (`add`, `remove`), without renaming anything else, so
+    a write into a folder of 10,000 files costs no more than one into an empty one."""
 
     def __init__(
         self,
@@ -54,22 +88,15 @@ class Listing:
     ) -> None:
         self.fld_id = fld_id
         self.raw = raw
+        self._reserved = (VIRTUAL_DIR,) if fld_id == 0 else ()
         entries: list[Entry] = []
-        by_key: dict[NodeKey, FileEntry | Folder] = {}
+        by_key: dict[NodeKey, FileEntry | Folder | None] = {}
         for folder in raw.folders:
             key: NodeKey = ("dir", folder.fld_id)
             if folder.fld_id == fld_id or key in by_key:
                 continue  # a folder cannot contain itself; one entry per id
             by_key[key] = folder
-            entries.append(
-                Entry(
-                    key=key,
-                    title=folder.name,
-                    is_dir=True,
-                    suffix=folder.code or str(folder.fld_id),
-                    order=(0, None, folder.fld_id),
-                )
-            )
+            entries.append(folder_entry(folder))
         exact = exact or {}
         hidden = {c for p in pending for c in (p.code, p.replaces) if c}
         tokens = {p.token for p in pending if p.token}
@@ -80,40 +107,24 @@ class Listing:
             if tokens and file.title.rsplit(" ", 1)[-1] in tokens:
                 continue
             by_key[key] = file
-            entries.append(
-                Entry(
-                    key=key,
-                    title=file.title,
-                    is_dir=False,
-                    suffix=file.code,
-                    order=file_order(file.uploaded, file.code),
-                    exact=exact.get(file.code, ""),
-                )
-            )
-        queued: dict[NodeKey, None] = {}
+            entries.append(file_entry(file, exact.get(file.code, "")))
         for item in pending:
-            key = ("up", item.upload_id)
-            queued[key] = None
-            entries.append(
-                Entry(
-                    key=key,
-                    title=item.name,
-                    is_dir=False,
-                    suffix=f"queued {item.upload_id}",
-                    order=(-1, None, item.upload_id),  # the name just written keeps its name
-                    exact=item.name,
-                )
-            )
-        reserved = (VIRTUAL_DIR,) if fld_id == 0 else ()
-        names = assign_names(entries, reserved)
-        children = [Child(names[key], key, entry) for key, entry in by_key.items()]
-        children += [Child(names[key], key, None) for key in queued]
-        children.sort(key=lambda c: (c.key[0] != "dir", c.name))
-        self.children = children
-        self._by_name = {c.name: c for c in children}
+            by_key[("up", item.upload_id)] = None
+            entries.append(pending_entry(item))
+        names = assign_names(entries, self._reserved)
+        self._by_key = {key: Child(names[key], key, entry) for key, entry in by_key.items()}
+        self._by_name = {c.name: c for c in self._by_key.values()}
+        self._sorted: list[Child] | None = None
+
+    @property
+    def children(self) -> list[Child]:
+        """Folders first, then by name (sorted once per change, when asked)."""
+        if self._sorted is None:
+            self._sorted = sorted(self._by_key.values(), key=lambda c: (c.key[0] != "dir", c.name))
+        return self._sorted
 
     def __len__(self) -> int:
-        return len(self.children)
+        return len(self._by_key)
 
     def child(self, name: str) -> Child | None:
         return self._by_name.get(name)
@@ -121,3 +132,31 @@ class Listing:
     def file_codes(self) -> list[str]:
         return [file.code for file in self.raw.files]
 
+    # -- our own changes, one entry at a time ----------------------------------------------------
+    def add(self, entry: Entry, record: FileEntry | Folder | None) -> str:
+        """Show one more entry (replacing any of the same key); returns its name."""
+        self.remove(entry.key)  # type: ignore[arg-type]
+        taken = _Taken(self._by_name, self._reserved)
+        name = unique_name(entry, taken)
+        child = Child(name, entry.key, record)  # type: ignore[arg-type]
+        self._by_key[child.key] = child
+        self._by_name[name] = child
+        self._sorted = None
+        return name
+
+    def remove(self, key: NodeKey) -> None:
+        child = self._by_key.pop(key, None)
+        if child is not None:
+            del self._by_name[child.name]
+            self._sorted = None
+
+
+class _Taken:
+    """The names in use, as `unique_name` asks: the listing's plus the reserved ones."""
+
+    def __init__(self, names: Mapping[str, object], reserved: Sequence[str]) -> None:
+        self._names = names
+        self._reserved = reserved
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._names or name in self._reserved

@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import html
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Container, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -144,15 +144,24 @@ def assign_names(entries: Sequence[Entry], reserved: Iterable[str] = ()) -> dict
             taken.add(plain)
         losers.extend((entry, plain) for entry in rest)
     for entry, _plain in losers:
-        label = f" [{entry.suffix}]"
-        base, tail = entry.labelled(label)
-        name = fit(base, tail)
-        while name in taken:  # a literal title may already read "x [code]": add the label again
-            tail = label + tail
-            name = fit(base, tail)
+        name = unique_name(entry, taken)
         names[entry.key] = name
         taken.add(name)
     return names
+
+
+def unique_name(entry: Entry, taken: Container[str]) -> str:
+    """The name of one entry joining names already `taken`: its plain name when free, else
+    ` [suffix]` before the extension (the entries already there keep their names)."""
+    if entry.plain not in taken:
+        return entry.plain
+    label = f" [{entry.suffix}]"
+    base, tail = entry.labelled(label)
+    name = fit(base, tail)
+    while name in taken:  # a literal title may already read "x [code]": add the label again
+        tail = label + tail
+        name = fit(base, tail)
+    return name
 
 
 def is_valid(name: str) -> bool:

@@ -53,8 +53,15 @@ class Mirror(Mapping[str, str]):
         self._rows[meta.code] = meta
         await self.db.put_file(meta)
 
+    async def refresh(self, code: str) -> None:
+        """Take the db's row again: `edit_keep_tags` writes tags and folders there directly."""
+        row = await self.db.get_file(code)
+        if row is not None:
+            self._rows[code] = row
+
     async def change(self, code: str, default: FileMeta, **changes: object) -> None:
         """Change a row (starting from `default` when vipfs knew nothing of the file yet)."""
+        await self.refresh(code)
         row = self._rows.get(code)
         await self.put(replace(row or default, **changes))  # type: ignore[arg-type]
 

@@ -561,3 +561,99 @@ async def test_mkdir_after_a_lost_answer_adopts_the_folder_it_made(
     api.fail("folder_create", NotSentError("refused"), 1)
     await fs.mkdir(ROOT_INO, "Twice")  # a connect failure: the retry cannot duplicate
     assert sorted(f.name for f in api.folders.values()) == ["Once", "Twice"]
+
+
+async def test_tags_set_by_xattr_survive_a_rename_and_an_overwrite(
+    mount: Mount, virtual_clock: MockClock
+) -> None:
+    fs = await mount.start()
+    ino = await write_file(fs, "t.mp4", b"1")
+    await fs.wait_uploads()
+    await fs.setxattr(ino, "user.vipfs.tags", b"first")
+    await fs.setxattr(ino, "user.vipfs.tags", b"second")
+    await fs.rename(ROOT_INO, "t.mp4", ROOT_INO, "u.mp4")
+    await fs.setxattr(ino, "user.vipfs.public", b"0")
+    opened = await fs.open(ino, os.O_WRONLY | os.O_TRUNC)
+    await fs.write(opened.fh, 0, b"22")
+    await fs.release(opened.fh)
+    await fs.wait_uploads()
+    await eventually(lambda: len(mount.api.files) == 1)
+    (stored,) = mount.api.files.values()
+    assert (stored.data, stored.title, stored.tags) == (b"22", "u", "second")
+
+
+async def test_reopening_a_queued_file_appends_to_the_same_upload(
+    mount: Mount, virtual_clock: MockClock
+) -> None:
+    fs = await mount.start()
+    ino = await write_file(fs, "grow.mp4", b"abc")
+    opened = await fs.open(ino, os.O_WRONLY | os.O_APPEND)
+    await fs.write(opened.fh, 3, b"def")
+    await trio.sleep(60)  # still open: no upload timer runs
+    assert uploads(mount.api) == []
+    await fs.release(opened.fh)
+    await fs.wait_uploads()
+    assert [f.data for f in mount.api.files.values()] == [b"abcdef"]
+    assert uploads(mount.api) == ["grow.mp4"]
+
+
+async def test_opening_a_file_mid_upload_waits_then_replaces_it(
+    mount: Mount, virtual_clock: MockClock
+) -> None:
+    fs = await mount.start(write_back=0)
+    gate = trio.Event()
+    mount.api.upload_gate = gate
+    ino = await write_file(fs, "busy.mp4", b"first")
+    await eventually(lambda: uploads(mount.api) == ["busy.mp4"])
+
+    async def release_later() -> None:
+        await trio.sleep(5)
+        gate.set()
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(release_later)
+        opened = await fs.open(ino, os.O_WRONLY | os.O_TRUNC)
+    mount.api.upload_gate = None
+    await fs.write(opened.fh, 0, b"second")
+    await fs.release(opened.fh)
+    await fs.wait_uploads()
+    await eventually(lambda: len(mount.api.files) == 1)
+    assert [f.data for f in mount.api.files.values()] == [b"second"]
+
+
+async def test_folders_accept_chmod_and_utime_and_attrs_cannot_be_removed(
+    mount: Mount, virtual_clock: MockClock
+) -> None:
+    fs = await mount.start()
+    folder = await fs.mkdir(ROOT_INO, "Dir")
+    attr = await fs.setattr(folder.ino, AttrChanges(mode=0o40700, mtime_ns=MTIME))
+    assert stat.S_ISDIR(attr.mode)  # rsync -a sets these on folders: never an error
+    with pytest.raises(VfsError) as err:
+        await fs.removexattr(folder.ino, "user.vipfs.descr")
+    assert err.value.errno == errno.EPERM
+
+
+async def test_url_upload_asks_the_host_and_refreshes_the_folder(
+    mount: Mount, virtual_clock: MockClock
+) -> None:
+    fs = await mount.start()
+    folder = await fs.mkdir(ROOT_INO, "Fetched")
+    with pytest.raises(VfsError) as err:  # the fake host has no upload/url
+        await fs.setxattr(folder.ino, "user.vipfs.url_upload", b"http://127.0.0.1/x.mp4")
+    assert err.value.errno == errno.EPERM
+    assert mount.api.calls[-1] == ("upload_url", {"url": "http://127.0.0.1/x.mp4"})
+
+
+async def test_rsync_update_of_a_queued_file_keeps_one_entry_under_its_name(
+    mount: Mount, virtual_clock: MockClock
+) -> None:
+    fs = await mount.start(write_back=1000)
+    await write_file(fs, "same.mp4", b"old")
+    assert await names(fs) == {".vipfs": 0, "same.mp4": 3}
+    await write_file(fs, ".same.mp4.Qw3rTy", b"newer")
+    await fs.rename(ROOT_INO, ".same.mp4.Qw3rTy", ROOT_INO, "same.mp4")
+    assert await names(fs) == {".vipfs": 0, "same.mp4": 5}
+    await fs.wait_uploads()
+    assert [f.data for f in mount.api.files.values()] == [b"newer"]
+    fs.forget_all()
+    assert await names(fs) == {".vipfs": 0, "same.mp4": 5}
