@@ -6,6 +6,7 @@ are the ones users run. `/_emu/files` is the host's truth: titles, folders, size
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -52,6 +53,12 @@ def status_xattr(path: Path) -> str:
     out = sh("getfattr", "--only-values", "-n", "user.vipfs.status", path)
     assert out.returncode == 0, out.stderr
     return out.stdout
+
+
+def settled_status(path: Path) -> str:
+    """The file's status once its upload has ended (refused or stored), else ""."""
+    state = status_xattr(path)
+    return state if state.startswith(("failed", "encoding", "ready")) else ""
 
 
 def test_rsync_tree_then_umount_remount_and_rsync_again(
@@ -132,7 +139,7 @@ def test_lost_upload_answers_make_no_second_copy(
 ) -> None:
     """A truncated answer: the host did the work (stored the file) but vipfs cannot know."""
     src = tmp_path / "src"
-    expected = make_tree(src, (("lost answers", 12),))
+    expected = make_tree(src, (("lost answers", 20),))  # 0.7**20: some POST loses its answer
     mount = start_mount(emulator, "--write-back", "1")
     assert sh("mkdir", mount.path / "lost answers").returncode == 0  # before: not an upload
     emulator.switch(truncated=0.3)
@@ -142,8 +149,10 @@ def test_lost_upload_answers_make_no_second_copy(
         umount(mount)
     finally:
         emulator.switch(truncated=0.0)
-    assert emulator.calls()["upload"] == len(expected)  # the node got each file once
-    assert "stored by an earlier attempt" in mount.log()  # a lost answer was met, and adopted
+    calls = emulator.calls()
+    assert calls["upload"] == len(expected), calls  # the node got each file once
+    adopted = "stored by an earlier attempt" in mount.log()
+    assert adopted, f"no lost answer to a POST was met: {calls}"
     again = start_mount(emulator, *FAST)
     assert_host_holds(emulator, again.path, expected)
 
@@ -230,8 +239,8 @@ def test_refused_file_keeps_its_data_and_says_why(
     mount = start_mount(emulator, "--write-back", "0.2")
     assert sh("cp", notes, mount.path).returncode == 0
     target = mount.path / "notes.txt"
-    state = wait_for("the refusal", lambda: "failed" in (s := status_xattr(target)) and s)
-    assert "Not video file" in state
+    state = wait_for("the upload's end", functools.partial(settled_status, target))
+    assert state.startswith("failed") and "Not video file" in state, state
     assert sh("cmp", target, notes).returncode == 0  # the data is kept and readable
     status = vipfs("status", mount.path)
     assert status.returncode == 0, status.stderr
@@ -251,6 +260,25 @@ def test_refused_file_keeps_its_data_and_says_why(
     again = start_mount(emulator, *FAST)
     assert sh("cmp", again.path / "notes.txt", notes).returncode == 0
     assert "Not video file" in status_xattr(again.path / "notes.txt")
+    umount(again)
+    assert mount.log().count("Not video file") == 1  # not sent again after the remount
+
+
+def test_size_holds_across_the_upload_and_the_refusal(
+    emulator: Emulator, start_mount: StartMount, tmp_path: Path
+) -> None:
+    """The kernel caches what a lookup answers: a 0 size served at a state change would be
+    read as an empty file (cmp, rsync's quick check) for a whole attr timeout."""
+    mount = start_mount(emulator, "--write-back", "0.2")
+    seen: list[tuple[str, str, int]] = []
+    for i in range(16):
+        name = f"file {i:02d}.{'txt' if i % 2 else 'mp4'}"
+        (tmp_path / name).write_bytes(os.urandom(11_000))
+        assert sh("cp", tmp_path / name, mount.path).returncode == 0
+        final = wait_for(f"{name} to settle", functools.partial(settled_status, mount.path / name))
+        seen.append((name, final.split(":")[0], os.stat(mount.path / name).st_size))
+    wrong = [entry for entry in seen if entry[2] != 11_000]
+    assert not wrong, wrong
 
 
 def test_fsync_uploads_at_once_and_a_refusal_is_eio(
@@ -270,6 +298,20 @@ def test_fsync_uploads_at_once_and_a_refusal_is_eio(
     assert dd.returncode != 0 and "Input/output error" in dd.stderr
     assert len(emulator.live_files()) == 1
     assert (mount.path / "notes.txt").read_text() == "no video\n"
+
+
+def test_sync_uploads_makes_close_upload_and_report(
+    emulator: Emulator, start_mount: StartMount, tmp_path: Path
+) -> None:
+    mount = start_mount(emulator, "--sync-uploads", "--write-back", "600")
+    clip = tmp_path / "closed.mp4"
+    clip.write_bytes(os.urandom(25_000))
+    assert sh("cp", "-a", clip, mount.path).returncode == 0
+    assert [f["title"] for f in emulator.live_files()] == ["closed"]  # on the host when cp ends
+    (tmp_path / "notes.txt").write_text("no video\n")
+    refused = sh("cp", tmp_path / "notes.txt", mount.path)
+    assert refused.returncode != 0 and "Input/output error" in refused.stderr
+    assert (mount.path / "notes.txt").read_text() == "no video\n"  # kept all the same
 
 
 GIB = 1 << 30

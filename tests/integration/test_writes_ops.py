@@ -186,16 +186,17 @@ def test_overwrite_replaces_and_an_in_place_change_is_refused(
     assert sh("cmp", clip, v2).returncode == 0
 
 
-def test_a_part_file_is_held_until_renamed(
-    emulator: Emulator, start_mount: StartMount, tmp_path: Path
+@pytest.mark.parametrize("temp", ["movie.mp4.part", ".movie.mp4.Xy12Ab"])  # browser, rsync
+def test_a_temp_name_is_held_until_renamed(
+    emulator: Emulator, start_mount: StartMount, tmp_path: Path, temp: str
 ) -> None:
     movie = tmp_path / "movie.mp4"
     movie.write_bytes(os.urandom(30_000))
     mount = start_mount(emulator, "--write-back", "0.2")
-    assert sh("cp", movie, mount.path / "movie.mp4.part").returncode == 0  # a browser's download
+    assert sh("cp", movie, mount.path / temp).returncode == 0
     time.sleep(1.5)  # many write-back periods: a normal name would be uploading by now
     assert emulator.live_files() == []
-    assert sh("mv", mount.path / "movie.mp4.part", mount.path / "movie.mp4").returncode == 0
+    assert sh("mv", mount.path / temp, mount.path / "movie.mp4").returncode == 0
     wait_for("the renamed file's upload", lambda: settled(emulator, 1))
     assert [f["title"] for f in emulator.files()] == ["movie"]
     assert sh("cmp", mount.path / "movie.mp4", movie).returncode == 0

@@ -206,6 +206,7 @@ class Filesystem:
         self._handles = itertools.count(1)
         self._views: dict[int, tuple[FolderListing, Listing]] = {}
         self._queued: dict[int, dict[int, None]] = {}  # folder → its upload rows, in order
+        self._queued_at: dict[int, int] = {}  # upload row → the folder it shows in
         self.journal = Journal(clock=clock)
         self._nursery: trio.Nursery | None = None
         self.w = _Writer(self, api, writes) if writes is not None else None
@@ -223,6 +224,7 @@ class Filesystem:
                 await nursery.start(self.w.queue.run)
                 for item in _all_items(self.w.queue.status()):
                     self._queued.setdefault(item.fld_id, {})[item.id] = None
+                    self._queued_at[item.id] = item.fld_id
                 self._views.clear()
             task_status.started()
             await self.quota.run()
@@ -352,11 +354,9 @@ class Filesystem:
         src_dir = self._dir_for_change(old_parent, old_name)
         dst_dir = self._dir_for_change(new_parent, new_name)
         w = self._writer()
-        src = (await self._view(src_dir.fld_id)).child(old_name)
-        if src is None:
-            raise VfsError(errno.ENOENT)
+        await self._view(src_dir.fld_id)
         dst = (await self._view(dst_dir.fld_id)).child(new_name)
-        src = (await self._view(src_dir.fld_id)).child(old_name)  # the same, after the await
+        src = self._views[src_dir.fld_id][1].child(old_name)  # as it is now, after the awaits
         if src is None:
             raise VfsError(errno.ENOENT)
         if dst is not None and dst.key == src.key:
@@ -378,9 +378,14 @@ class Filesystem:
             elif node.key[0] == "up":
                 if w.queue.get(node.upload_id) is None:
                     raise VfsError(errno.ENOENT, f"{old_name} was removed meanwhile")
-                renamed = await w.queue.rename(node.upload_id, new_name, dst_dir.fld_id)
-                self._hide_pending(src_dir.fld_id, node.upload_id)
-                self._show_pending(renamed)
+                upload_id = node.upload_id
+                renamed = await w.queue.rename(upload_id, new_name, dst_dir.fld_id)
+                if w.queue.get(upload_id) is not None:
+                    self._show_pending(renamed)
+                elif isinstance(node.key[1], str):  # it finished meanwhile, maybe under
+                    meta = w.mirror.meta(node.code)  # the old name: rename the file now
+                    if meta is None or (meta.name, meta.fld_id) != (new_name, dst_dir.fld_id):
+                        await self._rename_file(node, src_dir, dst_dir, new_name)
             else:
                 await self._rename_file(node, src_dir, dst_dir, new_name)
         except VfsError:
@@ -389,6 +394,26 @@ class Filesystem:
         node.name, node.parent = new_name, dst_dir.ino
         if target is not None and target.key != node.key:
             await self._remove(dst_dir, new_name, target.key, target.entry)
+            self._reshow(dst_dir.fld_id, node, new_name)
+
+    def _reshow(self, fld_id: int, node: Node, name: str) -> None:
+        """Give the renamed entry its name if the target held it meanwhile (an upload that
+        finished during the rename shows under the name for a moment)."""
+        view = self._views.get(fld_id)
+        if view is None or self.w is None:
+            return
+        shown = view[1].child(name)
+        if shown is not None and shown.key == node.key:
+            return
+        if node.key[0] == "up":
+            row = self.w.queue.get(node.upload_id)
+            if row is not None:
+                view[1].add(pending_entry(_pending_of(row)), None)
+        elif isinstance(node.entry, Folder):
+            view[1].add(folder_entry(node.entry), node.entry)
+        elif isinstance(node.entry, FileEntry):
+            meta = self.w.mirror.meta(node.entry.code)
+            view[1].add(file_entry(node.entry, meta.name if meta else ""), node.entry)
 
     async def unlink(self, parent_ino: int, name: str) -> None:
         parent = self._dir_for_change(parent_ino, name)
@@ -682,7 +707,9 @@ class Filesystem:
         if node.key[0] == "up":
             if await w.queue.reopen(node.upload_id):
                 return await self._open_spool(node, writable=True, trunc=trunc)
-            # an attempt is running: let it finish, then this is an uploaded file
+            if trunc and await self._restart_upload(node):
+                return await self._open_spool(node, writable=True, trunc=True)
+        if node.key[0] == "up":  # an attempt is running: let it end (then it is a file)
             await self._bounded(w.queue.upload_now(node.upload_id), f"waiting for {node.name}")
             if node.key[0] == "up":  # it failed, and is not uploading any more
                 await w.queue.reopen(node.upload_id)
@@ -692,6 +719,29 @@ class Filesystem:
             return await self._open_spool(node, writable=True, trunc=True)
         # Not truncated: becomes a replacement if truncated to 0; a write first is refused.
         return self._new_handle(SpoolHandle(node.ino, None, None, writable=True, code=node.code))
+
+    async def _restart_upload(self, node: Node) -> bool:
+        """O_TRUNC of a file whose upload is running: its bytes are about to go, so the
+        attempt is cancelled (whatever it stored is found by token and removed) and a new
+        queue row takes the inode. False when the upload finished meanwhile."""
+        w = self._writer()
+        old = w.queue.get(node.upload_id)
+        if old is None:
+            return False
+        new = await self._enqueue(
+            old.name, old.fld_id, old.mode, replaces=old.replaces, tags=old.tags, descr=old.descr
+        )
+        if w.queue.get(old.id) is None or node.key != ("up", old.id):  # finished meanwhile
+            await w.queue.discard(new.id)
+            return False
+        discarding = w.queue.discard(old.id)  # checked just above, with no await between
+        w.live.pop(old.id, None)
+        self._hide_pending(old.id)
+        self.inodes.rekey(node.ino, ("up", new.id))
+        self._show_pending(new)
+        await discarding
+        log.info("%s rewritten while uploading: upload %d restarts as %d", old.name, old.id, new.id)
+        return True
 
     async def _start_replace(self, node: Node) -> None:
         """An uploaded file is being overwritten: a new upload takes its place (and inode);
@@ -876,9 +926,12 @@ class Filesystem:
         if key[0] == "up":
             assert isinstance(key[1], int)
             w.live.pop(key[1], None)
-            if w.queue.get(key[1]) is not None:
+            row = w.queue.get(key[1])
+            if row is not None:
                 await w.queue.discard(key[1])
-            self._hide_pending(parent.fld_id, key[1])
+            self._hide_pending(key[1])
+            if row is not None and row.replaces:  # it overwrote an uploaded file: that goes too
+                await self._drop_replaced(row.replaces, name)
             return
         if key[0] == "dir":
             assert isinstance(key[1], int)
@@ -959,6 +1012,10 @@ class Filesystem:
     def _uploaded(self, row: Upload) -> None:
         assert self.w is not None and row.code is not None
         code = row.code
+        if row.id not in self._queued_at:  # discarded while its last step ran: the queue
+            if self._nursery is not None:  # removes the copy; forget what it recorded
+                self._nursery.start_soon(self.w.db.delete_file, code)
+            return
         self.w.mirror.set(
             FileMeta(
                 code=code,
@@ -976,24 +1033,31 @@ class Filesystem:
         if node is not None:
             self.inodes.rekey(node.ino, ("file", code))
             node.entry = entry
-        self._hide_pending(row.fld_id, row.id)
+        self._hide_pending(row.id)
         self._add(row.fld_id, entry)
         self.w.live.pop(row.id, None)
         if row.replaces and row.replaces != code and self._nursery is not None:
-            self._nursery.start_soon(self._drop_replaced, row.replaces, row.name, row.fld_id)
+            self._nursery.start_soon(self._drop_replaced, row.replaces, row.name)
 
     def _upload_failed(self, row: Upload) -> None:
         """Nothing to change: status and attributes are read from the row when asked."""
 
-    async def _drop_replaced(self, code: str, name: str, fld_id: int) -> None:
-        """The old copy of an overwritten file goes once the new one is on the host."""
+    async def _drop_replaced(self, code: str, name: str) -> None:
+        """The old copy of an overwritten file goes once the new one is on the host (or when
+        the new one is removed before its upload)."""
         w = self._writer()
         try:
             removed = await w.names.remove_file(code, name)
         except VfsError as exc:
             log.warning("the old copy of %s (%s) stays on the host: %s", name, code, exc.why)
             return
-        self._drop(fld_id, ("file", code))
+        meta = w.mirror.meta(code)
+        folders = {meta.fld_id} if meta is not None else set()
+        for fld_id, (raw, _) in self._views.items():  # the new version may have moved away
+            if any(f.code == code for f in raw.files):
+                folders.add(fld_id)
+        for fld_id in folders:
+            self._drop(fld_id, ("file", code))
         self._trashed(removed)
         await w.mirror.drop(code)
 
@@ -1030,9 +1094,26 @@ class Filesystem:
             return cached[1]
         raw = self.journal.apply(fld_id, fetched)
         exact = self.w.mirror if self.w is not None else None
-        listing = Listing(fld_id, raw, exact=exact, pending=self._pending(fld_id))
+        hide, tokens = self._queued_stand_ins()
+        listing = Listing(
+            fld_id, raw, exact=exact, pending=self._pending(fld_id), hide=hide, tokens=tokens
+        )
         self._views[fld_id] = (fetched, listing)
         return listing
+
+    def _queued_stand_ins(self) -> tuple[set[str], set[str]]:
+        """Codes and tokens of server files that queued rows stand for, in any folder."""
+        codes: set[str] = set()
+        tokens: set[str] = set()
+        if self.w is None:
+            return codes, tokens
+        for ids in self._queued.values():
+            for upload_id in ids:
+                row = self.w.queue.get(upload_id)
+                if row is not None:
+                    codes.update(c for c in (row.code, row.replaces) if c)
+                    tokens.add(row.token)
+        return codes, tokens
 
     def _pending(self, fld_id: int) -> list[Pending]:
         if self.w is None:
@@ -1042,12 +1123,17 @@ class Filesystem:
 
     def _show_pending(self, row: Upload) -> None:
         """A file in the upload queue shows in its folder under its own name."""
+        self._hide_pending(row.id)  # from where it showed before (a rename)
         self._queued.setdefault(row.fld_id, {})[row.id] = None
+        self._queued_at[row.id] = row.fld_id
         view = self._views.get(row.fld_id)
         if view is not None:
             view[1].add(pending_entry(_pending_of(row)), None)
 
-    def _hide_pending(self, fld_id: int, upload_id: int) -> None:
+    def _hide_pending(self, upload_id: int) -> None:
+        fld_id = self._queued_at.pop(upload_id, None)
+        if fld_id is None:
+            return
         self._queued.get(fld_id, {}).pop(upload_id, None)
         view = self._views.get(fld_id)
         if view is not None:

@@ -13,7 +13,7 @@ dictionary reads. Two local sources sit over the server's answer:
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 from vipfs.api.records import FileEntry, Folder, FolderListing
@@ -85,7 +85,11 @@ class Listing:
         *,
         exact: Mapping[str, str] | None = None,
         pending: Sequence[Pending] = (),
+        hide: Collection[str] = (),
+        tokens: Collection[str] = (),
     ) -> None:
+        """`pending`: this folder's queued files; `hide` and `tokens`: codes and upload tokens
+        of every queued file (one may stand for a server file in another folder)."""
         self.fld_id = fld_id
         self.raw = raw
         self._reserved = (VIRTUAL_DIR,) if fld_id == 0 else ()
@@ -98,8 +102,8 @@ class Listing:
             by_key[key] = folder
             entries.append(folder_entry(folder))
         exact = exact or {}
-        hidden = {c for p in pending for c in (p.code, p.replaces) if c}
-        tokens = {p.token for p in pending if p.token}
+        hidden = {c for p in pending for c in (p.code, p.replaces) if c} | set(hide)
+        tokens = {p.token for p in pending if p.token} | set(tokens)
         for file in raw.files:
             key = ("file", file.code)
             if key in by_key or file.code in hidden:

@@ -597,7 +597,7 @@ async def test_reopening_a_queued_file_appends_to_the_same_upload(
     assert uploads(mount.api) == ["grow.mp4"]
 
 
-async def test_opening_a_file_mid_upload_waits_then_replaces_it(
+async def test_truncating_a_file_mid_upload_restarts_its_upload(
     mount: Mount, virtual_clock: MockClock
 ) -> None:
     fs = await mount.start(write_back=0)
