@@ -462,8 +462,8 @@ async def _drain_then_stop(fs: Filesystem, config: MountConfig) -> None:
         nonlocal shown
         line = progress_line(status)
         if line != shown:
+            log.log(logging.INFO if shown else logging.WARNING, "%s", line)
             shown = line
-            log.warning("%s", line)
             if config.foreground:
                 print(f"vipfs: {line}", file=sys.stderr, flush=True)
 

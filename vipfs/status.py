@@ -30,6 +30,10 @@ def run(args: argparse.Namespace) -> int:
     for mount in mounts:
         try:
             status = json.loads((mount / STATUS_FILE).read_text())
+        except FileNotFoundError:
+            print(f"vipfs: {mount} is not a vipfs mount (no {STATUS_FILE})", file=sys.stderr)
+            code = 1
+            continue
         except (OSError, ValueError) as exc:
             print(f"vipfs: {mount}: no status ({exc})", file=sys.stderr)
             code = 1
@@ -79,8 +83,9 @@ def render(mount: Path, status: dict[str, Any]) -> str:
     rate = status.get("rate_limit")
     if isinstance(rate, dict):
         left = rate.get("requests_available")
-        budget = "unknown" if left is None else str(left)
-        line = f"  rate limit: {budget} requests available"
+        line = "  rate limit: " + (
+            "the host has not reported a budget" if left is None else f"{left} requests available"
+        )
         if rate.get("blocked_until"):
             line += f"; blocked per {rate.get('scope')} until {rate['blocked_until']:.0f}"
         lines.append(line)

@@ -317,9 +317,12 @@ class Filesystem:
         if listing.child(name) is not None:
             raise VfsError(errno.EEXIST)
         title = decode(name)
-        known = {c.key[1] for c in listing.children if c.key[0] == "dir"}
-        made = w.names.create_folder(title, parent.fld_id, {k for k in known if isinstance(k, int)})
-        fld_id = await self._bounded(made, f"mkdir {name}")
+        known = {
+            k for c in listing.children if c.key[0] == "dir" and isinstance(k := c.key[1], int)
+        }
+        fld_id = await self._bounded(
+            w.names.create_folder(title, parent.fld_id, known), f"mkdir {name}"
+        )
         folder = Folder(fld_id, html.escape(title, quote=False), None)
         self._add(parent.fld_id, folder)
         self.listings.put(fld_id, FolderListing([], []))  # new: known empty, no call needed
@@ -836,12 +839,22 @@ class Filesystem:
             await w.spool.release(handle.path)
         if not handle.writable or handle.upload_id is None:
             return
-        live = w.live.get(handle.upload_id)
+        upload_id = handle.upload_id
+        live = w.live.get(upload_id)
         if live is not None:
             live.writers -= 1
             if live.writers > 0:
                 return
-            del w.live[handle.upload_id]
+        try:
+            await self._closed(handle, live)
+        finally:  # only now: until the row has the size, stat must read it from here
+            if live is not None and live.writers == 0 and w.live.get(upload_id) is live:
+                del w.live[upload_id]
+
+    async def _closed(self, handle: SpoolHandle, live: Live | None) -> None:
+        """The last writer closed: the row takes the size and mtime, and its timer starts."""
+        w = self._writer()
+        assert handle.upload_id is not None
         row = w.queue.get(handle.upload_id)
         if row is None:
             return  # uploaded through fsync, or deleted while open

@@ -657,3 +657,25 @@ async def test_rsync_update_of_a_queued_file_keeps_one_entry_under_its_name(
     assert [f.data for f in mount.api.files.values()] == [b"newer"]
     fs.forget_all()
     assert await names(fs) == {".vipfs": 0, "same.mp4": 5}
+
+
+async def test_stat_during_the_last_close_shows_the_written_size(
+    mount: Mount, virtual_clock: MockClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fs = await mount.start()
+    assert fs.w is not None
+    queue = fs.w.queue
+    real_touch = queue.touch
+    sizes: list[int] = []
+
+    async def slow_touch(upload_id: int) -> Any:
+        await trio.sleep(1)  # the row does not have the size yet
+        sizes.append((await fs.getattr(ino)).size)
+        return await real_touch(upload_id)
+
+    monkeypatch.setattr(queue, "touch", slow_touch)
+    opened, attr = await fs.create(ROOT_INO, "s.mp4", 0o644)
+    ino = attr.ino
+    await fs.write(opened.fh, 0, b"12345")
+    await fs.release(opened.fh)
+    assert sizes == [5] and (await fs.getattr(ino)).size == 5
