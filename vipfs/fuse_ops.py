@@ -255,7 +255,7 @@ class Operations(pyfuse3.Operations):
     async def create(
         self, parent_inode: int, name: bytes, mode: int, flags: int, ctx: pyfuse3.RequestContext
     ) -> tuple[pyfuse3.FileInfo, pyfuse3.EntryAttributes]:
-        opened, attr = await self.fs.create(parent_inode, os.fsdecode(name), mode)
+        opened, attr = await self.fs.create(parent_inode, os.fsdecode(name), mode, flags)
         return self.file_info(opened), self.entry(attr)
 
     @translated

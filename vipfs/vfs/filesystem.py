@@ -540,11 +540,19 @@ class Filesystem:
         )
         return opened
 
-    async def create(self, parent_ino: int, name: str, mode: int) -> tuple[Opened, Attr]:
+    async def create(
+        self, parent_ino: int, name: str, mode: int, flags: int = os.O_WRONLY
+    ) -> tuple[Opened, Attr]:
         parent = self._dir_for_change(parent_ino, name)
         w = self._writer()
-        if (await self._view(parent.fld_id)).child(name) is not None:
-            raise VfsError(errno.EEXIST)
+        existing = (await self._view(parent.fld_id)).child(name)
+        if existing is not None:  # the kernel thought it missing (a name that just appeared)
+            if flags & os.O_EXCL or existing.key[0] == "dir":
+                raise VfsError(errno.EEXIST)
+            node = self._adopt(existing.key, existing.name, existing.entry, parent.ino)
+            opened = await self._open_for_write(node, flags)
+            self.inodes.remember(node.ino)
+            return opened, self._attr(node)
         row = await self._enqueue(name, parent.fld_id, mode & 0o7777 or 0o644)
         node = self.inodes.node(("up", row.id), name=name, parent=parent.ino)
         self.inodes.remember(node.ino)

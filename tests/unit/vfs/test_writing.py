@@ -679,3 +679,19 @@ async def test_stat_during_the_last_close_shows_the_written_size(
     await fs.write(opened.fh, 0, b"12345")
     await fs.release(opened.fh)
     assert sizes == [5] and (await fs.getattr(ino)).size == 5
+
+
+async def test_create_of_a_name_that_exists_opens_it_unless_exclusive(
+    mount: Mount, virtual_clock: MockClock
+) -> None:
+    fs = await mount.start()
+    ino = await write_file(fs, "there.mp4", b"old bytes")
+    with pytest.raises(VfsError) as err:
+        await fs.create(ROOT_INO, "there.mp4", 0o644, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
+    assert err.value.errno == errno.EEXIST
+    opened, attr = await fs.create(ROOT_INO, "there.mp4", 0o644, os.O_WRONLY | os.O_TRUNC)
+    assert attr.ino == ino
+    await fs.write(opened.fh, 0, b"new")
+    await fs.release(opened.fh)
+    await fs.wait_uploads()
+    assert [f.data for f in mount.api.files.values()] == [b"new"]
