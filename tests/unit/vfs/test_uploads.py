@@ -320,7 +320,10 @@ async def test_wait_idle_flushes_the_queue_with_progress(
     seen: list[int] = []
     await queue.wait_idle(lambda s: seen.append(s.pending))
     assert len(env.done) == 5
-    assert seen[0] == 5 and seen[-1] == 0
+    # Progress only goes down and ends at zero. Its first value is not pinned: virtual time may
+    # jump past the write-back delay while a worker thread is busy, starting uploads early.
+    assert seen and seen[-1] == 0 and max(seen) <= 5
+    assert seen == sorted(seen, reverse=True)
     assert queue.status().held[0].id == held.id  # held rows wait for the next mount
 
 
