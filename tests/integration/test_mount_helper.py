@@ -31,6 +31,13 @@ set -eu
 {mount}
 grep -q " $MNT fuse.vipfs " /proc/mounts
 ls -a "$MNT" > "$OUT/ls.txt"
+head -c 65536 /dev/urandom > "$MNT/fstab clip.mp4"
+for _ in $(seq 300); do  # the queue drains while mounted (write_back=0)
+  state=$(getfattr --only-values -n user.vipfs.status "$MNT/fstab clip.mp4" 2>/dev/null || true)
+  case "$state" in ready|encoding) break ;; esac
+  sleep 0.1
+done
+echo "$state" > "$OUT/status"
 pid=$(pgrep -f -- "vipfs mount default $MNT ")  # mount(8) resets HOME: no pid file of ours
 echo "$pid" > "$OUT/pid"
 umount "$MNT"
@@ -51,7 +58,7 @@ def options(emulator: Emulator, tmp: Path) -> str:
     return (
         f"_netdev,nofail,x-systemd.automount,key_file={emulator.key_file},"
         f"api_url={emulator.url},cache_dir={tmp / 'cache'},log_file={tmp / 'mount.log'},"
-        "dir_cache_time=60,verbose"
+        "dir_cache_time=60,write_back=0,verbose"
     )
 
 
@@ -94,6 +101,8 @@ def test_mount_and_umount_through_mount8(case: str, tmp_path: Path, emulator: Em
         assert done.returncode == 0, f"{output}\n{log}"
         assert (tmp_path / "done").read_text().strip() == "exited"
         assert ".vipfs" in (tmp_path / "ls.txt").read_text()
+        assert (tmp_path / "status").read_text().strip() in {"ready", "encoding"}
+        assert [f["title"] for f in emulator.live_files()].count("fstab clip") == 1
         assert "mounted" in log and emulator.key_file.read_text().strip() not in log
     finally:
         pid_file = tmp_path / "pid"
