@@ -1022,6 +1022,7 @@ class Filesystem:
         await w.mirror.put(meta)
         entry = _synthetic(result.code, html.escape(title_for(name), quote=False), node.fld_id)
         self._add(node.fld_id, entry)
+        self.infos.invalidate(node.fld_id)  # the folder's file/info answer lacks the clone
         log.info("cloned %s into %s as %s (%s)", code, node.name or "/", name, result.code)
         return name
 

@@ -520,6 +520,21 @@ async def test_clone_into_a_folder_under_a_name(mount: Mount, virtual_clock: Moc
     assert [(f.title, f.fld_id) for f in copies] == [("copy", folder.fld_id)]
 
 
+async def test_a_fresh_clone_has_its_attributes_at_once(
+    mount: Mount, virtual_clock: MockClock
+) -> None:
+    fs = await mount.start()
+    dest = await fs.mkdir(ROOT_INO, "Copies")
+    src = await write_file(fs, "src.mp4", b"bytes", parent=dest.ino)
+    await fs.wait_uploads()
+    (code,) = mount.api.files
+    assert await fs.getxattr(src, "user.vipfs.title") == b"src"  # the folder's file/info cached
+    request = json.dumps({"code": code, "name": "copy.mp4"}).encode()
+    await fs.setxattr(dest.ino, "user.vipfs.clone", request)
+    clone = await fs.lookup(dest.ino, "copy.mp4")
+    assert await fs.getxattr(clone.ino, "user.vipfs.title") == b"copy"
+
+
 async def test_a_foreign_file_rename_keeps_the_written_name(
     mount: Mount, virtual_clock: MockClock
 ) -> None:
