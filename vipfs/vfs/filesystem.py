@@ -1022,6 +1022,7 @@ class Filesystem:
         await w.mirror.put(meta)
         entry = _synthetic(result.code, html.escape(title_for(name), quote=False), node.fld_id)
         self._add(node.fld_id, entry)
+        self.infos.invalidate(node.fld_id)  # the folder's file/info answer lacks the clone
         log.info("cloned %s into %s as %s (%s)", code, node.name or "/", name, result.code)
         return name
 
@@ -1082,12 +1083,18 @@ class Filesystem:
             return
         meta = w.mirror.meta(code)
         folders = {meta.fld_id} if meta is not None else set()
-        for fld_id, (raw, _) in self._views.items():  # the new version may have moved away
-            if any(f.code == code for f in raw.files):
-                folders.add(fld_id)
+        old: FileEntry | None = None
+        for fld_id, (raw, view) in self._views.items():  # the new version may have moved away
+            for file in (*raw.files, *view.raw.files):
+                if file.code == code:
+                    folders.add(fld_id)
+                    old = file
         for fld_id in folders:
             self._drop(fld_id, ("file", code))
-        self._trashed(removed)
+        if old is None:  # no listing holds it any more: what the db knows stands in
+            title = html.escape(title_for(meta.name if meta else name), quote=False)
+            old = _synthetic(code, title, meta.fld_id if meta else 0)
+        self._trashed(removed, file=old)
         await w.mirror.drop(code)
 
     async def _status_json(self) -> dict[str, Any]:

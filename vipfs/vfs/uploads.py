@@ -53,6 +53,7 @@ from vipfs.api.protocol import XvsApi
 from vipfs.vfs.errors import VfsError
 from vipfs.vfs.holdlist import HoldList
 from vipfs.vfs.metadb import FileMeta, MetaDb, Stray, Upload, UploadState
+from vipfs.vfs.names import decode
 from vipfs.vfs.spool import Spool
 
 log = logging.getLogger(__name__)
@@ -72,9 +73,11 @@ _BUSY = (UploadState.QUEUED, UploadState.UPLOADING)
 
 def title_for(name: str) -> str:
     """The title vipfs gives a file: its name minus the extension (`My_clip.v2.mp4` →
-    `My_clip.v2`); the exact name stays in the local db, so the mount still shows it."""
+    `My_clip.v2`), decoded like a folder name (`AC ／ DC.mp4` → `AC / DC`); the exact name
+    stays in the local db, so the mount still shows it. Every file title vipfs sends comes
+    from here."""
     stem, _ = os.path.splitext(name)
-    return stem or name
+    return decode(stem or name)
 
 
 def tokened_title(name: str, token: str) -> str:

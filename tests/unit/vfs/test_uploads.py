@@ -24,6 +24,9 @@ def test_titles_drop_only_the_extension() -> None:
     assert title_for("My_clip.v2.mp4") == "My_clip.v2"
     assert title_for(".hidden") == ".hidden"
     assert title_for("noext") == "noext"
+    assert title_for("AC ／ DC.mp4") == "AC / DC"  # a name's encoding is undone, as for folders
+    assert title_for("．．.mp4") == ".."
+    assert tokened_title("a／b.mp4", "vipfs-0123456789ab") == "a/b vipfs-0123456789ab"
     assert tokened_title("a.mp4", "vipfs-0123456789ab") == "a vipfs-0123456789ab"
 
 

@@ -46,6 +46,7 @@ class CloningApi(FakeApi):
     """The fake host with file/clone and folder/delete switched on (the base fake lacks them)."""
 
     folder_delete_on: bool = False
+    file_delete_off: bool = False  # file/delete refused: removed files go to the trash folder
     lagging: bool = False  # folder/list answers without files uploaded since `lag_from`
     lag_from: int = 0
 
@@ -66,6 +67,12 @@ class CloningApi(FakeApi):
             new, title or source.title, fld_id or 0, source.data, source.filename, 99
         )
         return CloneResult(new, None)
+
+    async def file_delete(self, code: str) -> None:
+        if self.file_delete_off:
+            self._enter("file_delete", code=code)
+            raise UnsupportedError("This function not allowed in API", status=403, op="file/delete")
+        await super().file_delete(code)
 
     async def folder_delete(self, fld_id: int) -> None:
         if not self.folder_delete_on:
@@ -387,6 +394,27 @@ async def test_overwrite_replaces_and_in_place_write_is_refused(
     assert (await fs.lookup(ROOT_INO, "v.mp4")).ino == ino
 
 
+async def test_the_old_copy_of_an_overwritten_file_shows_in_the_trash_at_once(
+    mount: Mount, virtual_clock: MockClock
+) -> None:
+    assert isinstance(mount.api, CloningApi)
+    mount.api.file_delete_off = True
+    fs = await mount.start()
+    ino = await write_file(fs, "v.mp4", b"version one")
+    await fs.wait_uploads()
+    (first,) = mount.api.files
+    opened = await fs.open(ino, os.O_WRONLY | os.O_TRUNC)
+    await fs.write(opened.fh, 0, b"v2")
+    await fs.release(opened.fh)
+    await fs.wait_uploads()
+    trash = next(f for f in mount.api.folders.values() if f.name == TRASH)
+    await eventually(lambda: mount.api.files[first].fld_id == trash.fld_id)
+    trash_ino = (await fs.lookup(ROOT_INO, TRASH)).ino
+    # the old copy, before any listing of the trash: under its host title (the db forgot it)
+    assert list(await names(fs, trash_ino)) == ["v"]
+    assert await names(fs) == {".vipfs": 0, TRASH: 0, "v.mp4": 2}
+
+
 async def test_truncate_to_zero_on_an_open_handle_replaces(
     mount: Mount, virtual_clock: MockClock
 ) -> None:
@@ -490,6 +518,21 @@ async def test_clone_into_a_folder_under_a_name(mount: Mount, virtual_clock: Moc
     copies = [f for f in mount.api.files.values() if f.code != code]
     folder = next(f for f in mount.api.folders.values() if f.name == "Copies")
     assert [(f.title, f.fld_id) for f in copies] == [("copy", folder.fld_id)]
+
+
+async def test_a_fresh_clone_has_its_attributes_at_once(
+    mount: Mount, virtual_clock: MockClock
+) -> None:
+    fs = await mount.start()
+    dest = await fs.mkdir(ROOT_INO, "Copies")
+    src = await write_file(fs, "src.mp4", b"bytes", parent=dest.ino)
+    await fs.wait_uploads()
+    (code,) = mount.api.files
+    assert await fs.getxattr(src, "user.vipfs.title") == b"src"  # the folder's file/info cached
+    request = json.dumps({"code": code, "name": "copy.mp4"}).encode()
+    await fs.setxattr(dest.ino, "user.vipfs.clone", request)
+    clone = await fs.lookup(dest.ino, "copy.mp4")
+    assert await fs.getxattr(clone.ino, "user.vipfs.title") == b"copy"
 
 
 async def test_a_foreign_file_rename_keeps_the_written_name(
