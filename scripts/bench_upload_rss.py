@@ -66,8 +66,20 @@ def make_file(path: Path, size: int, random_data: bool) -> None:
 
 
 def start_emulator(data_dir: Path, max_mb: int) -> tuple[subprocess.Popen[str], str, str]:
-    command = [sys.executable, "-m", "vipfs", "emulator", "--port", "0", "--data", str(data_dir),
-               "--max-upload-mb", str(max_mb), "--storage-gb", str(max_mb // 512 + 4)]
+    command = [
+        sys.executable,
+        "-m",
+        "vipfs",
+        "emulator",
+        "--port",
+        "0",
+        "--data",
+        str(data_dir),
+        "--max-upload-mb",
+        str(max_mb),
+        "--storage-gb",
+        str(max_mb // 512 + 4),
+    ]
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
     assert proc.stdout is not None
     api_url = proc.stdout.readline().strip()
@@ -117,10 +129,14 @@ def main() -> int:
         maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         print(f"file: {args.size_mib} MiB ({'random' if args.random else 'sparse'}), code {code}")
         print(f"upload: {elapsed:.1f} s, {size / MIB / elapsed:.0f} MiB/s, {calls} chunks")
-        print(f"client: VmHWM {client_peak / 1024:.1f} MiB (RSS before upload "
-              f"{baseline / 1024:.1f} MiB; ru_maxrss {maxrss / 1024:.1f} MiB)")
-        print(f"emulator: VmHWM {emu_peak / 1024:.1f} MiB (RSS before upload "
-              f"{emu_before / 1024:.1f} MiB)")
+        print(
+            f"client: VmHWM {client_peak / 1024:.1f} MiB (RSS before upload "
+            f"{baseline / 1024:.1f} MiB; ru_maxrss {maxrss / 1024:.1f} MiB)"
+        )
+        print(
+            f"emulator: VmHWM {emu_peak / 1024:.1f} MiB (RSS before upload "
+            f"{emu_before / 1024:.1f} MiB)"
+        )
     finally:
         if proc is not None:
             proc.terminate()

@@ -6,6 +6,7 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh test
 echo "test: ruff"
 .venv/bin/ruff check vipfs tests scripts
+.venv/bin/ruff format --check --quiet vipfs tests scripts
 echo "test: mypy"
 .venv/bin/mypy
 echo "test: pytest"

@@ -95,8 +95,17 @@ def start_emulator(tmp_path: Path) -> Iterator[Callable[..., Emulator]]:
     def start(*extra: str) -> Emulator:
         key_file = write_key(tmp_path / "key")
         process = subprocess.Popen(
-            [sys.executable, "-m", "vipfs", "emulator", "--port", "0", "--key-file",
-             str(key_file), *extra],
+            [
+                sys.executable,
+                "-m",
+                "vipfs",
+                "emulator",
+                "--port",
+                "0",
+                "--key-file",
+                str(key_file),
+                *extra,
+            ],
             stdout=subprocess.PIPE,
             text=True,
         )

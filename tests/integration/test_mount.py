@@ -75,7 +75,7 @@ HOSTILE = [
     "a/b",
     "..",
     ".",
-    "it's \"quoted\"",
+    'it\'s "quoted"',
     "Movie &#40;2021&#41;",
     "x" * 300,
     "🎬 émoji ✓",

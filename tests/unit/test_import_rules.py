@@ -54,9 +54,7 @@ def test_layering(path: Path) -> None:
     for layer, forbidden in FORBIDDEN.items():
         if not matches(me, layer):
             continue
-        bad = sorted(
-            name for name in imported_modules(path) for f in forbidden if matches(name, f)
-        )
+        bad = sorted(name for name in imported_modules(path) for f in forbidden if matches(name, f))
         assert not bad, f"{me} may not import {bad} (see DESIGN.md, Architecture)"
 
 

@@ -450,7 +450,9 @@ class XvsClient:
             raise TransientError(f"reading the file failed: {exc.strerror or exc}", op=op) from None
         log.debug(
             "upload: HTTP %d, %d bytes in %.0f ms",
-            response.status_code, body.length, _ms(started, self._now()),
+            response.status_code,
+            body.length,
+            _ms(started, self._now()),
         )
         return _parse_upload(response)
 

@@ -96,8 +96,9 @@ def error_for(op: str, reply: Reply, clock: ServerClock) -> ApiError | None:
         wait = seconds_to_midnight(stamp) if scope == "day" else seconds_to_next_minute(stamp)
         if status == 429 and not limit:
             wait = 60.0
-        return RateLimitedError(msg or "rate limited", retry_after=wait + QUOTA_MARGIN,
-                                scope=scope, op=op)
+        return RateLimitedError(
+            msg or "rate limited", retry_after=wait + QUOTA_MARGIN, scope=scope, op=op
+        )
     if status == 200:
         return None
     if lowered.startswith(_AUTH_PREFIXES):

@@ -65,9 +65,7 @@ class TransientError(ApiError):
 class RateLimitedError(TransientError):
     """The host's request quota is spent; `retry_after` says how long to wait (seconds)."""
 
-    def __init__(
-        self, msg: str, *, retry_after: float, scope: str, op: str | None = None
-    ) -> None:
+    def __init__(self, msg: str, *, retry_after: float, scope: str, op: str | None = None) -> None:
         self.retry_after = retry_after
         self.scope = scope  # "min" or "day"
         super().__init__(msg, status=403, op=op)

@@ -58,9 +58,7 @@ class MultipartFile:
 
     def _field(self, name: str, value: str) -> bytes:
         return (
-            f"--{self.boundary}\r\n"
-            f'Content-Disposition: form-data; name="{name}"\r\n\r\n'
-            f"{value}\r\n"
+            f'--{self.boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'
         ).encode()
 
     async def chunks(self) -> AsyncGenerator[bytes, None]:

@@ -111,9 +111,7 @@ class XvsApi(Protocol):
         """Stream `path` to the node; raises UploadRejectedError with the node's reason."""
         ...
 
-    async def upload_url(
-        self, url: str, *, fld_id: int = 0, public: bool | None = None
-    ) -> str: ...
+    async def upload_url(self, url: str, *, fld_id: int = 0, public: bool | None = None) -> str: ...
 
     # -- bytes -----------------------------------------------------------------------------
     def download(self, url: str, start: int = 0, end: int | None = None) -> AsyncIterator[bytes]:

@@ -56,9 +56,13 @@ def err(status: int, msg: str) -> Reply:
     return {"status": status, "msg": msg}
 
 
-def answer(host: Host, op: str, params: dict[str, str],
-           uploads: dict[str, tuple[str, int]] | None = None,
-           client_ip: str = "127.0.0.1") -> Reply:
+def answer(
+    host: Host,
+    op: str,
+    params: dict[str, str],
+    uploads: dict[str, tuple[str, int]] | None = None,
+    client_ip: str = "127.0.0.1",
+) -> Reply:
     """Run one API call through the host's checks, in XVS order (§2.1), and wrap the envelope."""
     now = host.now()
     reply, available = _checked(host, op, params, uploads or {}, now, client_ip)
@@ -68,8 +72,14 @@ def answer(host: Host, op: str, params: dict[str, str],
     return reply
 
 
-def _checked(host: Host, op: str, params: dict[str, str], uploads: dict[str, tuple[str, int]],
-             now: float, client_ip: str) -> tuple[Reply, int | None]:
+def _checked(
+    host: Host,
+    op: str,
+    params: dict[str, str],
+    uploads: dict[str, tuple[str, int]],
+    now: float,
+    client_ip: str,
+) -> tuple[Reply, int | None]:
     config = host.config
     key = params.get("key") or params.get("api_key") or ""
     if not KEY_RE.match(key):
@@ -106,8 +116,11 @@ CACHED_OPS = frozenset({"account/info", "file/info", "file/list", "folder/list"}
 
 def _cached(c: Call, op: str, handler: Callable[[Call], Reply]) -> Reply:
     host = c.host
-    key = (c.account.usr_id, op, tuple(sorted(
-        (k, v) for k, v in c.params.items() if k not in ("key", "api_key"))))
+    key = (
+        c.account.usr_id,
+        op,
+        tuple(sorted((k, v) for k, v in c.params.items() if k not in ("key", "api_key"))),
+    )
     with host.stale_lock:
         hit = host.stale.get(key)
         if hit is not None and c.now - hit[0] < host.config.stale_seconds:
@@ -175,17 +188,19 @@ def _own_live_file(c: Call, code: str | None) -> FileRow | None:
 def account_info(c: Call) -> Reply:
     files, used = c.host.store.usage(c.account.usr_id)
     total = int(c.host.config.storage_gb * 1024**3)
-    return ok({
-        "files_total": str(files),
-        # Faithful unit mix-up (§3.1): bytes of quota minus kilobytes used.
-        "storage_left": total - used // 1024,
-        "login": c.account.login,
-        "email": c.account.email,
-        "premium_expire": c.host.fmt_time(c.now + 365 * 86400),
-        "balance": "0.00000",
-        "premium": 1,
-        "storage_used": str(used // 1024),
-    })
+    return ok(
+        {
+            "files_total": str(files),
+            # Faithful unit mix-up (§3.1): bytes of quota minus kilobytes used.
+            "storage_left": total - used // 1024,
+            "login": c.account.login,
+            "email": c.account.email,
+            "premium_expire": c.host.fmt_time(c.now + 365 * 86400),
+            "balance": "0.00000",
+            "premium": 1,
+            "storage_used": str(used // 1024),
+        }
+    )
 
 
 def account_stats(c: Call) -> Reply:
@@ -199,16 +214,25 @@ def account_stats(c: Call) -> Reply:
     days = c.host.store.stats(c.account.usr_id, first, today)
     if not days:
         return ok({}, msg="Not enough reports data")
-    return ok([
-        {
-            "downloads": str(d["downloads"]), "profit_views": d["profit_views"],
-            "views_adb": str(d["views_adb"]), "sales": str(d["sales"]),
-            "profit_sales": "0.00000", "profit_refs": "0.00000", "profit_site": "0.00000",
-            "views": str(d["views"]), "refs": str(d["refs"]), "day": d["day"],
-            "profit_total": d["profit_views"], "views_prem": str(d["views_prem"]),
-        }
-        for d in days
-    ])
+    return ok(
+        [
+            {
+                "downloads": str(d["downloads"]),
+                "profit_views": d["profit_views"],
+                "views_adb": str(d["views_adb"]),
+                "sales": str(d["sales"]),
+                "profit_sales": "0.00000",
+                "profit_refs": "0.00000",
+                "profit_site": "0.00000",
+                "views": str(d["views"]),
+                "refs": str(d["refs"]),
+                "day": d["day"],
+                "profit_total": d["profit_views"],
+                "views_prem": str(d["views_prem"]),
+            }
+            for d in days
+        ]
+    )
 
 
 # -- upload ------------------------------------------------------------------------------------
@@ -235,8 +259,9 @@ def upload_url(c: Call) -> Reply:
     if fld_id and not _own_folder(c, fld_id):
         fld_id = 0
     code = new_code()
-    opts = {k: c.params[k] for k in ("cat_id", "file_public", "file_adult", "tags")
-            if k in c.params}
+    opts = {
+        k: c.params[k] for k in ("cat_id", "file_public", "file_adult", "tags") if k in c.params
+    }
     store.queue_url(code, c.account.usr_id, url, fld_id, json.dumps(opts), c.now)
     start_fetch(c.host, code)
     return ok({"filecode": code})
@@ -297,8 +322,11 @@ def file_edit(c: Call) -> Reply:
         changes["cat_id"] = int(cat)
     if c.get("file_fld_id") is not None:
         changes["fld_id"] = c.int_param("file_fld_id")  # not validated: may orphan the file
-    for param, column in (("file_public", "public"), ("file_adult", "adult"),
-                          ("file_premium_only", "premium_only")):
+    for param, column in (
+        ("file_public", "public"),
+        ("file_adult", "adult"),
+        ("file_premium_only", "premium_only"),
+    ):
         if param in c.params:
             changes[column] = mangle.flag(c.params[param])
     # Tags are wiped and re-added on every edit, even without a `tags` parameter (§6.10).
@@ -328,21 +356,35 @@ def file_list(c: Call) -> Reply:
             created = c.now - int(raw_created) * 60
         else:
             created = c.host.parse_time(raw_created)
-    flags = {column: mangle.flag(c.get(param)) for param, column in
-             (("public", "public"), ("adult", "adult"), ("premium_only", "premium_only"))
-             if c.get(param) is not None}
+    flags = {
+        column: mangle.flag(c.get(param))
+        for param, column in (
+            ("public", "public"),
+            ("adult", "adult"),
+            ("premium_only", "premium_only"),
+        )
+        if c.get(param) is not None
+    }
     rows, total = c.host.store.list_files(
-        c.account.usr_id, fld_id=fld, title_like=title, created_after=created, flags=flags,
-        visible_at=c.now, limit=per_page, offset=(page - 1) * per_page,
+        c.account.usr_id,
+        fld_id=fld,
+        title_like=title,
+        created_after=created,
+        flags=flags,
+        visible_at=c.now,
+        limit=per_page,
+        offset=(page - 1) * per_page,
     )
     results = len(rows)
     pages = int(0.99 + total / results) if results else 0  # the host's own arithmetic
-    return ok({
-        "files": [list_item(c.host, f, c.now) for f in rows],
-        "results_total": total,
-        "pages": pages,
-        "results": results,
-    })
+    return ok(
+        {
+            "files": [list_item(c.host, f, c.now) for f in rows],
+            "results_total": total,
+            "pages": pages,
+            "results": results,
+        }
+    )
 
 
 def file_clone(c: Call) -> Reply:
@@ -351,10 +393,20 @@ def file_clone(c: Call) -> Reply:
         return err(404, "No file")
     title = mangle.secure_str(c.params["file_title"]) if c.get("file_title") else None
     row = c.host.new_file(
-        c.account.usr_id, c.int_param("fld_id"), title or src.title, src.size, src.sha256,
-        src.blob, public=mangle.flag(c.get("file_public")), adult=mangle.flag(c.get("file_adult")),
-        cat_id=c.int_param("cat_id", src.cat_id), length=src.length, visible_at=c.now,
-        enc_start=src.enc_start, enc_end=src.enc_end, enc_stuck=src.enc_stuck,
+        c.account.usr_id,
+        c.int_param("fld_id"),
+        title or src.title,
+        src.size,
+        src.sha256,
+        src.blob,
+        public=mangle.flag(c.get("file_public")),
+        adult=mangle.flag(c.get("file_adult")),
+        cat_id=c.int_param("cat_id", src.cat_id),
+        length=src.length,
+        visible_at=c.now,
+        enc_start=src.enc_start,
+        enc_end=src.enc_end,
+        enc_stuck=src.enc_stuck,
     )
     c.host.store.insert_files([row])
     return ok({"url": f"{c.host.site_url}/{row['code']}", "filecode": row["code"]})
@@ -373,14 +425,16 @@ def file_direct_link(c: Call) -> Reply:
     if quality is not None:
         url = c.host.direct_url(f, quality, c.now, c.client_ip) if quality in versions else ""
         return ok(url)
-    return ok({
-        "versions": [
-            {"url": c.host.direct_url(f, q, c.now, c.client_ip), "name": q, "size": str(f.size)}
-            for q in versions
-        ],
-        "file_length": str(f.length),
-        "player_img": f"{c.host.site_url}/i/{f.code}.jpg",
-    })
+    return ok(
+        {
+            "versions": [
+                {"url": c.host.direct_url(f, q, c.now, c.client_ip), "name": q, "size": str(f.size)}
+                for q in versions
+            ],
+            "file_length": str(f.length),
+            "player_img": f"{c.host.site_url}/i/{f.code}.jpg",
+        }
+    )
 
 
 def file_delete(c: Call) -> Reply:
@@ -393,16 +447,18 @@ def file_delete(c: Call) -> Reply:
 
 def file_deleted(c: Call) -> Reply:
     since = c.now - 3600 * c.int_param("last", 720)
-    return ok([
-        {
-            "file_code": f.code,
-            "deleted_by": f.deleted_by or "me",
-            "deleted_ago_sec": str(int(c.now - (f.deleted_at or c.now))),
-            "deleted": c.host.fmt_time(f.deleted_at or c.now),
-            "title": f.title,
-        }
-        for f in c.host.store.deleted_files(c.account.usr_id, since)
-    ])
+    return ok(
+        [
+            {
+                "file_code": f.code,
+                "deleted_by": f.deleted_by or "me",
+                "deleted_ago_sec": str(int(c.now - (f.deleted_at or c.now))),
+                "deleted": c.host.fmt_time(f.deleted_at or c.now),
+                "title": f.title,
+            }
+            for f in c.host.store.deleted_files(c.account.usr_id, since)
+        ]
+    )
 
 
 DMCA_GRACE = 12 * 3600
@@ -413,8 +469,13 @@ def file_dmca(c: Call) -> Reply:
     out = []
     for f in c.host.store.dmca_files(c.account.usr_id, since):
         when = (f.dmca_at or c.now) + DMCA_GRACE
-        out.append({"file_code": f.code, "del_in_sec": str(max(0, int(when - c.now))),
-                    "del_time": c.host.fmt_time(when)})
+        out.append(
+            {
+                "file_code": f.code,
+                "del_in_sec": str(max(0, int(when - c.now))),
+                "del_time": c.host.fmt_time(when),
+            }
+        )
     return ok(out)
 
 
@@ -431,19 +492,34 @@ def file_encodings(c: Call) -> Reply:
             status, progress = "PENDING", 0
         else:
             status = "ENCODING"
-        out.append({"link": f"{c.host.site_url}/{f.code}.html", "progress": progress,
-                    "status": status, "name": f.title, "quality": "n", "code": f.code})
+        out.append(
+            {
+                "link": f"{c.host.site_url}/{f.code}.html",
+                "progress": progress,
+                "status": status,
+                "name": f.title,
+                "quality": "n",
+                "code": f.code,
+            }
+        )
     return ok(out)
 
 
 def file_url_uploads(c: Call) -> Reply:
     wanted = c.get("file_code")
-    return ok([
-        {"remote_url": e["url"], "progress": int(e["progress"]), "status": e["status"],
-         "file_code": e["code"], "fld_id": str(e["fld_id"])}
-        for e in c.host.store.url_entries(c.account.usr_id)
-        if not wanted or e["code"] == wanted
-    ])
+    return ok(
+        [
+            {
+                "remote_url": e["url"],
+                "progress": int(e["progress"]),
+                "status": e["status"],
+                "file_code": e["code"],
+                "fld_id": str(e["fld_id"]),
+            }
+            for e in c.host.store.url_entries(c.account.usr_id)
+            if not wanted or e["code"] == wanted
+        ]
+    )
 
 
 def file_url_actions(c: Call) -> Reply:

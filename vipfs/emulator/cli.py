@@ -44,23 +44,44 @@ def _fault(text: str) -> tuple[str, float]:
 def configure(parser: argparse.ArgumentParser) -> None:
     add = parser.add_argument
     add("--port", type=int, default=0, help="port on 127.0.0.1 (0: a free one)")
-    add("--key-file", type=Path, action="extend", nargs="+", default=[],
-        help="API key file (repeat for several accounts); default: generate one")
+    add(
+        "--key-file",
+        type=Path,
+        action="extend",
+        nargs="+",
+        default=[],
+        help="API key file (repeat for several accounts); default: generate one",
+    )
     add("--data", type=Path, help="state directory (default: a temp dir removed at exit)")
     add("--seed-demo", action="store_true", help="fill the first account with demo content")
-    add("--enable", type=_features, action="append", default=[],
-        help=f"turn features on: {','.join(FEATURES)}")
+    add(
+        "--enable",
+        type=_features,
+        action="append",
+        default=[],
+        help=f"turn features on: {','.join(FEATURES)}",
+    )
     add("--disable", type=_features, action="append", default=[], help="turn features off")
     add("--rate-limit-per-min", type=int, default=0)
     add("--rate-limit-per-day", type=int, default=0)
     add("--max-concurrent", type=int, default=0, help="API calls in flight before HTTP 520")
     add("--latency-ms", type=int, default=0, help="added to every request")
     add("--bandwidth-mbps", type=float, default=0.0, help="cap on upload and download bodies")
-    add("--fault", type=_fault, action="extend", nargs="+", default=[], metavar="KIND:RATE",
-        help=f"inject faults: {', '.join(FAULT_KINDS)}")
+    add(
+        "--fault",
+        type=_fault,
+        action="extend",
+        nargs="+",
+        default=[],
+        metavar="KIND:RATE",
+        help=f"inject faults: {', '.join(FAULT_KINDS)}",
+    )
     add("--seed", type=int, default=0, help="seed of the fault generator")
-    add("--server-tz", default="+03:00",
-        help="zone of server_time and dates (negative: --server-tz=-05:00)")
+    add(
+        "--server-tz",
+        default="+03:00",
+        help="zone of server_time and dates (negative: --server-tz=-05:00)",
+    )
     add("--encode-seconds", type=float, default=2.0)
     add("--keep-orig", action="store_true", help="keep the `o` version after encoding")
     add("--listing-delay", type=float, default=0.0, help="seconds before uploads are listed")
@@ -69,8 +90,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
     add("--storage-gb", type=float, default=100.0)
     add("--link-expire-sec", type=int, default=3600)
     add("--link-ip-bind", action="store_true", help="bind direct links to the caller's /16")
-    add("--stale-seconds", type=float, default=0.0,
-        help="serve cached (stale) read answers for this long, like the memcached mod")
+    add(
+        "--stale-seconds",
+        type=float,
+        default=0.0,
+        help="serve cached (stale) read answers for this long, like the memcached mod",
+    )
     add("--api-not-enabled", action="store_true")
     add("--special-only", action="store_true")
     add("--no-upload-servers", action="store_true")
@@ -80,18 +105,32 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
     config = EmulatorConfig(
-        port=args.port, data_dir=args.data, key_files=list(args.key_file),
-        seed_demo=args.seed_demo, rate_limit_per_min=args.rate_limit_per_min,
-        rate_limit_per_day=args.rate_limit_per_day, max_concurrent=args.max_concurrent,
-        latency_ms=args.latency_ms, bandwidth_mbps=args.bandwidth_mbps,
-        faults=dict(args.fault), seed=args.seed, server_tz=args.server_tz,
-        encode_seconds=args.encode_seconds, keep_orig=args.keep_orig,
-        listing_delay=args.listing_delay, invalid_key_status=args.invalid_key_status,
-        max_upload_mb=args.max_upload_mb, storage_gb=args.storage_gb,
-        link_expire_sec=args.link_expire_sec, link_ip_bind=args.link_ip_bind,
-        stale_seconds=args.stale_seconds, api_not_enabled=args.api_not_enabled,
-        special_only=args.special_only, no_upload_servers=args.no_upload_servers,
-        allow_anonymous_uploads=args.allow_anonymous_uploads, verbose=args.verbose,
+        port=args.port,
+        data_dir=args.data,
+        key_files=list(args.key_file),
+        seed_demo=args.seed_demo,
+        rate_limit_per_min=args.rate_limit_per_min,
+        rate_limit_per_day=args.rate_limit_per_day,
+        max_concurrent=args.max_concurrent,
+        latency_ms=args.latency_ms,
+        bandwidth_mbps=args.bandwidth_mbps,
+        faults=dict(args.fault),
+        seed=args.seed,
+        server_tz=args.server_tz,
+        encode_seconds=args.encode_seconds,
+        keep_orig=args.keep_orig,
+        listing_delay=args.listing_delay,
+        invalid_key_status=args.invalid_key_status,
+        max_upload_mb=args.max_upload_mb,
+        storage_gb=args.storage_gb,
+        link_expire_sec=args.link_expire_sec,
+        link_ip_bind=args.link_ip_bind,
+        stale_seconds=args.stale_seconds,
+        api_not_enabled=args.api_not_enabled,
+        special_only=args.special_only,
+        no_upload_servers=args.no_upload_servers,
+        allow_anonymous_uploads=args.allow_anonymous_uploads,
+        verbose=args.verbose,
     )
     for names, value in ((args.enable, True), (args.disable, False)):
         for group in names:

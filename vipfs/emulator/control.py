@@ -51,9 +51,17 @@ def _object(body: bytes) -> dict[str, Any]:
 
 def files(host: Host) -> list[dict[str, Any]]:
     return [
-        {"code": f.code, "title": f.title, "fld_id": f.fld_id, "size": f.size,
-         "sha256": f.sha256, "login": login, "deleted": f.deleted_at is not None,
-         "canplay": int(f.encoded(host.now())), "uploaded": host.fmt_time(f.created)}
+        {
+            "code": f.code,
+            "title": f.title,
+            "fld_id": f.fld_id,
+            "size": f.size,
+            "sha256": f.sha256,
+            "login": login,
+            "deleted": f.deleted_at is not None,
+            "canplay": int(f.encoded(host.now())),
+            "uploaded": host.fmt_time(f.created),
+        }
         for f, login in host.store.all_files()
     ]
 
@@ -69,10 +77,14 @@ def seed(host: Host, spec: dict[str, Any]) -> dict[str, Any]:
     account = matches[0]
     refs: dict[str, int] = {}
     for folder in spec.get("folders", []):
-        parent = refs[folder["parent_ref"]] if "parent_ref" in folder else int(
-            folder.get("parent_id", 0))
-        fld_id = store.create_folder(account.usr_id, parent, str(folder["name"]),
-                                     str(folder.get("descr", "")))
+        parent = (
+            refs[folder["parent_ref"]]
+            if "parent_ref" in folder
+            else int(folder.get("parent_id", 0))
+        )
+        fld_id = store.create_folder(
+            account.usr_id, parent, str(folder["name"]), str(folder.get("descr", ""))
+        )
         if "ref" in folder:
             refs[str(folder["ref"])] = fld_id
     now = host.now()
@@ -85,8 +97,9 @@ def seed(host: Host, spec: dict[str, Any]) -> dict[str, Any]:
     return {"folders": refs, "files": [r["code"] for r in rows]}
 
 
-def _file_row(host: Host, usr_id: int, item: dict[str, Any], refs: dict[str, int],
-              now: float) -> dict[str, Any]:
+def _file_row(
+    host: Host, usr_id: int, item: dict[str, Any], refs: dict[str, int], now: float
+) -> dict[str, Any]:
     code = str(item.get("code") or new_code())
     if "content_b64" in item:
         data = base64.b64decode(item["content_b64"])
@@ -110,12 +123,24 @@ def _file_row(host: Host, usr_id: int, item: dict[str, Any], refs: dict[str, int
         enc_start, enc_end = now, now + float(item.get("encode_seconds", 3600))
     deleted = item.get("deleted")
     return host.new_file(
-        usr_id, fld_id, str(item["title"]), size, sha, blob, code=code, created=created,
-        visible_at=0, enc_start=enc_start, enc_end=enc_end,
+        usr_id,
+        fld_id,
+        str(item["title"]),
+        size,
+        sha,
+        blob,
+        code=code,
+        created=created,
+        visible_at=0,
+        enc_start=enc_start,
+        enc_end=enc_end,
         enc_stuck=int(item.get("encoding") == "stuck"),
-        public=int(item.get("public", 0)), adult=int(item.get("adult", 0)),
-        tags=str(item.get("tags", "")), descr=str(item.get("descr", "")),
-        length=int(item.get("length", 0)), views=int(item.get("views", 0)),
+        public=int(item.get("public", 0)),
+        adult=int(item.get("adult", 0)),
+        tags=str(item.get("tags", "")),
+        descr=str(item.get("descr", "")),
+        length=int(item.get("length", 0)),
+        views=int(item.get("views", 0)),
         deleted_at=(now - float(item.get("deleted_ago", 3600))) if deleted else None,
         deleted_by=(deleted if isinstance(deleted, str) else "me") if deleted else None,
         dmca_at=(now - float(item.get("dmca_ago", 3600))) if item.get("dmca") else None,

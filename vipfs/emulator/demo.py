@@ -41,9 +41,17 @@ def demo_spec(host: Host) -> dict[str, Any]:
     files: list[dict[str, Any]] = []
 
     def add(title: str, days_ago: float, **extra: Any) -> None:
-        files.append({"code": code(), "title": title, "size": size(), "uploaded": when(days_ago),
-                      "length": rng.randrange(20, 3600), "views": rng.randrange(0, 500),
-                      **extra})
+        files.append(
+            {
+                "code": code(),
+                "title": title,
+                "size": size(),
+                "uploaded": when(days_ago),
+                "length": rng.randrange(20, 3600),
+                "views": rng.randrange(0, 500),
+                **extra,
+            }
+        )
 
     add("Movie &#40;2021&#41;", 40, folder_ref="movies", public=1)
     add("big buck bunny", 39, folder_ref="movies", public=1, tags="promo, high quality")
@@ -72,9 +80,18 @@ def demo_spec(host: Host) -> dict[str, Any]:
     for back in range(1, 31):
         day = (host.now_local() - timedelta(days=back)).strftime("%Y-%m-%d")
         views = rng.randrange(0, 300)
-        stats.append({"day": day, "views": views, "downloads": rng.randrange(0, 20),
-                      "views_prem": views // 10, "views_adb": views // 7, "sales": 0,
-                      "refs": rng.randrange(0, 3), "profit_views": f"{views * 0.0004:.5f}"})
+        stats.append(
+            {
+                "day": day,
+                "views": views,
+                "downloads": rng.randrange(0, 20),
+                "views_prem": views // 10,
+                "views_adb": views // 7,
+                "sales": 0,
+                "refs": rng.randrange(0, 3),
+                "profit_views": f"{views * 0.0004:.5f}",
+            }
+        )
     return {"folders": folders, "files": files, "stats": stats}
 
 

@@ -40,7 +40,7 @@ class FaultDice:
 Page = tuple[int, str, dict[str, str], bytes]
 
 HTML_500 = (
-    b"<!DOCTYPE HTML PUBLIC \"-//IETF//DTD HTML 2.0//EN\">\n<html><head>\n"
+    b'<!DOCTYPE HTML PUBLIC "-//IETF//DTD HTML 2.0//EN">\n<html><head>\n'
     b"<title>500 Internal Server Error</title>\n</head><body>\n<h1>Internal Server Error</h1>\n"
     b"<p>The server encountered an internal error or misconfiguration and was unable to "
     b"complete your request.</p>\n</body></html>\n"
@@ -50,8 +50,8 @@ HTML_404 = (
     b"<h1>Page not found</h1><p>The page you requested does not exist.</p></body></html>\n"
 )
 CLOUDFLARE = (
-    b"<!DOCTYPE html><html lang=\"en-US\"><head><title>Just a moment...</title>"
-    b"<meta http-equiv=\"refresh\" content=\"360\"></head><body><div class=\"main-wrapper\">"
+    b'<!DOCTYPE html><html lang="en-US"><head><title>Just a moment...</title>'
+    b'<meta http-equiv="refresh" content="360"></head><body><div class="main-wrapper">'
     b"<noscript>Enable JavaScript and cookies to continue</noscript></div>"
     b"<script>(function(){window._cf_chl_opt={cType:'managed'};var a=document.createElement"
     b"('script');a.src='/cdn-cgi/challenge-platform/h/g/orchestrate/chl_page/v1';}());"
@@ -105,8 +105,11 @@ def disturb_text(kind: str, body: bytes) -> bytes:
     if kind == "truncated":
         return body[: len(body) // 2]
     if kind == "key-swap":
-        return re.sub(rb'"(filecode|file_code)"', lambda m: b'"file_code"' if m.group(1) ==
-                      b"filecode" else b'"filecode"', body)
+        return re.sub(
+            rb'"(filecode|file_code)"',
+            lambda m: b'"file_code"' if m.group(1) == b"filecode" else b'"filecode"',
+            body,
+        )
     if kind == "string-status":
         return re.sub(rb'"status":(\d+)', rb'"status":"\1"', body)
     if kind == "files-as-result":

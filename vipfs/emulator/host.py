@@ -81,19 +81,43 @@ class Host:
         return sha256
 
     def new_file(
-        self, usr_id: int, fld_id: int, title: str, size: int, sha256: str, blob: str,
+        self,
+        usr_id: int,
+        fld_id: int,
+        title: str,
+        size: int,
+        sha256: str,
+        blob: str,
         **extra: Any,
     ) -> dict[str, Any]:
         """A fresh file row (for `Store.insert_files`) that starts 'encoding' now."""
         now = self.now()
         row: dict[str, Any] = {
-            "code": new_code(), "usr_id": usr_id, "fld_id": fld_id, "title": title, "descr": "",
-            "tags": "", "cat_id": 0, "public": 0, "adult": 0, "premium_only": 0, "size": size,
-            "sha256": sha256, "blob": blob, "created": now,
-            "visible_at": now + self.config.listing_delay, "length": 0, "views": 0,
-            "views_full": 0, "last_download": None, "enc_start": now,
-            "enc_end": now + self.config.encode_seconds, "enc_stuck": 0, "deleted_at": None,
-            "deleted_by": None, "dmca_at": None,
+            "code": new_code(),
+            "usr_id": usr_id,
+            "fld_id": fld_id,
+            "title": title,
+            "descr": "",
+            "tags": "",
+            "cat_id": 0,
+            "public": 0,
+            "adult": 0,
+            "premium_only": 0,
+            "size": size,
+            "sha256": sha256,
+            "blob": blob,
+            "created": now,
+            "visible_at": now + self.config.listing_delay,
+            "length": 0,
+            "views": 0,
+            "views_full": 0,
+            "last_download": None,
+            "enc_start": now,
+            "enc_end": now + self.config.encode_seconds,
+            "enc_stuck": 0,
+            "deleted_at": None,
+            "deleted_by": None,
+            "dmca_at": None,
         }
         row.update(extra)
         return row

@@ -8,12 +8,38 @@ from __future__ import annotations
 import re
 
 VIDEO_EXTENSIONS = frozenset(
-    ["avi", "mkv", "mpg", "mpeg", "vob", "wmv", "flv", "mp4", "mov", "m2v", "divx", "xvid",
-     "3gp", "webm", "ogv", "ogg", "mts", "m2ts", "ts", "rm", "rmvb", "m4v", "f4v", "asf"]
+    [
+        "avi",
+        "mkv",
+        "mpg",
+        "mpeg",
+        "vob",
+        "wmv",
+        "flv",
+        "mp4",
+        "mov",
+        "m2v",
+        "divx",
+        "xvid",
+        "3gp",
+        "webm",
+        "ogv",
+        "ogg",
+        "mts",
+        "m2ts",
+        "ts",
+        "rm",
+        "rmvb",
+        "m4v",
+        "f4v",
+        "asf",
+    ]
 )
 AUDIO_EXTENSIONS = frozenset(["mp3", "wav", "aac", "m4a", "flac", "wma"])
-_STRIP_EXTENSIONS = VIDEO_EXTENSIONS | AUDIO_EXTENSIONS | frozenset(
-    ["jpg", "jpeg", "png", "gif", "bmp", "zip", "rar", "7z", "tar", "gz"]
+_STRIP_EXTENSIONS = (
+    VIDEO_EXTENSIONS
+    | AUDIO_EXTENSIONS
+    | frozenset(["jpg", "jpeg", "png", "gif", "bmp", "zip", "rar", "7z", "tar", "gz"])
 )
 # The site's `fnames_not_allowed` pattern, as on the one deployment we can read.
 NAMES_NOT_ALLOWED = re.compile(r"(warez|xvideo)", re.IGNORECASE)
@@ -42,8 +68,15 @@ def upload_title(given: str | None, filename: str) -> str:
     return title.strip()
 
 
-_SECURE = (("\\", "\\\\"), ("<", "&lt;"), (">", "&gt;"), ('"', "&quot;"), ("(", "&#40;"),
-           (")", "&#41;"), ("..", "&#46;&#46;"))
+_SECURE = (
+    ("\\", "\\\\"),
+    ("<", "&lt;"),
+    (">", "&gt;"),
+    ('"', "&quot;"),
+    ("(", "&#40;"),
+    (")", "&#41;"),
+    ("..", "&#46;&#46;"),
+)
 
 
 def secure_str(value: str) -> str | None:

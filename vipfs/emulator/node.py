@@ -123,8 +123,9 @@ def _folder_by_path(host: Host, account: Account, path: str) -> int:
         if safe is None or len(safe) < 2:
             break
         found = [d for d in host.store.child_folders(account.usr_id, parent) if d.name == safe]
-        parent = found[0].fld_id if found else host.store.create_folder(
-            account.usr_id, parent, safe)
+        parent = (
+            found[0].fld_id if found else host.store.create_folder(account.usr_id, parent, safe)
+        )
     return parent
 
 
@@ -168,10 +169,15 @@ def upload(host: Host, body: Body, content_type: str, fault: str | None) -> Resp
         blob = host.adopt_blob(sink.path, sink.sha256)
         used += sink.size
         row = host.new_file(
-            account.usr_id if account else 0, fld_id,
-            mangle.upload_title(fields.get("file_title"), sink.filename), sink.size,
-            sink.sha256, blob, descr=mangle.secure_str(fields.get("file_descr", "")) or "",
-            cat_id=_int(fields.get("cat_id")), public=mangle.flag(fields.get("file_public")),
+            account.usr_id if account else 0,
+            fld_id,
+            mangle.upload_title(fields.get("file_title"), sink.filename),
+            sink.size,
+            sink.sha256,
+            blob,
+            descr=mangle.secure_str(fields.get("file_descr", "")) or "",
+            cat_id=_int(fields.get("cat_id")),
+            public=mangle.flag(fields.get("file_public")),
             adult=mangle.flag(fields.get("file_adult")),
             tags=", ".join(mangle.clean_tags(fields.get("tags", ""))),
         )
@@ -199,8 +205,9 @@ def _html_form(results: list[tuple[str, str, str]]) -> str:
     )
     return (
         "<HTML><BODY><Form name='F1' action='/' method='POST'>"
-        "<textarea name='op'>upload_result</textarea>" + fields +
-        "</Form><Script>document.F1.submit();</Script></BODY></HTML>"
+        "<textarea name='op'>upload_result</textarea>"
+        + fields
+        + "</Form><Script>document.F1.submit();</Script></BODY></HTML>"
     )
 
 
@@ -216,15 +223,22 @@ LINK_RE = re.compile(r"/v/01/(\w{12})_([a-z])/[^/]+")
 RANGE_RE = re.compile(r"bytes=(\d*)-(\d*)$")
 
 
-def serve_link(host: Host, path: str, query: dict[str, str], range_header: str | None,
-               head: bool, client_ip: str) -> Response:
+def serve_link(
+    host: Host,
+    path: str,
+    query: dict[str, str],
+    range_header: str | None,
+    head: bool,
+    client_ip: str,
+) -> Response:
     now = host.now()
     m = LINK_RE.fullmatch(path)
     if m is None:
         return Response.html(404, "<html><body><h1>404 Not Found</h1></body></html>")
     if not host.link_valid(path, query, now, client_ip):
-        return Response.html(403, "<html><body><h1>403 Forbidden</h1>"
-                                  "<p>Link expired or invalid</p></body></html>")
+        return Response.html(
+            403, "<html><body><h1>403 Forbidden</h1><p>Link expired or invalid</p></body></html>"
+        )
     f = host.store.file(m.group(1))
     if f is None or f.deleted_at is not None or m.group(2) not in host.versions(f, now):
         return Response.html(404, "<html><body><h1>404 Not Found</h1></body></html>")

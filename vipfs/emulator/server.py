@@ -31,8 +31,10 @@ from vipfs.emulator.store import Store
 
 API_RE = re.compile(r"/api/(\w+)/(\w+)")
 FORM_LIMIT = 10 << 20
-NOT_FOUND = "<!DOCTYPE html><html><head><title>404 - Page not found</title></head>" \
-            "<body><h1>Page not found</h1></body></html>\n"
+NOT_FOUND = (
+    "<!DOCTYPE html><html><head><title>404 - Page not found</title></head>"
+    "<body><h1>Page not found</h1></body></html>\n"
+)
 
 
 class EmulatorHTTPServer(ThreadingHTTPServer):
@@ -80,9 +82,12 @@ class Handler(BaseHTTPRequestHandler):
         if stall:
             stall_at = max(1, length // 2) if length else 65536
         return Body(
-            self.rfile, length, chunked,
+            self.rfile,
+            length,
+            chunked,
             throttle=Throttle(config.bandwidth_mbps) if throttle else None,
-            stall_at=stall_at, stall_seconds=config.stall_seconds,
+            stall_at=stall_at,
+            stall_seconds=config.stall_seconds,
         )
 
     def _handle(self) -> None:
@@ -101,8 +106,9 @@ class Handler(BaseHTTPRequestHandler):
         config = host.config
         url = urllib.parse.urlsplit(self.path)
         path = url.path
-        query = {k: v[0] for k, v in urllib.parse.parse_qs(url.query, keep_blank_values=True)
-                 .items()}
+        query = {
+            k: v[0] for k, v in urllib.parse.parse_qs(url.query, keep_blank_values=True).items()
+        }
         if path.startswith("/_emu/"):
             body = self._body().read_all(FORM_LIMIT) if self.command in ("POST", "PUT") else b""
             self._send(control.handle(host, self.command, path, body))
@@ -137,9 +143,17 @@ class Handler(BaseHTTPRequestHandler):
                 ctype = self.headers.get("Content-Type") or ""
                 self._send(node.upload(host, stream, ctype, fault))
             else:
-                self._send(node.serve_link(host, path, query, self.headers.get("Range"),
-                                           self.command == "HEAD", self.client_address[0]),
-                           throttle=True)
+                self._send(
+                    node.serve_link(
+                        host,
+                        path,
+                        query,
+                        self.headers.get("Range"),
+                        self.command == "HEAD",
+                        self.client_address[0],
+                    ),
+                    throttle=True,
+                )
         except BodyError:
             self.close_connection = True
 
@@ -172,8 +186,9 @@ class Handler(BaseHTTPRequestHandler):
                 raw = body.read_all(FORM_LIMIT)
                 if not body.done:
                     self.close_connection = True
-                form_params = urllib.parse.parse_qs(raw.decode("utf-8", "replace"),
-                                                    keep_blank_values=True)
+                form_params = urllib.parse.parse_qs(
+                    raw.decode("utf-8", "replace"), keep_blank_values=True
+                )
                 params.update({k: v[0] for k, v in form_params.items()})
         cap = host.config.max_concurrent
         with host.in_flight_lock:
@@ -238,8 +253,7 @@ class Handler(BaseHTTPRequestHandler):
         """Close without answering: SO_LINGER 0 makes the close an RST, like a dead server."""
         self.close_connection = True
         try:
-            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
-                                       struct.pack("ii", 1, 0))
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             self.connection.close()
         except OSError:
             pass
@@ -248,15 +262,18 @@ class Handler(BaseHTTPRequestHandler):
 class Emulator:
     """An emulated XVS host running in a background thread.
 
-        with Emulator(EmulatorConfig(direct_link=True)) as emu:
-            httpx.get(f"{emu.api_url}/account/info", params={"key": emu.key})
+    with Emulator(EmulatorConfig(direct_link=True)) as emu:
+        httpx.get(f"{emu.api_url}/account/info", params={"key": emu.key})
     """
 
     def __init__(self, config: EmulatorConfig | None = None) -> None:
         self.config = config or EmulatorConfig()
         self._own_dir = self.config.data_dir is None
-        self.data_dir = Path(tempfile.mkdtemp(prefix="vipfs-emu-")) if self._own_dir else Path(
-            self.config.data_dir or ".")
+        self.data_dir = (
+            Path(tempfile.mkdtemp(prefix="vipfs-emu-"))
+            if self._own_dir
+            else Path(self.config.data_dir or ".")
+        )
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.store = Store(self.data_dir, durable=not self._own_dir)
         self.host = Host(self.config, self.store)
@@ -306,8 +323,9 @@ class Emulator:
 
             seed_demo(self.host)
             self.store.update_meta("demo_seeded", "1")
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.01,),
-                                        name="vipfs-emulator", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, args=(0.01,), name="vipfs-emulator", daemon=True
+        )
         self._thread.start()
         return self
 
@@ -328,8 +346,12 @@ class Emulator:
     def __enter__(self) -> Emulator:
         return self.start()
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         self.stop()
 
     # -- the control surface, in process ------------------------------------------------------
@@ -348,4 +370,3 @@ class Emulator:
 
     def files(self) -> list[dict[str, Any]]:
         return control.files(self.host)
-

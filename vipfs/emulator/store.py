@@ -156,8 +156,10 @@ class Store:
     def _run(self, sql: str, args: Sequence[Any] = ()) -> int:
         with self._lock:
             cur = self._db.execute(sql, args)
-            return int(cur.lastrowid or 0) if sql.lstrip().upper().startswith("INSERT") else int(
-                cur.rowcount
+            return (
+                int(cur.lastrowid or 0)
+                if sql.lstrip().upper().startswith("INSERT")
+                else int(cur.rowcount)
             )
 
     def meta(self, key: str, default: str) -> str:
@@ -236,9 +238,12 @@ class Store:
         self._run("DELETE FROM folders WHERE fld_id=?", (fld_id,))
 
     def folder_has_files(self, fld_id: int) -> bool:
-        return self._one(
-            "SELECT 1 FROM files WHERE fld_id=? AND deleted_at IS NULL LIMIT 1", (fld_id,)
-        ) is not None
+        return (
+            self._one(
+                "SELECT 1 FROM files WHERE fld_id=? AND deleted_at IS NULL LIMIT 1", (fld_id,)
+            )
+            is not None
+        )
 
     def folder_has_children(self, fld_id: int) -> bool:
         return self._one("SELECT 1 FROM folders WHERE parent_id=? LIMIT 1", (fld_id,)) is not None
@@ -360,8 +365,17 @@ class Store:
                 self._run(
                     "INSERT OR REPLACE INTO stats(usr_id, day, views, downloads, views_prem, "
                     "views_adb, sales, refs, profit_views) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (usr_id, d["day"], d["views"], d["downloads"], d["views_prem"],
-                     d["views_adb"], d["sales"], d["refs"], d["profit_views"]),
+                    (
+                        usr_id,
+                        d["day"],
+                        d["views"],
+                        d["downloads"],
+                        d["views_prem"],
+                        d["views_adb"],
+                        d["sales"],
+                        d["refs"],
+                        d["profit_views"],
+                    ),
                 )
 
     def stats(self, usr_id: int, day_from: str, day_to: str) -> list[dict[str, Any]]:

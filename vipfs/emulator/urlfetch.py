@@ -22,8 +22,9 @@ LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
 def start_fetch(host: Host, code: str) -> None:
-    worker = threading.Thread(target=_fetch, args=(host, code), name=f"url-upload-{code}",
-                              daemon=True)
+    worker = threading.Thread(
+        target=_fetch, args=(host, code), name=f"url-upload-{code}", daemon=True
+    )
     host.workers[:] = [w for w in host.workers if w.is_alive()] + [worker]
     worker.start()
 
@@ -64,8 +65,14 @@ def _fetch(host: Host, code: str) -> None:
     opts = json.loads(entry["opts"])
     name = urllib.parse.unquote(parsed.path.rsplit("/", 1)[-1]) or "video"
     row = host.new_file(
-        int(entry["usr_id"]), int(entry["fld_id"]), mangle.upload_title(None, name), size, sha,
-        blob, code=code, public=mangle.flag(opts.get("file_public")),
+        int(entry["usr_id"]),
+        int(entry["fld_id"]),
+        mangle.upload_title(None, name),
+        size,
+        sha,
+        blob,
+        code=code,
+        public=mangle.flag(opts.get("file_public")),
         adult=mangle.flag(opts.get("file_adult")),
         tags=", ".join(mangle.clean_tags(str(opts.get("tags", "")))),
     )

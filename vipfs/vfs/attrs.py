@@ -73,9 +73,7 @@ class Statfs:
     namemax: int = NAME_MAX
 
     @classmethod
-    def from_quota(
-        cls, used: int | None, left: int | None, files: int | None = None
-    ) -> Statfs:
+    def from_quota(cls, used: int | None, left: int | None, files: int | None = None) -> Statfs:
         free = UNLIMITED_BYTES if left is None else max(left, 0)
         used_blocks = -(-(used or 0) // STATFS_BLOCK)
         free_blocks = free // STATFS_BLOCK

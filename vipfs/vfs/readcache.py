@@ -51,9 +51,7 @@ from vipfs.vfs.features import HostFeatures
 log = logging.getLogger(__name__)
 
 MiB = 1024 * 1024
-NO_DIRECT_LINK = (
-    "this host does not enable file/direct_link, so vipfs cannot read file contents"
-)
+NO_DIRECT_LINK = "this host does not enable file/direct_link, so vipfs cannot read file contents"
 ENCODED_ORDER = ("n", "h", "l", "x")  # tie-break when two encodes have the same size
 SUFFIX = ".cache"
 
@@ -88,9 +86,7 @@ class _Entry:
     most one task per chunk); `fd` stays open while the entry is in the cache.
     """
 
-    def __init__(
-        self, code: str, link: _Link, path: Path, fd: int, chunk_size: int
-    ) -> None:
+    def __init__(self, code: str, link: _Link, path: Path, fd: int, chunk_size: int) -> None:
         self.code = code
         self.version = link.version
         self.size = link.size

@@ -35,8 +35,13 @@ def test_windows() -> None:
 
 
 async def test_client_learns_from_every_reply() -> None:
-    host = FakeHost().on("account/info", httpx.Response(200, json={
-        "status": 200, "msg": "OK", "server_time": "2026-11-27 12:00:00", "result": {}}))
+    host = FakeHost().on(
+        "account/info",
+        httpx.Response(
+            200,
+            json={"status": 200, "msg": "OK", "server_time": "2026-11-27 12:00:00", "result": {}},
+        ),
+    )
     async with host.client(wall=lambda: NOW) as api:
         await api.account_info()
         assert api.server_to_epoch(datetime(2026, 11, 27, 12, 0, 0)) == NOW  # UTC+2

@@ -21,7 +21,7 @@ def ranged(request: httpx.Request) -> httpx.Response:
     end = int(last) + 1 if last else len(DATA)
     if int(first) >= len(DATA):
         return httpx.Response(416)
-    return httpx.Response(206, content=DATA[int(first):end])
+    return httpx.Response(206, content=DATA[int(first) : end])
 
 
 async def fetch(host: FakeHost, start: int = 0, end: int | None = None) -> bytes:
@@ -37,7 +37,11 @@ async def test_whole_and_ranged() -> None:
     assert await fetch(host, len(DATA) + 5) == b""
     assert await fetch(host, 5, 5) == b""
     assert [r.headers.get("range") for r in host.requests] == [
-        None, "bytes=100-299", "bytes=10000-", f"bytes={len(DATA) + 5}-"]
+        None,
+        "bytes=100-299",
+        "bytes=10000-",
+        f"bytes={len(DATA) + 5}-",
+    ]
 
 
 async def test_server_ignoring_the_range_still_yields_the_range() -> None:

@@ -57,8 +57,9 @@ class Account:
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[Emulator]:
-    config = EmulatorConfig(direct_link=True, delete=True, folder_delete=True, url_uploads=True,
-                            encode_seconds=0.0)
+    config = EmulatorConfig(
+        direct_link=True, delete=True, folder_delete=True, url_uploads=True, encode_seconds=0.0
+    )
     with Emulator(config) as emulator:
         yield emulator
 
@@ -161,8 +162,22 @@ async def test_account_and_stats(api: XvsClient, emu: Account) -> None:
     assert account.login and account.premium and account.storage_left
     assert await api.account_stats() == []  # "Not enough reports data" with result {}
     today = (datetime.now(UTC) - timedelta(days=1)).strftime("%Y-%m-%d")  # a past day
-    emu.seed({"stats": [{"day": today, "views": 5, "downloads": 2, "views_prem": 0,
-                         "views_adb": 1, "sales": 0, "refs": 0, "profit_views": "0.10000"}]})
+    emu.seed(
+        {
+            "stats": [
+                {
+                    "day": today,
+                    "views": 5,
+                    "downloads": 2,
+                    "views_prem": 0,
+                    "views_adb": 1,
+                    "sales": 0,
+                    "refs": 0,
+                    "profit_views": "0.10000",
+                }
+            ]
+        }
+    )
     [day] = await api.account_stats(30)
     assert (day.day, day.views, day.downloads) == (today, 5, 2)
 
@@ -204,8 +219,9 @@ async def test_quoted_filename_still_uploads(api: XvsClient, tmp_path: Path) -> 
         ({"api_not_enabled": True}, AuthError),
     ],
 )
-async def test_disabled_features(api: XvsClient, emu: Account, switch: dict[str, Any],
-                                 kind: type[Exception]) -> None:
+async def test_disabled_features(
+    api: XvsClient, emu: Account, switch: dict[str, Any], kind: type[Exception]
+) -> None:
     emu.set_faults(switch)
     with pytest.raises(kind):
         if "folder_delete" in switch:
@@ -228,8 +244,7 @@ async def test_no_upload_servers_is_transient(api: XvsClient, emu: Account) -> N
             await short.upload_server()
 
 
-@pytest.mark.parametrize(
-    "fault", ["reset", "5xx", "html404", "cloudflare", "520", "truncated"])
+@pytest.mark.parametrize("fault", ["reset", "5xx", "html404", "cloudflare", "520", "truncated"])
 async def test_transient_faults_are_survived_by_retries(
     api: XvsClient, emu: Account, fault: str
 ) -> None:
@@ -242,8 +257,9 @@ async def test_transient_faults_are_survived_by_retries(
 
 
 @pytest.mark.parametrize("fault", ["string-status", "key-swap", "files-as-result"])
-async def test_reshaped_replies_parse(api: XvsClient, emu: Account, video: Path,
-                                      fault: str) -> None:
+async def test_reshaped_replies_parse(
+    api: XvsClient, emu: Account, video: Path, fault: str
+) -> None:
     emu.set_faults({fault: 1.0})
     code = await upload(api, video)
     [info] = await api.file_info([code])
@@ -302,8 +318,9 @@ async def test_concurrency_cap_520_is_retried(emu: Account) -> None:
     assert results == [0] * 6
 
 
-async def test_no_key_in_real_transport_logs(emu: Account, video: Path,
-                                             caplog: pytest.LogCaptureFixture) -> None:
+async def test_no_key_in_real_transport_logs(
+    emu: Account, video: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.DEBUG)
     async with XvsClient(emu.api_url, emu.key, backoff=FAST) as api:
         await upload(api, video)

@@ -63,8 +63,9 @@ CF_PAGE = "<!DOCTYPE html><html><head><title>Just a moment...</title></head></ht
         (httpx.RemoteProtocolError("peer closed"), TransientError),
     ],
 )
-async def test_mapping(reply: httpx.Response | Exception, kind: type[ApiError],
-                       autojump_clock: object) -> None:
+async def test_mapping(
+    reply: httpx.Response | Exception, kind: type[ApiError], autojump_clock: object
+) -> None:
     host = FakeHost().on("upload/server", reply)
     async with host.client(retry_budget=0) as api:
         with pytest.raises(ApiError) as caught:
@@ -82,8 +83,13 @@ async def test_error_carries_status_and_server_text() -> None:
 
 
 async def test_success_is_status_200_whatever_the_msg() -> None:
-    host = FakeHost().on("folder/list", httpx.Response(200, json={
-        "status": "200", "msg": "Something else", "result": {"folders": [], "files": []}}))
+    host = FakeHost().on(
+        "folder/list",
+        httpx.Response(
+            200,
+            json={"status": "200", "msg": "Something else", "result": {"folders": [], "files": []}},
+        ),
+    )
     async with host.client() as api:
         assert (await api.folder_list()).folders == []
 
@@ -99,9 +105,17 @@ async def test_per_minute_limit_waits_for_the_next_server_minute() -> None:
 
 
 async def test_per_day_limit_waits_for_server_midnight() -> None:
-    host = FakeHost().on("file/list", httpx.Response(200, json={
-        "status": 403, "msg": "Requests limit reached: 1000 per day",
-        "server_time": "2026-11-27 23:59:00"}))
+    host = FakeHost().on(
+        "file/list",
+        httpx.Response(
+            200,
+            json={
+                "status": 403,
+                "msg": "Requests limit reached: 1000 per day",
+                "server_time": "2026-11-27 23:59:00",
+            },
+        ),
+    )
     async with host.client(retry_budget=0) as api:
         with pytest.raises(RateLimitedError) as caught:
             await api.file_list()

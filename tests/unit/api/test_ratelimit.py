@@ -52,8 +52,9 @@ async def test_spent_budget_and_short_deadline_fail_without_a_request(
 
 
 async def test_a_refusal_blocks_every_concurrent_caller(autojump_clock: object) -> None:
-    host = FakeHost().on("file/list", err(403, "Requests limit reached: 5 per min"),
-                         ok({"files": []}))
+    host = FakeHost().on(
+        "file/list", err(403, "Requests limit reached: 5 per min"), ok({"files": []})
+    )
     async with host.client(retry_budget=90) as api, trio.open_nursery() as nursery:
         for _ in range(4):
             nursery.start_soon(api.file_list)

@@ -31,9 +31,22 @@ def serve(host: FakeHost, op: str, name: str) -> None:
 
 async def test_api_page_examples_parse_through_the_client(tmp_path: Any) -> None:
     host = FakeHost()
-    for op in ("account/info", "account/stats", "upload/server", "upload/url", "file/info",
-               "file/edit", "file/list", "file/clone", "file/deleted", "file/dmca",
-               "folder/list", "folder/create", "folder/edit", "file/encodings"):
+    for op in (
+        "account/info",
+        "account/stats",
+        "upload/server",
+        "upload/url",
+        "file/info",
+        "file/edit",
+        "file/list",
+        "file/clone",
+        "file/deleted",
+        "file/dmca",
+        "folder/list",
+        "folder/create",
+        "folder/edit",
+        "file/encodings",
+    ):
         serve(host, op, op.replace("/", "_"))
     async with host.client() as api:
         account = await api.account_info()
@@ -45,7 +58,11 @@ async def test_api_page_examples_parse_through_the_client(tmp_path: Any) -> None
 
         [day] = await api.account_stats()
         assert (day.day, day.views, day.downloads, day.profit_total) == (
-            "2021-09-12", 0, 0, "0.00000")
+            "2021-09-12",
+            0,
+            0,
+            "0.00000",
+        )
         assert day.raw["views_adb"] == "1"
 
         assert await api.upload_server() == "https://s1.myvideo.com/upload/01"
@@ -79,7 +96,9 @@ async def test_api_page_examples_parse_through_the_client(tmp_path: Any) -> None
 
         listing = await api.folder_list(0)
         assert [(f.fld_id, f.name, f.code) for f in listing.folders] == [
-            (16, "Breaking Bad", "4pwb4yvp7v"), (15, "Travis", "68dth39m76")]
+            (16, "Breaking Bad", "4pwb4yvp7v"),
+            (15, "Travis", "68dth39m76"),
+        ]
         assert [f.length for f in listing.files] == [1560]
 
         assert await api.folder_create("New Videos") == 29
@@ -87,20 +106,34 @@ async def test_api_page_examples_parse_through_the_client(tmp_path: Any) -> None
 
         encodings = await api.file_encodings()
         assert [(e.code, e.status, e.progress, e.quality) for e in encodings] == [
-            ("fb5asfuj2snh", "ENCODING", 15, "h"), ("fb5asfuj2snh", "PENDING", 0, "l")]
+            ("fb5asfuj2snh", "ENCODING", 15, "h"),
+            ("fb5asfuj2snh", "PENDING", 0, "l"),
+        ]
 
 
 def test_upload_example_parses() -> None:
     files = to_dicts(fixture("upload_file")["files"])
     parsed = [UploadedFile.from_wire(f) for f in files]
     assert [(u.code, u.filename, u.ok) for u in parsed] == [
-        ("u9150wqzvhxj", "1.avi", True), ("gzky98gfg6hn", "2.avi", True)]
+        ("u9150wqzvhxj", "1.avi", True),
+        ("gzky98gfg6hn", "2.avi", True),
+    ]
 
 
 @pytest.mark.parametrize(
     ("value", "expected"),
-    [("31", 31), (31, 31), (" 7 ", 7), ("60.0", 60), (None, None), ("", None), ("x", None),
-     (True, 1), ([], None), (float("nan"), None)],
+    [
+        ("31", 31),
+        (31, 31),
+        (" 7 ", 7),
+        ("60.0", 60),
+        (None, None),
+        ("", None),
+        ("x", None),
+        (True, 1),
+        ([], None),
+        (float("nan"), None),
+    ],
 )
 def test_ints_arrive_in_every_shape(value: object, expected: int | None) -> None:
     assert to_int(value) == expected
@@ -108,23 +141,38 @@ def test_ints_arrive_in_every_shape(value: object, expected: int | None) -> None
 
 @pytest.mark.parametrize(
     ("value", "expected"),
-    [("1", True), (1, True), ("0", False), (0, False), (None, False), ("true", True),
-     ("", False), ("junk", False)],
+    [
+        ("1", True),
+        (1, True),
+        ("0", False),
+        (0, False),
+        (None, False),
+        ("true", True),
+        ("", False),
+        ("junk", False),
+    ],
 )
 def test_flags_arrive_in_every_shape(value: object, expected: bool) -> None:
     assert to_bool(value) is expected
 
 
 @pytest.mark.parametrize(
-    "value", ["2021-08-102 20:51:52", "0000-00-00 00:00:00", "", None, 12, "yesterday"])
+    "value", ["2021-08-102 20:51:52", "0000-00-00 00:00:00", "", None, 12, "yesterday"]
+)
 def test_malformed_dates_become_none(value: object) -> None:
     assert to_date(value) is None
 
 
 def test_account_quirks() -> None:
     old = AccountInfo.from_wire(
-        {"login": "u", "storage_left": "unlimited", "premim_expire": "2030-01-02 03:04:05",
-         "premium": "0", "files_total": None})
+        {
+            "login": "u",
+            "storage_left": "unlimited",
+            "premim_expire": "2030-01-02 03:04:05",
+            "premium": "0",
+            "files_total": None,
+        }
+    )
     assert old.storage_left is None and old.premium is False and old.files_total is None
     assert old.premium_expire == datetime(2030, 1, 2, 3, 4, 5)
     assert AccountInfo.from_wire({"storage_left": "inf"}).storage_left is None
@@ -134,7 +182,8 @@ def test_account_quirks() -> None:
 
 def test_key_drift_and_shape_drift() -> None:
     assert FileInfo.from_wire({"filecode": "gi4t0tl4o01u", "status": "404"}) == FileInfo(
-        code="gi4t0tl4o01u", status=404)
+        code="gi4t0tl4o01u", status=404
+    )
     assert FileEntry.from_wire({"filecode": "abc", "fld_id": None, "title": 5}).fld_id == 0
     assert FilePage.from_wire({"files": {}, "results": 0}).files == []
     assert FilePage.from_wire({"result": [{"file_code": "a"}]}).results == 1
@@ -142,16 +191,28 @@ def test_key_drift_and_shape_drift() -> None:
     assert UploadedFile.from_wire({"file_code": "undef", "file_status": "OK"}).ok is False
     assert UploadedFile.from_wire({"filecode": "", "status": "file is too big"}).ok is False
     assert UrlUpload.from_wire(
-        {"remote_url": "https://x/1.mp4", "progress": "0", "status": "pending",
-         "file_code": "", "fld_id": "0"}) == UrlUpload("https://x/1.mp4", None, "PENDING", 0, 0)
+        {
+            "remote_url": "https://x/1.mp4",
+            "progress": "0",
+            "status": "pending",
+            "file_code": "",
+            "fld_id": "0",
+        }
+    ) == UrlUpload("https://x/1.mp4", None, "PENDING", 0, 0)
     assert Encoding.from_wire({"code": "c", "progress": None, "status": "STUCK"}).progress == 0
 
 
 def test_direct_link_shapes() -> None:
-    full = DirectLink.from_wire({
-        "versions": [{"url": "http://n/v.mp4", "name": "n", "size": "120755726"},
-                     {"url": "http://n/o.mp4", "name": "o", "size": 5}],
-        "file_length": "1560", "player_img": "http://img/x.jpg"})
+    full = DirectLink.from_wire(
+        {
+            "versions": [
+                {"url": "http://n/v.mp4", "name": "n", "size": "120755726"},
+                {"url": "http://n/o.mp4", "name": "o", "size": 5},
+            ],
+            "file_length": "1560",
+            "player_img": "http://img/x.jpg",
+        }
+    )
     assert [(v.name, v.size) for v in full.versions] == [("n", 120755726), ("o", 5)]
     assert full.length == 1560
     assert DirectLink.from_wire("http://n/v.mp4").versions[0].url == "http://n/v.mp4"

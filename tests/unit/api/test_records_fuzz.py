@@ -26,19 +26,79 @@ from vipfs.api.records import (
     UrlUpload,
 )
 
-KEYS = ["file_code", "filecode", "code", "title", "file_title", "name", "fld_id", "uploaded",
-        "file_created", "length", "views", "canplay", "public", "status", "storage_left",
-        "premium", "premium_expire", "premim_expire", "files", "folders", "result", "versions",
-        "url", "size", "progress", "del_time", "deleted", "deleted_ago_sec", "results", "pages"]
-SCALARS = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), st.text(max_size=25),
-                    st.sampled_from(["2021-08-102 20:51:52", "0000-00-00 00:00:00",
-                                     "2021-08-12 20:56:54", "unlimited", "inf", "OK", "1e400"]))
-JSON = st.recursive(SCALARS, lambda inner: st.one_of(
-    st.lists(inner, max_size=3), st.dictionaries(st.sampled_from(KEYS), inner, max_size=4)),
-    max_leaves=12)
-RECORDS: list[Any] = [AccountInfo, CloneResult, DeletedFile, DmcaFile, Encoding, FileEntry,
-                      FileInfo, FilePage, Folder, FolderListing, LinkVersion, StatsDay,
-                      UploadedFile, UrlUpload]
+KEYS = [
+    "file_code",
+    "filecode",
+    "code",
+    "title",
+    "file_title",
+    "name",
+    "fld_id",
+    "uploaded",
+    "file_created",
+    "length",
+    "views",
+    "canplay",
+    "public",
+    "status",
+    "storage_left",
+    "premium",
+    "premium_expire",
+    "premim_expire",
+    "files",
+    "folders",
+    "result",
+    "versions",
+    "url",
+    "size",
+    "progress",
+    "del_time",
+    "deleted",
+    "deleted_ago_sec",
+    "results",
+    "pages",
+]
+SCALARS = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.floats(),
+    st.text(max_size=25),
+    st.sampled_from(
+        [
+            "2021-08-102 20:51:52",
+            "0000-00-00 00:00:00",
+            "2021-08-12 20:56:54",
+            "unlimited",
+            "inf",
+            "OK",
+            "1e400",
+        ]
+    ),
+)
+JSON = st.recursive(
+    SCALARS,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3), st.dictionaries(st.sampled_from(KEYS), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+RECORDS: list[Any] = [
+    AccountInfo,
+    CloneResult,
+    DeletedFile,
+    DmcaFile,
+    Encoding,
+    FileEntry,
+    FileInfo,
+    FilePage,
+    Folder,
+    FolderListing,
+    LinkVersion,
+    StatsDay,
+    UploadedFile,
+    UrlUpload,
+]
 
 
 @pytest.mark.parametrize("record", RECORDS, ids=lambda r: r.__name__)

@@ -55,8 +55,9 @@ async def test_connect_failures_past_the_budget_raise_not_sent(autojump_clock: o
 
 
 async def test_create_is_repeated_after_a_rate_limit_refusal(autojump_clock: object) -> None:
-    host = FakeHost().on("folder/create", err(403, "Requests limit reached: 5 per min"),
-                         ok({"fld_id": "8"}))
+    host = FakeHost().on(
+        "folder/create", err(403, "Requests limit reached: 5 per min"), ok({"fld_id": "8"})
+    )
     async with host.client(retry_budget=60) as api:
         started = trio.current_time()
         assert await api.folder_create("New") == 8
@@ -146,18 +147,28 @@ async def test_file_list_all_pages_until_a_short_page(autojump_clock: object) ->
     assert len(everything) == 2500
     calls = host.calls("file/list")
     assert [(c["page"], c["per_page"], c["fld_id"]) for c in calls] == [
-        ("1", "1000", "4"), ("2", "1000", "4"), ("3", "1000", "4")]
+        ("1", "1000", "4"),
+        ("2", "1000", "4"),
+        ("3", "1000", "4"),
+    ]
 
 
 async def test_file_edit_sends_file_title_never_title_and_flags_as_digits() -> None:
     host = FakeHost().on("file/edit", ok("true"))
     async with host.client() as api:
-        await api.file_edit(["aaaaaaaaaaaa", "bbbbbbbbbbbb"], title="New", public=True,
-                            adult=False, fld_id=0)
+        await api.file_edit(
+            ["aaaaaaaaaaaa", "bbbbbbbbbbbb"], title="New", public=True, adult=False, fld_id=0
+        )
     [sent] = host.calls("file/edit")
     assert "title" not in sent
-    assert sent == {"key": KEY, "file_code": "aaaaaaaaaaaa,bbbbbbbbbbbb", "file_title": "New",
-                    "file_public": "1", "file_adult": "0", "file_fld_id": "0"}
+    assert sent == {
+        "key": KEY,
+        "file_code": "aaaaaaaaaaaa,bbbbbbbbbbbb",
+        "file_title": "New",
+        "file_public": "1",
+        "file_adult": "0",
+        "file_fld_id": "0",
+    }
 
 
 async def test_key_travels_in_the_body_not_the_url(autojump_clock: object) -> None:

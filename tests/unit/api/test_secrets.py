@@ -17,11 +17,13 @@ async def test_key_absent_from_logs_errors_and_reprs(
     caplog: pytest.LogCaptureFixture, autojump_clock: object
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    host = (FakeHost()
-            .on("account/info", ok({"login": "me"}))
-            .on("file/list", err(403, "Wrong auth"))
-            .on("folder/list", httpx.ConnectError(f"cannot reach https://x/?key={KEY}"))
-            .on("v.mp4", httpx.Response(403)))
+    host = (
+        FakeHost()
+        .on("account/info", ok({"login": "me"}))
+        .on("file/list", err(403, "Wrong auth"))
+        .on("folder/list", httpx.ConnectError(f"cannot reach https://x/?key={KEY}"))
+        .on("v.mp4", httpx.Response(403))
+    )
     errors: list[ApiError] = []
     async with host.client(retry_budget=2) as api:
         await api.account_info()

@@ -49,14 +49,25 @@ def video(tmp_path: Path) -> Path:
 
 async def test_streams_the_file_with_fields_and_progress(video: Path) -> None:
     data = video.read_bytes()  # noqa: ASYNC240 (a test's own fixture file)
-    host = FakeHost().on("upload/01", node_reply(
-        '{"msg":"OK","status":200,"files":[{"filecode":"u9150wqzvhxj","filename":"clip.mp4",'
-        '"status":"OK"}]}'))
+    host = FakeHost().on(
+        "upload/01",
+        node_reply(
+            '{"msg":"OK","status":200,"files":[{"filecode":"u9150wqzvhxj","filename":"clip.mp4",'
+            '"status":"OK"}]}'
+        ),
+    )
     seen: list[int] = []
     async with host.client() as api:
         uploaded = await api.upload_file(
-            NODE, video, filename='my "best\\ clip.mp4', title="My clip", fld_id=25,
-            public=False, tags="promo", progress=seen.append)
+            NODE,
+            video,
+            filename='my "best\\ clip.mp4',
+            title="My clip",
+            fld_id=25,
+            public=False,
+            tags="promo",
+            progress=seen.append,
+        )
     assert uploaded.code == "u9150wqzvhxj" and uploaded.ok
     [request] = host.requests
     assert int(request.headers["content-length"]) == len(request.content)
@@ -87,12 +98,19 @@ def test_filename_sanitising() -> None:
     ("body", "code"),
     [
         # hand-built JSON broken by a quote in the filename: the code is still recovered
-        ('{"msg":"OK","status":200,"files":[{"filecode":"abcdefabcdef","filename":"a"b.mp4",'
-         '"status":"OK"}]}', "abcdefabcdef"),
-        ('{"msg":"OK","status":200,"result":[{"file_code":"abcdefabcdef","status":"OK"}]}',
-         "abcdefabcdef"),
-        ('{"msg":"OK","status":"200","files":[{"filecode":"abcdefabcdef","status":"OK"}]}',
-         "abcdefabcdef"),
+        (
+            '{"msg":"OK","status":200,"files":[{"filecode":"abcdefabcdef","filename":"a"b.mp4",'
+            '"status":"OK"}]}',
+            "abcdefabcdef",
+        ),
+        (
+            '{"msg":"OK","status":200,"result":[{"file_code":"abcdefabcdef","status":"OK"}]}',
+            "abcdefabcdef",
+        ),
+        (
+            '{"msg":"OK","status":"200","files":[{"filecode":"abcdefabcdef","status":"OK"}]}',
+            "abcdefabcdef",
+        ),
         ('[{"file_code":"abcdefabcdef","file_status":"OK"}]', "abcdefabcdef"),
     ],
 )
@@ -104,13 +122,22 @@ async def test_lenient_replies(video: Path, body: str, code: str) -> None:
 
 @pytest.mark.parametrize(
     "reason",
-    ["Not video file (notes.txt)", "file is too big", "You are not allowed to upload files",
-     "not enough disk space on your account", "video is too short"],
+    [
+        "Not video file (notes.txt)",
+        "file is too big",
+        "You are not allowed to upload files",
+        "not enough disk space on your account",
+        "video is too short",
+    ],
 )
 async def test_per_file_refusal_keeps_the_server_reason(video: Path, reason: str) -> None:
-    host = FakeHost().on("upload/01", node_reply(
-        f'{{"msg":"OK","status":200,"files":[{{"filecode":"","filename":"notes.txt",'
-        f'"status":"{reason}"}}]}}'))
+    host = FakeHost().on(
+        "upload/01",
+        node_reply(
+            f'{{"msg":"OK","status":200,"files":[{{"filecode":"","filename":"notes.txt",'
+            f'"status":"{reason}"}}]}}'
+        ),
+    )
     async with host.client() as api:
         with pytest.raises(UploadRejectedError) as caught:
             await api.upload_file(NODE, video, filename="notes.txt")
@@ -120,10 +147,16 @@ async def test_per_file_refusal_keeps_the_server_reason(video: Path, reason: str
 @pytest.mark.parametrize(
     ("reply", "kind"),
     [
-        (node_reply('{"msg":"OK","status":200,"files":[{"filecode":"","status":"fs.cgi error"}]}'),
-         TransientError),
-        (node_reply('{"msg":"OK","status":200,"files":[{"filecode":"","status":"OK"}]}'),
-         ProtocolError),
+        (
+            node_reply(
+                '{"msg":"OK","status":200,"files":[{"filecode":"","status":"fs.cgi error"}]}'
+            ),
+            TransientError,
+        ),
+        (
+            node_reply('{"msg":"OK","status":200,"files":[{"filecode":"","status":"OK"}]}'),
+            ProtocolError,
+        ),
         (node_reply('{"msg":"OK","status":200,"files":[]}'), ProtocolError),
         (node_reply('{"msg":"Wrong auth","status":403}'), AuthError),
         (raw("<html>Bad Gateway</html>", 502), TransientError),
@@ -131,8 +164,9 @@ async def test_per_file_refusal_keeps_the_server_reason(video: Path, reason: str
         (httpx.ReadTimeout("slow"), TransientError),
     ],
 )
-async def test_failures(video: Path, reply: httpx.Response | Exception,
-                        kind: type[Exception]) -> None:
+async def test_failures(
+    video: Path, reply: httpx.Response | Exception, kind: type[Exception]
+) -> None:
     host = FakeHost().on("upload/01", reply)
     async with host.client() as api:
         with pytest.raises(kind):
@@ -140,10 +174,12 @@ async def test_failures(video: Path, reply: httpx.Response | Exception,
     assert len(host.requests) == 1  # an upload that may have landed is never repeated
 
 
-async def test_upload_repeated_only_when_it_never_left(video: Path,
-                                                       autojump_clock: object) -> None:
-    host = FakeHost().on("upload/01", httpx.ConnectError("refused"), node_reply(
-        '{"msg":"OK","status":200,"files":[{"filecode":"abcdefabcdef","status":"OK"}]}'))
+async def test_upload_repeated_only_when_it_never_left(video: Path, autojump_clock: object) -> None:
+    host = FakeHost().on(
+        "upload/01",
+        httpx.ConnectError("refused"),
+        node_reply('{"msg":"OK","status":200,"files":[{"filecode":"abcdefabcdef","status":"OK"}]}'),
+    )
     async with host.client() as api:
         assert (await api.upload_file(NODE, video, filename="clip.mp4")).ok
     assert len(host.requests) == 2

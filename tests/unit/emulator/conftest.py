@@ -53,8 +53,13 @@ class Api:
 
 
 def make_config(**overrides: Any) -> EmulatorConfig:
-    base: dict[str, Any] = {"direct_link": True, "delete": True, "folder_delete": True,
-                            "url_uploads": True, "encode_seconds": 10.0}
+    base: dict[str, Any] = {
+        "direct_link": True,
+        "delete": True,
+        "folder_delete": True,
+        "url_uploads": True,
+        "encode_seconds": 10.0,
+    }
     base.update(overrides)
     return EmulatorConfig(**base)
 

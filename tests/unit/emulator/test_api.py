@@ -60,8 +60,7 @@ def test_minute_quota(api: Api, clock: FakeClock) -> None:
     assert api("account/info")["status"] == 200
 
 
-@pytest.mark.parametrize("emu_config", [EmulatorConfig(rate_limit_per_min=1,
-                                                       rate_limit_per_day=3)])
+@pytest.mark.parametrize("emu_config", [EmulatorConfig(rate_limit_per_min=1, rate_limit_per_day=3)])
 def test_day_counter_counts_first(api: Api, clock: FakeClock) -> None:
     assert api("account/info")["status"] == 200
     for _ in range(2):  # refused for the minute, yet each spends daily quota
@@ -127,8 +126,10 @@ def test_file_info_quirks(tmp_path: Path, http: httpx.Client) -> None:
 
 
 def test_file_list_paging(api: Api, emu: Emulator, clock: FakeClock) -> None:
-    files = [{"title": f"v{i:04d}", "size": 1, "uploaded": emu.host.fmt_time(clock.t - i)}
-             for i in range(1001)]
+    files = [
+        {"title": f"v{i:04d}", "size": 1, "uploaded": emu.host.fmt_time(clock.t - i)}
+        for i in range(1001)
+    ]
     emu.seed({"files": files})
     first = api.ok("file/list")
     assert first["results"] == 100 and first["results_total"] == 1001
@@ -138,18 +139,26 @@ def test_file_list_paging(api: Api, emu: Emulator, clock: FakeClock) -> None:
     assert big["results"] == 1000 and big["pages"] == 1  # int(0.99 + 1001/1000): wrong
     last = api.ok("file/list", per_page=300, page=4)
     assert last["results"] == 101 and last["pages"] == 10  # int(0.99 + 1001/101): wrong
-    assert api.ok("file/list", per_page=300, page=9) == {"files": [], "results_total": 1001,
-                                                         "pages": 0, "results": 0}
+    assert api.ok("file/list", per_page=300, page=9) == {
+        "files": [],
+        "results_total": 1001,
+        "pages": 0,
+        "results": 0,
+    }
 
 
 def test_file_list_filters(api: Api, emu: Emulator, clock: FakeClock) -> None:
     refs = emu.seed({"folders": [{"name": "Fo", "parent_id": 0, "ref": "f"}]})["folders"]
     old = emu.host.fmt_time(clock.t - 3600)
-    emu.seed({"files": [
-        {"title": "Iron man", "size": 1, "fld_id": refs["f"], "uploaded": old},
-        {"title": "Iron_lady", "size": 1, "public": 1},
-        {"title": "Ironxman", "size": 1},
-    ]})
+    emu.seed(
+        {
+            "files": [
+                {"title": "Iron man", "size": 1, "fld_id": refs["f"], "uploaded": old},
+                {"title": "Iron_lady", "size": 1, "public": 1},
+                {"title": "Ironxman", "size": 1},
+            ]
+        }
+    )
     titles = lambda **p: sorted(f["title"] for f in api.ok("file/list", **p)["files"])  # noqa: E731
     assert titles(fld_id=refs["f"]) == ["Iron man"]
     assert titles(fld_id=0) == ["Iron_lady", "Ironxman"]
@@ -174,8 +183,10 @@ def test_folder_create(api: Api) -> None:
     b = api.ok("folder/create", name="Same")["fld_id"]
     assert a != b  # duplicates allowed
     assert api("folder/create", name="x")["msg"] == "Invalid folder name"
-    assert api("folder/create", name="Sub", parent_id=99999)["msg"] == \
-        "Parent folder not exist or not yours"
+    assert (
+        api("folder/create", name="Sub", parent_id=99999)["msg"]
+        == "Parent folder not exist or not yours"
+    )
     made = api.ok("folder/create", name="Movie (2021) <b> a..b", parent_id=a)["fld_id"]
     names = {f["fld_id"]: f["name"] for f in api.ok("folder/list", fld_id=a)["folders"]}
     assert names[made] == "Movie &#40;2021&#41; &lt;b&gt; a&#46;&#46;b"
@@ -192,8 +203,12 @@ def test_folder_edit(api: Api) -> None:
     assert api.ok("folder/list", fld_id=b)["folders"][0]["fld_id"] == a
     assert api.ok("folder/edit", fld_id=b, name="Renamed") == "true"  # partial update
     assert api.ok("folder/list", fld_id=a)["folders"] == [
-        {"name": "Renamed", "fld_id": b, "code": api.ok("folder/list", fld_id=a)["folders"][0]
-         ["code"]}]
+        {
+            "name": "Renamed",
+            "fld_id": b,
+            "code": api.ok("folder/list", fld_id=a)["folders"][0]["code"],
+        }
+    ]
 
 
 def test_folder_delete(api: Api, emu: Emulator) -> None:
@@ -214,8 +229,17 @@ def test_file_edit_quirks(api: Api, emu: Emulator) -> None:
     code = emu.seed({"files": [{"title": "x", "size": 1, "tags": "keep, these"}]})["files"][0]
     assert api("file/edit", file_code=code, title="Oops")["msg"] == "Invalid file name"
     assert api("file/edit", file_code=code, cat_id="abc")["msg"] == "Invalid cat_id"
-    assert api.ok("file/edit", file_code=f"{code},nosuchcode12", file_title="Movie (2021)",
-                  file_fld_id=777, file_public="yes", file_adult="0") == "true"
+    assert (
+        api.ok(
+            "file/edit",
+            file_code=f"{code},nosuchcode12",
+            file_title="Movie (2021)",
+            file_fld_id=777,
+            file_public="yes",
+            file_adult="0",
+        )
+        == "true"
+    )
     info = api.ok("file/info", file_code=code)[0]
     assert info["file_title"] == "Movie &#40;2021&#41;"
     assert info["file_fld_id"] == "777"  # unvalidated: the file is orphaned
@@ -232,10 +256,15 @@ def test_file_delete_moves_to_deleted(api: Api, emu: Emulator, clock: FakeClock)
     reply = api("file/delete", file_code=code)
     assert reply["status"] == 200 and reply["msg"] == "OK" and "result" not in reply
     clock.advance(40)
-    assert api.ok("file/deleted") == [{"file_code": code, "deleted_by": "me",
-                                       "deleted_ago_sec": "40",
-                                       "deleted": emu.host.fmt_time(clock.t - 40),
-                                       "title": "gone"}]
+    assert api.ok("file/deleted") == [
+        {
+            "file_code": code,
+            "deleted_by": "me",
+            "deleted_ago_sec": "40",
+            "deleted": emu.host.fmt_time(clock.t - 40),
+            "title": "gone",
+        }
+    ]
     assert api.ok("file/list")["files"] == []
     assert api("file/delete", file_code=code)["msg"] == "No file"
 
@@ -280,8 +309,9 @@ def test_stale_read_window(api: Api, emu: Emulator, clock: FakeClock) -> None:
     assert [f["name"] for f in api.ok("folder/list")["folders"]] == ["Fresh"]
 
 
-def test_a_crash_is_an_html_500(emu: Emulator, http: httpx.Client,
-                                monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_crash_is_an_html_500(
+    emu: Emulator, http: httpx.Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from vipfs.emulator import api as api_module
 
     def boom(call: object) -> dict[str, object]:
@@ -297,7 +327,10 @@ def test_chunked_form_post(emu: Emulator, http: httpx.Client) -> None:
         yield f"key={emu.key}".encode()
         yield b"&name=Chunked"
 
-    reply = http.post(f"{emu.api_url}/folder/create", content=body(),
-                      headers={"Content-Type": "application/x-www-form-urlencoded"}).json()
+    reply = http.post(
+        f"{emu.api_url}/folder/create",
+        content=body(),
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    ).json()
     assert reply["status"] == 200
     assert Api(emu, http).ok("folder/list")["folders"][0]["name"] == "Chunked"

@@ -29,8 +29,10 @@ def test_faults_endpoint(emu: Emulator, http: httpx.Client) -> None:
     url = f"{emu.base_url}/_emu/faults"
     before = http.get(url).json()
     assert before["5xx"] == 0.0 and before["down"] is False and before["clone"] is True
-    after = http.post(url, json={"5xx": 0.1, "reset": 0.05, "down": True,
-                                 "rate_limit_per_min": 5, "latency-ms": 50}).json()
+    after = http.post(
+        url,
+        json={"5xx": 0.1, "reset": 0.05, "down": True, "rate_limit_per_min": 5, "latency-ms": 50},
+    ).json()
     assert (after["5xx"], after["reset"], after["down"]) == (0.1, 0.05, True)
     assert (after["rate_limit_per_min"], after["latency_ms"]) == (5, 50)
     bad = http.post(url, json={"no_such_switch": 1, "5xx": 0.9})
@@ -42,16 +44,29 @@ def test_faults_endpoint(emu: Emulator, http: httpx.Client) -> None:
 def test_seed_and_files(emu: Emulator, http: httpx.Client) -> None:
     data = b"exact bytes"
     hostile = 'a/b\x01 <i>"..\\'
-    reply = http.post(f"{emu.base_url}/_emu/seed", json={
-        "folders": [{"name": "A", "parent_id": 0, "ref": "a"},
-                    {"name": "B", "parent_ref": "a", "ref": "b"}],
-        "files": [
-            {"title": hostile, "folder_ref": "b", "size": 100_000,
-             "uploaded": "2024-01-02 03:04:05"},
-            {"title": "b64", "fld_id": 0, "content_b64": base64.b64encode(data).decode(),
-             "canplay": 0},
-        ],
-    }).json()
+    reply = http.post(
+        f"{emu.base_url}/_emu/seed",
+        json={
+            "folders": [
+                {"name": "A", "parent_id": 0, "ref": "a"},
+                {"name": "B", "parent_ref": "a", "ref": "b"},
+            ],
+            "files": [
+                {
+                    "title": hostile,
+                    "folder_ref": "b",
+                    "size": 100_000,
+                    "uploaded": "2024-01-02 03:04:05",
+                },
+                {
+                    "title": "b64",
+                    "fld_id": 0,
+                    "content_b64": base64.b64encode(data).decode(),
+                    "canplay": 0,
+                },
+            ],
+        },
+    ).json()
     assert set(reply["folders"]) == {"a", "b"} and len(reply["files"]) == 2
     rows = {f["code"]: f for f in http.get(f"{emu.base_url}/_emu/files").json()}
     gen, b64 = rows[reply["files"][0]], rows[reply["files"][1]]
@@ -62,8 +77,9 @@ def test_seed_and_files(emu: Emulator, http: httpx.Client) -> None:
     assert b64["sha256"] == hashlib.sha256(data).hexdigest() and b64["canplay"] == 0
     assert b64["deleted"] is False
     api = Api(emu, http)
-    assert api.ok("folder/list", fld_id=reply["folders"]["b"], files=1)["files"][0]["title"] \
-        == hostile
+    assert (
+        api.ok("folder/list", fld_id=reply["folders"]["b"], files=1)["files"][0]["title"] == hostile
+    )
 
 
 def test_seed_many_files(emu: Emulator, http: httpx.Client) -> None:

@@ -10,22 +10,30 @@ from vipfs.emulator.server import Emulator
 
 
 def upload(emu: Emulator, http: httpx.Client) -> httpx.Response:
-    return http.post(f"{emu.base_url}/upload/01", data={"key": emu.key},
-                     files=[("file", ("f.mp4", b"data" * 100))])
+    return http.post(
+        f"{emu.base_url}/upload/01",
+        data={"key": emu.key},
+        files=[("file", ("f.mp4", b"data" * 100))],
+    )
 
 
-@pytest.mark.parametrize(("kind", "status", "marker"), [
-    ("5xx", 500, "Internal Server Error"),
-    ("html404", 404, "Page not found"),
-    ("cloudflare", 403, "Just a moment..."),
-    ("520", 520, "error code: 520"),
-])
-def test_page_faults(emu: Emulator, http: httpx.Client, kind: str, status: int,
-                     marker: str) -> None:
+@pytest.mark.parametrize(
+    ("kind", "status", "marker"),
+    [
+        ("5xx", 500, "Internal Server Error"),
+        ("html404", 404, "Page not found"),
+        ("cloudflare", 403, "Just a moment..."),
+        ("520", 520, "error code: 520"),
+    ],
+)
+def test_page_faults(
+    emu: Emulator, http: httpx.Client, kind: str, status: int, marker: str
+) -> None:
     emu.set_faults({kind: 1.0})
-    for response in (http.get(f"{emu.api_url}/folder/create",
-                              params={"key": emu.key, "name": "Never"}),
-                     upload(emu, http)):
+    for response in (
+        http.get(f"{emu.api_url}/folder/create", params={"key": emu.key, "name": "Never"}),
+        upload(emu, http),
+    ):
         assert response.status_code == status and marker in response.text
         if kind == "cloudflare":
             assert response.headers["cf-mitigated"] == "challenge"
@@ -95,10 +103,12 @@ def test_seeded_draws_repeat(http: httpx.Client) -> None:
     outcomes = []
     for _ in range(2):
         with Emulator(make_config(faults={"5xx": 0.5}, seed=7)) as emu:
-            outcomes.append([
-                http.get(f"{emu.api_url}/account/info", params={"key": emu.key}).status_code
-                for _ in range(12)
-            ])
+            outcomes.append(
+                [
+                    http.get(f"{emu.api_url}/account/info", params={"key": emu.key}).status_code
+                    for _ in range(12)
+                ]
+            )
     assert outcomes[0] == outcomes[1]
     assert set(outcomes[0]) == {200, 500}
 

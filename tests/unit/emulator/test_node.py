@@ -43,12 +43,18 @@ def test_given_title_is_mangled_too(api: Api, emu: Emulator) -> None:
 
 def test_per_file_errors(api: Api, emu: Emulator) -> None:
     emu.set_faults(max_upload_mb=1)
-    reply = api.upload(("notes.txt", b"text"), ("huge.mp4", b"x" * (1024 * 1024 + 1)),
-                       ("empty.mp4", b""), ("fine.mp4", b"ok")).json()
+    reply = api.upload(
+        ("notes.txt", b"text"),
+        ("huge.mp4", b"x" * (1024 * 1024 + 1)),
+        ("empty.mp4", b""),
+        ("fine.mp4", b"ok"),
+    ).json()
     assert reply["status"] == 200
     assert [(f["filecode"], f["status"]) for f in reply["files"][:3]] == [
-        ("", "Not video file (notes.txt)"), ("", "file is too big"),
-        ("", "null filesize or wrong file path")]
+        ("", "Not video file (notes.txt)"),
+        ("", "file is too big"),
+        ("", "null filesize or wrong file path"),
+    ]
     assert reply["files"][3]["status"] == "OK"
     emu.set_faults(storage_gb=0.000001)  # about 1 KiB
     full = api.upload(("more.mp4", b"y" * 4096)).json()
@@ -59,8 +65,9 @@ def test_per_file_errors(api: Api, emu: Emulator) -> None:
 
 def test_html_answers_and_anonymous(emu: Emulator, http: httpx.Client) -> None:
     url = f"{emu.base_url}/upload/01"
-    redirect = http.post(url, data={"key": emu.key, "html_redirect": "1"},
-                         files=[("file", ("a.mp4", b"data"))])
+    redirect = http.post(
+        url, data={"key": emu.key, "html_redirect": "1"}, files=[("file", ("a.mp4", b"data"))]
+    )
     assert redirect.headers["content-type"].startswith("text/html")
     assert "<textarea name='st'>OK</textarea>" in redirect.text
     code = redirect.text.split("<textarea name='fn'>")[1].split("<")[0]
@@ -78,12 +85,16 @@ def test_html_answers_and_anonymous(emu: Emulator, http: httpx.Client) -> None:
 
 def test_quote_in_filename_breaks_the_json(emu: Emulator, http: httpx.Client) -> None:
     body = (
-        b'--XX\r\nContent-Disposition: form-data; name="key"\r\n\r\n' + emu.key.encode() +
-        b'\r\n--XX\r\nContent-Disposition: form-data; name="file"; filename="a\\"b.mp4"\r\n'
+        b'--XX\r\nContent-Disposition: form-data; name="key"\r\n\r\n'
+        + emu.key.encode()
+        + b'\r\n--XX\r\nContent-Disposition: form-data; name="file"; filename="a\\"b.mp4"\r\n'
         b"Content-Type: video/mp4\r\n\r\nDATA\r\n--XX--\r\n"
     )
-    response = http.post(f"{emu.base_url}/upload/01", content=body,
-                         headers={"Content-Type": "multipart/form-data; boundary=XX"})
+    response = http.post(
+        f"{emu.base_url}/upload/01",
+        content=body,
+        headers={"Content-Type": "multipart/form-data; boundary=XX"},
+    )
     with pytest.raises(json.JSONDecodeError):
         response.json()
     assert '"filename":"a"b.mp4"' in response.text
@@ -92,9 +103,11 @@ def test_quote_in_filename_breaks_the_json(emu: Emulator, http: httpx.Client) ->
 def test_chunked_streaming_upload(api: Api, emu: Emulator, http: httpx.Client) -> None:
     size = 5 * 1024 * 1024
     boundary = "b0undary"
-    head = (f'--{boundary}\r\nContent-Disposition: form-data; name="key"\r\n\r\n{emu.key}\r\n'
-            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; '
-            f'filename="big.mp4"\r\n\r\n').encode()
+    head = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="key"\r\n\r\n{emu.key}\r\n'
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; '
+        f'filename="big.mp4"\r\n\r\n'
+    ).encode()
     digest = hashlib.sha256()
 
     def body() -> Iterator[bytes]:
@@ -105,8 +118,11 @@ def test_chunked_streaming_upload(api: Api, emu: Emulator, http: httpx.Client) -
             yield chunk
         yield f"\r\n--{boundary}--\r\n".encode()
 
-    response = http.post(f"{emu.base_url}/upload/01", content=body(),
-                         headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
+    response = http.post(
+        f"{emu.base_url}/upload/01",
+        content=body(),
+        headers={"Content-Type": f"multipart/form-data; boundary={boundary}"},
+    )
     code = response.json()["files"][0]["filecode"]
     row = by_code(emu)[code]
     assert row["size"] == size and row["sha256"] == digest.hexdigest()
@@ -135,8 +151,7 @@ def test_stuck_encoding(api: Api, emu: Emulator) -> None:
     assert api.ok("file/encodings")[0]["status"] == "STUCK"
 
 
-def test_direct_link_ranges(api: Api, emu: Emulator, http: httpx.Client,
-                            clock: FakeClock) -> None:
+def test_direct_link_ranges(api: Api, emu: Emulator, http: httpx.Client, clock: FakeClock) -> None:
     content = bytes(range(256)) * 40
     code = api.upload(("r.mp4", content)).json()["files"][0]["filecode"]
     clock.advance(11)
@@ -166,17 +181,29 @@ def test_direct_link_ranges(api: Api, emu: Emulator, http: httpx.Client,
 def test_url_upload_pending_and_error(api: Api) -> None:
     code = api.ok("upload/url", url="http://example.invalid/clip.mp4")["filecode"]
     assert api("file/direct_link", file_code=code) == {
-        **api("file/direct_link", file_code=code), "status": 200, "msg": "uploading"}
+        **api("file/direct_link", file_code=code),
+        "status": 200,
+        "msg": "uploading",
+    }
     assert "result" not in api("file/direct_link", file_code=code)
     for _ in range(100):  # the worker marks it as failed in the background
         entries = api.ok("file/url_uploads")
         if entries[0]["status"] == "ERROR":
             break
         time.sleep(0.02)
-    assert entries == [{"remote_url": "http://example.invalid/clip.mp4", "progress": 0,
-                        "status": "ERROR", "file_code": code, "fld_id": "0"}]
-    assert api("upload/url", url="http://example.invalid/clip.mp4")["msg"] == \
-        "This URL already in upload queue"
+    assert entries == [
+        {
+            "remote_url": "http://example.invalid/clip.mp4",
+            "progress": 0,
+            "status": "ERROR",
+            "file_code": code,
+            "fld_id": "0",
+        }
+    ]
+    assert (
+        api("upload/url", url="http://example.invalid/clip.mp4")["msg"]
+        == "This URL already in upload queue"
+    )
     api.ok("file/url_actions", delete_errors=1)
     assert api.ok("file/url_uploads") == []
 
@@ -196,8 +223,9 @@ def test_url_upload_from_loopback(api: Api, emu: Emulator, clock: FakeClock) -> 
 
 
 @pytest.mark.parametrize("emu_config", [make_config(bandwidth_mbps=800.0)])
-def test_bandwidth_shaping_still_delivers(api: Api, emu: Emulator, http: httpx.Client,
-                                          clock: FakeClock) -> None:
+def test_bandwidth_shaping_still_delivers(
+    api: Api, emu: Emulator, http: httpx.Client, clock: FakeClock
+) -> None:
     content = b"q" * 300_000
     code = api.upload(("s.mp4", content)).json()["files"][0]["filecode"]
     clock.advance(11)
@@ -205,8 +233,9 @@ def test_bandwidth_shaping_still_delivers(api: Api, emu: Emulator, http: httpx.C
 
 
 @pytest.mark.parametrize("emu_config", [make_config(link_ip_bind=True)])
-def test_direct_link_ip_binding(api: Api, emu: Emulator, http: httpx.Client,
-                                clock: FakeClock) -> None:
+def test_direct_link_ip_binding(
+    api: Api, emu: Emulator, http: httpx.Client, clock: FakeClock
+) -> None:
     code = api.upload(("b.mp4", b"bound" * 10)).json()["files"][0]["filecode"]
     url = api.ok("file/direct_link", file_code=code, q="o")
     assert url.endswith("&i=127.0")

@@ -20,7 +20,9 @@ from vipfs.emulator.keys import read_key_file
 def running(*args: str) -> Iterator[tuple[subprocess.Popen[str], list[str]]]:
     proc = subprocess.Popen(
         [sys.executable, "-m", "vipfs", "emulator", "--port", "0", *args],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         assert proc.stdout is not None
@@ -91,8 +93,12 @@ def test_key_files_make_accounts(tmp_path: Path) -> None:
 def test_bad_key_file_fails_without_echoing_it(tmp_path: Path) -> None:
     bad = tmp_path / "bad.key"
     bad.write_text("not-a-key-secret\n")
-    out = subprocess.run([sys.executable, "-m", "vipfs", "emulator", "--key-file", str(bad)],
-                         capture_output=True, text=True, timeout=30)
+    out = subprocess.run(
+        [sys.executable, "-m", "vipfs", "emulator", "--key-file", str(bad)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert out.returncode == 2 and "not-a-key-secret" not in out.stdout + out.stderr
 
 
@@ -100,11 +106,26 @@ def test_cli_options_reach_the_config(tmp_path: Path) -> None:
     from vipfs.cli import build_parser
     from vipfs.emulator.cli import config_from_args
 
-    args = build_parser().parse_args([
-        "emulator", "--enable", "direct_link,delete", "--disable", "clone",
-        "--fault", "5xx:0.1", "reset:0.05", "--fault", "key-swap:1", "--rate-limit-per-min", "5",
-        "--server-tz=-02:00", "--invalid-key-status", "403", "--keep-orig",
-    ])
+    args = build_parser().parse_args(
+        [
+            "emulator",
+            "--enable",
+            "direct_link,delete",
+            "--disable",
+            "clone",
+            "--fault",
+            "5xx:0.1",
+            "reset:0.05",
+            "--fault",
+            "key-swap:1",
+            "--rate-limit-per-min",
+            "5",
+            "--server-tz=-02:00",
+            "--invalid-key-status",
+            "403",
+            "--keep-orig",
+        ]
+    )
     config = config_from_args(args)
     assert (config.direct_link, config.delete, config.clone) == (True, True, False)
     assert config.faults == {"5xx": 0.1, "reset": 0.05, "key-swap": 1.0}

@@ -10,15 +10,53 @@ from vipfs.emulator.server import Emulator
 
 TIME_RE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$")
 
-LIST_ITEM = {"thumbnail": str, "link": str, "file_code": str, "canplay": int, "length": str,
-             "views": str, "uploaded": str, "public": str, "fld_id": str, "title": str}
-INFO_ITEM = {"file_views_full": str, "cat_id": str, "player_img": str, "status": int,
-             "file_code": str, "file_last_download": str, "canplay": int, "file_public": str,
-             "file_length": str, "file_title": str, "file_views": str, "file_created": str,
-             "file_premium_only": str, "file_adult": str, "file_fld_id": str, "tags": str}
-STATS_DAY = {k: str for k in ("downloads", "profit_views", "views_adb", "sales", "profit_sales",
-                              "profit_refs", "profit_site", "views", "refs", "day",
-                              "profit_total", "views_prem")}
+LIST_ITEM = {
+    "thumbnail": str,
+    "link": str,
+    "file_code": str,
+    "canplay": int,
+    "length": str,
+    "views": str,
+    "uploaded": str,
+    "public": str,
+    "fld_id": str,
+    "title": str,
+}
+INFO_ITEM = {
+    "file_views_full": str,
+    "cat_id": str,
+    "player_img": str,
+    "status": int,
+    "file_code": str,
+    "file_last_download": str,
+    "canplay": int,
+    "file_public": str,
+    "file_length": str,
+    "file_title": str,
+    "file_views": str,
+    "file_created": str,
+    "file_premium_only": str,
+    "file_adult": str,
+    "file_fld_id": str,
+    "tags": str,
+}
+STATS_DAY = {
+    k: str
+    for k in (
+        "downloads",
+        "profit_views",
+        "views_adb",
+        "sales",
+        "profit_sales",
+        "profit_refs",
+        "profit_site",
+        "views",
+        "refs",
+        "day",
+        "profit_total",
+        "views_prem",
+    )
+}
 
 
 def assert_shape(value: Any, shape: dict[str, type]) -> None:
@@ -43,9 +81,19 @@ def test_envelope(api: Api) -> None:
 def test_account_info(api: Api, emu: Emulator) -> None:
     seed_one(emu)
     result = api.ok("account/info")
-    assert_shape(result, {"files_total": str, "storage_left": int, "login": str, "email": str,
-                          "premium_expire": str, "balance": str, "premium": int,
-                          "storage_used": str})
+    assert_shape(
+        result,
+        {
+            "files_total": str,
+            "storage_left": int,
+            "login": str,
+            "email": str,
+            "premium_expire": str,
+            "balance": str,
+            "premium": int,
+            "storage_used": str,
+        },
+    )
     assert result["files_total"] == "1" and result["login"] == "user1"
 
 
@@ -54,8 +102,22 @@ def test_account_stats(api: Api, emu: Emulator, clock: FakeClock) -> None:
     assert empty["status"] == 200 and empty["result"] == {}
     assert empty["msg"] == "Not enough reports data"
     day = emu.host.fmt_time(clock.t - 86400)[:10]
-    emu.seed({"stats": [{"day": day, "views": 5, "downloads": 1, "views_prem": 0,
-                         "views_adb": 1, "sales": 0, "refs": 0, "profit_views": "0.00100"}]})
+    emu.seed(
+        {
+            "stats": [
+                {
+                    "day": day,
+                    "views": 5,
+                    "downloads": 1,
+                    "views_prem": 0,
+                    "views_adb": 1,
+                    "sales": 0,
+                    "refs": 0,
+                    "profit_views": "0.00100",
+                }
+            ]
+        }
+    )
     result = api.ok("account/stats")
     assert len(result) == 1
     assert_shape(result[0], STATS_DAY)
@@ -102,8 +164,10 @@ def test_file_clone(api: Api, emu: Emulator) -> None:
 def test_file_deleted(api: Api, emu: Emulator) -> None:
     seed_one(emu, deleted="me", deleted_ago=40)
     result = api.ok("file/deleted", last=24)
-    assert_shape(result[0], {"file_code": str, "deleted_by": str, "deleted_ago_sec": str,
-                             "deleted": str, "title": str})
+    assert_shape(
+        result[0],
+        {"file_code": str, "deleted_by": str, "deleted_ago_sec": str, "deleted": str, "title": str},
+    )
     assert result[0]["deleted_by"] == "me" and result[0]["deleted_ago_sec"] == "40"
 
 
@@ -114,8 +178,12 @@ def test_file_dmca(api: Api, emu: Emulator) -> None:
 
 
 def test_folder_list(api: Api, emu: Emulator) -> None:
-    refs = emu.seed({"folders": [{"name": "Breaking Bad", "parent_id": 0, "ref": "b"}],
-                     "files": [{"title": "x", "size": 10}]})
+    refs = emu.seed(
+        {
+            "folders": [{"name": "Breaking Bad", "parent_id": 0, "ref": "b"}],
+            "files": [{"title": "x", "size": 10}],
+        }
+    )
     result = api.ok("folder/list", fld_id=0, files=1)
     assert_shape(result["folders"][0], {"name": str, "fld_id": str, "code": str})
     assert result["folders"][0]["fld_id"] == str(refs["folders"]["b"])
@@ -132,8 +200,10 @@ def test_file_encodings(api: Api, emu: Emulator, clock: FakeClock) -> None:
     code = seed_one(emu, canplay=0, encode_seconds=100)
     clock.advance(50)
     result = api.ok("file/encodings")
-    assert_shape(result[0], {"link": str, "progress": int, "status": str, "name": str,
-                             "quality": str, "code": str})
+    assert_shape(
+        result[0],
+        {"link": str, "progress": int, "status": str, "name": str, "quality": str, "code": str},
+    )
     assert result[0]["code"] == code and result[0]["status"] == "ENCODING"
     assert result[0]["progress"] == 50
 

@@ -11,15 +11,18 @@ from vipfs.emulator import mangle, multipart
 from vipfs.emulator.keys import KeyFileError, generate_key, read_key_file, user_id
 
 
-@pytest.mark.parametrize(("given", "filename", "title"), [
-    (None, "big_buck_bunny.mp4", "big buck bunny"),
-    (None, "The.Movie.2021.1080p.x264.mkv", "The Movie 2021 1080p"),
-    (None, "a<b>#c.avi", "a b  c"),
-    (None, "warez_xvideo clip.mp4", "clip"),
-    (None, "noext", "noext"),
-    ("My_Title.mp4", "ignored.avi", "My Title"),
-    (None, "dir/clip.Xvid.avi", "clip"),
-])
+@pytest.mark.parametrize(
+    ("given", "filename", "title"),
+    [
+        (None, "big_buck_bunny.mp4", "big buck bunny"),
+        (None, "The.Movie.2021.1080p.x264.mkv", "The Movie 2021 1080p"),
+        (None, "a<b>#c.avi", "a b  c"),
+        (None, "warez_xvideo clip.mp4", "clip"),
+        (None, "noext", "noext"),
+        ("My_Title.mp4", "ignored.avi", "My Title"),
+        (None, "dir/clip.Xvid.avi", "clip"),
+    ],
+)
 def test_upload_title(given: str | None, filename: str, title: str) -> None:
     assert mangle.upload_title(given, filename) == title
 
@@ -78,10 +81,10 @@ def parse(body: bytes, chunk: int) -> list[tuple[str, str | None, bytes]]:
 
 
 BODY = (
-    b"preamble\r\n--frontier\r\nContent-Disposition: form-data; name=\"key\"\r\n\r\nv1\r\n"
-    b"--frontier\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a b.mp4\"\r\n"
+    b'preamble\r\n--frontier\r\nContent-Disposition: form-data; name="key"\r\n\r\nv1\r\n'
+    b'--frontier\r\nContent-Disposition: form-data; name="file"; filename="a b.mp4"\r\n'
     b"Content-Type: video/mp4\r\n\r\n\r\n--frontie\r\nx--frontier\r\n"
-    b"--frontier\r\nContent-Disposition: form-data; name=file; filename=\"e\\\"q.mp4\"\r\n\r\n"
+    b'--frontier\r\nContent-Disposition: form-data; name=file; filename="e\\"q.mp4"\r\n\r\n'
     b"\r\n--frontier--\r\nepilogue"
 )
 

@@ -54,8 +54,9 @@ async def test_rate_limit_serves_stale_and_missing_folder_does_not() -> None:
     loader = Loader(source, ttl=10, clock=clock)
     await loader.get(1)
     clock.now = 100
-    source.error = RateLimitedError("Requests limit reached: 5 per min", retry_after=30,
-                                    scope="min")
+    source.error = RateLimitedError(
+        "Requests limit reached: 5 per min", retry_after=30, scope="min"
+    )
     assert await loader.get(1) == "v1@1"
     with pytest.raises(VfsError) as err:
         await loader.get(2)

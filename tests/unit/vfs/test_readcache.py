@@ -272,9 +272,7 @@ async def test_random_reads_fetch_only_their_chunks(start_cache: Factory) -> Non
     await cache.release(handle)
 
 
-async def test_concurrent_readers_share_one_download(
-    start_cache: Factory, cache_dir: Path
-) -> None:
+async def test_concurrent_readers_share_one_download(start_cache: Factory, cache_dir: Path) -> None:
     data = blob(8000)
     host = FakeHost({"abcdefghijkl": {"n": data}}, piece=100)
     cache = await start_cache(host)
