@@ -30,7 +30,10 @@ Try, in another terminal:
   df -h {mnt}
   cat {mnt}/.vipfs/account.json
   md5sum {mnt}/Movies/*   # reads through file/direct_link
-Press Ctrl-C here to unmount and stop.
+  cp clip.mp4 {mnt}/Clips/   # uploads 5 s after close; then:
+  getfattr -n user.vipfs.status {mnt}/Clips/clip.mp4
+  rsync -a ~/Videos/ {mnt}/Synced/   # then: vipfs status {mnt}
+Press Ctrl-C here to unmount (after the upload queue drains) and stop.
 """
 
 
