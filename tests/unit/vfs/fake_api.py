@@ -9,8 +9,16 @@ newest first, with the thumbnail and link a real listing has); `account` is what
 `account_info` answers; `file_info` answers in batches of 50 codes, recorded in `info_batches`.
 The host's clock runs `EPOCH_OFFSET` seconds ahead of UTC.
 
+Bytes, for the read cache: `FakeApi.serving({code: {version: bytes}})` builds a host whose
+`file_direct_link` answers (otherwise it is refused, like most accounts) with `fake://` URLs that
+carry the link generation; bumping `link_gen` expires every earlier URL, even mid-download.
+`download` sends `piece` bytes at a time and records (code, start, end) in `downloads`;
+`hold_at` parks downloads at that byte until `release` is set; `download_failures` makes that
+many downloads fail transiently first; `active_downloads` and `closed_early` count streams.
+
 Fault injection, each consumed in call order:
 * `fail(op, exc, times=1)`: the next calls of method `op` raise `exc` before doing anything;
+* `failing[op]`: while set, every call of method `op` raises it;
 * `fail_all`: while set, every call raises it (the host is down);
 * `gate`: when set, every call waits for this event first (the host hangs);
 * `lose_upload_responses(n)`: the next uploads store the file, then raise a TransientError,
@@ -39,6 +47,7 @@ import trio
 
 from vipfs.api.errors import (
     ApiError,
+    LinkExpiredError,
     NotFoundError,
     RequestRejectedError,
     TransientError,
@@ -57,6 +66,7 @@ from vipfs.api.records import (
     FilePage,
     Folder,
     FolderListing,
+    LinkVersion,
     StatsDay,
     UploadedFile,
     UrlUpload,
@@ -103,6 +113,7 @@ class FakeFile:
     public: bool = False
     thumbnail: str | None = None
     link: str | None = None
+    versions: dict[str, bytes] = field(default_factory=dict)  # what direct links serve
 
 
 @dataclass
@@ -138,6 +149,16 @@ class FakeApi:
     fail_all: ApiError | None = None
     account: AccountInfo = field(default_factory=_default_account)
     info_batches: list[int] = field(default_factory=list)
+    failing: dict[str, Exception] = field(default_factory=dict)
+    direct_links: bool = False
+    link_gen: int = 0
+    piece: int = 256
+    downloads: list[tuple[str, int, int]] = field(default_factory=list)  # (code, start, end)
+    download_failures: int = 0
+    hold_at: int | None = None
+    release: trio.Event = field(default_factory=trio.Event)
+    active_downloads: int = 0
+    closed_early: int = 0
     _faults: dict[str, list[Exception]] = field(default_factory=dict)
     _lost: int = 0
     _rejects: list[str] = field(default_factory=list)
@@ -146,6 +167,15 @@ class FakeApi:
     _clock: datetime = datetime(2024, 1, 1, 12, 0, 0)
 
     # -- seeding -----------------------------------------------------------------------------
+    @classmethod
+    def serving(cls, files: dict[str, dict[str, bytes]], piece: int = 256) -> FakeApi:
+        """A host with direct links on, serving these versions (shared dicts, not copies)."""
+        api = cls(direct_links=True, piece=piece)
+        for code, versions in files.items():
+            api.add_file(code, code=code)
+            api.files[code].versions = versions
+        return api
+
     def add_folder(self, name: str, parent: int = 0, code: str | None = None) -> int:
         self._next_fld += 1
         while self._next_fld in self.folders:
@@ -200,6 +230,8 @@ class FakeApi:
             await self.gate.wait()
         if self.fail_all is not None:
             raise self.fail_all
+        if op in self.failing:
+            raise self.failing[op]
         queue = self._faults.get(op)
         if queue:
             raise queue.pop(0)
@@ -378,7 +410,17 @@ class FakeApi:
 
     async def file_direct_link(self, code: str) -> DirectLink:
         await self._enter("file_direct_link", code=code)
-        raise UnsupportedError("This function not allowed in API", status=403, op="direct_link")
+        await trio.lowlevel.checkpoint()
+        if not self.direct_links:
+            raise UnsupportedError("This function not allowed in API", status=403, op="direct_link")
+        f = self.files.get(code)
+        if f is None:
+            raise NotFoundError("no file", status=404)
+        versions = [
+            LinkVersion(name, f"fake://{code}/{name}/{self.link_gen}", len(data))
+            for name, data in f.versions.items()
+        ]
+        return DirectLink(versions=versions, length=60, player_img=None)
 
     async def file_deleted(self, last_hours: int = 720) -> list[DeletedFile]:
         await self._enter("file_deleted")
@@ -458,12 +500,37 @@ class FakeApi:
         raise UnsupportedError("Invalid operation", status=400, op="upload/url")
 
     # -- bytes -------------------------------------------------------------------------------
-    async def _no_bytes(self) -> AsyncIterator[bytes]:
-        raise UnsupportedError("no downloads in the fake", op="download")
-        yield b""  # pragma: no cover
+    async def download(
+        self, url: str, start: int = 0, end: int | None = None
+    ) -> AsyncIterator[bytes]:
+        code, name, gen = url.removeprefix("fake://").split("/")
+        f = self.files.get(code)
+        if int(gen) != self.link_gen or f is None or name not in f.versions:
+            raise LinkExpiredError("403 from node", status=403, op="download")
+        data = f.versions[name]
+        stop = len(data) if end is None else end
+        self.downloads.append((code, start, stop))
+        if self.download_failures:
+            self.download_failures -= 1
+            raise TransientError("connection reset", op="download")
+        self.active_downloads += 1
+        finished = False
+        try:
+            for pos in range(start, stop, self.piece):
+                if self.hold_at is not None and pos >= self.hold_at:
+                    await self.release.wait()
+                await trio.lowlevel.checkpoint()
+                if int(gen) != self.link_gen:
+                    raise LinkExpiredError("403 from node", status=403, op="download")
+                finished = pos + self.piece >= stop  # the consumer may stop after the last piece
+                yield data[pos : min(pos + self.piece, stop)]
+        finally:
+            self.active_downloads -= 1
+            if not finished:
+                self.closed_early += 1
 
-    def download(self, url: str, start: int = 0, end: int | None = None) -> AsyncIterator[bytes]:
-        return self._no_bytes()
+    def starts(self, code: str) -> list[int]:
+        return [start for c, start, _ in self.downloads if c == code]
 
     def server_to_epoch(self, when: datetime) -> float:
         return when.replace(tzinfo=UTC).timestamp() - EPOCH_OFFSET
