@@ -16,7 +16,7 @@ carry the link generation; bumping `link_gen` expires every earlier URL, even mi
 `hold_at` parks downloads at that byte until `release` is set; `download_failures` makes that
 many downloads fail transiently first; `active_downloads` and `closed_early` count streams.
 
-Fault injection, each consumed in call order:
+Fault injection (`fail`, uploads and rejections are consumed in call order):
 * `fail(op, exc, times=1)`: the next calls of method `op` raise `exc` before doing anything;
 * `failing[op]`: while set, every call of method `op` raises it;
 * `fail_all`: while set, every call raises it (the host is down);

@@ -9,7 +9,7 @@ import stat
 import tempfile
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import pytest
 import trio
@@ -21,7 +21,6 @@ from vipfs.api.errors import (
     TransientError,
     UnsupportedError,
 )
-from vipfs.api.protocol import XvsApi
 from vipfs.api.records import DirectLink, LinkVersion
 from vipfs.vfs.errors import VfsError
 from vipfs.vfs.features import HostFeatures
@@ -49,7 +48,7 @@ def start_cache(nursery: trio.Nursery, cache_dir: Path) -> Factory:
         kwargs.setdefault("readahead", 2)
         kwargs.setdefault("read_timeout", 5.0)
         kwargs.setdefault("retry_initial", 0.001)
-        cache = ReadCache(cast(XvsApi, host), cache_dir, **kwargs)
+        cache = ReadCache(host, cache_dir, **kwargs)
         await nursery.start(cache.run)
         return cache
 
@@ -102,9 +101,7 @@ def test_random_reads_return_exact_bytes(
 
     async def scenario(root: Path) -> None:
         features = HostFeatures({"direct_link": True})
-        cache = ReadCache(
-            cast(XvsApi, host), root, max_bytes=1 << 30, features=features, chunk_size=chunk
-        )
+        cache = ReadCache(host, root, max_bytes=1 << 30, features=features, chunk_size=chunk)
         async with trio.open_nursery() as nursery:
             await nursery.start(cache.run)
             async with trio.open_nursery() as readers_nursery:
@@ -283,7 +280,7 @@ async def test_missing_file_is_eio(start_cache: Factory) -> None:
 async def test_read_without_run_fails_instead_of_hanging(cache_dir: Path) -> None:
     host = FakeApi.serving({"abcdefghijkl": {"n": blob(10)}})
     features = HostFeatures({"direct_link": True})
-    cache = ReadCache(cast(XvsApi, host), cache_dir, max_bytes=1 << 20, features=features)
+    cache = ReadCache(host, cache_dir, max_bytes=1 << 20, features=features)
     handle = await cache.open("abcdefghijkl")
     with pytest.raises(VfsError) as caught:
         await cache.read(handle, 0, 10)
@@ -473,9 +470,7 @@ async def test_cache_dir_is_private_and_starts_clean(nursery: trio.Nursery, tmp_
     (root / "old-n-10-1.cache").write_bytes(b"x" * 10)
     (root / "keep.txt").write_text("not ours")
     host = FakeApi.serving({"abcdefghijkl": {"n": blob(4000)}})
-    cache = ReadCache(
-        cast(XvsApi, host), root, max_bytes=1 << 20, features=HostFeatures({"direct_link": True})
-    )
+    cache = ReadCache(host, root, max_bytes=1 << 20, features=HostFeatures({"direct_link": True}))
     await nursery.start(cache.run)
     assert stat.S_IMODE(os.stat(root).st_mode) == 0o700
     assert sorted(p.name for p in root.iterdir()) == ["keep.txt"]
