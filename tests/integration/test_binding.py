@@ -16,7 +16,7 @@ import pyfuse3
 import pytest
 import trio
 
-from tests.unit.vfs.fakeapi import FakeApi
+from tests.unit.vfs.fake_api import FakeApi
 from vipfs.fuse_ops import Operations
 from vipfs.vfs.attrs import Owner
 from vipfs.vfs.filesystem import Filesystem, Options
@@ -75,5 +75,5 @@ async def test_tools_see_the_tree(mounted: tuple[FakeApi, Path]) -> None:
     assert cat.returncode != 0 and "Permission denied" in cat.stderr
     acl = await sh("getfattr", "-n", "system.posix_acl_access", str(mnt / "a／b"))
     assert acl.returncode != 0 and "Operation not supported" in acl.stderr
-    assert api.calls["folder/list"] == 2  # root and Season 1, once each
+    assert api.count("folder_list") == 2  # root and Season 1, once each
     assert await trio.to_thread.run_sync(os.path.ismount, mnt)

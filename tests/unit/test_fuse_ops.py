@@ -11,7 +11,7 @@ from typing import Any
 import pyfuse3
 import pytest
 
-from tests.unit.vfs.fakeapi import FakeApi
+from tests.unit.vfs.fake_api import FakeApi
 from vipfs import fuse_ops
 from vipfs.fuse_ops import NEGATIVE_TIMEOUT, Operations
 from vipfs.vfs.attrs import Attr, Owner

@@ -4,8 +4,23 @@ It models what matters to callers, not the wire: folders and files with codes, u
 the upload-time title mangling (extension stripped, `_`/`.` runs to spaces), HTML escaping by
 `file/edit`, tags wiped by an edit without `tags`, `file/list` title filtering as a substring.
 
-Fault injection, each consumed in call order:
+Seeding, for tests that start from an existing account: `add_folder` and `add_file` (listed
+newest first, with the thumbnail and link a real listing has); `account` is what
+`account_info` answers; `file_info` answers in batches of 50 codes, recorded in `info_batches`.
+The host's clock runs `EPOCH_OFFSET` seconds ahead of UTC.
+
+Bytes, for the read cache: `FakeApi.serving({code: {version: bytes}})` builds a host whose
+`file_direct_link` answers (otherwise it is refused, like most accounts) with `fake://` URLs that
+carry the link generation; bumping `link_gen` expires every earlier URL, even mid-download.
+`download` sends `piece` bytes at a time and records (code, start, end) in `downloads`;
+`hold_at` parks downloads at that byte until `release` is set; `download_failures` makes that
+many downloads fail transiently first; `active_downloads` and `closed_early` count streams.
+
+Fault injection (`fail`, uploads and rejections are consumed in call order):
 * `fail(op, exc, times=1)`: the next calls of method `op` raise `exc` before doing anything;
+* `failing[op]`: while set, every call of method `op` raises it;
+* `fail_all`: while set, every call raises it (the host is down);
+* `gate`: when set, every call waits for this event first (the host hangs);
 * `lose_upload_responses(n)`: the next uploads store the file, then raise a TransientError,
   like a connection reset after the node saved it;
 * `reject_upload(reason)`: the next upload is refused with UploadRejectedError(reason);
@@ -25,12 +40,14 @@ import itertools
 import re
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import trio
 
 from vipfs.api.errors import (
+    ApiError,
+    LinkExpiredError,
     NotFoundError,
     RequestRejectedError,
     TransientError,
@@ -49,11 +66,13 @@ from vipfs.api.records import (
     FilePage,
     Folder,
     FolderListing,
+    LinkVersion,
     StatsDay,
     UploadedFile,
     UrlUpload,
 )
 
+EPOCH_OFFSET = 3600.0  # the fake server runs one hour ahead of UTC
 VIDEO_EXTENSIONS = {"mp4", "mkv", "avi", "webm", "mov", "flv", "wmv", "m4v", "ts", "mpg", "3gp"}
 _STRIP_EXT = re.compile(r"\.(mp4|mkv|avi|webm|mov|flv|wmv|m4v|ts|mpg|3gp|mp3|jpg|zip)$", re.I)
 
@@ -88,6 +107,13 @@ class FakeFile:
     created: int
     tags: str = ""
     descr: str = ""
+    uploaded: datetime | None = None  # server local time, as listings give it
+    views: int = 0
+    canplay: bool = True
+    public: bool = False
+    thumbnail: str | None = None
+    link: str | None = None
+    versions: dict[str, bytes] = field(default_factory=dict)  # what direct links serve
 
 
 @dataclass
@@ -95,6 +121,20 @@ class FakeFolder:
     fld_id: int
     name: str
     parent_id: int
+    code: str | None = None
+
+
+def _default_account() -> AccountInfo:
+    return AccountInfo(
+        login="tester",
+        email="t@example.org",
+        files_total=0,
+        storage_used=10 * 4096,
+        storage_left=100 * 4096,
+        premium=False,
+        premium_expire=None,
+        balance="0.00",
+    )
 
 
 @dataclass
@@ -105,10 +145,73 @@ class FakeApi:
     calls: list[tuple[str, dict[str, object]]] = field(default_factory=list)
     call_times: list[tuple[str, float]] = field(default_factory=list)  # trio clock
     upload_gate: trio.Event | None = None
+    gate: trio.Event | None = None
+    fail_all: ApiError | None = None
+    account: AccountInfo = field(default_factory=_default_account)
+    info_batches: list[int] = field(default_factory=list)
+    failing: dict[str, Exception] = field(default_factory=dict)
+    direct_links: bool = False
+    link_gen: int = 0
+    piece: int = 256
+    downloads: list[tuple[str, int, int]] = field(default_factory=list)  # (code, start, end)
+    download_failures: int = 0
+    hold_at: int | None = None
+    release: trio.Event = field(default_factory=trio.Event)
+    active_downloads: int = 0
+    closed_early: int = 0
     _faults: dict[str, list[Exception]] = field(default_factory=dict)
     _lost: int = 0
     _rejects: list[str] = field(default_factory=list)
     _seq: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+    _next_fld: int = 100
+    _clock: datetime = datetime(2024, 1, 1, 12, 0, 0)
+
+    # -- seeding -----------------------------------------------------------------------------
+    @classmethod
+    def serving(cls, files: dict[str, dict[str, bytes]], piece: int = 256) -> FakeApi:
+        """A host with direct links on, serving these versions (shared dicts, not copies)."""
+        api = cls(direct_links=True, piece=piece)
+        for code, versions in files.items():
+            api.add_file(code, code=code)
+            api.files[code].versions = versions
+        return api
+
+    def add_folder(self, name: str, parent: int = 0, code: str | None = None) -> int:
+        self._next_fld += 1
+        while self._next_fld in self.folders:
+            self._next_fld += 1
+        fld_id = self._next_fld
+        self.folders[fld_id] = FakeFolder(fld_id, name, parent, code or f"fc{fld_id}")
+        return fld_id
+
+    def add_file(
+        self,
+        title: str,
+        fld_id: int = 0,
+        *,
+        code: str | None = None,
+        uploaded: datetime | None = None,
+        canplay: bool = True,
+    ) -> str:
+        code = code or f"code{len(self.files):08d}"
+        if uploaded is None:
+            self._clock += timedelta(minutes=1)
+            uploaded = self._clock
+        self.files[code] = FakeFile(
+            code=code,
+            title=title,
+            fld_id=fld_id,
+            data=b"",
+            filename=f"{title}.mp4",
+            created=next(self._seq),
+            uploaded=uploaded,
+            views=3,
+            canplay=canplay,
+            public=True,
+            thumbnail=f"https://img.example/{code}.jpg",
+            link=f"https://vip.example/{code}",
+        )
+        return code
 
     # -- fault injection ---------------------------------------------------------------------
     def fail(self, op: str, exc: Exception, times: int = 1) -> None:
@@ -120,9 +223,15 @@ class FakeApi:
     def reject_upload(self, reason: str) -> None:
         self._rejects.append(reason)
 
-    def _enter(self, op: str, **args: object) -> None:
+    async def _enter(self, op: str, **args: object) -> None:
         self.calls.append((op, args))
         self.call_times.append((op, trio.current_time()))
+        if self.gate is not None:
+            await self.gate.wait()
+        if self.fail_all is not None:
+            raise self.fail_all
+        if op in self.failing:
+            raise self.failing[op]
         queue = self._faults.get(op)
         if queue:
             raise queue.pop(0)
@@ -141,43 +250,46 @@ class FakeApi:
             code=f.code,
             title=f.title,
             fld_id=f.fld_id,
-            uploaded=None,
+            uploaded=f.uploaded,
             length=60,
-            views=0,
-            canplay=True,
-            public=False,
-            thumbnail=None,
-            link=None,
+            views=f.views,
+            canplay=f.canplay,
+            public=f.public,
+            thumbnail=f.thumbnail,
+            link=f.link,
         )
 
     # -- account -----------------------------------------------------------------------------
     async def account_info(self) -> AccountInfo:
-        self._enter("account_info")
-        return AccountInfo("fake", None, len(self.files), 0, None, False, None, None)
+        await self._enter("account_info")
+        return self.account
 
     async def account_stats(self, last_days: int = 7) -> list[StatsDay]:
-        self._enter("account_stats", last_days=last_days)
-        return []
+        await self._enter("account_stats", last_days=last_days)
+        return [StatsDay("2024-01-01", 5, 1, "0.01")]
 
     # -- folders -----------------------------------------------------------------------------
     async def folder_list(self, fld_id: int = 0, *, files: bool = True) -> FolderListing:
-        self._enter("folder_list", fld_id=fld_id, files=files)
+        await self._enter("folder_list", fld_id=fld_id, files=files)
         if fld_id and fld_id not in self.folders:
             raise NotFoundError("Folder not exist or not yours", status=403, op="folder/list")
         subs = [
-            Folder(f.fld_id, f.name, None) for f in self.folders.values() if f.parent_id == fld_id
+            Folder(f.fld_id, f.name, f.code) for f in self.folders.values() if f.parent_id == fld_id
         ]
         mine = [f for f in self.files.values() if f.fld_id == fld_id] if files else []
+        mine.sort(key=lambda f: f.uploaded or datetime.min, reverse=True)  # newest first
         listed = [self._entry(f) for f in mine]
         return FolderListing(subs, listed)
 
     async def folder_create(
         self, name: str, parent_id: int = 0, *, descr: str | None = None
     ) -> int:
-        self._enter("folder_create", name=name, parent_id=parent_id)
+        await self._enter("folder_create", name=name, parent_id=parent_id)
         if len(name) < 2:
             raise RequestRejectedError("Invalid folder name", status=400, op="folder/create")
         fld_id = next(self._seq)
+        while fld_id in self.folders:
+            fld_id = next(self._seq)
         self.folders[fld_id] = FakeFolder(fld_id, escape_edit(name), parent_id)
         return fld_id
 
@@ -189,7 +301,7 @@ class FakeApi:
         parent_id: int | None = None,
         descr: str | None = None,
     ) -> None:
-        self._enter("folder_edit", fld_id=fld_id, name=name, parent_id=parent_id)
+        await self._enter("folder_edit", fld_id=fld_id, name=name, parent_id=parent_id)
         folder = self.folders[fld_id]
         if name is not None:
             folder.name = escape_edit(name)
@@ -197,29 +309,35 @@ class FakeApi:
             folder.parent_id = parent_id
 
     async def folder_delete(self, fld_id: int) -> None:
-        self._enter("folder_delete", fld_id=fld_id)
+        await self._enter("folder_delete", fld_id=fld_id)
         raise UnsupportedError("Invalid operation", status=400, op="folder/delete")
 
     # -- files -------------------------------------------------------------------------------
     async def file_info(self, codes: Sequence[str]) -> list[FileInfo]:
-        self._enter("file_info", codes=list(codes))
-        out = []
-        for code in codes:
-            f = self.files.get(code)
-            if f is None:
-                out.append(FileInfo(code=code, status=404))
-            else:
-                out.append(
-                    FileInfo(
-                        code=code,
-                        status=200,
-                        title=f.title,
-                        fld_id=f.fld_id,
-                        tags=f.tags,
-                        descr=f.descr,
-                    )
-                )
+        out: list[FileInfo] = []
+        for start in range(0, len(codes), 50):
+            batch = list(codes[start : start + 50])
+            await self._enter("file_info", codes=batch)
+            self.info_batches.append(len(batch))
+            out.extend(self._info(code) for code in batch)
         return out
+
+    def _info(self, code: str) -> FileInfo:
+        f = self.files.get(code)
+        if f is None:
+            return FileInfo(code=code, status=404)
+        return FileInfo(
+            code=code,
+            status=200,
+            title=f.title,
+            fld_id=f.fld_id,
+            tags=f.tags,
+            descr=f.descr,
+            length=60,
+            views=f.views + 100,  # fresher than the listing
+            canplay=f.canplay,
+            player_img=f"https://img.example/big/{code}.jpg",
+        )
 
     async def file_edit(
         self,
@@ -233,7 +351,9 @@ class FakeApi:
         adult: bool | None = None,
         tags: str | None = None,
     ) -> None:
-        self._enter("file_edit", codes=codes, title=title, descr=descr, fld_id=fld_id, tags=tags)
+        await self._enter(
+            "file_edit", codes=codes, title=title, descr=descr, fld_id=fld_id, tags=tags
+        )
         for code in [codes] if isinstance(codes, str) else codes:
             f = self.files.get(code)
             if f is None:
@@ -257,7 +377,7 @@ class FakeApi:
         per_page: int = 1000,
         page: int = 1,
     ) -> FilePage:
-        self._enter("file_list", fld_id=fld_id, title=title, page=page)
+        await self._enter("file_list", fld_id=fld_id, title=title, page=page)
         found = self._matching(fld_id, title)
         chunk = found[(page - 1) * per_page : page * per_page]
         return FilePage(chunk, len(chunk), len(found), 1)
@@ -274,43 +394,53 @@ class FakeApi:
     async def file_list_all(
         self, *, fld_id: int | None = None, title: str | None = None
     ) -> list[FileEntry]:
-        self._enter("file_list_all", fld_id=fld_id, title=title)
+        await self._enter("file_list_all", fld_id=fld_id, title=title)
         return self._matching(fld_id, title)
 
     async def file_clone(
         self, code: str, *, title: str | None = None, fld_id: int | None = None
     ) -> CloneResult:
-        self._enter("file_clone", code=code)
+        await self._enter("file_clone", code=code)
         raise UnsupportedError("This function not allowed in API", status=403, op="file/clone")
 
     async def file_delete(self, code: str) -> None:
-        self._enter("file_delete", code=code)
+        await self._enter("file_delete", code=code)
         if self.files.pop(code, None) is None:
             raise NotFoundError("No file", status=404, op="file/delete")
 
     async def file_direct_link(self, code: str) -> DirectLink:
-        self._enter("file_direct_link", code=code)
-        raise UnsupportedError("This function not allowed in API", status=403, op="direct_link")
+        await self._enter("file_direct_link", code=code)
+        await trio.lowlevel.checkpoint()
+        if not self.direct_links:
+            raise UnsupportedError("This function not allowed in API", status=403, op="direct_link")
+        f = self.files.get(code)
+        if f is None:
+            raise NotFoundError("no file", status=404)
+        versions = [
+            LinkVersion(name, f"fake://{code}/{name}/{self.link_gen}", len(data))
+            for name, data in f.versions.items()
+        ]
+        return DirectLink(versions=versions, length=60, player_img=None)
 
     async def file_deleted(self, last_hours: int = 720) -> list[DeletedFile]:
-        self._enter("file_deleted")
+        await self._enter("file_deleted")
         return []
 
     async def file_dmca(self, last_hours: int = 720) -> list[DmcaFile]:
-        self._enter("file_dmca")
+        await self._enter("file_dmca")
         return []
 
     async def file_encodings(self, code: str | None = None) -> list[Encoding]:
-        self._enter("file_encodings")
+        await self._enter("file_encodings")
         return []
 
     async def file_url_uploads(self, code: str | None = None) -> list[UrlUpload]:
-        self._enter("file_url_uploads")
+        await self._enter("file_url_uploads")
         return []
 
     # -- uploads -----------------------------------------------------------------------------
     async def upload_server(self) -> str:
-        self._enter("upload_server")
+        await self._enter("upload_server")
         return "http://node1.fake/upload/01"
 
     async def upload_file(
@@ -327,7 +457,7 @@ class FakeApi:
         adult: bool | None = None,
         progress: Callable[[int], None] | None = None,
     ) -> UploadedFile:
-        self._enter(
+        await self._enter(
             "upload_file",
             server_url=server_url,
             path=path,
@@ -366,19 +496,44 @@ class FakeApi:
         return UploadedFile(code=code, filename=filename, status="OK")
 
     async def upload_url(self, url: str, *, fld_id: int = 0, public: bool | None = None) -> str:
-        self._enter("upload_url", url=url)
+        await self._enter("upload_url", url=url)
         raise UnsupportedError("Invalid operation", status=400, op="upload/url")
 
     # -- bytes -------------------------------------------------------------------------------
-    async def _no_bytes(self) -> AsyncIterator[bytes]:
-        raise UnsupportedError("no downloads in the fake", op="download")
-        yield b""  # pragma: no cover
+    async def download(
+        self, url: str, start: int = 0, end: int | None = None
+    ) -> AsyncIterator[bytes]:
+        code, name, gen = url.removeprefix("fake://").split("/")
+        f = self.files.get(code)
+        if int(gen) != self.link_gen or f is None or name not in f.versions:
+            raise LinkExpiredError("403 from node", status=403, op="download")
+        data = f.versions[name]
+        stop = len(data) if end is None else end
+        self.downloads.append((code, start, stop))
+        if self.download_failures:
+            self.download_failures -= 1
+            raise TransientError("connection reset", op="download")
+        self.active_downloads += 1
+        finished = False
+        try:
+            for pos in range(start, stop, self.piece):
+                if self.hold_at is not None and pos >= self.hold_at:
+                    await self.release.wait()
+                await trio.lowlevel.checkpoint()
+                if int(gen) != self.link_gen:
+                    raise LinkExpiredError("403 from node", status=403, op="download")
+                finished = pos + self.piece >= stop  # the consumer may stop after the last piece
+                yield data[pos : min(pos + self.piece, stop)]
+        finally:
+            self.active_downloads -= 1
+            if not finished:
+                self.closed_early += 1
 
-    def download(self, url: str, start: int = 0, end: int | None = None) -> AsyncIterator[bytes]:
-        return self._no_bytes()
+    def starts(self, code: str) -> list[int]:
+        return [start for c, start, _ in self.downloads if c == code]
 
     def server_to_epoch(self, when: datetime) -> float:
-        return when.timestamp()
+        return when.replace(tzinfo=UTC).timestamp() - EPOCH_OFFSET
 
     @property
     def requests_available(self) -> int | None:

@@ -11,7 +11,7 @@ from datetime import UTC
 import pytest
 import trio
 
-from tests.unit.vfs.fakeapi import EPOCH_OFFSET, FakeApi
+from tests.unit.vfs.fake_api import EPOCH_OFFSET, FakeApi
 from vipfs.api.errors import TransientError
 from vipfs.vfs.attrs import UNLIMITED_BYTES, Owner
 from vipfs.vfs.errors import VfsError
@@ -53,10 +53,10 @@ async def test_tree_attrs_and_one_call_per_folder() -> None:
     fs = make(api)
     root = await listdir(fs)
     assert len(root) == 122  # .vipfs + Series + 120 files
-    assert api.calls["folder/list"] == 1
+    assert api.count("folder_list") == 1
     for name in list(root)[:50]:
         await fs.lookup(ROOT_INO, name)
-    assert api.calls["folder/list"] == 1  # lookups are served by the listing
+    assert api.count("folder_list") == 1  # lookups are served by the listing
     series = await fs.lookup(ROOT_INO, "Series")
     assert stat.S_ISDIR(series.mode) and stat.S_IMODE(series.mode) == 0o750
     assert series.nlink == 2 and series.uid == 1234 and series.gid == 5678
@@ -79,14 +79,14 @@ async def test_listing_ttl_and_invalidation() -> None:
     fs = make(api, clock)
     await listdir(fs)
     await listdir(fs)
-    assert api.calls["folder/list"] == 1
+    assert api.count("folder_list") == 1
     clock.now += 301
     api.add_file("b")
     assert "b" in await listdir(fs)
-    assert api.calls["folder/list"] == 2
+    assert api.count("folder_list") == 2
     fs.forget_all()
     await listdir(fs)
-    assert api.calls["folder/list"] == 3
+    assert api.count("folder_list") == 3
 
 
 async def test_concurrent_lookups_share_one_call() -> None:
@@ -104,7 +104,7 @@ async def test_concurrent_lookups_share_one_call() -> None:
             nursery.start_soon(one)
         await trio.testing.wait_all_tasks_blocked()
         api.gate.set()
-    assert api.calls["folder/list"] == 1
+    assert api.count("folder_list") == 1
     assert len({r.ino for r in results}) == 1
     assert fs.inodes.get(results[0].ino).lookups == 10  # type: ignore[union-attr]
 
@@ -148,12 +148,12 @@ async def test_stale_listing_served_when_api_fails_then_heals() -> None:
     sub = api.add_folder("cold")
     await listdir(fs)
     clock.now += 1000
-    api.fail = TransientError("connection refused")
+    api.fail_all = TransientError("connection refused")
     assert "a" in await listdir(fs)  # stale, but served
     with pytest.raises(VfsError) as err:
         await fs.opendir((await fs.lookup(ROOT_INO, "cold")).ino)
     assert err.value.errno == errno.EIO
-    api.fail = None
+    api.fail_all = None
     assert await listdir(fs, fs.inodes.by_key(("dir", sub)).ino) == {}  # type: ignore[union-attr]
 
 

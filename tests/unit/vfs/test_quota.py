@@ -7,7 +7,7 @@ import dataclasses
 import trio
 import trio.testing
 
-from tests.unit.vfs.fakeapi import FakeApi
+from tests.unit.vfs.fake_api import FakeApi
 from vipfs.vfs.attrs import UNLIMITED_BYTES
 from vipfs.vfs.quota import Quota
 
@@ -21,7 +21,7 @@ async def test_first_statfs_is_the_default_then_the_refresher_fills_in() -> None
         assert first.bfree * first.bsize == UNLIMITED_BYTES
         await trio.testing.wait_all_tasks_blocked()  # the refresher answered (no latency)
         assert quota.statfs().bfree == 100
-        assert api.calls["account/info"] == 1
+        assert api.count("account_info") == 1
         nursery.cancel_scope.cancel()
 
 

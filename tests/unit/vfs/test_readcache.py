@@ -7,23 +7,20 @@ import os
 import random
 import stat
 import tempfile
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import pytest
 import trio
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.unit.vfs.fake_api import FakeApi
 from vipfs.api.errors import (
-    LinkExpiredError,
-    NotFoundError,
-    RequestRejectedError,
     TransientError,
     UnsupportedError,
 )
-from vipfs.api.protocol import XvsApi
 from vipfs.api.records import DirectLink, LinkVersion
 from vipfs.vfs.errors import VfsError
 from vipfs.vfs.features import HostFeatures
@@ -32,78 +29,6 @@ from vipfs.vfs.readcache import ReadCache, choose_version
 
 def blob(n: int, seed: int = 0) -> bytes:
     return random.Random(seed).randbytes(n)
-
-
-class FakeHost:
-    """Serves versions of files from memory through expiring URLs, and records every call.
-
-    A URL carries the link generation it was issued in; bumping `gen` expires all earlier URLs,
-    even in the middle of a download. `hold_at` parks downloads at that byte until `release` is
-    set; `failures` makes that many downloads fail transiently first.
-    """
-
-    def __init__(self, files: dict[str, dict[str, bytes]], piece: int = 256) -> None:
-        self.files = files
-        self.piece = piece
-        self.gen = 0
-        self.link_calls = 0
-        self.link_error: Exception | None = None
-        self.downloads: list[tuple[str, int, int]] = []  # (code, start, end)
-        self.failures = 0
-        self.hold_at: int | None = None
-        self.release = trio.Event()
-        self.active = 0
-        self.closed_early = 0
-
-    async def file_direct_link(self, code: str) -> DirectLink:
-        self.link_calls += 1
-        await trio.lowlevel.checkpoint()
-        if self.link_error is not None:
-            raise self.link_error
-        if code not in self.files:
-            raise NotFoundError("no file", status=404)
-        versions = [
-            LinkVersion(name, f"fake://{code}/{name}/{self.gen}", len(data))
-            for name, data in self.files[code].items()
-        ]
-        return DirectLink(versions=versions, length=60, player_img=None)
-
-    async def file_delete(self, code: str) -> None:
-        raise NotFoundError("No file", status=404)
-
-    async def folder_delete(self, fld_id: int) -> None:
-        raise RequestRejectedError("Folder id required", status=400)
-
-    async def download(
-        self, url: str, start: int = 0, end: int | None = None
-    ) -> AsyncIterator[bytes]:
-        code, name, gen = url.removeprefix("fake://").split("/")
-        if int(gen) != self.gen or name not in self.files.get(code, {}):
-            raise LinkExpiredError("403 from node", status=403, op="download")
-        data = self.files[code][name]
-        stop = len(data) if end is None else end
-        self.downloads.append((code, start, stop))
-        if self.failures:
-            self.failures -= 1
-            raise TransientError("connection reset", op="download")
-        self.active += 1
-        finished = False
-        try:
-            for pos in range(start, stop, self.piece):
-                if self.hold_at is not None and pos >= self.hold_at:
-                    await self.release.wait()
-                await trio.lowlevel.checkpoint()
-                if int(gen) != self.gen:
-                    raise LinkExpiredError("403 from node", status=403, op="download")
-                finished = pos + self.piece >= stop  # the consumer may stop after the last piece
-                yield data[pos : min(pos + self.piece, stop)]
-        finally:
-            self.active -= 1
-            if not finished:
-                self.closed_early += 1
-
-    def starts(self, code: str) -> list[int]:
-        return [start for c, start, _ in self.downloads if c == code]
 
 
 Factory = Callable[..., Awaitable[ReadCache]]
@@ -116,14 +41,14 @@ def cache_dir(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def start_cache(nursery: trio.Nursery, cache_dir: Path) -> Factory:
-    async def start(host: FakeHost, **kwargs: Any) -> ReadCache:
+    async def start(host: FakeApi, **kwargs: Any) -> ReadCache:
         kwargs.setdefault("max_bytes", 1 << 30)
         kwargs.setdefault("features", HostFeatures({"direct_link": True}))
         kwargs.setdefault("chunk_size", 1000)
         kwargs.setdefault("readahead", 2)
         kwargs.setdefault("read_timeout", 5.0)
         kwargs.setdefault("retry_initial", 0.001)
-        cache = ReadCache(cast(XvsApi, host), cache_dir, **kwargs)
+        cache = ReadCache(host, cache_dir, **kwargs)
         await nursery.start(cache.run)
         return cache
 
@@ -166,7 +91,7 @@ def test_random_reads_return_exact_bytes(
 ) -> None:
     """Any mix of reads, by up to three concurrent handles, returns exactly the file's bytes."""
     data = blob(size, seed=size)
-    host = FakeHost({"abcdefghijkl": {"n": data}}, piece=97)
+    host = FakeApi.serving({"abcdefghijkl": {"n": data}}, piece=97)
 
     async def reader(cache: ReadCache, reads: list[tuple[int, int]]) -> None:
         handle = await cache.open("abcdefghijkl")
@@ -176,9 +101,7 @@ def test_random_reads_return_exact_bytes(
 
     async def scenario(root: Path) -> None:
         features = HostFeatures({"direct_link": True})
-        cache = ReadCache(
-            cast(XvsApi, host), root, max_bytes=1 << 30, features=features, chunk_size=chunk
-        )
+        cache = ReadCache(host, root, max_bytes=1 << 30, features=features, chunk_size=chunk)
         async with trio.open_nursery() as nursery:
             await nursery.start(cache.run)
             async with trio.open_nursery() as readers_nursery:
@@ -194,13 +117,13 @@ def test_random_reads_return_exact_bytes(
 
 async def test_open_downloads_nothing_and_first_read_does(start_cache: Factory) -> None:
     data = blob(5000)
-    host = FakeHost({"abcdefghijkl": {"n": data}})
+    host = FakeApi.serving({"abcdefghijkl": {"n": data}})
     cache = await start_cache(host)
     handle = await cache.open("abcdefghijkl")
-    assert host.link_calls == 0 and host.downloads == []
+    assert host.count("file_direct_link") == 0 and host.downloads == []
     assert cache.known_size("abcdefghijkl") is None
     assert await cache.read(handle, 1500, 100) == data[1500:1600]
-    assert host.link_calls == 1
+    assert host.count("file_direct_link") == 1
     assert cache.known_size("abcdefghijkl") == 5000
     assert await cache.read(handle, 4990, 100) == data[4990:]
     assert await cache.read(handle, 5000, 100) == b""
@@ -212,7 +135,7 @@ async def test_open_downloads_nothing_and_first_read_does(start_cache: Factory) 
 
 
 async def test_original_is_preferred_then_the_largest_encode(start_cache: Factory) -> None:
-    host = FakeHost(
+    host = FakeApi.serving(
         {
             "withoriginal": {"n": blob(300, 1), "o": blob(900, 2), "h": blob(600, 3)},
             "encodesonly1": {"l": blob(100, 4), "h": blob(700, 5), "n": blob(400, 6)},
@@ -235,12 +158,12 @@ def test_choose_version_skips_unknown_sizes() -> None:
 
 async def test_read_returns_as_soon_as_its_bytes_arrive(start_cache: Factory) -> None:
     data = blob(600_000)
-    host = FakeHost({"abcdefghijkl": {"n": data}}, piece=16_384)
+    host = FakeApi.serving({"abcdefghijkl": {"n": data}}, piece=16_384)
     host.hold_at = 400_000  # the download stalls well inside the only chunk
     cache = await start_cache(host, chunk_size=1_000_000)
     handle = await cache.open("abcdefghijkl")
     assert await cache.read(handle, 1000, 4096) == data[1000:5096]
-    assert host.active == 1  # the chunk is still downloading
+    assert host.active_downloads == 1  # the chunk is still downloading
     host.release.set()
     assert await cache.read(handle, 550_000, 50_000) == data[550_000:]
     await cache.release(handle)
@@ -249,7 +172,7 @@ async def test_read_returns_as_soon_as_its_bytes_arrive(start_cache: Factory) ->
 # -- readahead and sharing -------------------------------------------------------------------
 async def test_sequential_reads_start_readahead(start_cache: Factory) -> None:
     data = blob(10_000)
-    host = FakeHost({"abcdefghijkl": {"n": data}})
+    host = FakeApi.serving({"abcdefghijkl": {"n": data}})
     cache = await start_cache(host, readahead=3)
     handle = await cache.open("abcdefghijkl")
     assert await cache.read(handle, 0, 400) == data[:400]
@@ -261,7 +184,7 @@ async def test_sequential_reads_start_readahead(start_cache: Factory) -> None:
 
 async def test_random_reads_fetch_only_their_chunks(start_cache: Factory) -> None:
     data = blob(10_000)
-    host = FakeHost({"abcdefghijkl": {"n": data}})
+    host = FakeApi.serving({"abcdefghijkl": {"n": data}})
     cache = await start_cache(host, readahead=3)
     handle = await cache.open("abcdefghijkl")
     assert await cache.read(handle, 7100, 50) == data[7100:7150]
@@ -274,7 +197,7 @@ async def test_random_reads_fetch_only_their_chunks(start_cache: Factory) -> Non
 
 async def test_concurrent_readers_share_one_download(start_cache: Factory, cache_dir: Path) -> None:
     data = blob(8000)
-    host = FakeHost({"abcdefghijkl": {"n": data}}, piece=100)
+    host = FakeApi.serving({"abcdefghijkl": {"n": data}}, piece=100)
     cache = await start_cache(host)
     results: dict[int, bytes] = {}
 
@@ -288,22 +211,22 @@ async def test_concurrent_readers_share_one_download(start_cache: Factory, cache
     assert len(results) == 4
     starts = host.starts("abcdefghijkl")
     assert sorted(starts) == sorted(set(starts))  # no byte range fetched twice
-    assert host.link_calls == 1
+    assert host.count("file_direct_link") == 1
     assert len(cache_files(cache_dir)) == 1
 
 
 # -- failures ----------------------------------------------------------------------------------
 async def test_expired_link_is_refetched_and_the_download_resumes(start_cache: Factory) -> None:
     data = blob(3000)
-    host = FakeHost({"abcdefghijkl": {"n": data}}, piece=100)
+    host = FakeApi.serving({"abcdefghijkl": {"n": data}}, piece=100)
     host.hold_at = 1500
     cache = await start_cache(host, chunk_size=3000, readahead=0)
     handle = await cache.open("abcdefghijkl")
     assert await cache.read(handle, 0, 1000) == data[:1000]
-    host.gen += 1  # every URL handed out so far is now refused, mid-download included
+    host.link_gen += 1  # every URL handed out so far is now refused, mid-download included
     host.release.set()
     assert await cache.read(handle, 2000, 1000) == data[2000:]
-    assert host.link_calls == 2
+    assert host.count("file_direct_link") == 2
     starts = host.starts("abcdefghijkl")
     assert starts[0] == 0 and len(starts) == 2
     assert 0 < starts[1] <= 1500  # resumed after the bytes it had, not from the start
@@ -312,20 +235,20 @@ async def test_expired_link_is_refetched_and_the_download_resumes(start_cache: F
 
 async def test_link_expired_between_reads(start_cache: Factory) -> None:
     data = blob(5000)
-    host = FakeHost({"abcdefghijkl": {"n": data}})
+    host = FakeApi.serving({"abcdefghijkl": {"n": data}})
     cache = await start_cache(host)
     handle = await cache.open("abcdefghijkl")
     assert await cache.read(handle, 0, 10) == data[:10]
-    host.gen += 1
+    host.link_gen += 1
     assert await cache.read(handle, 4000, 1000) == data[4000:]
-    assert host.link_calls == 2
+    assert host.count("file_direct_link") == 2
     await cache.release(handle)
 
 
 async def test_transient_download_failures_are_retried(start_cache: Factory) -> None:
     data = blob(2500)
-    host = FakeHost({"abcdefghijkl": {"n": data}})
-    host.failures = 3
+    host = FakeApi.serving({"abcdefghijkl": {"n": data}})
+    host.download_failures = 3
     cache = await start_cache(host)
     assert await read_all(cache, "abcdefghijkl") == data
 
@@ -334,20 +257,20 @@ async def test_persistent_failure_becomes_eio_and_a_later_read_retries(
     start_cache: Factory,
 ) -> None:
     data = blob(2500)
-    host = FakeHost({"abcdefghijkl": {"n": data}})
-    host.failures = 10**6
+    host = FakeApi.serving({"abcdefghijkl": {"n": data}})
+    host.download_failures = 10**6
     cache = await start_cache(host, read_timeout=0.2)
     handle = await cache.open("abcdefghijkl")
     with pytest.raises(VfsError) as caught:
         await cache.read(handle, 0, 100)
     assert caught.value.errno == errno.EIO
-    host.failures = 0
+    host.download_failures = 0
     assert await cache.read(handle, 0, 100) == data[:100]
     await cache.release(handle)
 
 
 async def test_missing_file_is_eio(start_cache: Factory) -> None:
-    cache = await start_cache(FakeHost({}))
+    cache = await start_cache(FakeApi.serving({}))
     handle = await cache.open("abcdefghijkl")
     with pytest.raises(VfsError) as caught:
         await cache.read(handle, 0, 100)
@@ -355,9 +278,9 @@ async def test_missing_file_is_eio(start_cache: Factory) -> None:
 
 
 async def test_read_without_run_fails_instead_of_hanging(cache_dir: Path) -> None:
-    host = FakeHost({"abcdefghijkl": {"n": blob(10)}})
+    host = FakeApi.serving({"abcdefghijkl": {"n": blob(10)}})
     features = HostFeatures({"direct_link": True})
-    cache = ReadCache(cast(XvsApi, host), cache_dir, max_bytes=1 << 20, features=features)
+    cache = ReadCache(host, cache_dir, max_bytes=1 << 20, features=features)
     handle = await cache.open("abcdefghijkl")
     with pytest.raises(VfsError) as caught:
         await cache.read(handle, 0, 10)
@@ -365,7 +288,7 @@ async def test_read_without_run_fails_instead_of_hanging(cache_dir: Path) -> Non
 
 
 async def test_unknown_handle_is_ebadf(start_cache: Factory) -> None:
-    cache = await start_cache(FakeHost({}))
+    cache = await start_cache(FakeApi.serving({}))
     with pytest.raises(VfsError) as caught:
         await cache.read(12345, 0, 1)
     assert caught.value.errno == errno.EBADF
@@ -373,18 +296,20 @@ async def test_unknown_handle_is_ebadf(start_cache: Factory) -> None:
 
 # -- the host feature --------------------------------------------------------------------------
 async def test_disabled_direct_link_is_eacces_at_open(start_cache: Factory) -> None:
-    host = FakeHost({"abcdefghijkl": {"n": blob(10)}})
+    host = FakeApi.serving({"abcdefghijkl": {"n": blob(10)}})
     cache = await start_cache(host, features=HostFeatures({"direct_link": False}))
     with pytest.raises(VfsError) as caught:
         await cache.open("abcdefghijkl")
     assert caught.value.errno == errno.EACCES
     assert "file/direct_link" in caught.value.why
-    assert host.link_calls == 0
+    assert host.count("file_direct_link") == 0
 
 
 async def test_unknown_feature_is_probed_at_open(start_cache: Factory) -> None:
-    host = FakeHost({"abcdefghijkl": {"n": blob(10)}})
-    host.link_error = UnsupportedError("This function not allowed in API", status=403)
+    host = FakeApi.serving({"abcdefghijkl": {"n": blob(10)}})
+    host.failing["file_direct_link"] = UnsupportedError(
+        "This function not allowed in API", status=403
+    )
     features = HostFeatures()
     cache = await start_cache(host, features=features)
     with pytest.raises(VfsError) as caught:
@@ -398,24 +323,26 @@ async def test_feature_still_unknown_after_probe_is_settled_by_reading(
     start_cache: Factory,
 ) -> None:
     data = blob(10)
-    host = FakeHost({"abcdefghijkl": {"n": data}})
-    host.link_error = TransientError("timed out")
+    host = FakeApi.serving({"abcdefghijkl": {"n": data}})
+    host.failing["file_direct_link"] = TransientError("timed out")
     features = HostFeatures()
     cache = await start_cache(host, features=features)
     handle = await cache.open("abcdefghijkl")  # the probe failed transiently: let reads try
     assert features.known("direct_link") is None
-    host.link_error = None
+    del host.failing["file_direct_link"]
     assert await cache.read(handle, 0, 10) == data
     assert features.known("direct_link") is True
     await cache.release(handle)
 
 
 async def test_refused_at_read_marks_feature_off(start_cache: Factory) -> None:
-    host = FakeHost({"abcdefghijkl": {"n": blob(10)}})
+    host = FakeApi.serving({"abcdefghijkl": {"n": blob(10)}})
     features = HostFeatures({"direct_link": True})
     cache = await start_cache(host, features=features)
     handle = await cache.open("abcdefghijkl")
-    host.link_error = UnsupportedError("API special allowed for premium only", status=403)
+    host.failing["file_direct_link"] = UnsupportedError(
+        "API special allowed for premium only", status=403
+    )
     with pytest.raises(VfsError) as caught:
         await cache.read(handle, 0, 10)
     assert caught.value.errno == errno.EACCES
@@ -425,45 +352,45 @@ async def test_refused_at_read_marks_feature_off(start_cache: Factory) -> None:
 # -- thumbnailers ----------------------------------------------------------------------------
 async def test_small_head_read_of_big_file_cancels_download(start_cache: Factory) -> None:
     data = blob(50_000)
-    host = FakeHost({"abcdefghijkl": {"n": data}}, piece=100)
+    host = FakeApi.serving({"abcdefghijkl": {"n": data}}, piece=100)
     host.hold_at = 500
     cache = await start_cache(host, chunk_size=4000, small_read=1000, big_file=10_000)
     handle = await cache.open("abcdefghijkl")
     assert await cache.read(handle, 0, 200) == data[:200]
     assert await cache.read(handle, 200, 200) == data[200:400]
-    await eventually(lambda: host.active == 3)  # chunk 0 and two readahead chunks, held
+    await eventually(lambda: host.active_downloads == 3)  # chunk 0 and two readahead chunks, held
     await cache.release(handle)
-    await eventually(lambda: host.active == 0)
+    await eventually(lambda: host.active_downloads == 0)
     assert host.closed_early == 3
     assert cache.cached_bytes < 4000  # nothing more arrived
 
 
 async def test_real_reader_close_lets_downloads_finish(start_cache: Factory) -> None:
     data = blob(50_000)
-    host = FakeHost({"abcdefghijkl": {"n": data}}, piece=100)
+    host = FakeApi.serving({"abcdefghijkl": {"n": data}}, piece=100)
     cache = await start_cache(host, chunk_size=4000, small_read=1000, big_file=10_000)
     handle = await cache.open("abcdefghijkl")
     assert await cache.read(handle, 0, 3000) == data[:3000]
     host.hold_at = 8500
     assert await cache.read(handle, 3000, 2000) == data[3000:5000]
-    await eventually(lambda: host.active >= 1)
+    await eventually(lambda: host.active_downloads >= 1)
     await cache.release(handle)
     host.release.set()
-    await eventually(lambda: host.active == 0)
+    await eventually(lambda: host.active_downloads == 0)
     assert host.closed_early == 0
     assert cache.cached_bytes == 16_000  # chunks 0-1 read, 2-3 read ahead, all complete
 
 
 async def test_small_file_head_read_is_not_cancelled(start_cache: Factory) -> None:
     data = blob(5000)
-    host = FakeHost({"abcdefghijkl": {"n": data}}, piece=100)
+    host = FakeApi.serving({"abcdefghijkl": {"n": data}}, piece=100)
     host.hold_at = 4500
     cache = await start_cache(host, chunk_size=5000, small_read=1000, big_file=10_000)
     handle = await cache.open("abcdefghijkl")
     assert await cache.read(handle, 0, 100) == data[:100]
     await cache.release(handle)
     host.release.set()
-    await eventually(lambda: host.active == 0)
+    await eventually(lambda: host.active_downloads == 0)
     assert host.closed_early == 0
 
 
@@ -472,7 +399,7 @@ async def test_lru_eviction_keeps_the_cache_under_its_cap(
     start_cache: Factory, cache_dir: Path
 ) -> None:
     files = {f"file{n:08d}": {"n": blob(3000, n)} for n in range(5)}
-    host = FakeHost(files)
+    host = FakeApi.serving(files)
     cache = await start_cache(host, max_bytes=7000)
     for code, versions in files.items():
         assert await read_all(cache, code) == versions["n"]
@@ -486,7 +413,7 @@ async def test_lru_eviction_keeps_the_cache_under_its_cap(
 
 
 async def test_low_disk_space_evicts_idle_files(start_cache: Factory, cache_dir: Path) -> None:
-    host = FakeHost({"abcdefghijkl": {"n": blob(3000)}})
+    host = FakeApi.serving({"abcdefghijkl": {"n": blob(3000)}})
     cache = await start_cache(host, min_free_bytes=1 << 62)  # more than any disk has free
     handle = await cache.open("abcdefghijkl")
     assert await cache.read(handle, 0, 3000) == blob(3000)
@@ -498,7 +425,7 @@ async def test_low_disk_space_evicts_idle_files(start_cache: Factory, cache_dir:
 
 async def test_open_files_are_never_evicted(start_cache: Factory) -> None:
     files = {f"file{n:08d}": {"n": blob(3000, n)} for n in range(4)}
-    host = FakeHost(files)
+    host = FakeApi.serving(files)
     cache = await start_cache(host, max_bytes=5000)
     pinned = await cache.open("file00000000")
     assert await cache.read(pinned, 0, 3000) == files["file00000000"]["n"]
@@ -512,10 +439,10 @@ async def test_open_files_are_never_evicted(start_cache: Factory) -> None:
 
 
 async def test_replaced_file_never_serves_stale_bytes(start_cache: Factory) -> None:
-    host = FakeHost({"abcdefghijkl": {"n": blob(3000, 1)}})
+    host = FakeApi.serving({"abcdefghijkl": {"n": blob(3000, 1)}})
     cache = await start_cache(host)
     assert await read_all(cache, "abcdefghijkl") == blob(3000, 1)
-    host.files["abcdefghijkl"] = {"n": blob(2000, 2)}
+    host.files["abcdefghijkl"].versions = {"n": blob(2000, 2)}
     cache.forget("abcdefghijkl")
     assert await read_all(cache, "abcdefghijkl") == blob(2000, 2)
     assert cache.known_size("abcdefghijkl") == 2000
@@ -524,12 +451,12 @@ async def test_replaced_file_never_serves_stale_bytes(start_cache: Factory) -> N
 async def test_original_dropped_mid_read_fails_once_then_reads_the_encode(
     start_cache: Factory,
 ) -> None:
-    host = FakeHost({"abcdefghijkl": {"o": blob(3000, 1), "n": blob(1000, 2)}})
+    host = FakeApi.serving({"abcdefghijkl": {"o": blob(3000, 1), "n": blob(1000, 2)}})
     cache = await start_cache(host, readahead=0)
     handle = await cache.open("abcdefghijkl")
     assert await cache.read(handle, 0, 10) == blob(3000, 1)[:10]
-    del host.files["abcdefghijkl"]["o"]  # encoding finished; the host dropped the original
-    host.gen += 1
+    del host.files["abcdefghijkl"].versions["o"]  # encoding finished; the host dropped the original
+    host.link_gen += 1
     with pytest.raises(VfsError) as caught:
         await cache.read(handle, 2000, 10)
     assert caught.value.errno == errno.EIO and "no longer served" in caught.value.why
@@ -542,10 +469,8 @@ async def test_cache_dir_is_private_and_starts_clean(nursery: trio.Nursery, tmp_
     root.mkdir(mode=0o755)
     (root / "old-n-10-1.cache").write_bytes(b"x" * 10)
     (root / "keep.txt").write_text("not ours")
-    host = FakeHost({"abcdefghijkl": {"n": blob(4000)}})
-    cache = ReadCache(
-        cast(XvsApi, host), root, max_bytes=1 << 20, features=HostFeatures({"direct_link": True})
-    )
+    host = FakeApi.serving({"abcdefghijkl": {"n": blob(4000)}})
+    cache = ReadCache(host, root, max_bytes=1 << 20, features=HostFeatures({"direct_link": True}))
     await nursery.start(cache.run)
     assert stat.S_IMODE(os.stat(root).st_mode) == 0o700
     assert sorted(p.name for p in root.iterdir()) == ["keep.txt"]

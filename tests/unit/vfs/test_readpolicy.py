@@ -15,7 +15,7 @@ from typing import Any
 import pyfuse3
 import pytest
 
-from tests.unit.vfs.fakeapi import FakeApi
+from tests.unit.vfs.fake_api import FakeApi
 from vipfs import config, mount
 from vipfs.fuse_ops import Operations
 from vipfs.mount_helper import translate

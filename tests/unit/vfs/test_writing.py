@@ -60,7 +60,7 @@ class CloningApi(FakeApi):
     async def file_clone(
         self, code: str, *, title: str | None = None, fld_id: int | None = None
     ) -> CloneResult:
-        self._enter("file_clone", code=code, title=title, fld_id=fld_id)
+        await self._enter("file_clone", code=code, title=title, fld_id=fld_id)
         source = self.files[code]
         new = self._new_code()
         self.files[new] = FakeFile(
@@ -70,14 +70,14 @@ class CloningApi(FakeApi):
 
     async def file_delete(self, code: str) -> None:
         if self.file_delete_off:
-            self._enter("file_delete", code=code)
+            await self._enter("file_delete", code=code)
             raise UnsupportedError("This function not allowed in API", status=403, op="file/delete")
         await super().file_delete(code)
 
     async def folder_delete(self, fld_id: int) -> None:
         if not self.folder_delete_on:
             await super().folder_delete(fld_id)
-        self._enter("folder_delete", fld_id=fld_id)
+        await self._enter("folder_delete", fld_id=fld_id)
         if fld_id not in self.folders:
             raise NotFoundError("no such folder")
         if any(f.parent_id == fld_id for f in self.folders.values()) or any(
