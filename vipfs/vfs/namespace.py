@@ -14,6 +14,7 @@ import html
 import logging
 from collections.abc import Collection
 from dataclasses import dataclass
+from typing import Unpack
 
 from vipfs.api.errors import (
     ApiError,
@@ -28,7 +29,7 @@ from vipfs.api.protocol import XvsApi
 from vipfs.vfs.errors import VfsError
 from vipfs.vfs.features import HostFeatures
 from vipfs.vfs.metadb import MetaDb
-from vipfs.vfs.uploads import edit_keep_tags
+from vipfs.vfs.uploads import FileEdit, edit_keep_tags
 
 log = logging.getLogger(__name__)
 
@@ -123,33 +124,10 @@ class Namespace:
             raise vfs_error(exc, f"folder/edit of folder {fld_id}") from None
 
     # -- files ---------------------------------------------------------------------------------
-    async def edit_file(
-        self,
-        code: str,
-        what: str,
-        *,
-        title: str | None = None,
-        descr: str | None = None,
-        fld_id: int | None = None,
-        tags: str | None = None,
-        public: bool | None = None,
-        adult: bool | None = None,
-        cat_id: int | None = None,
-    ) -> None:
+    async def edit_file(self, code: str, what: str, **edit: Unpack[FileEdit]) -> None:
         """One `file/edit` (title, folder, metadata) that keeps the file's tags."""
         try:
-            await edit_keep_tags(
-                self.api,
-                self.db,
-                code,
-                title=title,
-                descr=descr,
-                fld_id=fld_id,
-                tags=tags,
-                public=public,
-                adult=adult,
-                cat_id=cat_id,
-            )
+            await edit_keep_tags(self.api, self.db, code, **edit)
         except ApiError as exc:
             raise vfs_error(exc, what) from None
 

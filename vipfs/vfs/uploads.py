@@ -36,7 +36,7 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 import trio
 
@@ -95,22 +95,23 @@ def backoff_delay(attempts: int, rng: random.Random) -> float:
     return step * rng.uniform(0.5, 1.0)
 
 
-async def edit_keep_tags(
-    api: XvsApi,
-    db: MetaDb,
-    code: str,
-    *,
-    title: str | None = None,
-    descr: str | None = None,
-    fld_id: int | None = None,
-    tags: str | None = None,
-    public: bool | None = None,
-    adult: bool | None = None,
-    cat_id: int | None = None,
-) -> None:
+class FileEdit(TypedDict, total=False):
+    """What one `file/edit` may change; every caller names its changes with these keys."""
+
+    title: str | None
+    descr: str | None
+    fld_id: int | None
+    tags: str | None
+    public: bool | None
+    adult: bool | None
+    cat_id: int | None
+
+
+async def edit_keep_tags(api: XvsApi, db: MetaDb, code: str, **edit: Unpack[FileEdit]) -> None:
     """`file/edit` that always resends the file's tags: the host wipes them on any edit without
     `tags`. Known tags come from the db; unknown ones are fetched once with `file/info`. Every
     `file/edit` vipfs sends goes through here. The db row (if any) follows the change."""
+    tags = edit.get("tags")
     if tags is None:
         known = await db.get_file(code)
         tags = known.tags if known is not None else None
@@ -118,21 +119,12 @@ async def edit_keep_tags(
         (info,) = await api.file_info([code])
         tags = (info.tags or "") if info.status == 200 else ""
         await db.update_file(code, tags=tags)
-    await api.file_edit(
-        code,
-        title=title,
-        descr=descr,
-        fld_id=fld_id,
-        tags=tags,
-        public=public,
-        adult=adult,
-        cat_id=cat_id,
-    )
+    edit["tags"] = tags
+    await api.file_edit(code, **edit)
     changes: dict[str, object] = {"tags": tags}
-    if descr is not None:
-        changes["descr"] = descr
-    if fld_id is not None:
-        changes["fld_id"] = fld_id
+    for key in ("descr", "fld_id"):
+        if edit.get(key) is not None:
+            changes[key] = edit[key]
     await db.update_file(code, **changes)
 
 
@@ -270,11 +262,6 @@ class UploadQueue:
         return UploadState.QUEUED, now + self.write_back
 
     # -- what the filesystem calls -----------------------------------------------------------
-    async def edit_keep_tags(self, code: str, **changes: Any) -> None:
-        """`edit_keep_tags` with this queue's api and db (renames, moves, xattrs of uploaded
-        files)."""
-        await edit_keep_tags(self._api, self._db, code, **changes)
-
     def get(self, upload_id: int) -> Upload | None:
         """The pending row (None once done or forgotten)."""
         return self._rows.get(upload_id)

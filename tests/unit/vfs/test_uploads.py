@@ -398,7 +398,7 @@ async def test_edit_keep_tags_resends_known_or_fetched_tags(
     code = env.done[0].code
     assert code is not None
     assert env.api.files[code].tags == "promo, clip"
-    await queue.edit_keep_tags(code, title="renamed", fld_id=3)
+    await edit_keep_tags(env.api, env.db, code, title="renamed", fld_id=3)
     assert env.api.files[code].tags == "promo, clip"
     meta = await env.db.get_file(code)
     assert meta is not None and meta.fld_id == 3 and meta.tags == "promo, clip"
