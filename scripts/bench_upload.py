@@ -29,22 +29,17 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-KEY = "1benchbenchbench0"
-MIB = 1 << 20
+from benchkit import MIB, Emulator, emulator, make_file, mounted, vm_hwm_kib, write_key
 
 
 class Host:
-    """The emulator subprocess, its control endpoints and one API call."""
+    """The emulator's API as the benches use it: one API call and the confirmed uploads."""
 
-    def __init__(self, url: str, key_file: Path) -> None:
-        self.url = url
-        self.base = url.removesuffix("/api")
-        self.key_file = key_file
-
-    def control(self, method: str, path: str) -> Any:
-        request = urllib.request.Request(self.base + path, method=method)
-        with urllib.request.urlopen(request, timeout=600) as reply:
-            return json.loads(reply.read() or b"null")
+    def __init__(self, emu: Emulator) -> None:
+        self.emu = emu
+        self.url = emu.url
+        self.key_file = emu.key_file
+        self.control = emu.control
 
     def api(self, op: str) -> Any:
         query = urllib.parse.urlencode({"key": self.key_file.read_text().strip()})
@@ -58,16 +53,6 @@ class Host:
             for f in self.control("GET", "/_emu/files")
             if not f["deleted"] and f["size"] == size and "vipfs-" not in f["title"]
         ]
-
-
-def make_file(path: Path, size: int) -> None:
-    """Random bytes, written for real (a sparse file would let cp skip its holes)."""
-    with path.open("wb") as out:
-        left = size
-        while left:
-            step = min(left, 8 * MIB)
-            out.write(os.urandom(step))
-            left -= step
 
 
 def wait_until(what: str, check: Any, timeout: float = 3600) -> None:
@@ -119,13 +104,6 @@ def small_batch(host: Host, tmp: Path, folder: Path, count: int) -> dict[str, in
     return dict(host.control("GET", "/_emu/calls"))
 
 
-def vm_hwm_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
 def per_file(calls: dict[str, int], files: int) -> str:
     useful = {op: n for op, n in calls.items() if op != "faulted"}
     detail = ", ".join(f"{op} {n / files:.2f}" for op, n in sorted(useful.items()))
@@ -144,71 +122,52 @@ def main() -> int:
 
     with tempfile.TemporaryDirectory(prefix="vipfs-bench-") as tmp_name:
         tmp = Path(tmp_name)
-        key_file = tmp / "key"
-        key_file.write_text(KEY + "\n")
-        key_file.chmod(0o600)
-        key_value = tmp / "key.value"  # curl's `<file` sends the file as is: no newline
-        key_value.write_text(KEY)
-        key_value.chmod(0o600)
-        emulator = subprocess.Popen(
-            [sys.executable, "-m", "vipfs", "emulator", "--port", "0", "--key-file",
-             str(key_file), "--bandwidth-mbps", str(args.bandwidth_mbps),
-             "--max-upload-mb", str(args.size_mib + 16),
-             "--storage-gb", str(args.size_mib * (args.runs * 2 + 1) // 1024 + 4)],
-            stdout=subprocess.PIPE, text=True,
-        )  # fmt: skip
+        key_file = write_key(tmp / "key")
+        key_value = write_key(tmp / "key.value", newline=False)  # curl's `<file` sends it as is
         mnt = tmp / "mnt"
         mnt.mkdir()
-        mount: subprocess.Popen[bytes] | None = None
-        try:
-            assert emulator.stdout is not None
-            host = Host(emulator.stdout.readline().strip(), key_file)
+        with emulator(
+            "--bandwidth-mbps", str(args.bandwidth_mbps),
+            "--max-upload-mb", str(args.size_mib + 16),
+            "--storage-gb", str(args.size_mib * (args.runs * 2 + 1) // 1024 + 4),
+            key_file=key_file,
+        ) as emu:  # fmt: skip
+            host = Host(emu)
             big = tmp / "big.mp4"
             make_file(big, size)
-            mount = subprocess.Popen(
-                [sys.executable, "-m", "vipfs", "mount", str(mnt), "--api-url", host.url,
-                 "--key-file", str(key_file), "-f", "--cache-dir", str(tmp / "cache"),
-                 "--log-file", str(tmp / "mount.log"), "--write-back", args.write_back]
-            )  # fmt: skip
-            while not os.path.ismount(mnt):
-                if mount.poll() is not None:
-                    print("bench: the mount failed", file=sys.stderr)
-                    return 1
-                time.sleep(0.05)
-            folder = mnt / "bench"
-            folder.mkdir()
+            with mounted(
+                mnt, emu, tmp / "cache",
+                "--log-file", str(tmp / "mount.log"), "--write-back", args.write_back,
+            ) as mount:  # fmt: skip
+                folder = mnt / "bench"
+                folder.mkdir()
 
-            curls: list[float] = []
-            vips: list[float] = []
-            cps: list[float] = []
-            big_calls: dict[str, int] = {}
-            for _ in range(args.runs):
-                curls.append(curl_upload(host, big, key_value))
-                copied, took, big_calls = vipfs_upload(host, big, folder / f"big {len(vips)}.mp4")
-                cps.append(copied)
-                vips.append(took)
-            small_calls = small_batch(host, tmp, folder, args.small_files)
-            curl_s, vip_s = statistics.median(curls), statistics.median(vips)
-            mb = size / 1e6
-            print(f"file: {args.size_mib} MiB, emulated bandwidth: {args.bandwidth_mbps:g} Mbit/s,"
-                  f" vipfs --write-back {args.write_back}, runs: {args.runs}")  # fmt: skip
-            print(f"curl -F to the node:         {curl_s:7.2f} s  ({mb / curl_s:6.1f} MB/s)")
-            print(f"cp into vipfs until on host: {vip_s:7.2f} s  ({mb / vip_s:6.1f} MB/s)"
-                  f"  = {vip_s / curl_s:5.2f} x curl")  # fmt: skip
-            print(f"  of which cp itself:        {statistics.median(cps):7.2f} s"
-                  " (the upload starts at the last close plus --write-back)")  # fmt: skip
-            print(f"API calls for the big file:  {per_file(big_calls, 1)}")
-            print(f"API calls per small file:    {per_file(small_calls, args.small_files)}"
-                  f"  ({args.small_files} files of 100 kB, cp -a)")  # fmt: skip
-            print(f"vipfs peak RSS (VmHWM):      {vm_hwm_mib(mount.pid):7.1f} MiB")
-        finally:
-            if mount is not None:
-                subprocess.run(["fusermount3", "-u", str(mnt)], check=False)
-                mount.wait(120)
-            emulator.terminate()
-            emulator.wait(30)
-            if emulator.stdout is not None:
-                emulator.stdout.close()
+                curls: list[float] = []
+                vips: list[float] = []
+                cps: list[float] = []
+                big_calls: dict[str, int] = {}
+                for _ in range(args.runs):
+                    curls.append(curl_upload(host, big, key_value))
+                    copied, took, big_calls = vipfs_upload(
+                        host, big, folder / f"big {len(vips)}.mp4"
+                    )
+                    cps.append(copied)
+                    vips.append(took)
+                small_calls = small_batch(host, tmp, folder, args.small_files)
+                peak_mib = vm_hwm_kib(mount.pid) / 1024
+    curl_s, vip_s = statistics.median(curls), statistics.median(vips)
+    mb = size / 1e6
+    print(f"file: {args.size_mib} MiB, emulated bandwidth: {args.bandwidth_mbps:g} Mbit/s,"
+          f" vipfs --write-back {args.write_back}, runs: {args.runs}")  # fmt: skip
+    print(f"curl -F to the node:         {curl_s:7.2f} s  ({mb / curl_s:6.1f} MB/s)")
+    print(f"cp into vipfs until on host: {vip_s:7.2f} s  ({mb / vip_s:6.1f} MB/s)"
+          f"  = {vip_s / curl_s:5.2f} x curl")  # fmt: skip
+    print(f"  of which cp itself:        {statistics.median(cps):7.2f} s"
+          " (the upload starts at the last close plus --write-back)")  # fmt: skip
+    print(f"API calls for the big file:  {per_file(big_calls, 1)}")
+    print(f"API calls per small file:    {per_file(small_calls, args.small_files)}"
+          f"  ({args.small_files} files of 100 kB, cp -a)")  # fmt: skip
+    print(f"vipfs peak RSS (VmHWM):      {peak_mib:7.1f} MiB")
     return 0
 
 
