@@ -11,6 +11,7 @@ import pytest
 import trio
 import trio.testing
 
+from tests.unit.vfs.clock import thread_aware_clock
 from tests.unit.vfs.fake_api import FakeApi
 from vipfs.vfs.metadb import MetaDb, Upload
 from vipfs.vfs.spool import Spool
@@ -64,12 +65,11 @@ class Env:
 
 
 @pytest.fixture
-def virtual_clock() -> trio.testing.MockClock:
+def virtual_clock(monkeypatch: pytest.MonkeyPatch) -> trio.testing.MockClock:
     """Every test that uses `env` must also take this: pytest-trio picks the clock from the
-    test's own arguments. Virtual time jumps only after 5 ms of real idleness, so worker threads
-    (SQLite, spool) usually finish first, timers do not fire early under a thread, and polling
-    loops do not spin (which would starve those threads of the GIL)."""
-    return trio.testing.MockClock(autojump_threshold=0.005)
+    test's own arguments. Virtual time jumps after 5 ms of real idleness, and never while a
+    worker thread (SQLite, spool) runs, so timers cannot fire early under a slow thread."""
+    return thread_aware_clock(monkeypatch)
 
 
 @pytest.fixture

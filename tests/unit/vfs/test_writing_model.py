@@ -18,6 +18,7 @@ import pytest
 import trio
 from trio.testing import MockClock
 
+from tests.unit.vfs.clock import thread_aware_clock
 from tests.unit.vfs.test_writing import CloningApi, Mount, names, write_file
 from vipfs.vfs.errors import VfsError
 from vipfs.vfs.filesystem import AttrChanges, Filesystem
@@ -117,10 +118,10 @@ async def _host_state(api: CloningApi) -> dict[tuple[str, str], bytes]:
 
 
 @pytest.fixture
-def virtual_clock() -> MockClock:
-    """Slower to jump than the engine tests' clock: these sequences run many SQLite writes in
-    threads, and a jump past a 25 s op budget while one runs would fail a call for nothing."""
-    return MockClock(autojump_threshold=0.05)
+def virtual_clock(monkeypatch: pytest.MonkeyPatch) -> MockClock:
+    """Virtual time never jumps while a worker thread runs: these sequences run many SQLite
+    writes in threads, and a jump past a 25 s op budget during one would fail a call for nothing."""
+    return thread_aware_clock(monkeypatch, threshold=0.05)
 
 
 @pytest.mark.parametrize("seed", SEEDS)
