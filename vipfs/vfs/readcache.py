@@ -15,7 +15,10 @@ served from a sparse cache file that fills chunk by chunk with ranged GETs:
 * An expired link is fetched again and the download resumes where it stopped; transient failures
   are retried with backoff for a bounded time, after which the waiting read fails with EIO.
 * The cache is capped: least recently read entries go first, but never one with an open handle or
-  a download still writing into it (its descriptor must outlive every write).
+  a download still writing into it.
+* Open descriptors are capped too (`FdPool`): a cache file's descriptor is opened on demand and
+  closed when the file goes idle (no handle, no download) or the cap needs room, so any number of
+  files read leaves the mount's descriptor count where it was.
 * Thumbnailers open a video, read its head and close it. When the last handle of a big file
   closes after such a small read, its downloads are cancelled (partial chunks are kept).
 
@@ -46,6 +49,7 @@ from vipfs.api.errors import (
 from vipfs.api.protocol import XvsApi
 from vipfs.api.records import DirectLink, LinkVersion
 from vipfs.vfs.errors import VfsError
+from vipfs.vfs.fdpool import FdPool, close_fds
 from vipfs.vfs.features import HostFeatures
 
 log = logging.getLogger(__name__)
@@ -83,17 +87,16 @@ class _Entry:
 
     Invariants: `filled[i]` bytes from the start of chunk i are on disk (a valid prefix);
     `stored` is their sum; `fetching` holds the cancel scope of each chunk being downloaded (at
-    most one task per chunk); `fd` stays open while the entry is in the cache.
+    most one task per chunk). Its descriptor is the read cache's `FdPool`'s business.
     """
 
-    def __init__(self, code: str, link: _Link, path: Path, fd: int, chunk_size: int) -> None:
+    def __init__(self, code: str, link: _Link, path: Path, chunk_size: int) -> None:
         self.code = code
         self.version = link.version
         self.size = link.size
         self.url = link.url
         self.link_gen = 0
         self.path = path
-        self.fd = fd
         self.chunk_size = chunk_size
         self.chunks = max(1, math.ceil(self.size / chunk_size))
         self.filled = [0] * self.chunks
@@ -159,6 +162,7 @@ class ReadCache:
         chunk_size: int = 4 * MiB,
         readahead: int = 4,
         max_downloads: int = 4,
+        max_open_files: int | None = None,
         link_ttl: float = 600.0,
         read_timeout: float = 60.0,
         retry_initial: float = 0.5,
@@ -174,6 +178,7 @@ class ReadCache:
         self._chunk_size = chunk_size
         self._readahead = readahead
         self._limiter = trio.CapacityLimiter(max_downloads)
+        self._fds = FdPool(max_open_files)
         self._link_ttl = link_ttl
         self._read_timeout = read_timeout
         self._retry_initial = retry_initial
@@ -199,10 +204,9 @@ class ReadCache:
                 await trio.sleep_forever()
         finally:
             self._nursery = None
-            entries = list(self._entries.values())
             self._entries.clear()
             with trio.CancelScope(shield=True):  # we are being cancelled: close files anyway
-                await trio.to_thread.run_sync(_close_files, entries)
+                await trio.to_thread.run_sync(close_fds, self._fds.take_all())
 
     def _prepare_dir(self) -> None:
         """Create the cache directory private (0700) and drop cache files of earlier mounts."""
@@ -231,6 +235,7 @@ class ReadCache:
             "cached_files": len(self._entries),
             "open_handles": len(self._handles),
             "downloads": sum(len(entry.fetching) for entry in entries),
+            "open_files": len(self._fds),
         }
 
     async def open(self, code: str) -> int:
@@ -262,7 +267,10 @@ class ReadCache:
             and state.last_end - self._chunk_size <= offset <= state.last_end + self._chunk_size
         )
         await self._wait_for(entry, offset, end, readahead=sequential)
-        data = await trio.to_thread.run_sync(os.pread, entry.fd, end - offset, offset)
+        try:
+            data = await self._fds.pread(entry.path, end - offset, offset)
+        except OSError as exc:
+            raise VfsError(errno.EIO, f"file {entry.code}: read cache read failed: {exc}") from exc
         state.last_end = offset + len(data)
         entry.session_read += len(data)
         return data
@@ -289,6 +297,7 @@ class ReadCache:
                 for scope in entry.fetching.values():
                     scope.cancel()
             entry.session_read = 0
+        await self._idle(entry)
         await self._evict()
 
     def forget(self, code: str) -> None:
@@ -312,11 +321,12 @@ class ReadCache:
             if entry is None:
                 entry = await self._create_entry(state.code, link)
                 self._entries[entry.path] = entry
-            if state.entry is not None:
-                state.entry.handles -= 1
-            state.entry = entry
+            old, state.entry = state.entry, entry
             state.last_end = None
             entry.handles += 1
+            if old is not None:
+                old.handles -= 1
+                await self._idle(old)
             return entry
 
     def _find(self, code: str, link: _Link) -> _Entry | None:
@@ -331,15 +341,21 @@ class ReadCache:
         path = self._dir / f"{code}-{link.version}-{link.size}-{next(self._serial)}{SUFFIX}"
 
         def create() -> int:
-            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
-            os.ftruncate(fd, link.size)  # sparse: no blocks until bytes arrive
+            flags = os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC | os.O_NOFOLLOW
+            fd = os.open(path, flags, 0o600)
+            try:
+                os.ftruncate(fd, link.size)  # sparse: no blocks until bytes arrive
+            except OSError:
+                os.close(fd)
+                raise
             return fd
 
         try:
             fd = await trio.to_thread.run_sync(create)
         except OSError as exc:
             raise VfsError(errno.EIO, f"cannot create a read cache file: {exc}") from exc
-        return _Entry(code, link, path, fd, self._chunk_size)
+        await self._fds.add(path, fd)
+        return _Entry(code, link, path, self._chunk_size)
 
     async def _fetch_link(self, code: str) -> _Link:
         """Ask for a direct link (retrying transient failures) and choose the version to read."""
@@ -431,6 +447,7 @@ class ReadCache:
         finally:
             entry.fetching.pop(i, None)
             entry.notify()
+        await self._idle(entry)
         await self._evict()
 
     async def _download_chunk(self, entry: _Entry, i: int) -> None:
@@ -470,7 +487,7 @@ class ReadCache:
             async for piece in body:
                 data = piece[: end - at]
                 if data:
-                    await trio.to_thread.run_sync(os.pwrite, entry.fd, data, at)
+                    await self._fds.pwrite(entry.path, data, at)
                     at += len(data)
                     entry.progress(i, at - chunk_start)
                 if at >= end:
@@ -498,7 +515,12 @@ class ReadCache:
             entry.url = link.url
             entry.link_gen += 1
 
-    # -- the cap ------------------------------------------------------------------------------
+    # -- the caps -----------------------------------------------------------------------------
+    async def _idle(self, entry: _Entry) -> None:
+        """Close the descriptor of an entry nobody reads or fills (it reopens on demand)."""
+        if entry.handles == 0 and not entry.fetching:
+            await self._fds.close(entry.path)
+
     async def _evict(self) -> None:
         """Drop idle entries the host no longer serves, then the least recently read ones until
         the cache fits `max_bytes` and leaves `min_free_bytes` free on its file system.
@@ -521,7 +543,8 @@ class ReadCache:
             total -= entry.stored
             doomed.append(entry)
         if doomed:
-            await trio.to_thread.run_sync(_remove_files, doomed)
+            fds = [fd for fd in (self._fds.take(e.path) for e in doomed) if fd is not None]
+            await trio.to_thread.run_sync(_remove_files, fds, [e.path for e in doomed])
             log.debug("read cache: evicted %d files, %d bytes left", len(doomed), total)
 
 
@@ -533,12 +556,7 @@ def _free_bytes(path: Path) -> int:
     return st.f_bavail * st.f_frsize
 
 
-def _close_files(entries: list[_Entry]) -> None:
-    for entry in entries:
-        os.close(entry.fd)
-
-
-def _remove_files(entries: list[_Entry]) -> None:
-    _close_files(entries)
-    for entry in entries:
-        entry.path.unlink(missing_ok=True)
+def _remove_files(fds: list[int], paths: list[Path]) -> None:
+    close_fds(fds)
+    for path in paths:
+        path.unlink(missing_ok=True)

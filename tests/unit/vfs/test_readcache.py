@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import random
@@ -480,3 +481,47 @@ async def test_cache_dir_is_private_and_starts_clean(nursery: trio.Nursery, tmp_
     (cache_file,) = cache_files(root)
     assert stat.S_IMODE(os.stat(cache_file).st_mode) == 0o600
     await cache.release(handle)
+
+
+# -- open descriptors --------------------------------------------------------------------------
+def open_cache_fds(root: Path) -> int:
+    fds = Path("/proc/self/fd")
+    count = 0
+    for name in os.listdir(fds):
+        # listdir's own descriptor, or a worker's, may be closed since
+        with contextlib.suppress(FileNotFoundError):
+            count += os.readlink(fds / name).startswith(str(root))
+    return count
+
+
+async def test_reading_many_files_leaves_no_descriptor_open(
+    start_cache: Factory, cache_dir: Path
+) -> None:
+    """One descriptor per file ever read ran the mount into EMFILE: idle files hold none."""
+    files = {f"file{i:08d}": {"n": blob(1500, seed=i)} for i in range(300)}
+    host = FakeApi.serving(files)
+    cache = await start_cache(host, max_open_files=8)
+    for code, versions in files.items():
+        assert await read_all(cache, code) == versions["n"]
+        assert cache.stats()["open_files"] <= 8
+    await eventually(lambda: cache.stats()["downloads"] == 0)
+    assert cache.stats()["open_files"] == 0
+    assert open_cache_fds(cache_dir) == 0
+    assert len(cache_files(cache_dir)) == 300  # the bytes stay cached, only descriptors go
+
+
+async def test_more_open_handles_than_descriptors_still_read_exact_bytes(
+    start_cache: Factory, cache_dir: Path
+) -> None:
+    files = {f"file{i:08d}": {"n": blob(5000, seed=i)} for i in range(12)}
+    host = FakeApi.serving(files)
+    cache = await start_cache(host, max_open_files=3)
+    handles = {code: await cache.open(code) for code in files}
+    for offset in range(0, 5000, 900):  # round-robin: every read may need a reopen
+        for code, handle in handles.items():
+            got = await cache.read(handle, offset, 900)
+            assert got == files[code]["n"][offset : offset + 900]
+            assert open_cache_fds(cache_dir) <= 3 + 4  # the cap, plus descriptors in use
+    for handle in handles.values():
+        await cache.release(handle)
+    await eventually(lambda: open_cache_fds(cache_dir) == 0)
