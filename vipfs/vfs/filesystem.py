@@ -1261,7 +1261,7 @@ class Filesystem:
         if row.state is UploadState.FAILED:
             status = f"failed: {row.last_error}"
         elif row.state is UploadState.QUEUED and row.attempts:
-            status = f"queued (retry {row.attempts}: {row.last_error})"
+            status = f"retrying: {row.last_error} ({_attempts(row.attempts)} failed)"
         return {PREFIX + "status": status.encode()}
 
     async def _render(self, name: str) -> bytes:
@@ -1324,3 +1324,7 @@ def _parse_edit(key: str, text: str) -> dict[str, Any]:
         except ValueError:
             raise VfsError(errno.EINVAL, f"{PREFIX}cat_id takes a number, not {text!r}") from None
     return {key: text}
+
+
+def _attempts(count: int) -> str:
+    return f"{count} attempt" + ("" if count == 1 else "s")

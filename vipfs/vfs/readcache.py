@@ -14,6 +14,9 @@ served from a sparse cache file that fills chunk by chunk with ranged GETs:
   share its entry, so its bytes are downloaded once.
 * An expired link is fetched again and the download resumes where it stopped; transient failures
   are retried with backoff for a bounded time, after which the waiting read fails with EIO.
+* A ranged GET that moves less than the low-speed floor (`--low-speed-limit` bytes/s over
+  `--low-speed-time`) is aborted and its waiting read fails with EIO at once; and one file's chunks
+  hold at most half the download slots, so a crawling link cannot starve reads of other files.
 * The cache is capped: least recently read entries go first, but never one with an open handle or
   a download still writing into it.
 * Open descriptors are capped too (`FdPool`): a cache file's descriptor is opened on demand and
@@ -43,9 +46,11 @@ from vipfs.api.errors import (
     LinkExpiredError,
     NotFoundError,
     RateLimitedError,
+    TooSlowError,
     TransientError,
     UnsupportedError,
 )
+from vipfs.api.lowspeed import Pace, SpeedFloor
 from vipfs.api.protocol import XvsApi
 from vipfs.api.records import DirectLink, LinkVersion
 from vipfs.vfs.errors import VfsError
@@ -90,7 +95,9 @@ class _Entry:
     most one task per chunk). Its descriptor is the read cache's `FdPool`'s business.
     """
 
-    def __init__(self, code: str, link: _Link, path: Path, chunk_size: int) -> None:
+    def __init__(
+        self, code: str, link: _Link, path: Path, chunk_size: int, max_streams: int
+    ) -> None:
         self.code = code
         self.version = link.version
         self.size = link.size
@@ -102,6 +109,7 @@ class _Entry:
         self.filled = [0] * self.chunks
         self.stored = 0
         self.fetching: dict[int, trio.CancelScope] = {}
+        self.slots = trio.CapacityLimiter(max_streams)  # one file never holds every download slot
         self.failed: dict[int, str] = {}
         self.changed = trio.Event()
         self.handles = 0
@@ -163,6 +171,7 @@ class ReadCache:
         readahead: int = 4,
         max_downloads: int = 4,
         max_open_files: int | None = None,
+        low_speed: SpeedFloor | None = None,
         link_ttl: float = 600.0,
         read_timeout: float = 60.0,
         retry_initial: float = 0.5,
@@ -178,6 +187,8 @@ class ReadCache:
         self._chunk_size = chunk_size
         self._readahead = readahead
         self._limiter = trio.CapacityLimiter(max_downloads)
+        self._per_file = max(1, max_downloads // 2)
+        self._low_speed = low_speed or SpeedFloor()
         self._fds = FdPool(max_open_files)
         self._link_ttl = link_ttl
         self._read_timeout = read_timeout
@@ -355,7 +366,7 @@ class ReadCache:
         except OSError as exc:
             raise VfsError(errno.EIO, f"cannot create a read cache file: {exc}") from exc
         await self._fds.add(path, fd)
-        return _Entry(code, link, path, self._chunk_size)
+        return _Entry(code, link, path, self._chunk_size, self._per_file)
 
     async def _fetch_link(self, code: str) -> _Link:
         """Ask for a direct link (retrying transient failures) and choose the version to read."""
@@ -460,8 +471,10 @@ class ReadCache:
             gen = entry.link_gen
             before = entry.filled[i]
             try:
-                async with self._limiter:
+                async with entry.slots, self._limiter:
                     await self._stream(entry, i, chunk_start + entry.filled[i], chunk_end)
+            except TooSlowError as exc:  # no retry: the waiting read gets EIO now
+                raise VfsError(errno.EIO, f"download of {entry.code}: {exc.msg}") from exc
             except LinkExpiredError as exc:
                 if trio.current_time() > deadline:
                     raise VfsError(errno.EIO, f"file {entry.code}: link keeps expiring") from exc
@@ -482,20 +495,27 @@ class ReadCache:
         """
         chunk_start = entry.span(i)[0]
         at = start
-        body = self._api.download(entry.url, start, end)
-        try:
-            async for piece in body:
-                data = piece[: end - at]
-                if data:
-                    await self._fds.pwrite(entry.path, data, at)
-                    at += len(data)
-                    entry.progress(i, at - chunk_start)
-                if at >= end:
-                    break
-        finally:
-            aclose = getattr(body, "aclose", None)
-            if aclose is not None:
-                await aclose()
+        pace = Pace(self._low_speed, trio.current_time(), size=end - start)
+        with trio.CancelScope(deadline=pace.deadline()) as floor:
+            body = self._api.download(entry.url, start, end)
+            try:
+                async for piece in body:
+                    pace.moved(len(piece), trio.current_time())
+                    floor.deadline = pace.deadline()
+                    data = piece[: end - at]
+                    if data:
+                        await self._fds.pwrite(entry.path, data, at)
+                        at += len(data)
+                        entry.progress(i, at - chunk_start)
+                    if at >= end:
+                        break
+            finally:
+                aclose = getattr(body, "aclose", None)
+                if aclose is not None:
+                    with trio.CancelScope(shield=True):
+                        await aclose()
+        if floor.cancelled_caught:
+            raise pace.error("download")
         if at < end:
             raise TransientError(f"download ended at byte {at} of {end}", op="download")
 

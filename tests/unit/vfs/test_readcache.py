@@ -22,6 +22,7 @@ from vipfs.api.errors import (
     TransientError,
     UnsupportedError,
 )
+from vipfs.api.lowspeed import SpeedFloor
 from vipfs.api.records import DirectLink, LinkVersion
 from vipfs.vfs.errors import VfsError
 from vipfs.vfs.features import HostFeatures
@@ -525,3 +526,36 @@ async def test_more_open_handles_than_descriptors_still_read_exact_bytes(
     for handle in handles.values():
         await cache.release(handle)
     await eventually(lambda: open_cache_fds(cache_dir) == 0)
+
+
+# -- crawling links --------------------------------------------------------------------------
+async def test_a_link_that_stops_moving_fails_its_read_after_the_low_speed_time(
+    start_cache: Factory, virtual_clock: trio.testing.MockClock
+) -> None:
+    data = blob(5000)
+    host = FakeApi.serving({"abcdefghijkl": {"n": data}}, piece=100)
+    host.hold_at = 300  # sends 300 bytes, then nothing
+    cache = await start_cache(host, low_speed=SpeedFloor(50, 60), read_timeout=3600)
+    handle = await cache.open("abcdefghijkl")
+    started = trio.current_time()
+    with pytest.raises(VfsError) as caught:
+        await cache.read(handle, 0, 1000)
+    assert caught.value.errno == errno.EIO
+    assert "too slow" in caught.value.why
+    assert 60 <= trio.current_time() - started < 120  # one window after the last byte moved
+    assert host.starts("abcdefghijkl") == [0]  # aborted, not retried behind the read's back
+    await cache.release(handle)
+
+
+async def test_a_crawling_file_never_holds_every_download_slot(start_cache: Factory) -> None:
+    slow, healthy = blob(8000, seed=1), blob(3000, seed=2)
+    host = FakeApi.serving({"slowslowslow": {"n": slow}, "healthy00000": {"n": healthy}})
+    host.hold_at, host.hold_codes = 0, {"slowslowslow"}  # its link sends nothing
+    cache = await start_cache(host, max_downloads=4, low_speed=SpeedFloor(0))
+    handle = await cache.open("slowslowslow")
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(cache.read, handle, 0, 8000)  # eight chunks wanted at once
+        await eventually(lambda: host.active_downloads == 2)  # half the slots, no more
+        assert await read_all(cache, "healthy00000") == healthy
+        host.release.set()
+    await cache.release(handle)

@@ -21,7 +21,13 @@ from trio.testing import MockClock
 
 from tests.unit.vfs.conftest import eventually
 from tests.unit.vfs.fake_api import FakeApi, FakeFile, FakeFolder
-from vipfs.api.errors import NotFoundError, NotSentError, TransientError, UnsupportedError
+from vipfs.api.errors import (
+    NotFoundError,
+    NotSentError,
+    TooSlowError,
+    TransientError,
+    UnsupportedError,
+)
 from vipfs.api.records import CloneResult, FolderListing
 from vipfs.vfs.attrs import Owner
 from vipfs.vfs.errors import VfsError
@@ -464,6 +470,23 @@ async def test_fsync_uploads_now_and_reports_failure(
     doc = json.loads(await fs.read(handle.fh, 0, 1 << 20))
     assert [r["name"] for r in doc["queue"]["failed"]] == ["notes.txt"]
     assert "Not video file" in doc["queue"]["failed"][0]["error"]
+
+
+async def test_a_too_slow_upload_shows_as_retrying_with_the_reason(
+    mount: Mount, virtual_clock: MockClock
+) -> None:
+    fs = await mount.start(write_back=1)
+    slow = TooSlowError("too slow: less than 1024 bytes/s for 60 s", op="upload")
+    mount.api.fail("upload_file", slow)
+    ino = await write_file(fs, "slow.mp4", b"abc")
+    with trio.fail_after(100):  # virtual seconds: the first attempt fails at once
+        while not (status := await fs.getxattr(ino, "user.vipfs.status")).startswith(b"retry"):  # noqa: ASYNC110
+            await trio.sleep(0.05)
+    assert (
+        status == b"retrying: upload: too slow: less than 1024 bytes/s for 60 s (1 attempt failed)"
+    )
+    await fs.wait_uploads()  # retried later, and this time it lands
+    assert uploads(mount.api) == ["slow.mp4", "slow.mp4"]
 
 
 async def test_sync_uploads_makes_close_upload(mount: Mount, virtual_clock: MockClock) -> None:
