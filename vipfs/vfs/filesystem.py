@@ -897,13 +897,31 @@ class Filesystem:
         if dst[0] != "up":
             await self._writer().names.check_removable(folder=dst[0] == "dir")
 
+    def _ancestry(self, folder: Node) -> list[int]:
+        """The inodes from `folder` up to the root. Parents are where the host last showed each
+        folder, and a host may send a loop (A in B, B in A): a walk that meets a folder twice
+        ends with ELOOP instead of running forever."""
+        seen: list[int] = []
+        walk: Node | None = folder
+        while walk is not None:
+            if walk.ino in seen:
+                raise VfsError(
+                    errno.ELOOP,
+                    f"the host's folders loop ({' → '.join(self._names(seen, walk.ino))}); "
+                    "fix it on the website",
+                )
+            seen.append(walk.ino)
+            walk = None if walk.ino == ROOT_INO else self.inodes.get(walk.parent)
+        return seen
+
+    def _names(self, inos: list[int], again: int) -> list[str]:
+        nodes = (self.inodes.get(ino) for ino in [*inos, again])
+        return [repr(n.name) if n is not None else "?" for n in nodes]
+
     async def _rename_folder(self, node: Node, src_dir: Node, dst_dir: Node, name: str) -> None:
         w = self._writer()
-        walk: Node | None = dst_dir
-        while walk is not None:
-            if walk.ino == node.ino:
-                raise VfsError(errno.EINVAL, f"cannot move folder {node.name!r} under itself")
-            walk = None if walk.ino == ROOT_INO else self.inodes.get(walk.parent)
+        if node.ino in self._ancestry(dst_dir):
+            raise VfsError(errno.EINVAL, f"cannot move folder {node.name!r} under itself")
         fld_id = node.fld_id
         title = decode(name)
         await self._bounded(

@@ -278,6 +278,27 @@ async def test_folder_rename_move_and_cycle(mount: Mount, virtual_clock: MockClo
     assert err.value.errno == errno.EINVAL
 
 
+async def test_a_folder_loop_sent_by_the_host_ends_the_walk_with_eloop(
+    mount: Mount, virtual_clock: MockClock
+) -> None:
+    """The host makes Alpha a child of its own child Beta: no walk up may run forever."""
+    fs = await mount.start()
+    alpha = await fs.mkdir(ROOT_INO, "Alpha")
+    beta = await fs.mkdir(alpha.ino, "Beta")
+    await fs.mkdir(ROOT_INO, "Other")
+    alpha_id = next(f.fld_id for f in mount.api.folders.values() if f.name == "Alpha")
+    beta_id = next(f.fld_id for f in mount.api.folders.values() if f.name == "Beta")
+    mount.api.folders[alpha_id].parent_id = beta_id  # Alpha → Beta → Alpha
+    fs.forget_all()
+    assert (await fs.lookup(beta.ino, "Alpha")).ino == alpha.ino  # Alpha's parent is Beta now
+    edits = mount.api.count("folder_edit")
+    with trio.fail_after(10), pytest.raises(VfsError) as err:
+        await fs.rename(ROOT_INO, "Other", alpha.ino, "Other")
+    assert err.value.errno == errno.ELOOP and "loop" in err.value.why
+    assert mount.api.count("folder_edit") == edits  # refused before anything changed
+    assert "Other" in await names(fs)  # and the mount keeps answering
+
+
 async def test_file_move_is_one_edit_that_keeps_tags(
     mount: Mount, virtual_clock: MockClock
 ) -> None:
