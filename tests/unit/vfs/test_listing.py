@@ -53,5 +53,7 @@ def test_one_entry_changes_rename_nothing_else() -> None:
 
 def test_a_folder_never_lists_itself_or_the_root() -> None:
     """Host data that loops: a folder named as its own child, or the root as anyone's child."""
-    raw = FolderListing([Folder(7, "Self"), Folder(0, "Root"), Folder(8, "Child")], [])
+    raw = FolderListing(
+        [Folder(7, "Self", None), Folder(0, "Root", None), Folder(8, "Child", None)], []
+    )
     assert [c.name for c in Listing(7, raw).children] == ["Child"]
