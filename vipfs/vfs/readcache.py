@@ -16,7 +16,7 @@ served from a sparse cache file that fills chunk by chunk with ranged GETs:
   are retried with backoff for a bounded time, after which the waiting read fails with EIO.
 * A ranged GET that moves less than the low-speed floor (`--low-speed-limit` bytes/s over
   `--low-speed-time`) is aborted and its waiting read fails with EIO at once; and one file's chunks
-  hold at most half the download slots, so a crawling link cannot starve reads of other files.
+  hold all download slots but one, so a crawling link cannot starve reads of other files.
 * The cache is capped: least recently read entries go first, but never one with an open handle or
   a download still writing into it.
 * Open descriptors are capped too (`FdPool`): a cache file's descriptor is opened on demand and
@@ -187,7 +187,7 @@ class ReadCache:
         self._chunk_size = chunk_size
         self._readahead = readahead
         self._limiter = trio.CapacityLimiter(max_downloads)
-        self._per_file = max(1, max_downloads // 2)
+        self._per_file = max(1, max_downloads - 1)
         self._low_speed = low_speed or SpeedFloor()
         self._fds = FdPool(max_open_files)
         self._link_ttl = link_ttl
