@@ -15,8 +15,10 @@ served from a sparse cache file that fills chunk by chunk with ranged GETs:
 * An expired link is fetched again and the download resumes where it stopped; transient failures
   are retried with backoff for a bounded time, after which the waiting read fails with EIO.
 * A ranged GET that moves less than the low-speed floor (`--low-speed-limit` bytes/s over
-  `--low-speed-time`) is aborted and its waiting read fails with EIO at once; and one file's chunks
-  hold all download slots but one, so a crawling link cannot starve reads of other files.
+  `--low-speed-time`) is aborted and its waiting read fails with EIO at once. Crawling links must
+  not starve reads of other files either: one file's chunks hold all download slots but one, and
+  a stream moving at a crawl gives its slot back after a few seconds (it runs on unslotted until
+  it recovers or the floor aborts it).
 * The cache is capped: least recently read entries go first, but never one with an open handle or
   a download still writing into it.
 * Open descriptors are capped too (`FdPool`): a cache file's descriptor is opened on demand and
@@ -36,6 +38,8 @@ import itertools
 import logging
 import math
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -63,6 +67,7 @@ MiB = 1024 * 1024
 NO_DIRECT_LINK = "this host does not enable file/direct_link, so vipfs cannot read file contents"
 ENCODED_ORDER = ("n", "h", "l", "x")  # tie-break when two encodes have the same size
 SUFFIX = ".cache"
+LEND_AFTER = 5.0  # a stream that crawls this long gives its download slot back
 
 
 @dataclass(frozen=True, slots=True)
@@ -471,8 +476,8 @@ class ReadCache:
             gen = entry.link_gen
             before = entry.filled[i]
             try:
-                async with entry.slots, self._limiter:
-                    await self._stream(entry, i, chunk_start + entry.filled[i], chunk_end)
+                async with entry.slots, _Slot(self._limiter) as slot:
+                    await self._stream(entry, i, chunk_start + entry.filled[i], chunk_end, slot)
             except TooSlowError as exc:  # no retry: the waiting read gets EIO now
                 raise VfsError(errno.EIO, f"download of {entry.code}: {exc.msg}") from exc
             except LinkExpiredError as exc:
@@ -487,7 +492,7 @@ class ReadCache:
             except ApiError as exc:
                 raise VfsError(errno.EIO, f"download of {entry.code} failed: {exc}") from exc
 
-    async def _stream(self, entry: _Entry, i: int, start: int, end: int) -> None:
+    async def _stream(self, entry: _Entry, i: int, start: int, end: int, slot: _Slot) -> None:
         """One ranged GET of [start, end) into the cache file, publishing progress as it lands.
 
         Each piece is written as it comes (the client yields pieces of tens of KiB), so a read
@@ -496,7 +501,10 @@ class ReadCache:
         chunk_start = entry.span(i)[0]
         at = start
         pace = Pace(self._low_speed, trio.current_time(), size=end - start)
-        with trio.CancelScope(deadline=pace.deadline()) as floor:
+        lender = trio.CancelScope()
+        if self._nursery is not None:
+            self._nursery.start_soon(_lend_when_crawling, pace, slot, lender)
+        with _cancelled_after(lender), trio.CancelScope(deadline=pace.deadline()) as floor:
             body = self._api.download(entry.url, start, end)
             try:
                 async for piece in body:
@@ -566,6 +574,50 @@ class ReadCache:
             fds = [fd for fd in (self._fds.take(e.path) for e in doomed) if fd is not None]
             await trio.to_thread.run_sync(_remove_files, fds, [e.path for e in doomed])
             log.debug("read cache: evicted %d files, %d bytes left", len(doomed), total)
+
+
+class _Slot:
+    """One stream's download slot, which it can give back before it ends (a crawling stream)."""
+
+    def __init__(self, limiter: trio.CapacityLimiter) -> None:
+        self._limiter = limiter
+        self._held = False
+
+    async def __aenter__(self) -> _Slot:
+        await self._limiter.acquire_on_behalf_of(self)
+        self._held = True
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.give_back()
+
+    def give_back(self) -> None:
+        if self._held:
+            self._held = False
+            self._limiter.release_on_behalf_of(self)
+
+
+async def _lend_when_crawling(pace: Pace, slot: _Slot, scope: trio.CancelScope) -> None:
+    """Free the slot of a stream that moves at a crawl (no faster than the floor over the
+    last LEND_AFTER seconds), so many 1-byte/s links cannot make healthy reads wait; the stream
+    itself goes on until it recovers or the floor aborts it."""
+    grace = min(LEND_AFTER, pace.floor.window / 2)
+    with scope:
+        while True:
+            when = pace.deadline() - pace.floor.window + grace
+            if trio.current_time() >= when:
+                slot.give_back()
+                return
+            await trio.sleep_until(when)
+
+
+@contextmanager
+def _cancelled_after(scope: trio.CancelScope) -> Iterator[None]:
+    """Cancel `scope` (a helper task's) when the block ends, however it ends."""
+    try:
+        yield
+    finally:
+        scope.cancel()
 
 
 def _free_bytes(path: Path) -> int:

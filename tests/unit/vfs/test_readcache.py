@@ -559,3 +559,35 @@ async def test_a_crawling_file_never_holds_every_download_slot(start_cache: Fact
         assert await read_all(cache, "healthy00000") == healthy
         host.release.set()
     await cache.release(handle)
+
+
+async def test_crawling_links_give_their_slots_to_a_healthy_read(
+    start_cache: Factory, virtual_clock: trio.testing.MockClock
+) -> None:
+    """More 1-byte/s files than download slots: a healthy read still goes first, long before
+    the floor aborts the crawlers (a slot waited for behind them would take minutes)."""
+    slow = {f"slow{i:08d}": {"n": blob(3000, seed=i)} for i in range(6)}
+    healthy = blob(3000, seed=99)
+    host = FakeApi.serving(slow | {"healthy00000": {"n": healthy}})
+    host.hold_at, host.hold_codes = 0, set(slow)
+    cache = await start_cache(
+        host, max_downloads=2, low_speed=SpeedFloor(100, 60), read_timeout=3600
+    )
+    handles = [await cache.open(code) for code in slow]
+    failures: list[str] = []
+
+    async def read_slow(handle: int) -> None:
+        with pytest.raises(VfsError) as caught:
+            await cache.read(handle, 0, 1000)
+        failures.append(caught.value.why)
+
+    async with trio.open_nursery() as nursery:
+        for handle in handles:
+            nursery.start_soon(read_slow, handle)
+        await eventually(lambda: host.active_downloads == 2)  # both slots crawling
+        started = trio.current_time()
+        assert await read_all(cache, "healthy00000") == healthy
+        assert trio.current_time() - started < 30  # not behind the 60-second floor
+    assert len(failures) == 6 and all("too slow" in why for why in failures)
+    for handle in handles:
+        await cache.release(handle)
