@@ -41,7 +41,7 @@ def bounded(
         out, err = tool.communicate(timeout=seconds)
     except subprocess.TimeoutExpired:
         tool.kill()
-        mount.process.kill()
+        kill(mount)
         tool.communicate(timeout=30)
         raise AssertionError(f"{' '.join(map(str, argv))} hung for {seconds:.0f} s") from None
     return subprocess.CompletedProcess(tool.args, tool.returncode, out, err)
@@ -55,8 +55,16 @@ def release(tools: list[subprocess.Popen[bytes]], mount: Mount) -> None:
         try:
             tool.wait(5)
         except subprocess.TimeoutExpired:
-            mount.process.kill()
+            kill(mount)
             tool.wait(30)
+
+
+def kill(mount: Mount) -> None:
+    """End a hung mount: killing vipfs aborts its requests; the dead mount is then detached
+    (the fixture's teardown skips it, as `ismount` is false for a dead FUSE mount)."""
+    mount.process.kill()
+    mount.process.wait(30)
+    subprocess.run(["fusermount3", "-u", str(mount.path)], capture_output=True, timeout=30)
 
 
 def fds(pid: int) -> int:
