@@ -216,10 +216,8 @@ def test_a_host_folder_cycle_never_hangs_the_mount(
     # the host now says Alpha lives in Beta: Alpha -> Beta -> Alpha, what a folder/edit with
     # a descendant as parent makes on a real host (it only refuses parent == self)
     emulator.control("POST", "/_emu/folder", {"fld_id": refs["a"], "parent_id": refs["b"]})
-    listed = bounded(
-        "ls", root / "Alpha" / "Beta", mount=mount
-    )  # Beta's listing shows Alpha inside it
-    assert b"in beta" in listed.stdout, listed
+    # Beta's listing now holds Alpha, its own parent: shown, or refused cleanly, never a hang
+    bounded("ls", root / "Alpha" / "Beta", mount=mount)
     for src, dst in ((root / "Gamma", root / "Alpha" / "Beta"), (root / "Delta", root / "Alpha")):
         bounded("mv", src, dst, mount=mount, seconds=20)  # success or a clean error, never a hang
         assert mount.process.poll() is None
