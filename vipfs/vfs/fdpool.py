@@ -13,6 +13,7 @@ Bookkeeping runs on the trio loop in synchronous steps; `open` and `close` go to
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import resource
 from collections import OrderedDict
@@ -73,7 +74,7 @@ class FdPool:
         extra: list[int] = []
         slot = self._slots.get(path)
         if slot is None:
-            fd = await trio.to_thread.run_sync(os.open, path, self._flags)
+            fd = await self._open(path)
             slot = self._slots.get(path)
             if slot is None:
                 slot = self._slots[path] = _Slot(fd)
@@ -90,6 +91,17 @@ class FdPool:
                 await _close_all([slot.fd])
             else:
                 await _close_all(self._over_cap())
+
+    async def _open(self, path: Path) -> int:
+        """Open `path`; when the process is out of descriptors, give back every one the pool
+        holds idle and try once more (the pool yields to the spool, SQLite and sockets)."""
+        try:
+            return await trio.to_thread.run_sync(os.open, path, self._flags)
+        except OSError as exc:
+            if exc.errno not in (errno.EMFILE, errno.ENFILE) or not self._slots:
+                raise
+        await _close_all(self.take_all())
+        return await trio.to_thread.run_sync(os.open, path, self._flags)
 
     async def pread(self, path: Path, size: int, offset: int) -> bytes:
         async with self.use(path) as fd:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 from pathlib import Path
 
@@ -91,3 +92,22 @@ def test_the_default_bound_leaves_room_under_a_tight_rlimit() -> None:
         assert default_limit() == 64
     finally:
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+async def test_out_of_descriptors_the_pool_gives_back_its_idle_ones(
+    files: list[Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pool = FdPool(8)
+    for path in files[:5]:
+        await pool.pread(path, 1, 0)
+    real_open = os.open
+    refusals = [OSError(errno.EMFILE, "Too many open files")]
+
+    def tight_open(path: str | os.PathLike[str], flags: int, mode: int = 0o777) -> int:
+        if refusals:
+            raise refusals.pop()
+        return real_open(path, flags, mode)
+
+    monkeypatch.setattr(os, "open", tight_open)
+    assert await pool.pread(files[10], 1, 0) == b"\x0a"
+    assert len(pool) == 1 and pool.is_open(files[10])
