@@ -47,9 +47,15 @@ class FdPool:
     """Descriptors of regular files by path, at most `limit` open while unpinned."""
 
     def __init__(self, limit: int | None = None, *, flags: int = os.O_RDWR) -> None:
-        self.limit = max(1, limit if limit is not None else default_limit())
+        self._limit = None if limit is None else max(1, limit)
         self._flags = flags | os.O_CLOEXEC | os.O_NOFOLLOW
         self._slots: OrderedDict[Path, _Slot] = OrderedDict()  # least recently used first
+
+    @property
+    def limit(self) -> int:
+        """The cap given, else `default_limit()` as of now (`prlimit` may lower a running
+        process's limit)."""
+        return self._limit if self._limit is not None else default_limit()
 
     def __len__(self) -> int:
         """Descriptors open right now."""
@@ -134,7 +140,7 @@ class FdPool:
 
     def _over_cap(self) -> list[int]:
         """Unpinned descriptors to close, least recently used first, until the cap holds."""
-        excess = len(self._slots) - self.limit
+        excess = len(self._slots) - self.limit if self._slots else 0
         doomed: list[int] = []
         if excess <= 0:
             return doomed
