@@ -16,6 +16,7 @@ from vipfs.emulator.server import Emulator
 from vipfs.emulator.slow import Trickle
 
 BIG = 16 << 20  # more than loopback's socket buffers take from a node that does not read
+ROOMY = httpx.Timeout(60.0)  # for transfers that must go through, even on a loaded machine
 
 
 class FakeTime:
@@ -103,13 +104,13 @@ def test_slow_node_holds_the_named_upload_only(emu: Emulator) -> None:
 
     worker = threading.Thread(target=stuck, daemon=True)
     worker.start()
-    other = post(emu, "other.mp4", b"o" * BIG, quick)  # meanwhile, at full speed
+    other = post(emu, "other.mp4", b"o" * BIG, ROOMY)  # meanwhile, at full speed
     assert other.json()["files"][0]["status"] == "OK"
     worker.join(30)
     assert [type(e) for e in refused] == [httpx.WriteTimeout]  # the node took ~1 byte a second
     assert titles(emu) == ["other"]  # the abandoned upload stored nothing
     emu.set_faults(node_bytes_per_sec=0.0)
-    again = post(emu, "slow one.mp4", b"s" * 100_000, quick)
+    again = post(emu, "slow one.mp4", b"s" * 100_000, ROOMY)
     assert again.json()["files"][0]["status"] == "OK"
     assert titles(emu) == ["other", "slow one"]
 
@@ -143,18 +144,18 @@ def test_slow_link_trickles_its_code_only(
     api: Api, emu: Emulator, http: httpx.Client, two_files: tuple[str, str, bytes]
 ) -> None:
     slow, fast, data = two_files
-    emu.set_faults(link_bytes_per_sec=2.0, slow_link_codes=slow)
+    emu.set_faults(link_bytes_per_sec=1.0, slow_link_codes=slow)
     assert http.get(link(api, fast)).content == data  # the other file comes at full speed
     got = bytearray()
-    sizes: list[int] = []
+    first: int | None = None
     with http.stream("GET", link(api, slow)) as response:
         assert response.status_code == 200
         for piece in response.iter_raw():
             got += piece
-            sizes.append(len(piece))
-            if len(sizes) == 2:
+            if first is None:
+                first = len(got)
                 emu.set_faults(link_bytes_per_sec=0.0)  # the rest of it comes at once
-    assert sizes[:2] == [1, 1]  # byte by byte while slow
+    assert first is not None and first <= 4  # a byte or so, where full speed sends it all
     assert bytes(got) == data
 
 
