@@ -901,18 +901,20 @@ class Filesystem:
         """The inodes from `folder` up to the root. Parents are where the host last showed each
         folder, and a host may send a loop (A in B, B in A): a walk that meets a folder twice
         ends with ELOOP instead of running forever."""
-        seen: list[int] = []
+        path: list[int] = []
+        visited: set[int] = set()
         walk: Node | None = folder
         while walk is not None:
-            if walk.ino in seen:
+            if walk.ino in visited:
                 raise VfsError(
                     errno.ELOOP,
-                    f"the host's folders loop ({' → '.join(self._names(seen, walk.ino))}); "
+                    f"the host's folders loop ({' → '.join(self._names(path, walk.ino))}); "
                     "fix it on the website",
                 )
-            seen.append(walk.ino)
+            path.append(walk.ino)
+            visited.add(walk.ino)
             walk = None if walk.ino == ROOT_INO else self.inodes.get(walk.parent)
-        return seen
+        return path
 
     def _names(self, inos: list[int], again: int) -> list[str]:
         nodes = (self.inodes.get(ino) for ino in [*inos, again])
@@ -920,7 +922,7 @@ class Filesystem:
 
     async def _rename_folder(self, node: Node, src_dir: Node, dst_dir: Node, name: str) -> None:
         w = self._writer()
-        if node.ino in self._ancestry(dst_dir):
+        if node.ino in set(self._ancestry(dst_dir)):
             raise VfsError(errno.EINVAL, f"cannot move folder {node.name!r} under itself")
         fld_id = node.fld_id
         title = decode(name)
