@@ -922,7 +922,7 @@ class Filesystem:
 
     async def _rename_folder(self, node: Node, src_dir: Node, dst_dir: Node, name: str) -> None:
         w = self._writer()
-        if node.ino in set(self._ancestry(dst_dir)):
+        if node.ino in self._ancestry(dst_dir):
             raise VfsError(errno.EINVAL, f"cannot move folder {node.name!r} under itself")
         fld_id = node.fld_id
         title = decode(name)
