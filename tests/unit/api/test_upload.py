@@ -88,6 +88,19 @@ async def test_body_is_produced_in_bounded_chunks(video: Path) -> None:
     assert sum(sizes) == body.length
 
 
+async def test_body_reports_each_hand_over_for_the_low_speed_floor(video: Path) -> None:
+    """The pace of an upload is the body bytes taken by the transport, chunk by chunk."""
+    body = MultipartFile([("key", "k")], "file", video, "clip.mp4", chunk_size=65536)
+    moved: list[int] = []
+    body.watch(moved.append)
+    taken = 0
+    async for chunk in body.chunks():
+        assert moved[-1:] == ([taken] if taken else [])  # reported only once handed over
+        taken += len(chunk)
+    assert moved[-1] == taken == body.length
+    assert moved == sorted(moved) and len(moved) >= body.file_size // 65536
+
+
 def test_filename_sanitising() -> None:
     assert safe_filename('a"b\\c.mp4') == "abc.mp4"
     assert safe_filename("line\r\nbreak.mp4") == "line  break.mp4"
