@@ -123,6 +123,7 @@ class _Entry:
         self.refresh_lock = trio.Lock()
         self.gone = False  # evicted, or the host no longer serves this version: bind anew
         self.gone_why = f"file {code} changed on the host"
+        self.removed = False  # gone because its cache file was deleted under vipfs
 
     def span(self, i: int) -> tuple[int, int]:
         start = i * self.chunk_size
@@ -271,6 +272,13 @@ class ReadCache:
             raise VfsError(errno.EBADF, f"read on unknown read handle {handle}")
         if self._nursery is None:
             raise VfsError(errno.EIO, "the read cache is not running (ReadCache.run)")
+        try:
+            return await self._read(state, offset, size)
+        except _Removed:  # a cache cleaner took the file: bind a fresh entry, once
+            log.info("file %s: its read cache file was removed; downloading again", state.code)
+            return await self._read(state, offset, size)
+
+    async def _read(self, state: _Handle, offset: int, size: int) -> bytes:
         entry = state.entry
         if entry is None or entry.gone:
             entry = await self._bind(state)
@@ -285,6 +293,8 @@ class ReadCache:
         await self._wait_for(entry, offset, end, readahead=sequential)
         try:
             data = await self._fds.pread(entry.path, end - offset, offset)
+        except FileNotFoundError:
+            raise _removed(entry) from None
         except OSError as exc:
             raise VfsError(errno.EIO, f"file {entry.code}: read cache read failed: {exc}") from exc
         state.last_end = offset + len(data)
@@ -430,7 +440,11 @@ class ReadCache:
                 if entry.has(start, end):
                     return
                 if entry.gone:
-                    raise VfsError(errno.EIO, entry.gone_why)
+                    raise (
+                        _Removed(entry.gone_why)
+                        if entry.removed
+                        else VfsError(errno.EIO, entry.gone_why)
+                    )
                 for i in needed:
                     if i in entry.failed:
                         raise VfsError(errno.EIO, entry.failed[i])
@@ -457,6 +471,9 @@ class ReadCache:
         except VfsError as exc:
             entry.failed[i] = exc.why
             log.warning("file %s: chunk %d failed: %s", entry.code, i, exc.why)
+        except FileNotFoundError as exc:  # descriptors are reopened on demand: a cleaner's rm
+            entry.failed[i] = _removed(entry).why
+            log.warning("file %s: chunk %d: %s", entry.code, i, exc)
         except OSError as exc:
             entry.failed[i] = f"read cache write failed: {exc}"
             log.warning("file %s: chunk %d: cache write failed: %s", entry.code, i, exc)
@@ -574,6 +591,20 @@ class ReadCache:
             fds = [fd for fd in (self._fds.take(e.path) for e in doomed) if fd is not None]
             await trio.to_thread.run_sync(_remove_files, fds, [e.path for e in doomed])
             log.debug("read cache: evicted %d files, %d bytes left", len(doomed), total)
+
+
+class _Removed(VfsError):
+    """The entry's cache file was deleted from under vipfs (descriptors are reopened on demand,
+    so a cache cleaner's `rm` is seen): the read binds a fresh entry and downloads again."""
+
+    def __init__(self, why: str) -> None:
+        super().__init__(errno.EIO, why)
+
+
+def _removed(entry: _Entry) -> _Removed:
+    entry.gone = entry.removed = True
+    entry.gone_why = f"file {entry.code}: its read cache file was removed"
+    return _Removed(entry.gone_why)
 
 
 class _Slot:

@@ -591,3 +591,18 @@ async def test_crawling_links_give_their_slots_to_a_healthy_read(
     assert len(failures) == 6 and all("too slow" in why for why in failures)
     for handle in handles:
         await cache.release(handle)
+
+
+async def test_a_cache_file_removed_by_a_cleaner_is_downloaded_again(
+    start_cache: Factory, cache_dir: Path
+) -> None:
+    """Descriptors are reopened on demand, so an `rm` in the cache is seen: the read heals."""
+    data = blob(3000)
+    host = FakeApi.serving({"abcdefghijkl": {"n": data}})
+    cache = await start_cache(host)
+    assert await read_all(cache, "abcdefghijkl") == data
+    await eventually(lambda: cache.stats()["open_files"] == 0)
+    for path in cache_files(cache_dir):
+        path.unlink()
+    assert await read_all(cache, "abcdefghijkl") == data
+    assert host.starts("abcdefghijkl").count(0) == 2  # chunk 0 fetched again
