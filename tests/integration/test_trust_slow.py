@@ -202,29 +202,46 @@ def test_slow_links_fail_in_bounded_time_while_other_reads_go_on(
 
 
 # -- item 15: host data that loops ----------------------------------------------------------
+# (the folder whose parent the host rewrites, its new parent, the folder listed before, the
+# folder whose listing then meets the loop, and two moves into the loop)
+LOOPS = {
+    "two folders": ("a", "b", "Alpha", "Alpha/Beta", [("Gamma", "Alpha/Beta"), ("Delta", "Alpha")]),
+    "three folders": (
+        "a",
+        "e",
+        "Alpha/Beta",
+        "Alpha/Beta/Epsilon",
+        [("Gamma", "Alpha/Beta/Epsilon"), ("Delta", "Alpha/Beta")],
+    ),
+}
+
+
+@pytest.mark.parametrize("loop", list(LOOPS))
 def test_a_host_folder_cycle_never_hangs_the_mount(
-    emulator: Emulator, start_mount: StartMount
+    emulator: Emulator, start_mount: StartMount, loop: str
 ) -> None:
+    moved, parent, before, met, moves = LOOPS[loop]
     refs = emulator.seed({
         "folders": [{"ref": "a", "name": "Alpha"}, {"ref": "b", "name": "Beta", "parent_ref": "a"},
+                    {"ref": "e", "name": "Epsilon", "parent_ref": "b"},
                     {"ref": "c", "name": "Gamma"}, {"ref": "d", "name": "Delta"}],
         "files": [{"title": "in beta", "folder_ref": "b"}, {"title": "top"}],
     })["folders"]  # fmt: skip
     mount = start_mount(emulator, "--op-timeout", "5")
     root = mount.path
-    assert bounded("ls", root / "Alpha", mount=mount).stdout.split() == [b"Beta"]
-    # the host now says Alpha lives in Beta: Alpha -> Beta -> Alpha, what a folder/edit with
-    # a descendant as parent makes on a real host (it only refuses parent == self)
-    emulator.control("POST", "/_emu/folder", {"fld_id": refs["a"], "parent_id": refs["b"]})
-    # Beta's listing now holds Alpha, its own parent: shown, or refused cleanly, never a hang
-    bounded("ls", root / "Alpha" / "Beta", mount=mount)
-    for src, dst in ((root / "Gamma", root / "Alpha" / "Beta"), (root / "Delta", root / "Alpha")):
-        bounded("mv", src, dst, mount=mount, seconds=20)  # success or a clean error, never a hang
+    assert bounded("ls", root / before, mount=mount).returncode == 0  # cached from now on
+    # Alpha -> Beta (-> Epsilon) -> Alpha: what a folder/edit with a descendant as parent makes
+    # on a real host (it refuses only parent == self); a walk up from it never meets the root
+    emulator.control("POST", "/_emu/folder", {"fld_id": refs[moved], "parent_id": refs[parent]})
+    # this listing now holds its own ancestor: shown, or refused cleanly, never a hang
+    bounded("ls", root / met, mount=mount)
+    for src, dst in moves:
+        bounded("mv", root / src, root / dst, mount=mount, seconds=20)  # done, or a clean error
         assert mount.process.poll() is None
     bounded("find", root, mount=mount, seconds=30)
     alive = bounded("ls", root, mount=mount, seconds=20)
     assert alive.returncode == 0 and b"top" in alive.stdout.split(), alive
     assert bounded("stat", root / "top", mount=mount, seconds=20).returncode == 0
-    loop = emulator.api("folder/list", fld_id=refs["b"])["folders"]
-    assert refs["a"] in [int(f["fld_id"]) for f in loop]  # vipfs moved nothing it did not name
+    still = emulator.api("folder/list", fld_id=refs[parent])["folders"]
+    assert refs[moved] in [int(f["fld_id"]) for f in still]  # vipfs moved nothing it met
     assert "Traceback" not in mount.log()

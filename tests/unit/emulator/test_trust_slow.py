@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import base64
 import threading
+import time
 from collections.abc import Iterator
 
 import httpx
@@ -17,6 +18,20 @@ from vipfs.emulator.slow import Trickle
 
 BIG = 16 << 20  # more than loopback's socket buffers take from a node that does not read
 ROOMY = httpx.Timeout(60.0)  # for transfers that must go through, even on a loaded machine
+
+
+def handlers() -> int:
+    """Request threads alive in this process (each emulator connection has one)."""
+    return sum(1 for t in threading.enumerate() if "process_request" in t.name)
+
+
+def ended(before: int) -> None:
+    """Wait for the threads of transfers their clients gave up on: once the host is fast
+    again they must end (and before the emulator goes, which deletes the blobs they read)."""
+    deadline = time.monotonic() + 30
+    while handlers() > before:
+        assert time.monotonic() < deadline, "a slow transfer's thread outlived its client"
+        time.sleep(0.05)
 
 
 class FakeTime:
@@ -102,6 +117,7 @@ def test_slow_node_holds_the_named_upload_only(emu: Emulator) -> None:
         except httpx.HTTPError as exc:
             refused.append(exc)
 
+    before = handlers()
     worker = threading.Thread(target=stuck, daemon=True)
     worker.start()
     other = post(emu, "other.mp4", b"o" * BIG, ROOMY)  # meanwhile, at full speed
@@ -113,12 +129,16 @@ def test_slow_node_holds_the_named_upload_only(emu: Emulator) -> None:
     again = post(emu, "slow one.mp4", b"s" * 100_000, ROOMY)
     assert again.json()["files"][0]["status"] == "OK"
     assert titles(emu) == ["other", "slow one"]
+    ended(before)
 
 
 def test_slow_node_without_names_slows_every_upload(emu: Emulator) -> None:
     emu.set_faults(node_bytes_per_sec=1.0)
+    before = handlers()
     with pytest.raises(httpx.WriteTimeout):
         post(emu, "any.mp4", bytes(BIG), httpx.Timeout(10.0, write=1.0))
+    emu.set_faults(node_bytes_per_sec=0.0)
+    ended(before)
     assert titles(emu) == []
 
 
@@ -163,11 +183,15 @@ def test_slow_link_without_codes_slows_every_link(
     api: Api, emu: Emulator, http: httpx.Client, two_files: tuple[str, str, bytes]
 ) -> None:
     slow, fast, _ = two_files
+    urls = [link(api, code) for code in (slow, fast)]
     emu.set_faults(link_bytes_per_sec=1.0)
-    for code in (slow, fast):
-        with pytest.raises(httpx.ReadTimeout):
-            http.get(link(api, code), timeout=httpx.Timeout(10.0, read=0.5)).read()
+    before = handlers()
+    with httpx.Client(timeout=httpx.Timeout(10.0, read=0.5)) as own:
+        for url in urls:
+            with pytest.raises(httpx.ReadTimeout):
+                own.get(url)
     emu.set_faults(link_bytes_per_sec=0.0)
+    ended(before)
 
 
 def test_slow_switches_over_http_and_cli(emu: Emulator, http: httpx.Client) -> None:
