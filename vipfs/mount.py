@@ -19,7 +19,7 @@ import signal
 import stat
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -30,6 +30,9 @@ from vipfs import config as settings
 from vipfs import sdnotify
 from vipfs.api.client import XvsClient
 from vipfs.api.errors import ApiError, AuthError
+from vipfs.api.lowspeed import DEFAULT_LIMIT as DEFAULT_LOW_SPEED_LIMIT
+from vipfs.api.lowspeed import DEFAULT_WINDOW as DEFAULT_LOW_SPEED_TIME
+from vipfs.api.lowspeed import SpeedFloor
 from vipfs.api.records import AccountInfo
 from vipfs.fuse_ops import Operations
 from vipfs.keyfile import MissingKeyError
@@ -136,6 +139,22 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--transfers", type=int, default=4, metavar="N", help="uploads at once (default 4)"
     )
     parser.add_argument(
+        "--low-speed-limit",
+        type=_non_negative_int,
+        default=DEFAULT_LOW_SPEED_LIMIT,
+        metavar="BYTES",
+        help="abort an upload or download attempt that moves less than BYTES per second "
+        f"over --low-speed-time; it is retried later, a read gets EIO; 0: off "
+        f"(default {DEFAULT_LOW_SPEED_LIMIT})",
+    )
+    parser.add_argument(
+        "--low-speed-time",
+        type=_positive_float,
+        default=DEFAULT_LOW_SPEED_TIME,
+        metavar="S",
+        help=f"the window of --low-speed-limit, in seconds (default {DEFAULT_LOW_SPEED_TIME:g})",
+    )
+    parser.add_argument(
         "--hold",
         metavar="GLOBS",
         help="temp-name patterns held until renamed (comma-separated; +GLOBS adds to defaults)",
@@ -179,6 +198,26 @@ def _subtype(text: str) -> str:
     return text
 
 
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: must be 0 or more")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r}: must be more than 0")
+    return value
+
+
 def _process_names(text: str) -> frozenset[str]:
     try:
         return parse_names(text)
@@ -206,6 +245,7 @@ class MountConfig:
     hold_idle: float = DEFAULT_IDLE
     trash: bool = True
     unmount_timeout: float | None = None
+    low_speed: SpeedFloor = field(default_factory=SpeedFloor)
 
     @property
     def host(self) -> str:
@@ -252,6 +292,7 @@ def run(args: argparse.Namespace) -> int:
             hold_idle=args.hold_idle,
             trash=not args.no_trash,
             unmount_timeout=args.unmount_timeout,
+            low_speed=SpeedFloor(args.low_speed_limit, args.low_speed_time),
         )
         if config.transfers < 1:
             raise StartupError("--transfers must be at least 1")
@@ -404,11 +445,18 @@ async def _main(config: MountConfig, report: Report) -> None:
         config.key,
         connect_timeout=min(config.connect_timeout, 10.0),
         retry_budget=config.options.budget,
+        low_speed=config.low_speed,
     ) as api:
         info = await check_account(api, config)
         cache_dir = cache_dir_for(config, info.login)
         features = HostFeatures()
-        reader = ReadCache(api, cache_dir, max_bytes=config.cache_max_size, features=features)
+        reader = ReadCache(
+            api,
+            cache_dir,
+            max_bytes=config.cache_max_size,
+            features=features,
+            low_speed=config.low_speed,
+        )
         db = await MetaDb.open(cache_dir / "meta.db")
         try:
             await _serve(config, report, api, info, reader, db, features, cache_dir)

@@ -72,7 +72,8 @@ def render(mount: Path, status: dict[str, Any]) -> str:
     for row in queue.get("uploading") or []:
         lines.append(f"  uploading  {row['name']}  {_mb(row.get('sent'))} of {_mb(row['size'])}")
     for row in queue.get("queued") or []:
-        extra = f"  (retry {row['attempts']}: {row['error']})" if row.get("attempts") else ""
+        tries = row.get("attempts")
+        extra = f"  (retrying: {row['error']}; {tries} attempt(s) failed)" if tries else ""
         lines.append(f"  queued     {row['name']}  {_mb(row['size'])}{extra}")
     for row in queue.get("held") or []:
         lines.append(f"  held       {row['name']}  (temp name: waits for a rename)")

@@ -28,7 +28,9 @@ def test_status_render_names_every_state_and_the_budget() -> None:
     first, *rest = text.splitlines()
     assert first == "/mnt/v: 0 writing, 1 held, 1 queued, 1 uploading, 1 failed"
     assert any("c.mp4" in line and "1.0 MB of 4.0 MB" in line for line in rest)
-    assert any("b.mp4" in line and "retry 2: HTTP 502" in line for line in rest)
+    assert any(
+        "b.mp4" in line and "(retrying: HTTP 502; 2 attempt(s) failed)" in line for line in rest
+    )
     assert any("notes.txt: Not video file (notes.txt)" in line for line in rest)
     assert rest[-1] == "  rate limit: 17 requests available"
 

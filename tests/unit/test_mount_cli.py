@@ -34,3 +34,15 @@ def test_no_key_anywhere(tmp_path: Path) -> None:
 def test_key_is_never_an_argument() -> None:
     done = mount("--help")
     assert "--key-file" in done.stdout and "--key " not in done.stdout
+
+
+def test_low_speed_options_refuse_nonsense_in_one_line(tmp_path: Path) -> None:
+    for option, value, why in (
+        ("--low-speed-limit", "-5", "must be 0 or more"),
+        ("--low-speed-limit", "fast", "is not a whole number"),
+        ("--low-speed-time", "0", "must be more than 0"),
+    ):
+        done = mount(str(tmp_path), option, value, "-f")
+        assert done.returncode == 2, done.stderr
+        assert why in done.stderr and "Traceback" not in done.stderr
+    assert "--low-speed-limit BYTES" in mount("--help").stdout

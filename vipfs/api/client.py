@@ -38,6 +38,7 @@ from vipfs.api.errors import (
     TransientError,
     UploadRejectedError,
 )
+from vipfs.api.lowspeed import Pace, SpeedFloor
 from vipfs.api.multipart import MultipartFile
 from vipfs.api.protocol import XvsApi
 from vipfs.api.ratelimit import RateLimiter, RateState
@@ -82,9 +83,10 @@ Params = Mapping[str, str | int | bool | None]
 class XvsClient:
     """The XVS API client; use as `async with XvsClient(url, key) as api:`.
 
-    `api_url` is the site (`https://vipstream.cc`) or its API root (`.../api`). `transport`,
-    `now`, `sleep`, `wall`, `rand` and `backoff` exist for tests (mock transport, trio's mock
-    clock, short real-time retries against the emulator).
+    `api_url` is the site (`https://vipstream.cc`) or its API root (`.../api`). `low_speed` is
+    the minimum rate of each upload attempt (curl's --low-speed-limit/--low-speed-time).
+    `transport`, `now`, `sleep`, `wall`, `rand` and `backoff` exist for tests (mock transport,
+    trio's mock clock, short real-time retries against the emulator).
     """
 
     def __init__(
@@ -103,6 +105,7 @@ class XvsClient:
         wall: Callable[[], float] = time.time,
         rand: Callable[[], float] | None = None,
         backoff: Backoff | None = None,
+        low_speed: SpeedFloor | None = None,
     ) -> None:
         base = api_url.rstrip("/")
         self._base = base if base.endswith("/api") else base + "/api"
@@ -112,6 +115,7 @@ class XvsClient:
             timeout, connect=connect_timeout, read=max(timeout, UPLOAD_READ_TIMEOUT)
         )
         self._retry_budget = retry_budget
+        self._low_speed = low_speed or SpeedFloor()
         self._user_agent = user_agent or f"vipfs/{__version__}"
         self._transport = transport
         self._now = now
@@ -436,18 +440,31 @@ class XvsClient:
                 await self._sleep(delay)
 
     async def _post_upload(self, server_url: str, body: MultipartFile) -> UploadedFile:
+        """One POST to the node, aborted when it moves less than the low-speed floor (the wait
+        for the node's reply counts, as in curl: a node that reads nothing looks the same)."""
         op = "upload"
         headers = {"Content-Type": body.content_type, "Content-Length": str(body.length)}
         started = self._now()
+        pace = Pace(self._low_speed, trio.current_time(), size=body.length)
+        floor = trio.CancelScope(deadline=pace.deadline())
+
+        def moved(sent: int) -> None:
+            pace.moved_to(sent, trio.current_time())
+            floor.deadline = pace.deadline()
+
+        body.watch(moved)
         try:
-            async with aclosing(body.chunks()) as chunks:  # closes the file even on failure
-                response = await self._http().post(
-                    server_url, content=chunks, headers=headers, timeout=self._upload_timeout
-                )
+            with floor:
+                async with aclosing(body.chunks()) as chunks:  # closes the file even on failure
+                    response = await self._http().post(
+                        server_url, content=chunks, headers=headers, timeout=self._upload_timeout
+                    )
         except httpx.HTTPError as exc:
             raise _transport_error(exc, op) from None
         except OSError as exc:
             raise TransientError(f"reading the file failed: {exc.strerror or exc}", op=op) from None
+        if floor.cancelled_caught:
+            raise pace.error(op)
         log.debug(
             "upload: HTTP %d, %d bytes in %.0f ms",
             response.status_code,

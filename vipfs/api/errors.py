@@ -13,6 +13,7 @@ failures and non-JSON pages onto this tree at one place, so callers decide by ty
     + RateLimitedError         "Requests limit reached: N per min|day"; `retry_after` in seconds
     + NotSentError             the request surely never reached the server (connect failed)
     + LinkExpiredError         a direct-link URL answered 403/410: fetch a fresh link and retry
+    + TooSlowError             a transfer moved less than --low-speed-limit over --low-speed-time
   + ProtocolError              a JSON answer whose shape makes no sense even leniently
 
 Messages never contain the API key: the client builds them from the path and the server's `msg`.
@@ -85,3 +86,8 @@ class LinkExpiredError(TransientError):
 
 class ProtocolError(ApiError):
     """A JSON answer whose shape cannot be understood even with lenient parsing."""
+
+
+class TooSlowError(TransientError):
+    """An upload or download moved less than its minimum rate (`lowspeed.SpeedFloor`) and was
+    aborted, so a crawling node or link cannot hold a transfer slot forever."""

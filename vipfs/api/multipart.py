@@ -13,7 +13,9 @@ from pathlib import Path
 
 import trio
 
-CHUNK = 1 << 20
+# Small enough that progress shows within a second even at a few dozen KiB/s: the low-speed
+# floor (lowspeed.py) sees a transfer move only between chunks.
+CHUNK = 64 * 1024
 
 
 def safe_filename(name: str) -> str:
@@ -39,6 +41,7 @@ class MultipartFile:
         self.boundary = "vipfs-" + secrets.token_hex(16)
         self.path = path
         self._progress = progress
+        self._watch: Callable[[int], None] | None = None
         self._chunk_size = chunk_size
         head = b"".join(self._field(name, value) for name, value in fields)
         head += (
@@ -61,9 +64,15 @@ class MultipartFile:
             f'--{self.boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'
         ).encode()
 
+    def watch(self, moved: Callable[[int], None]) -> None:
+        """Also report every chunk's hand-over as the body bytes sent in all (the transfer's
+        pace, where `progress` counts file bytes for status displays)."""
+        self._watch = moved
+
     async def chunks(self) -> AsyncGenerator[bytes, None]:
-        """The body; reports the file bytes handed to the transport after each chunk."""
+        """The body; reports the bytes handed to the transport after each chunk."""
         yield self._head
+        self._moved(len(self._head))
         sent = 0
         async with await trio.open_file(self.path, "rb") as handle:
             while sent < self.file_size:
@@ -73,6 +82,12 @@ class MultipartFile:
                     raise OSError(f"{self.path.name} shrank during upload")
                 sent += len(chunk)
                 yield chunk
+                self._moved(len(self._head) + sent)
                 if self._progress is not None:
                     self._progress(sent)
         yield self._tail
+        self._moved(self.length)
+
+    def _moved(self, total: int) -> None:
+        if self._watch is not None:
+            self._watch(total)

@@ -6,7 +6,10 @@ Uploads can be many GiB, so nothing here buffers more than one chunk.
 from __future__ import annotations
 
 import time
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from vipfs.emulator.slow import Trickle
 
 
 class Readable(Protocol):
@@ -56,6 +59,7 @@ class Body:
         self._stall_at = stall_at
         self._stall_seconds = stall_seconds
         self.consumed = 0
+        self.trickle: Trickle | None = None  # a slow node: set once a file part begins
 
     @property
     def done(self) -> bool:
@@ -64,8 +68,12 @@ class Body:
     def read(self, n: int = 65536) -> bytes:
         if self._done:
             return b""
+        if self.trickle is not None:
+            n = self.trickle.size(n)
         data = self._read_chunked(n) if self._chunked else self._read_plain(n)
         self.consumed += len(data)
+        if self.trickle is not None:
+            self.trickle.spend(len(data))
         if self._throttle is not None:
             self._throttle.spend(len(data))
         if self._stall_at is not None and self.consumed >= self._stall_at:

@@ -77,6 +77,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help=f"inject faults: {', '.join(FAULT_KINDS)}",
     )
     add("--seed", type=int, default=0, help="seed of the fault generator")
+    add("--node-bytes-per-sec", type=float, default=0.0, help="upload node reads this slowly")
+    add("--slow-upload-names", default="", help="comma-separated filename parts it slows")
+    add("--link-bytes-per-sec", type=float, default=0.0, help="direct links send this slowly")
+    add("--slow-link-codes", default="", help="comma-separated codes of slow links (all)")
     add(
         "--server-tz",
         default="+03:00",
@@ -116,6 +120,10 @@ def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
         bandwidth_mbps=args.bandwidth_mbps,
         faults=dict(args.fault),
         seed=args.seed,
+        node_bytes_per_sec=args.node_bytes_per_sec,
+        slow_upload_names=args.slow_upload_names,
+        link_bytes_per_sec=args.link_bytes_per_sec,
+        slow_link_codes=args.slow_link_codes,
         server_tz=args.server_tz,
         encode_seconds=args.encode_seconds,
         keep_orig=args.keep_orig,

@@ -80,6 +80,11 @@ class EmulatorConfig:
     seed: int = 0
     down: bool = False
     stall_seconds: float = 3.0
+    # slow hosts (issue 8 item 12): 0 = full speed
+    node_bytes_per_sec: float = 0.0  # the upload node reads request bodies at this rate
+    slow_upload_names: str = ""  # comma-separated parts of upload filenames it slows; "" = all
+    link_bytes_per_sec: float = 0.0  # direct-link downloads are sent at this rate
+    slow_link_codes: str = ""  # comma-separated file codes whose links are slow; "" = all
     # server behaviour
     server_tz: str = "+03:00"
     encode_seconds: float = 2.0

@@ -37,6 +37,8 @@ def handle(host: Host, method: str, path: str, body: bytes) -> Response:
             return Response.json(seed(host, _object(body)))
         if path == "/_emu/files" and method == "GET":
             return Response.json(files(host))
+        if path == "/_emu/folder" and method == "POST":
+            return Response.json(edit_folder(host, _object(body)))
     except (ValueError, KeyError, TypeError) as exc:
         return Response.json({"error": str(exc)}, status=400)
     return Response.json({"error": f"no control endpoint {method} {path}"}, status=404)
@@ -64,6 +66,23 @@ def files(host: Host) -> list[dict[str, Any]]:
         }
         for f, login in host.store.all_files()
     ]
+
+
+def edit_folder(host: Host, spec: dict[str, Any]) -> dict[str, Any]:
+    """Write a folder's `parent_id` and/or `name` raw, with no check at all: the way to make a
+    host whose tree loops (A under B under A), which no client may trust to be a tree."""
+    fld_id = int(spec["fld_id"])
+    if host.store.folder(fld_id) is None:
+        raise ValueError(f"no folder {fld_id}")
+    changes: dict[str, Any] = {}
+    if "parent_id" in spec:
+        changes["parent_id"] = int(spec["parent_id"])
+    if "name" in spec:
+        changes["name"] = str(spec["name"])
+    host.store.update_folder(fld_id, changes)
+    folder = host.store.folder(fld_id)
+    assert folder is not None
+    return {"fld_id": folder.fld_id, "parent_id": folder.parent_id, "name": folder.name}
 
 
 def seed(host: Host, spec: dict[str, Any]) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from email.utils import formatdate
 from pathlib import Path
 from typing import BinaryIO
 
-from vipfs.emulator import mangle, multipart
+from vipfs.emulator import mangle, multipart, slow
 from vipfs.emulator.body import Body
 from vipfs.emulator.faults import disturb_text
 from vipfs.emulator.host import Host
@@ -89,7 +89,8 @@ class Form:
             sink.discard()
 
 
-def read_form(host: Host, body: Body, content_type: str, limit: int) -> Form:
+def read_form(host: Host, body: Body, content_type: str, limit: int, node: bool = False) -> Form:
+    """Parse a multipart body; on the upload `node`, file parts are read at its set rate."""
     form = Form()
     boundary = multipart.boundary_of(content_type)
     if boundary is None:
@@ -98,6 +99,8 @@ def read_form(host: Host, body: Body, content_type: str, limit: int) -> Form:
 
     def open_part(part: multipart.Part) -> multipart.PartSink:
         if part.filename is not None:
+            if node:
+                body.trickle = slow.node_trickle(host.config, part.filename)
             sink = FileSink(host.store.tmp_dir, part.filename, limit)
             form.files.append((part.name, sink))
             return sink
@@ -133,7 +136,7 @@ def upload(host: Host, body: Body, content_type: str, fault: str | None) -> Resp
     config = host.config
     limit = config.max_upload_mb * 1024 * 1024
     try:
-        form = read_form(host, body, content_type, limit)
+        form = read_form(host, body, content_type, limit, node=True)
     except multipart.MultipartError:
         return Response.html(500, "<html><body><h1>Internal Server Error</h1></body></html>")
     fields = form.fields
@@ -261,14 +264,16 @@ def serve_link(
         host.count("download")
         host.count("download_bytes", length)
     content = host.store.content(f)
+    trickle = slow.link_trickle(host.config, f.code)
 
     def chunks() -> Iterator[bytes]:
         pos = start
         while pos <= end:
-            data = content.read(pos, min(262144, end - pos + 1))
+            data = content.read(pos, trickle.size(min(262144, end - pos + 1)))
             if not data:
                 return
             pos += len(data)
             yield data
+            trickle.spend(len(data))
 
     return Response(status, "video/mp4", b"", headers, stream=chunks(), length=length)

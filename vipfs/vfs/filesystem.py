@@ -897,13 +897,33 @@ class Filesystem:
         if dst[0] != "up":
             await self._writer().names.check_removable(folder=dst[0] == "dir")
 
+    def _ancestry(self, folder: Node) -> list[int]:
+        """The inodes from `folder` up to the root. Parents are where the host last showed each
+        folder, and a host may send a loop (A in B, B in A): a walk that meets a folder twice
+        ends with ELOOP instead of running forever."""
+        path: list[int] = []
+        visited: set[int] = set()
+        walk: Node | None = folder
+        while walk is not None:
+            if walk.ino in visited:
+                raise VfsError(
+                    errno.ELOOP,
+                    f"the host's folders loop ({' → '.join(self._names(path, walk.ino))}); "
+                    "fix it on the website",
+                )
+            path.append(walk.ino)
+            visited.add(walk.ino)
+            walk = None if walk.ino == ROOT_INO else self.inodes.get(walk.parent)
+        return path
+
+    def _names(self, inos: list[int], again: int) -> list[str]:
+        nodes = (self.inodes.get(ino) for ino in [*inos, again])
+        return [repr(n.name) if n is not None else "?" for n in nodes]
+
     async def _rename_folder(self, node: Node, src_dir: Node, dst_dir: Node, name: str) -> None:
         w = self._writer()
-        walk: Node | None = dst_dir
-        while walk is not None:
-            if walk.ino == node.ino:
-                raise VfsError(errno.EINVAL, f"cannot move folder {node.name!r} under itself")
-            walk = None if walk.ino == ROOT_INO else self.inodes.get(walk.parent)
+        if node.ino in self._ancestry(dst_dir):
+            raise VfsError(errno.EINVAL, f"cannot move folder {node.name!r} under itself")
         fld_id = node.fld_id
         title = decode(name)
         await self._bounded(
@@ -1261,7 +1281,7 @@ class Filesystem:
         if row.state is UploadState.FAILED:
             status = f"failed: {row.last_error}"
         elif row.state is UploadState.QUEUED and row.attempts:
-            status = f"queued (retry {row.attempts}: {row.last_error})"
+            status = f"retrying: {row.last_error} ({_attempts(row.attempts)} failed)"
         return {PREFIX + "status": status.encode()}
 
     async def _render(self, name: str) -> bytes:
@@ -1324,3 +1344,7 @@ def _parse_edit(key: str, text: str) -> dict[str, Any]:
         except ValueError:
             raise VfsError(errno.EINVAL, f"{PREFIX}cat_id takes a number, not {text!r}") from None
     return {key: text}
+
+
+def _attempts(count: int) -> str:
+    return f"{count} attempt" + ("" if count == 1 else "s")

@@ -97,8 +97,8 @@ class Listing:
         by_key: dict[NodeKey, FileEntry | Folder | None] = {}
         for folder in raw.folders:
             key: NodeKey = ("dir", folder.fld_id)
-            if folder.fld_id == fld_id or key in by_key:
-                continue  # a folder cannot contain itself; one entry per id
+            if folder.fld_id in (fld_id, 0) or key in by_key:
+                continue  # a folder cannot contain itself or the root; one entry per id
             by_key[key] = folder
             entries.append(folder_entry(folder))
         exact = exact or {}

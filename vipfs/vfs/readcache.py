@@ -14,8 +14,16 @@ served from a sparse cache file that fills chunk by chunk with ranged GETs:
   share its entry, so its bytes are downloaded once.
 * An expired link is fetched again and the download resumes where it stopped; transient failures
   are retried with backoff for a bounded time, after which the waiting read fails with EIO.
+* A ranged GET that moves less than the low-speed floor (`--low-speed-limit` bytes/s over
+  `--low-speed-time`) is aborted and its waiting read fails with EIO at once. Crawling links must
+  not starve reads of other files either: one file's chunks hold all download slots but one, and
+  a stream moving at a crawl gives its slot back after a few seconds (it runs on unslotted until
+  it recovers or the floor aborts it).
 * The cache is capped: least recently read entries go first, but never one with an open handle or
-  a download still writing into it (its descriptor must outlive every write).
+  a download still writing into it.
+* Open descriptors are capped too (`FdPool`): a cache file's descriptor is opened on demand and
+  closed when the file goes idle (no handle, no download) or the cap needs room, so any number of
+  files read leaves the mount's descriptor count where it was.
 * Thumbnailers open a video, read its head and close it. When the last handle of a big file
   closes after such a small read, its downloads are cancelled (partial chunks are kept).
 
@@ -30,6 +38,8 @@ import itertools
 import logging
 import math
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,12 +50,15 @@ from vipfs.api.errors import (
     LinkExpiredError,
     NotFoundError,
     RateLimitedError,
+    TooSlowError,
     TransientError,
     UnsupportedError,
 )
+from vipfs.api.lowspeed import Pace, SpeedFloor
 from vipfs.api.protocol import XvsApi
 from vipfs.api.records import DirectLink, LinkVersion
 from vipfs.vfs.errors import VfsError
+from vipfs.vfs.fdpool import FdPool, close_fds
 from vipfs.vfs.features import HostFeatures
 
 log = logging.getLogger(__name__)
@@ -54,6 +67,7 @@ MiB = 1024 * 1024
 NO_DIRECT_LINK = "this host does not enable file/direct_link, so vipfs cannot read file contents"
 ENCODED_ORDER = ("n", "h", "l", "x")  # tie-break when two encodes have the same size
 SUFFIX = ".cache"
+LEND_AFTER = 5.0  # a stream that crawls this long gives its download slot back
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,22 +97,24 @@ class _Entry:
 
     Invariants: `filled[i]` bytes from the start of chunk i are on disk (a valid prefix);
     `stored` is their sum; `fetching` holds the cancel scope of each chunk being downloaded (at
-    most one task per chunk); `fd` stays open while the entry is in the cache.
+    most one task per chunk). Its descriptor is the read cache's `FdPool`'s business.
     """
 
-    def __init__(self, code: str, link: _Link, path: Path, fd: int, chunk_size: int) -> None:
+    def __init__(
+        self, code: str, link: _Link, path: Path, chunk_size: int, max_streams: int
+    ) -> None:
         self.code = code
         self.version = link.version
         self.size = link.size
         self.url = link.url
         self.link_gen = 0
         self.path = path
-        self.fd = fd
         self.chunk_size = chunk_size
         self.chunks = max(1, math.ceil(self.size / chunk_size))
         self.filled = [0] * self.chunks
         self.stored = 0
         self.fetching: dict[int, trio.CancelScope] = {}
+        self.slots = trio.CapacityLimiter(max_streams)  # one file never holds every download slot
         self.failed: dict[int, str] = {}
         self.changed = trio.Event()
         self.handles = 0
@@ -107,6 +123,7 @@ class _Entry:
         self.refresh_lock = trio.Lock()
         self.gone = False  # evicted, or the host no longer serves this version: bind anew
         self.gone_why = f"file {code} changed on the host"
+        self.removed = False  # gone because its cache file was deleted under vipfs
 
     def span(self, i: int) -> tuple[int, int]:
         start = i * self.chunk_size
@@ -159,6 +176,8 @@ class ReadCache:
         chunk_size: int = 4 * MiB,
         readahead: int = 4,
         max_downloads: int = 4,
+        max_open_files: int | None = None,
+        low_speed: SpeedFloor | None = None,
         link_ttl: float = 600.0,
         read_timeout: float = 60.0,
         retry_initial: float = 0.5,
@@ -174,6 +193,9 @@ class ReadCache:
         self._chunk_size = chunk_size
         self._readahead = readahead
         self._limiter = trio.CapacityLimiter(max_downloads)
+        self._per_file = max(1, max_downloads - 1)
+        self._low_speed = low_speed or SpeedFloor()
+        self._fds = FdPool(max_open_files)
         self._link_ttl = link_ttl
         self._read_timeout = read_timeout
         self._retry_initial = retry_initial
@@ -199,10 +221,9 @@ class ReadCache:
                 await trio.sleep_forever()
         finally:
             self._nursery = None
-            entries = list(self._entries.values())
             self._entries.clear()
             with trio.CancelScope(shield=True):  # we are being cancelled: close files anyway
-                await trio.to_thread.run_sync(_close_files, entries)
+                await trio.to_thread.run_sync(close_fds, self._fds.take_all())
 
     def _prepare_dir(self) -> None:
         """Create the cache directory private (0700) and drop cache files of earlier mounts."""
@@ -231,6 +252,7 @@ class ReadCache:
             "cached_files": len(self._entries),
             "open_handles": len(self._handles),
             "downloads": sum(len(entry.fetching) for entry in entries),
+            "open_files": len(self._fds),
         }
 
     async def open(self, code: str) -> int:
@@ -250,6 +272,13 @@ class ReadCache:
             raise VfsError(errno.EBADF, f"read on unknown read handle {handle}")
         if self._nursery is None:
             raise VfsError(errno.EIO, "the read cache is not running (ReadCache.run)")
+        try:
+            return await self._read(state, offset, size)
+        except _Removed:  # a cache cleaner took the file: bind a fresh entry, once
+            log.info("file %s: its read cache file was removed; downloading again", state.code)
+            return await self._read(state, offset, size)
+
+    async def _read(self, state: _Handle, offset: int, size: int) -> bytes:
         entry = state.entry
         if entry is None or entry.gone:
             entry = await self._bind(state)
@@ -262,7 +291,12 @@ class ReadCache:
             and state.last_end - self._chunk_size <= offset <= state.last_end + self._chunk_size
         )
         await self._wait_for(entry, offset, end, readahead=sequential)
-        data = await trio.to_thread.run_sync(os.pread, entry.fd, end - offset, offset)
+        try:
+            data = await self._fds.pread(entry.path, end - offset, offset)
+        except FileNotFoundError:
+            raise _removed(entry) from None
+        except OSError as exc:
+            raise VfsError(errno.EIO, f"file {entry.code}: read cache read failed: {exc}") from exc
         state.last_end = offset + len(data)
         entry.session_read += len(data)
         return data
@@ -289,6 +323,7 @@ class ReadCache:
                 for scope in entry.fetching.values():
                     scope.cancel()
             entry.session_read = 0
+        await self._idle(entry)
         await self._evict()
 
     def forget(self, code: str) -> None:
@@ -312,11 +347,12 @@ class ReadCache:
             if entry is None:
                 entry = await self._create_entry(state.code, link)
                 self._entries[entry.path] = entry
-            if state.entry is not None:
-                state.entry.handles -= 1
-            state.entry = entry
+            old, state.entry = state.entry, entry
             state.last_end = None
             entry.handles += 1
+            if old is not None:
+                old.handles -= 1
+                await self._idle(old)
             return entry
 
     def _find(self, code: str, link: _Link) -> _Entry | None:
@@ -331,15 +367,21 @@ class ReadCache:
         path = self._dir / f"{code}-{link.version}-{link.size}-{next(self._serial)}{SUFFIX}"
 
         def create() -> int:
-            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
-            os.ftruncate(fd, link.size)  # sparse: no blocks until bytes arrive
+            flags = os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC | os.O_NOFOLLOW
+            fd = os.open(path, flags, 0o600)
+            try:
+                os.ftruncate(fd, link.size)  # sparse: no blocks until bytes arrive
+            except OSError:
+                os.close(fd)
+                raise
             return fd
 
         try:
             fd = await trio.to_thread.run_sync(create)
         except OSError as exc:
             raise VfsError(errno.EIO, f"cannot create a read cache file: {exc}") from exc
-        return _Entry(code, link, path, fd, self._chunk_size)
+        await self._fds.add(path, fd)
+        return _Entry(code, link, path, self._chunk_size, self._per_file)
 
     async def _fetch_link(self, code: str) -> _Link:
         """Ask for a direct link (retrying transient failures) and choose the version to read."""
@@ -398,7 +440,11 @@ class ReadCache:
                 if entry.has(start, end):
                     return
                 if entry.gone:
-                    raise VfsError(errno.EIO, entry.gone_why)
+                    raise (
+                        _Removed(entry.gone_why)
+                        if entry.removed
+                        else VfsError(errno.EIO, entry.gone_why)
+                    )
                 for i in needed:
                     if i in entry.failed:
                         raise VfsError(errno.EIO, entry.failed[i])
@@ -425,12 +471,16 @@ class ReadCache:
         except VfsError as exc:
             entry.failed[i] = exc.why
             log.warning("file %s: chunk %d failed: %s", entry.code, i, exc.why)
+        except FileNotFoundError as exc:  # descriptors are reopened on demand: a cleaner's rm
+            entry.failed[i] = _removed(entry).why
+            log.warning("file %s: chunk %d: %s", entry.code, i, exc)
         except OSError as exc:
             entry.failed[i] = f"read cache write failed: {exc}"
             log.warning("file %s: chunk %d: cache write failed: %s", entry.code, i, exc)
         finally:
             entry.fetching.pop(i, None)
             entry.notify()
+        await self._idle(entry)
         await self._evict()
 
     async def _download_chunk(self, entry: _Entry, i: int) -> None:
@@ -443,8 +493,10 @@ class ReadCache:
             gen = entry.link_gen
             before = entry.filled[i]
             try:
-                async with self._limiter:
-                    await self._stream(entry, i, chunk_start + entry.filled[i], chunk_end)
+                async with entry.slots, _Slot(self._limiter) as slot:
+                    await self._stream(entry, i, chunk_start + entry.filled[i], chunk_end, slot)
+            except TooSlowError as exc:  # no retry: the waiting read gets EIO now
+                raise VfsError(errno.EIO, f"download of {entry.code}: {exc.msg}") from exc
             except LinkExpiredError as exc:
                 if trio.current_time() > deadline:
                     raise VfsError(errno.EIO, f"file {entry.code}: link keeps expiring") from exc
@@ -457,7 +509,7 @@ class ReadCache:
             except ApiError as exc:
                 raise VfsError(errno.EIO, f"download of {entry.code} failed: {exc}") from exc
 
-    async def _stream(self, entry: _Entry, i: int, start: int, end: int) -> None:
+    async def _stream(self, entry: _Entry, i: int, start: int, end: int, slot: _Slot) -> None:
         """One ranged GET of [start, end) into the cache file, publishing progress as it lands.
 
         Each piece is written as it comes (the client yields pieces of tens of KiB), so a read
@@ -465,20 +517,30 @@ class ReadCache:
         """
         chunk_start = entry.span(i)[0]
         at = start
-        body = self._api.download(entry.url, start, end)
-        try:
-            async for piece in body:
-                data = piece[: end - at]
-                if data:
-                    await trio.to_thread.run_sync(os.pwrite, entry.fd, data, at)
-                    at += len(data)
-                    entry.progress(i, at - chunk_start)
-                if at >= end:
-                    break
-        finally:
-            aclose = getattr(body, "aclose", None)
-            if aclose is not None:
-                await aclose()
+        pace = Pace(self._low_speed, trio.current_time(), size=end - start)
+        lender = trio.CancelScope()
+        if self._nursery is not None:
+            self._nursery.start_soon(_lend_when_crawling, pace, slot, lender)
+        with _cancelled_after(lender), trio.CancelScope(deadline=pace.deadline()) as floor:
+            body = self._api.download(entry.url, start, end)
+            try:
+                async for piece in body:
+                    pace.moved(len(piece), trio.current_time())
+                    floor.deadline = pace.deadline()
+                    data = piece[: end - at]
+                    if data:
+                        await self._fds.pwrite(entry.path, data, at)
+                        at += len(data)
+                        entry.progress(i, at - chunk_start)
+                    if at >= end:
+                        break
+            finally:
+                aclose = getattr(body, "aclose", None)
+                if aclose is not None:
+                    with trio.CancelScope(shield=True):
+                        await aclose()
+        if floor.cancelled_caught:
+            raise pace.error("download")
         if at < end:
             raise TransientError(f"download ended at byte {at} of {end}", op="download")
 
@@ -498,7 +560,12 @@ class ReadCache:
             entry.url = link.url
             entry.link_gen += 1
 
-    # -- the cap ------------------------------------------------------------------------------
+    # -- the caps -----------------------------------------------------------------------------
+    async def _idle(self, entry: _Entry) -> None:
+        """Close the descriptor of an entry nobody reads or fills (it reopens on demand)."""
+        if entry.handles == 0 and not entry.fetching:
+            await self._fds.close(entry.path)
+
     async def _evict(self) -> None:
         """Drop idle entries the host no longer serves, then the least recently read ones until
         the cache fits `max_bytes` and leaves `min_free_bytes` free on its file system.
@@ -521,8 +588,67 @@ class ReadCache:
             total -= entry.stored
             doomed.append(entry)
         if doomed:
-            await trio.to_thread.run_sync(_remove_files, doomed)
+            fds = [fd for fd in (self._fds.take(e.path) for e in doomed) if fd is not None]
+            await trio.to_thread.run_sync(_remove_files, fds, [e.path for e in doomed])
             log.debug("read cache: evicted %d files, %d bytes left", len(doomed), total)
+
+
+class _Removed(VfsError):
+    """The entry's cache file was deleted from under vipfs (descriptors are reopened on demand,
+    so a cache cleaner's `rm` is seen): the read binds a fresh entry and downloads again."""
+
+    def __init__(self, why: str) -> None:
+        super().__init__(errno.EIO, why)
+
+
+def _removed(entry: _Entry) -> _Removed:
+    entry.gone = entry.removed = True
+    entry.gone_why = f"file {entry.code}: its read cache file was removed"
+    return _Removed(entry.gone_why)
+
+
+class _Slot:
+    """One stream's download slot, which it can give back before it ends (a crawling stream)."""
+
+    def __init__(self, limiter: trio.CapacityLimiter) -> None:
+        self._limiter = limiter
+        self._held = False
+
+    async def __aenter__(self) -> _Slot:
+        await self._limiter.acquire_on_behalf_of(self)
+        self._held = True
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.give_back()
+
+    def give_back(self) -> None:
+        if self._held:
+            self._held = False
+            self._limiter.release_on_behalf_of(self)
+
+
+async def _lend_when_crawling(pace: Pace, slot: _Slot, scope: trio.CancelScope) -> None:
+    """Free the slot of a stream that moves at a crawl (no faster than the floor over the
+    last LEND_AFTER seconds), so many 1-byte/s links cannot make healthy reads wait; the stream
+    itself goes on until it recovers or the floor aborts it."""
+    grace = min(LEND_AFTER, pace.floor.window / 2)
+    with scope:
+        while True:
+            when = pace.deadline() - pace.floor.window + grace
+            if trio.current_time() >= when:
+                slot.give_back()
+                return
+            await trio.sleep_until(when)
+
+
+@contextmanager
+def _cancelled_after(scope: trio.CancelScope) -> Iterator[None]:
+    """Cancel `scope` (a helper task's) when the block ends, however it ends."""
+    try:
+        yield
+    finally:
+        scope.cancel()
 
 
 def _free_bytes(path: Path) -> int:
@@ -533,12 +659,7 @@ def _free_bytes(path: Path) -> int:
     return st.f_bavail * st.f_frsize
 
 
-def _close_files(entries: list[_Entry]) -> None:
-    for entry in entries:
-        os.close(entry.fd)
-
-
-def _remove_files(entries: list[_Entry]) -> None:
-    _close_files(entries)
-    for entry in entries:
-        entry.path.unlink(missing_ok=True)
+def _remove_files(fds: list[int], paths: list[Path]) -> None:
+    close_fds(fds)
+    for path in paths:
+        path.unlink(missing_ok=True)

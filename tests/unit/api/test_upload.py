@@ -14,6 +14,7 @@ from vipfs.api.errors import (
     TransientError,
     UploadRejectedError,
 )
+from vipfs.api.lowspeed import SpeedFloor
 from vipfs.api.multipart import MultipartFile, safe_filename
 
 from .fakehost import KEY, FakeHost, raw
@@ -85,6 +86,19 @@ async def test_body_is_produced_in_bounded_chunks(video: Path) -> None:
     sizes = [len(chunk) async for chunk in body.chunks()]
     assert max(sizes[1:-1]) == 4096
     assert sum(sizes) == body.length
+
+
+async def test_body_reports_each_hand_over_for_the_low_speed_floor(video: Path) -> None:
+    """The pace of an upload is the body bytes taken by the transport, chunk by chunk."""
+    body = MultipartFile([("key", "k")], "file", video, "clip.mp4", chunk_size=65536)
+    moved: list[int] = []
+    body.watch(moved.append)
+    taken = 0
+    async for chunk in body.chunks():
+        assert moved[-1:] == ([taken] if taken else [])  # reported only once handed over
+        taken += len(chunk)
+    assert moved[-1] == taken == body.length
+    assert moved == sorted(moved) and len(moved) >= body.file_size // 65536
 
 
 def test_filename_sanitising() -> None:
@@ -180,10 +194,12 @@ async def test_upload_repeated_only_when_it_never_left(video: Path, autojump_clo
         httpx.ConnectError("refused"),
         node_reply('{"msg":"OK","status":200,"files":[{"filecode":"abcdefabcdef","status":"OK"}]}'),
     )
-    async with host.client() as api:
+    # The autojump clock leaps while a worker thread reads the file: no low-speed floor here.
+    off = SpeedFloor(0)
+    async with host.client(low_speed=off) as api:
         assert (await api.upload_file(NODE, video, filename="clip.mp4")).ok
     assert len(host.requests) == 2
     host = FakeHost().on("upload/01", httpx.ConnectError("refused"))
-    async with host.client(retry_budget=3) as api:
+    async with host.client(retry_budget=3, low_speed=off) as api:
         with pytest.raises(NotSentError):
             await api.upload_file(NODE, video, filename="clip.mp4")

@@ -13,8 +13,9 @@ Bytes, for the read cache: `FakeApi.serving({code: {version: bytes}})` builds a 
 `file_direct_link` answers (otherwise it is refused, like most accounts) with `fake://` URLs that
 carry the link generation; bumping `link_gen` expires every earlier URL, even mid-download.
 `download` sends `piece` bytes at a time and records (code, start, end) in `downloads`;
-`hold_at` parks downloads at that byte until `release` is set; `download_failures` makes that
-many downloads fail transiently first; `active_downloads` and `closed_early` count streams.
+`hold_at` parks downloads at that byte until `release` is set (only those of `hold_codes`, if
+set); `download_failures` makes that many downloads fail transiently first; `active_downloads`
+and `closed_early` count streams.
 
 Fault injection (`fail`, uploads and rejections are consumed in call order):
 * `fail(op, exc, times=1)`: the next calls of method `op` raise `exc` before doing anything;
@@ -156,6 +157,7 @@ class FakeApi:
     downloads: list[tuple[str, int, int]] = field(default_factory=list)  # (code, start, end)
     download_failures: int = 0
     hold_at: int | None = None
+    hold_codes: set[str] | None = None  # hold only these files' downloads (None: all)
     release: trio.Event = field(default_factory=trio.Event)
     active_downloads: int = 0
     closed_early: int = 0
@@ -517,7 +519,8 @@ class FakeApi:
         finished = False
         try:
             for pos in range(start, stop, self.piece):
-                if self.hold_at is not None and pos >= self.hold_at:
+                held = self.hold_codes is None or code in self.hold_codes
+                if self.hold_at is not None and pos >= self.hold_at and held:
                     await self.release.wait()
                 await trio.lowlevel.checkpoint()
                 if int(gen) != self.link_gen:

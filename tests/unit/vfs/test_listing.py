@@ -49,3 +49,11 @@ def test_one_entry_changes_rename_nothing_else() -> None:
     listing.add(file_entry(entry("ccc", "x"), "renamed.mp4"), None)  # same key: replaced
     assert listing.child("a") is None and listing.child("renamed.mp4") is not None
     assert len(listing) == 4
+
+
+def test_a_folder_never_lists_itself_or_the_root() -> None:
+    """Host data that loops: a folder named as its own child, or the root as anyone's child."""
+    raw = FolderListing(
+        [Folder(7, "Self", None), Folder(0, "Root", None), Folder(8, "Child", None)], []
+    )
+    assert [c.name for c in Listing(7, raw).children] == ["Child"]

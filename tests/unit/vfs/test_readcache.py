@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import random
@@ -21,6 +22,7 @@ from vipfs.api.errors import (
     TransientError,
     UnsupportedError,
 )
+from vipfs.api.lowspeed import SpeedFloor
 from vipfs.api.records import DirectLink, LinkVersion
 from vipfs.vfs.errors import VfsError
 from vipfs.vfs.features import HostFeatures
@@ -480,3 +482,127 @@ async def test_cache_dir_is_private_and_starts_clean(nursery: trio.Nursery, tmp_
     (cache_file,) = cache_files(root)
     assert stat.S_IMODE(os.stat(cache_file).st_mode) == 0o600
     await cache.release(handle)
+
+
+# -- open descriptors --------------------------------------------------------------------------
+def open_cache_fds(root: Path) -> int:
+    fds = Path("/proc/self/fd")
+    count = 0
+    for name in os.listdir(fds):
+        # listdir's own descriptor, or a worker's, may be closed since
+        with contextlib.suppress(FileNotFoundError):
+            count += os.readlink(fds / name).startswith(str(root))
+    return count
+
+
+async def test_reading_many_files_leaves_no_descriptor_open(
+    start_cache: Factory, cache_dir: Path
+) -> None:
+    """One descriptor per file ever read ran the mount into EMFILE: idle files hold none."""
+    files = {f"file{i:08d}": {"n": blob(1500, seed=i)} for i in range(300)}
+    host = FakeApi.serving(files)
+    cache = await start_cache(host, max_open_files=8)
+    for code, versions in files.items():
+        assert await read_all(cache, code) == versions["n"]
+        assert cache.stats()["open_files"] <= 8
+    await eventually(lambda: cache.stats()["downloads"] == 0)
+    assert cache.stats()["open_files"] == 0
+    assert open_cache_fds(cache_dir) == 0
+    assert len(cache_files(cache_dir)) == 300  # the bytes stay cached, only descriptors go
+
+
+async def test_more_open_handles_than_descriptors_still_read_exact_bytes(
+    start_cache: Factory, cache_dir: Path
+) -> None:
+    files = {f"file{i:08d}": {"n": blob(5000, seed=i)} for i in range(12)}
+    host = FakeApi.serving(files)
+    cache = await start_cache(host, max_open_files=3)
+    handles = {code: await cache.open(code) for code in files}
+    for offset in range(0, 5000, 900):  # round-robin: every read may need a reopen
+        for code, handle in handles.items():
+            got = await cache.read(handle, offset, 900)
+            assert got == files[code]["n"][offset : offset + 900]
+            assert open_cache_fds(cache_dir) <= 3 + 4  # the cap, plus descriptors in use
+    for handle in handles.values():
+        await cache.release(handle)
+    await eventually(lambda: open_cache_fds(cache_dir) == 0)
+
+
+# -- crawling links --------------------------------------------------------------------------
+async def test_a_link_that_stops_moving_fails_its_read_after_the_low_speed_time(
+    start_cache: Factory, virtual_clock: trio.testing.MockClock
+) -> None:
+    data = blob(5000)
+    host = FakeApi.serving({"abcdefghijkl": {"n": data}}, piece=100)
+    host.hold_at = 300  # sends 300 bytes, then nothing
+    cache = await start_cache(host, low_speed=SpeedFloor(50, 60), read_timeout=3600)
+    handle = await cache.open("abcdefghijkl")
+    started = trio.current_time()
+    with pytest.raises(VfsError) as caught:
+        await cache.read(handle, 0, 1000)
+    assert caught.value.errno == errno.EIO
+    assert "too slow" in caught.value.why
+    assert 60 <= trio.current_time() - started < 120  # one window after the last byte moved
+    assert host.starts("abcdefghijkl") == [0]  # aborted, not retried behind the read's back
+    await cache.release(handle)
+
+
+async def test_a_crawling_file_never_holds_every_download_slot(start_cache: Factory) -> None:
+    slow, healthy = blob(8000, seed=1), blob(3000, seed=2)
+    host = FakeApi.serving({"slowslowslow": {"n": slow}, "healthy00000": {"n": healthy}})
+    host.hold_at, host.hold_codes = 0, {"slowslowslow"}  # its link sends nothing
+    cache = await start_cache(host, max_downloads=4, low_speed=SpeedFloor(0))
+    handle = await cache.open("slowslowslow")
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(cache.read, handle, 0, 8000)  # eight chunks wanted at once
+        await eventually(lambda: host.active_downloads == 3)  # all slots but one, no more
+        assert await read_all(cache, "healthy00000") == healthy
+        host.release.set()
+    await cache.release(handle)
+
+
+async def test_crawling_links_give_their_slots_to_a_healthy_read(
+    start_cache: Factory, virtual_clock: trio.testing.MockClock
+) -> None:
+    """More 1-byte/s files than download slots: a healthy read still goes first, long before
+    the floor aborts the crawlers (a slot waited for behind them would take minutes)."""
+    slow = {f"slow{i:08d}": {"n": blob(3000, seed=i)} for i in range(6)}
+    healthy = blob(3000, seed=99)
+    host = FakeApi.serving(slow | {"healthy00000": {"n": healthy}})
+    host.hold_at, host.hold_codes = 0, set(slow)
+    cache = await start_cache(
+        host, max_downloads=2, low_speed=SpeedFloor(100, 60), read_timeout=3600
+    )
+    handles = [await cache.open(code) for code in slow]
+    failures: list[str] = []
+
+    async def read_slow(handle: int) -> None:
+        with pytest.raises(VfsError) as caught:
+            await cache.read(handle, 0, 1000)
+        failures.append(caught.value.why)
+
+    async with trio.open_nursery() as nursery:
+        for handle in handles:
+            nursery.start_soon(read_slow, handle)
+        await eventually(lambda: host.active_downloads == 2)  # both slots crawling
+        started = trio.current_time()
+        assert await read_all(cache, "healthy00000") == healthy
+        assert trio.current_time() - started < 30  # not behind the 60-second floor
+    assert len(failures) == 6 and all("too slow" in why for why in failures)
+    for handle in handles:
+        await cache.release(handle)
+
+
+async def test_a_cache_file_removed_by_a_cleaner_is_downloaded_again(
+    start_cache: Factory, cache_dir: Path
+) -> None:
+    """Descriptors are reopened on demand, so an `rm` in the cache is seen: the read heals."""
+    data = blob(3000)
+    host = FakeApi.serving({"abcdefghijkl": {"n": data}})
+    cache = await start_cache(host)
+    assert await read_all(cache, "abcdefghijkl") == data
+    await eventually(lambda: cache.stats()["open_files"] == 0)
+    for path in cache_files(cache_dir):
+        path.unlink()
+    assert await read_all(cache, "abcdefghijkl") == data
+    assert host.starts("abcdefghijkl").count(0) == 2  # chunk 0 fetched again

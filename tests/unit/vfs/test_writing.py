@@ -21,7 +21,13 @@ from trio.testing import MockClock
 
 from tests.unit.vfs.conftest import eventually
 from tests.unit.vfs.fake_api import FakeApi, FakeFile, FakeFolder
-from vipfs.api.errors import NotFoundError, NotSentError, TransientError, UnsupportedError
+from vipfs.api.errors import (
+    NotFoundError,
+    NotSentError,
+    TooSlowError,
+    TransientError,
+    UnsupportedError,
+)
 from vipfs.api.records import CloneResult, FolderListing
 from vipfs.vfs.attrs import Owner
 from vipfs.vfs.errors import VfsError
@@ -272,6 +278,27 @@ async def test_folder_rename_move_and_cycle(mount: Mount, virtual_clock: MockClo
     assert err.value.errno == errno.EINVAL
 
 
+async def test_a_folder_loop_sent_by_the_host_ends_the_walk_with_eloop(
+    mount: Mount, virtual_clock: MockClock
+) -> None:
+    """The host makes Alpha a child of its own child Beta: no walk up may run forever."""
+    fs = await mount.start()
+    alpha = await fs.mkdir(ROOT_INO, "Alpha")
+    beta = await fs.mkdir(alpha.ino, "Beta")
+    await fs.mkdir(ROOT_INO, "Other")
+    alpha_id = next(f.fld_id for f in mount.api.folders.values() if f.name == "Alpha")
+    beta_id = next(f.fld_id for f in mount.api.folders.values() if f.name == "Beta")
+    mount.api.folders[alpha_id].parent_id = beta_id  # Alpha → Beta → Alpha
+    fs.forget_all()
+    assert (await fs.lookup(beta.ino, "Alpha")).ino == alpha.ino  # Alpha's parent is Beta now
+    edits = mount.api.count("folder_edit")
+    with trio.fail_after(10), pytest.raises(VfsError) as err:
+        await fs.rename(ROOT_INO, "Other", alpha.ino, "Other")
+    assert err.value.errno == errno.ELOOP and "loop" in err.value.why
+    assert mount.api.count("folder_edit") == edits  # refused before anything changed
+    assert "Other" in await names(fs)  # and the mount keeps answering
+
+
 async def test_file_move_is_one_edit_that_keeps_tags(
     mount: Mount, virtual_clock: MockClock
 ) -> None:
@@ -464,6 +491,23 @@ async def test_fsync_uploads_now_and_reports_failure(
     doc = json.loads(await fs.read(handle.fh, 0, 1 << 20))
     assert [r["name"] for r in doc["queue"]["failed"]] == ["notes.txt"]
     assert "Not video file" in doc["queue"]["failed"][0]["error"]
+
+
+async def test_a_too_slow_upload_shows_as_retrying_with_the_reason(
+    mount: Mount, virtual_clock: MockClock
+) -> None:
+    fs = await mount.start(write_back=1)
+    slow = TooSlowError("too slow: less than 1024 bytes/s for 60 s", op="upload")
+    mount.api.fail("upload_file", slow)
+    ino = await write_file(fs, "slow.mp4", b"abc")
+    with trio.fail_after(100):  # virtual seconds: the first attempt fails at once
+        while not (status := await fs.getxattr(ino, "user.vipfs.status")).startswith(b"retry"):  # noqa: ASYNC110
+            await trio.sleep(0.05)
+    assert (
+        status == b"retrying: upload: too slow: less than 1024 bytes/s for 60 s (1 attempt failed)"
+    )
+    await fs.wait_uploads()  # retried later, and this time it lands
+    assert uploads(mount.api) == ["slow.mp4", "slow.mp4"]
 
 
 async def test_sync_uploads_makes_close_upload(mount: Mount, virtual_clock: MockClock) -> None:
