@@ -19,6 +19,7 @@ import pytest
 import trio
 from trio.testing import MockClock
 
+from tests.unit.vfs.clock import thread_aware_clock
 from tests.unit.vfs.conftest import eventually
 from tests.unit.vfs.fake_api import FakeApi, FakeFile, FakeFolder
 from vipfs.api.errors import (
@@ -128,8 +129,8 @@ class Mount:
 
 
 @pytest.fixture
-def virtual_clock() -> MockClock:
-    return MockClock(autojump_threshold=0.005)
+def virtual_clock(monkeypatch: pytest.MonkeyPatch) -> MockClock:
+    return thread_aware_clock(monkeypatch)
 
 
 @pytest.fixture
