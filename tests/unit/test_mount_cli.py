@@ -34,3 +34,25 @@ def test_no_key_anywhere(tmp_path: Path) -> None:
 def test_key_is_never_an_argument() -> None:
     done = mount("--help")
     assert "--key-file" in done.stdout and "--key " not in done.stdout
+
+
+def test_a_key_file_others_can_read_is_refused(tmp_path: Path) -> None:
+    key = tmp_path / "key"
+    key.write_text("1abcdefghijklmnop\n")
+    key.chmod(0o644)
+    done = mount(str(tmp_path), "--key-file", str(key), "-f")
+    assert done.returncode == 2
+    assert done.stderr == (
+        f"vipfs: the key file {key} is readable by others (mode 0644); run chmod 600 {key}\n"
+    )
+
+
+def test_a_plain_http_api_on_another_machine_is_refused(tmp_path: Path) -> None:
+    key = tmp_path / "key"
+    key.write_text("1abcdefghijklmnop\n")
+    key.chmod(0o600)
+    done = mount(str(tmp_path), "--key-file", str(key), "--api-url", "http://xvs.example/api")
+    assert done.returncode == 2
+    assert done.stderr.startswith("vipfs: refusing to send the API key in clear to xvs.example")
+    assert "use https://xvs.example/api" in done.stderr
+    assert len(done.stderr.splitlines()) == 1
