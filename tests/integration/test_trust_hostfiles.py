@@ -118,6 +118,16 @@ def settled_status(path: Path) -> str:
     return state if state.startswith(("failed", "encoding", "ready")) else ""
 
 
+def settle(path: Path, timeout: float = 60) -> str:
+    """Wait for the upload of `path` to end; on a timeout, say what its status was."""
+    try:
+        return str(
+            wait_for("the upload to settle", functools.partial(settled_status, path), timeout)
+        )
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}; its status: {status_xattr(path)!r}") from None
+
+
 def forged_lines(text: str) -> list[str]:
     """Lines that start like the emulator's forged log line (`--msg-newlines`)."""
     return [line for line in text.splitlines() if line.lstrip().startswith(FORGED_LOG_LINE[:30])]
@@ -257,7 +267,7 @@ def test_retry_after_a_stored_500_adopts_only_its_own_file(
     (tmp_path / "clip.mp4").write_bytes(data)
     assert sh("cp", tmp_path / "clip.mp4", mount.path).returncode == 0
     target = mount.path / "clip.mp4"
-    state = wait_for("the upload to settle", functools.partial(settled_status, target), 60)
+    state = settle(target, 60)
     assert state.startswith(("encoding", "ready")), state
     calls = emu.calls()
     assert calls.get("failed_after_store") == 1, calls  # the 500 after storing was met
@@ -322,7 +332,7 @@ def test_retry_that_finds_no_token_uploads_again(
     (tmp_path / "clip.mp4").write_bytes(data)
     assert sh("cp", tmp_path / "clip.mp4", mount.path).returncode == 0
     target = mount.path / "clip.mp4"
-    state = wait_for("the upload to settle", functools.partial(settled_status, target), 60)
+    state = settle(target, 60)
     assert len(node.received) == 1, "the first attempt never reached the stand-in node"
     assert state.startswith(("encoding", "ready")), state
     assert_user_files_untouched(emu, before)
@@ -359,7 +369,7 @@ def test_several_files_with_the_token_are_all_left_alone(
     (tmp_path / "clip.mp4").write_bytes(data)
     assert sh("cp", tmp_path / "clip.mp4", mount.path).returncode == 0
     target = mount.path / "clip.mp4"
-    state = wait_for("the upload to settle", functools.partial(settled_status, target), 60)
+    state = settle(target, 60)
     assert len(node.received) == 1
     copies = others(emu, before)
     assert len(copies) == 2 and copies[0]["title"] == copies[1]["title"], copies
@@ -395,7 +405,7 @@ def test_http_node_url_of_an_https_api_is_upgraded(
     (tmp_path / "clip.mp4").write_bytes(data)
     assert sh("cp", tmp_path / "clip.mp4", mount.path).returncode == 0
     target = mount.path / "clip.mp4"
-    state = wait_for("the upload over https", functools.partial(settled_status, target), 30)
+    state = settle(target, 30)
     assert state.startswith(("encoding", "ready")), state
     assert [(f["title"], f["sha256"]) for f in emu.live_files()] == [("clip", sha256(data))]
     assert emu.calls().get("upload") == 1
@@ -464,14 +474,10 @@ def test_vipfs_key_leaves_the_environment(emulator: Emulator, start_mount: Start
     assert KEY.encode() not in environ
 
 
-def test_echoed_key_and_forged_lines_stay_out(
-    start_emulator: StartEmulator, start_mount: StartMount, tmp_path: Path
-) -> None:
-    """The host's refusal carries the key and a newline with a forged log line. Neither the
-    key nor a forged line reaches the log file, `vipfs status`, the xattr or status.json.
-    Today: the key shows in the status (xattr, status.json, `vipfs status`), and the log gets
-    a second line that looks like vipfs's own."""
-    emu = start_emulator("--enable", "direct_link", "--echo-key", "--msg-newlines")
+def refused_file_everywhere(
+    emu: Emulator, start_mount: StartMount, tmp_path: Path
+) -> dict[str, str]:
+    """Copy a file the host refuses; what vipfs then shows and writes about it, by place."""
     mount = start_mount(emu, *FAST)
     (tmp_path / "notes.txt").write_text("not a video\n" * 100)
     assert sh("cp", tmp_path / "notes.txt", mount.path).returncode == 0
@@ -479,16 +485,36 @@ def test_echoed_key_and_forged_lines_stay_out(
     state = wait_for("the refusal", functools.partial(settled_status, target))
     assert state.startswith("failed") and "Not video file" in state, state.replace(KEY, "<KEY>")
     status = vipfs("status", mount.path)
+    assert status.returncode == 0 and "Not video file" in status.stdout, status.stderr
     report = (mount.path / ".vipfs" / "status.json").read_text()
-    log = mount.log()
-    stderr = (tmp_path / f"{mount.path.name}.stderr").read_text()
-    seen = {"user.vipfs.status": state, "vipfs status": status.stdout, "status.json": report}
-    seen |= {"the log file": log, "stderr": stderr}
-    for where, text in seen.items():
-        assert KEY not in text, f"the key is in {where}"
-        assert not forged_lines(text), f"a forged line in {where}: {forged_lines(text)}"
-    assert "Not video file" in log and "Not video file" in status.stdout
     assert json.loads(report)  # still one valid document
+    assert "Not video file" in mount.log()
+    stderr = (tmp_path / f"{mount.path.name}.stderr").read_text()
+    seen = {"the log file": mount.log(), "vipfs status": status.stdout, "stderr": stderr}
+    return seen | {"user.vipfs.status": state, "status.json": report}
+
+
+def test_key_echoed_by_the_host_stays_out(
+    start_emulator: StartEmulator, start_mount: StartMount, tmp_path: Path
+) -> None:
+    """The host's refusal ends "for key <key>": the key reaches none of the places vipfs
+    shows or writes. Today: the status (xattr, status.json, `vipfs status`) shows it whole."""
+    emu = start_emulator("--enable", "direct_link", "--echo-key")
+    for where, text in refused_file_everywhere(emu, start_mount, tmp_path).items():
+        assert KEY not in text, f"the key is in {where}"
+
+
+def test_forged_log_lines_from_the_host_stay_escaped(
+    start_emulator: StartEmulator, start_mount: StartMount, tmp_path: Path
+) -> None:
+    """The host's messages carry a newline and a line shaped like vipfs's own log lines: no
+    such line appears anywhere, in the log file least of all. Today: the log file gets one per
+    message the host sent (refusal, feature probes)."""
+    emu = start_emulator("--enable", "direct_link", "--msg-newlines")
+    seen = refused_file_everywhere(emu, start_mount, tmp_path)
+    for where in ("the log file", "vipfs status", "stderr"):  # the line-by-line ones
+        found = forged_lines(seen[where])
+        assert not found, f"a forged line in {where}: {found}"
 
 
 def test_refused_key_echoed_at_mount_is_not_printed(
