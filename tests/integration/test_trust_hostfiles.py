@@ -446,7 +446,7 @@ def test_key_never_reaches_a_plain_http_node(
 
 
 # -- item 14: key hygiene ------------------------------------------------------------------------
-@pytest.mark.parametrize("mode", [0o644, 0o640])
+@pytest.mark.parametrize("mode", [0o644, 0o640], ids=["0644", "0640"])
 def test_key_file_readable_by_others_is_refused(
     emulator: Emulator, tmp_path: Path, mode: int
 ) -> None:
