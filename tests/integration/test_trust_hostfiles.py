@@ -475,6 +475,42 @@ def test_vipfs_key_leaves_the_environment(emulator: Emulator, start_mount: Start
     assert KEY.encode() not in environ
 
 
+def serving_pids(mnt: Path) -> list[int]:
+    """The processes whose command line names `mnt` (a background mount's own process)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                argv = (entry / "cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if str(mnt).encode() in argv and b"mount" in argv:
+                found.append(int(entry.name))
+    return found
+
+
+def test_vipfs_key_leaves_a_background_mount(emulator: Emulator, tmp_path: Path) -> None:
+    """The same without -f: the process that stays is the forked child.
+    Today: `VIPFS_KEY=<key>` is in its /proc/<pid>/environ."""
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
+    command = mount_command(emulator, mnt, tmp_path)
+    at = command.index("--key-file")
+    del command[at : at + 2]
+    try:
+        out = subprocess.run(command, capture_output=True, text=True, timeout=60,
+                             env={**os.environ, "VIPFS_KEY": KEY})  # fmt: skip
+        assert out.returncode == 0, out.stderr
+        assert os.path.ismount(mnt)
+        pids = serving_pids(mnt)
+        assert len(pids) == 1, pids
+        environ = Path(f"/proc/{pids[0]}/environ").read_bytes()
+    finally:
+        unmount(mnt)
+    assert b"VIPFS_KEY" not in environ
+    assert KEY.encode() not in environ
+
+
 def refused_file_everywhere(
     emu: Emulator, start_mount: StartMount, tmp_path: Path
 ) -> dict[str, str]:
