@@ -387,6 +387,8 @@ def test_several_files_with_the_token_are_all_left_alone(
     assert status.returncode == 0, status.stderr
     line = [row for row in status.stdout.splitlines() if "clip.mp4" in row]
     assert line and "failed" in line[0] and "token" in line[0].lower(), status.stdout
+    said = [row for row in mount.log().splitlines() if token.group(0) in row]
+    assert len(said) == 1 and " WARNING " in said[0], said  # logged once
 
 
 # -- item 3: the key never over plain http -----------------------------------------------------
