@@ -4,8 +4,9 @@ Every API call and every upload carries the key, so an `http://` URL sends it in
 anyone on the path. An `http://` API URL is refused unless it names this machine (the
 emulator, a local proxy). When the API is https, an `http://` upload node URL (real hosts
 answer `upload/server` with one) is upgraded to https on the same host and port (an absent
-port becomes 443, https's own): a node that cannot speak https then fails the attempt, which
-is retried later and shown in `vipfs status`, and the key never goes out in clear.
+port becomes 443, https's own); so is one naming another machine when the API is local plain
+http. A node that cannot speak https then fails the attempt, which is retried later and shown
+in `vipfs status`, and the key never goes out in clear.
 """
 
 from __future__ import annotations
@@ -43,9 +44,12 @@ def check_api_url(api_url: str) -> None:
 
 
 def secure_node_url(api_url: str, node_url: str) -> tuple[str, bool]:
-    """The URL to upload to, and whether it was upgraded from `http://` (API on https only)."""
+    """The URL to upload to, and whether it was upgraded from `http://`: always when the API
+    is https, and for a node on another machine even when the API is local plain http."""
     node = urlsplit(node_url)
-    if urlsplit(api_url).scheme.lower() != "https" or node.scheme.lower() != "http":
+    if node.scheme.lower() != "http":
+        return node_url, False
+    if urlsplit(api_url).scheme.lower() != "https" and is_local(node.hostname or ""):
         return node_url, False
     return urlunsplit(node._replace(scheme="https")), True  # same host and port
 

@@ -34,9 +34,14 @@ def test_an_http_node_of_an_https_api_is_upgraded_on_its_host_and_port(
     assert upgraded == node.lower().startswith("http:")
 
 
-def test_an_http_api_keeps_its_nodes_as_given() -> None:
+def test_a_local_http_api_keeps_its_local_nodes_as_given() -> None:
     node = "http://127.0.0.1:9000/upload/01"
     assert secure_node_url("http://127.0.0.1:9000/api", node) == (node, False)
+    remote = "http://s1.host.example/upload/01"  # the key would leave the machine in clear
+    assert secure_node_url("http://127.0.0.1:9000/api", remote) == (
+        "https://s1.host.example/upload/01",
+        True,
+    )
 
 
 @pytest.mark.parametrize(
