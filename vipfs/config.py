@@ -257,9 +257,9 @@ def mask(key: str) -> str:
 
 
 def find_key(key_file: str | None, remote: Remote) -> FoundKey:
+    env = take_env_key()  # out of the environment even when another source wins
     if key_file:
         return _from_file(Path(key_file).expanduser(), "--key-file")
-    env = take_env_key()
     if env:
         return FoundKey(env, "$VIPFS_KEY")
     configured = remote.settings.get("key_file")

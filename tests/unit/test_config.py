@@ -139,6 +139,8 @@ def test_key_order_file_env_remote_file_inline(
     remote = config.load().remote("a")
     monkeypatch.setenv("VIPFS_KEY", "1envkey0000000000")
     assert config.find_key(str(cli_key), remote).key == "1clikey000000000"
+    assert "VIPFS_KEY" not in os.environ  # taken out even when --key-file wins
+    monkeypatch.setenv("VIPFS_KEY", "1envkey0000000000")
     assert config.find_key(None, remote).origin == "$VIPFS_KEY"
     assert "VIPFS_KEY" not in os.environ  # taken once read
     found = config.find_key(None, remote)
