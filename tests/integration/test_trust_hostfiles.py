@@ -389,6 +389,15 @@ def test_several_files_with_the_token_are_all_left_alone(
     assert line and "failed" in line[0] and "token" in line[0].lower(), status.stdout
     said = [row for row in mount.log().splitlines() if token.group(0) in row]
     assert len(said) == 1 and " WARNING " in said[0], said  # logged once
+    # rm of the file: neither copy can be proven ours, so neither goes (nor anything else)
+    removed = sh("rm", target)
+    assert removed.returncode == 0, removed.stderr
+    done = vipfs("umount", mount.path, "--timeout", "60")
+    assert done.returncode == 0, done.stderr
+    assert_user_files_untouched(emu, before)
+    assert [(f["code"], f["deleted"]) for f in others(emu, before)] == [
+        (f["code"], False) for f in copies
+    ]
 
 
 # -- item 3: the key never over plain http -----------------------------------------------------
