@@ -11,6 +11,9 @@ disagree about it:
   (`dir_cache_time = 60`); `default` is the remote used when none is named;
 - an option given on the command line beats the remote's value, which beats the built-in default;
 - the key: `--key-file`, then `$VIPFS_KEY`, then the remote's `key_file`, then its `key`.
+  A file holding the key (key file, or a config file with `key =`) that group or others may
+  read is refused (`LooseKeyFileError`), as ssh refuses such a private key. `$VIPFS_KEY` is
+  removed from the environment once read (`take_env_key`), so no child process inherits it.
 
 Nothing here logs, prints or puts the key in an exception; `mask` is the only way it is shown.
 """
@@ -19,13 +22,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import stat
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from vipfs.keyfile import MissingKeyError, read_key_file
+from vipfs.hygiene import take_env
+from vipfs.keyfile import MissingKeyError, loose_key_file, read_key_file
 
 DEFAULT_REMOTE = "default"
 SYSTEM_CONFIG = Path("/etc/vipfs/config.toml")
@@ -254,9 +257,9 @@ def mask(key: str) -> str:
 
 
 def find_key(key_file: str | None, remote: Remote) -> FoundKey:
+    env = take_env_key()  # out of the environment even when another source wins
     if key_file:
         return _from_file(Path(key_file).expanduser(), "--key-file")
-    env = os.environ.get("VIPFS_KEY", "").strip()
     if env:
         return FoundKey(env, "$VIPFS_KEY")
     configured = remote.settings.get("key_file")
@@ -267,9 +270,11 @@ def find_key(key_file: str | None, remote: Remote) -> FoundKey:
     inline = remote.settings.get("key")
     if isinstance(inline, str) and inline.strip():
         source = remote.origins["key"]
-        warnings = [f"the key is written in {source}; prefer key_file = a 0600 file"]
-        warnings += _loose_permissions(source, "config file holding a key")
-        return FoundKey(inline.strip(), f"key in {source}", source, tuple(warnings))
+        refusal = _loose(source, "config file holding a key")
+        if refusal is not None:
+            raise refusal
+        warnings = (f"the key is written in {source}; prefer key_file = a 0600 file",)
+        return FoundKey(inline.strip(), f"key in {source}", source, warnings)
     files = ", ".join(map(str, dict.fromkeys(remote.origins.values())))
     where = files if remote.declared and files else str(user_config())
     raise MissingKeyError(
@@ -278,19 +283,22 @@ def find_key(key_file: str | None, remote: Remote) -> FoundKey:
     )
 
 
+def take_env_key() -> str:
+    """`$VIPFS_KEY`, gone from the environment once read: from `os.environ` (so no child
+    inherits it) and from this process's /proc/PID/environ."""
+    return take_env("VIPFS_KEY").strip()
+
+
 def _from_file(path: Path, origin: str) -> FoundKey:
-    key = read_key_file(path)
-    return FoundKey(key, origin, path, tuple(_loose_permissions(path, "key file")))
+    return FoundKey(read_key_file(path), origin, path)
 
 
-def _loose_permissions(path: Path, what: str) -> list[str]:
+def _loose(path: Path, what: str) -> MissingKeyError | None:
     try:
-        mode = stat.S_IMODE(path.stat().st_mode)
+        mode = path.stat().st_mode
     except OSError:
-        return []
-    if mode & 0o077:
-        return [f"the {what} {path} is readable by others (mode {mode:04o}); chmod 600 it"]
-    return []
+        return None
+    return loose_key_file(path, mode, what)
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ import trio
 from vipfs import config as settings
 from vipfs.api.client import XvsClient
 from vipfs.api.errors import ApiError, AuthError
+from vipfs.api.plainhttp import InsecureUrlError
 from vipfs.keyfile import MissingKeyError
 
 
@@ -105,6 +106,8 @@ async def _ask_server(api_url: str, key: str, budget: float) -> tuple[str, bool]
         with trio.fail_after(budget):
             async with XvsClient(api_url, key, retry_budget=budget) as api:
                 info = await api.account_info()
+    except InsecureUrlError as exc:
+        return str(exc), False
     except AuthError:
         return "the server refused the key", False
     except (ApiError, trio.TooSlowError) as exc:

@@ -27,15 +27,16 @@ import pyfuse3
 import trio
 
 from vipfs import config as settings
-from vipfs import sdnotify
+from vipfs import hygiene, sdnotify
 from vipfs.api.client import XvsClient
 from vipfs.api.errors import ApiError, AuthError
 from vipfs.api.lowspeed import DEFAULT_LIMIT as DEFAULT_LOW_SPEED_LIMIT
 from vipfs.api.lowspeed import DEFAULT_WINDOW as DEFAULT_LOW_SPEED_TIME
 from vipfs.api.lowspeed import SpeedFloor
+from vipfs.api.plainhttp import InsecureUrlError, check_api_url
 from vipfs.api.records import AccountInfo
 from vipfs.fuse_ops import Operations
-from vipfs.keyfile import MissingKeyError
+from vipfs.keyfile import LooseKeyFileError, MissingKeyError
 from vipfs.vfs.attrs import Owner
 from vipfs.vfs.features import HostFeatures
 from vipfs.vfs.filesystem import Filesystem, Options, WriteSetup
@@ -256,8 +257,13 @@ class MountConfig:
 
 
 def run(args: argparse.Namespace) -> int:
+    hygiene.disable_core_dumps()  # before the key is in memory
     try:
         found = settings.resolve(args)
+        check_api_url(args.api_url)
+    except (LooseKeyFileError, InsecureUrlError) as exc:  # refused, as ssh refuses: exit 2
+        print(f"vipfs: {exc}", file=sys.stderr)
+        return 2
     except (settings.ConfigError, MissingKeyError) as exc:
         print(f"vipfs: {exc}", file=sys.stderr)
         return 1
@@ -323,10 +329,11 @@ def check_mountpoint(path: Path) -> None:
 
 def setup_logging(verbose: int, log_file: str | None) -> None:
     level = logging.DEBUG if verbose >= 2 else logging.INFO if verbose == 1 else logging.WARNING
-    handler: logging.Handler = (
-        logging.FileHandler(log_file) if log_file else logging.StreamHandler(sys.stderr)
-    )
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    if log_file:
+        handler = hygiene.private_log_handler(log_file)  # 0600
+    else:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(hygiene.LineFormatter(hygiene.LOG_FORMAT))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

@@ -10,6 +10,7 @@ import html
 import json
 import os
 import signal
+import ssl
 import subprocess
 import sys
 import time
@@ -37,6 +38,10 @@ class Emulator:
     process: subprocess.Popen[str]
     url: str  # the API root, .../api
     key_file: Path
+    cafile: Path | None = None  # the certificate an https emulator (--tls-cert) serves
+
+    def _context(self) -> ssl.SSLContext | None:
+        return ssl.create_default_context(cafile=str(self.cafile)) if self.cafile else None
 
     @property
     def base(self) -> str:
@@ -45,7 +50,7 @@ class Emulator:
     def control(self, method: str, path: str, body: object = None) -> Any:
         data = None if body is None else json.dumps(body).encode()
         request = urllib.request.Request(self.base + path, data=data, method=method)
-        with urllib.request.urlopen(request, timeout=30) as reply:
+        with urllib.request.urlopen(request, timeout=30, context=self._context()) as reply:
             return json.loads(reply.read() or b"null")
 
     def calls(self) -> dict[str, int]:
@@ -70,7 +75,8 @@ class Emulator:
     def api(self, op: str, **params: object) -> Any:
         """One real API call with the account's key (a test key), for checks a test makes."""
         query = urllib.parse.urlencode({"key": self.key_file.read_text().strip(), **params})
-        with urllib.request.urlopen(f"{self.url}/{op}?{query}", timeout=30) as reply:
+        url = f"{self.url}/{op}?{query}"
+        with urllib.request.urlopen(url, timeout=30, context=self._context()) as reply:
             answer = json.loads(reply.read())
         assert answer["status"] == 200, f"{op}: {answer.get('msg')}"
         return answer["result"]
@@ -92,7 +98,8 @@ class Emulator:
 def start_emulator(tmp_path: Path) -> Iterator[Callable[..., Emulator]]:
     started: list[subprocess.Popen[str]] = []
 
-    def start(*extra: str) -> Emulator:
+    def start(*extra: str, cafile: Path | None = None) -> Emulator:
+        """`cafile`: the certificate given with --tls-cert, so the helpers trust it."""
         key_file = write_key(tmp_path / "key")
         process = subprocess.Popen(
             [
@@ -112,8 +119,9 @@ def start_emulator(tmp_path: Path) -> Iterator[Callable[..., Emulator]]:
         started.append(process)
         assert process.stdout is not None
         url = process.stdout.readline().strip()
-        assert url.startswith("http://127.0.0.1:"), f"emulator said {url!r}"
-        return Emulator(process, url, key_file)
+        scheme = "https" if cafile else "http"
+        assert url.startswith(f"{scheme}://127.0.0.1:"), f"emulator said {url!r}"
+        return Emulator(process, url, key_file, cafile)
 
     yield start
     for process in started:
@@ -165,12 +173,25 @@ def unmount(path: Path) -> None:
 def start_mount(tmp_path: Path) -> Iterator[Callable[..., Mount]]:
     mounts: list[Mount] = []
 
-    def start(emu: Emulator, *extra: str) -> Mount:
-        mnt = tmp_path / f"mnt{len(mounts)}"
-        mnt.mkdir()
+    def start(
+        emu: Emulator,
+        *extra: str,
+        env: dict[str, str] | None = None,
+        key_file: bool = True,
+        mountpoint: Path | None = None,
+    ) -> Mount:
+        """`env` is added to the mount's environment; `key_file=False` leaves --key-file out
+        (give the key some other way); `mountpoint`: an empty directory of the test's own."""
+        mnt = mountpoint or tmp_path / f"mnt{len(mounts)}"
+        mnt.mkdir(exist_ok=mountpoint is not None)
         command = mount_command(emu, mnt, tmp_path, "-f", *extra)
+        if not key_file:
+            at = command.index("--key-file")
+            del command[at : at + 2]
         with open(tmp_path / f"{mnt.name}.stderr", "w") as stderr:
-            process = subprocess.Popen(command, stderr=stderr, text=True)
+            process = subprocess.Popen(
+                command, stderr=stderr, text=True, env={**os.environ, **(env or {})}
+            )
         mount = Mount(mnt, process, tmp_path / "mount.log", command)
         mounts.append(mount)
         deadline = time.monotonic() + 30

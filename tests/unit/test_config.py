@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from vipfs import config, mount
-from vipfs.keyfile import MissingKeyError
+from vipfs.keyfile import LooseKeyFileError, MissingKeyError
 
 KEY = "45tzu7ub0wtftr6df"
 
@@ -133,24 +134,40 @@ def test_key_order_file_env_remote_file_inline(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     cli_key = write(tmp_path / "cli.key", "1clikey000000000\n")
-    remote_key = write(tmp_path / "remote.key", KEY + "\n", mode=0o644)
+    remote_key = write(tmp_path / "remote.key", KEY + "\n")
     path = user_file(tmp_path, f'[remotes.a]\nkey_file = "{remote_key}"\nkey = "inline-key-000"\n')
     remote = config.load().remote("a")
     monkeypatch.setenv("VIPFS_KEY", "1envkey0000000000")
     assert config.find_key(str(cli_key), remote).key == "1clikey000000000"
+    assert "VIPFS_KEY" not in os.environ  # taken out even when --key-file wins
+    monkeypatch.setenv("VIPFS_KEY", "1envkey0000000000")
     assert config.find_key(None, remote).origin == "$VIPFS_KEY"
-    monkeypatch.delenv("VIPFS_KEY")
+    assert "VIPFS_KEY" not in os.environ  # taken once read
     found = config.find_key(None, remote)
-    assert found.key == KEY
-    assert found.warnings == (
-        f"the key file {remote_key} is readable by others (mode 0644); chmod 600 it",
-    )
+    assert found.key == KEY and not found.warnings
     path.write_text('[remotes.a]\nkey = "inline-key-000"\n')
-    path.chmod(0o640)
     found = config.find_key(None, config.load().remote("a"))
     assert found.key == "inline-key-000"
     assert any("prefer key_file" in w for w in found.warnings)
-    assert any("mode 0640" in w for w in found.warnings)
+
+
+@pytest.mark.parametrize("mode", [0o640, 0o604, 0o644, 0o660])
+def test_a_key_readable_by_others_is_refused(tmp_path: Path, mode: int) -> None:
+    key = write(tmp_path / "remote.key", KEY + "\n", mode=mode)
+    path = user_file(tmp_path, f'[remotes.a]\nkey_file = "{key}"\n')
+    with pytest.raises(LooseKeyFileError) as caught:
+        config.find_key(None, config.load().remote("a"))
+    assert str(caught.value) == (
+        f"the key file {key} is readable by others (mode {mode:04o}); run chmod 600 {key}"
+    )
+    with pytest.raises(LooseKeyFileError, match=f"chmod 600 {key}$"):
+        config.find_key(str(key), config.load().remote("a"))
+    path.write_text('[remotes.a]\nkey = "inline-key-000"\n')
+    path.chmod(mode)
+    with pytest.raises(LooseKeyFileError, match=f"config file holding a key {path} .*chmod 600"):
+        config.find_key(None, config.load().remote("a"))
+    key.chmod(0o400)
+    assert config.find_key(str(key), config.load().remote("a")).key == KEY
 
 
 def test_top_level_key_file_still_works(tmp_path: Path) -> None:

@@ -48,16 +48,15 @@ def check(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str]:
 def test_reports_files_remote_and_masked_key(
     tmp_path: Path, server: Emulator, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    path = remote_file(tmp_path, server.api_url, server.key, mode=0o644)
+    path = remote_file(tmp_path, server.api_url, server.key)
     code, out = check(capsys, "work", "--online")
     assert code == 0, out
     assert f"  {path} (read)" in out and f"  {config.SYSTEM_CONFIG} (not found)" in out
     assert "remotes: work" in out
     assert f"api_url: {server.api_url}  (from {path})" in out
     assert f"key: {config.mask(server.key)} from key_file in {path}" in out
-    assert f"key file: {tmp_path / 'key'} (mode 0644" in out
+    assert f"key file: {tmp_path / 'key'} (mode 0600" in out
     assert "dir_cache_time = 60.0" in out
-    assert "warning: the key file" in out and "chmod 600" in out
     assert "online: the server accepts the key (login " in out
     assert server.key not in out
 
@@ -77,3 +76,20 @@ def test_no_config_no_key(capsys: pytest.CaptureFixture[str]) -> None:
     code, out = check(capsys)
     assert code == 1
     assert "remotes: (none)" in out and "error: no API key" in out
+
+
+def test_a_loose_key_file_or_a_plain_http_api_is_reported(
+    tmp_path: Path, server: Emulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    remote_file(tmp_path, server.api_url, server.key, mode=0o644)
+    code, out = check(capsys, "work", "--online")
+    assert code == 1
+    assert f"error: the key file {tmp_path / 'key'} is readable by others" in out
+    assert f"chmod 600 {tmp_path / 'key'}" in out
+    (tmp_path / "key").chmod(0o600)
+    config = tmp_path / "xdg" / "vipfs" / "config.toml"
+    config.write_text(config.read_text().replace(server.api_url, "http://xvs.example/api"))
+    code, out = check(capsys, "work", "--online")
+    assert code == 1
+    assert "online: refusing to send the API key in clear to xvs.example" in out
+    assert server.key not in out

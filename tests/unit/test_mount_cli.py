@@ -46,3 +46,25 @@ def test_low_speed_options_refuse_nonsense_in_one_line(tmp_path: Path) -> None:
         assert done.returncode == 2, done.stderr
         assert why in done.stderr and "Traceback" not in done.stderr
     assert "--low-speed-limit BYTES" in mount("--help").stdout
+
+
+def test_a_key_file_others_can_read_is_refused(tmp_path: Path) -> None:
+    key = tmp_path / "key"
+    key.write_text("1abcdefghijklmnop\n")
+    key.chmod(0o644)
+    done = mount(str(tmp_path), "--key-file", str(key), "-f")
+    assert done.returncode == 2
+    assert done.stderr == (
+        f"vipfs: the key file {key} is readable by others (mode 0644); run chmod 600 {key}\n"
+    )
+
+
+def test_a_plain_http_api_on_another_machine_is_refused(tmp_path: Path) -> None:
+    key = tmp_path / "key"
+    key.write_text("1abcdefghijklmnop\n")
+    key.chmod(0o600)
+    done = mount(str(tmp_path), "--key-file", str(key), "--api-url", "http://xvs.example/api")
+    assert done.returncode == 2
+    assert done.stderr.startswith("vipfs: refusing to send the API key in clear to xvs.example")
+    assert "use https://xvs.example/api" in done.stderr
+    assert len(done.stderr.splitlines()) == 1

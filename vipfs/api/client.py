@@ -40,6 +40,7 @@ from vipfs.api.errors import (
 )
 from vipfs.api.lowspeed import Pace, SpeedFloor
 from vipfs.api.multipart import MultipartFile
+from vipfs.api.plainhttp import check_api_url, node_name, secure_node_url
 from vipfs.api.protocol import XvsApi
 from vipfs.api.ratelimit import RateLimiter, RateState
 from vipfs.api.records import (
@@ -107,6 +108,7 @@ class XvsClient:
         backoff: Backoff | None = None,
         low_speed: SpeedFloor | None = None,
     ) -> None:
+        check_api_url(api_url)  # InsecureUrlError: the key would go to another machine in clear
         base = api_url.rstrip("/")
         self._base = base if base.endswith("/api") else base + "/api"
         self._key = protect(key)
@@ -426,18 +428,25 @@ class XvsClient:
         }
         fields = [("key", self._key.value)]
         fields += [(name, _form_value(v)) for name, v in optional.items() if v is not None]
+        url, upgraded = secure_node_url(self._base, server_url)
+        if upgraded:
+            log.info("upload node %s offered plain http; using https", node_name(url))
         deadline = self._now() + self._retry_budget
         attempt = 0
         while True:
             body = MultipartFile(fields, "file", path, filename, progress=progress)
             try:
-                return await self._post_upload(server_url, body)
-            except NotSentError:
+                return await self._post_upload(url, body)
+            except NotSentError as exc:
                 delay = self._backoff.delay(attempt)
                 if self._now() + delay > deadline:
-                    raise
+                    raise _node_error(exc, url, upgraded) from None
                 attempt += 1
                 await self._sleep(delay)
+            except (TransientError, ProtocolError) as exc:
+                if type(exc) not in (TransientError, ProtocolError):
+                    raise  # a rate limit or another kind keeps its type and fields
+                raise _node_error(exc, url, upgraded) from None
 
     async def _post_upload(self, server_url: str, body: MultipartFile) -> UploadedFile:
         """One POST to the node, aborted when it moves less than the low-speed floor (the wait
@@ -527,6 +536,17 @@ def _form_value(value: str | int | bool) -> str:
 
 def _ms(started: float, ended: float) -> float:
     return (ended - started) * 1000
+
+
+def _node_error(exc: ApiError, url: str, upgraded: bool) -> ApiError:
+    """The same failure, saying which node it was (and that it was asked over https)."""
+    how = " over https (it offered plain http)" if upgraded else ""
+    msg = f"upload node {node_name(url)}{how}: {exc.msg}"
+    if isinstance(exc, NotSentError):
+        return NotSentError(msg, status=exc.status, op=exc.op)
+    if isinstance(exc, ProtocolError):
+        return ProtocolError(msg, status=exc.status, op=exc.op)
+    return TransientError(msg, status=exc.status, op=exc.op)
 
 
 def _transport_error(exc: httpx.HTTPError, op: str) -> ApiError:

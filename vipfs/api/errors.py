@@ -16,16 +16,20 @@ failures and non-JSON pages onto this tree at one place, so callers decide by ty
     + TooSlowError             a transfer moved less than --low-speed-limit over --low-speed-time
   + ProtocolError              a JSON answer whose shape makes no sense even leniently
 
-Messages never contain the API key: the client builds them from the path and the server's `msg`.
+Messages never contain the API key: the client builds them from the path and the server's `msg`,
+and every message (a host may echo the key, or put line breaks in) is made `printable` here.
 """
 
 from __future__ import annotations
+
+from vipfs.api.redact import printable
 
 
 class ApiError(Exception):
     """Base of every error the API layer raises."""
 
     def __init__(self, msg: str, *, status: int | None = None, op: str | None = None) -> None:
+        msg = printable(msg)
         self.msg = msg
         self.status = status
         self.op = op
@@ -54,6 +58,7 @@ class UploadRejectedError(ApiError):
     """An upload node refused a file for good; `reason` is the node's per-file status text."""
 
     def __init__(self, reason: str, *, filename: str | None = None) -> None:
+        reason = printable(reason)
         self.reason = reason
         self.filename = filename
         super().__init__(reason, op="upload")

@@ -15,6 +15,7 @@ from typing import Any
 
 from vipfs.emulator import mangle
 from vipfs.emulator.config import FEATURES_400, FEATURES_403
+from vipfs.emulator.faults import hostile_message
 from vipfs.emulator.host import Host
 from vipfs.emulator.store import Account, FileRow, new_code
 from vipfs.emulator.urlfetch import start_fetch
@@ -66,6 +67,9 @@ def answer(
     """Run one API call through the host's checks, in XVS order (§2.1), and wrap the envelope."""
     now = host.now()
     reply, available = _checked(host, op, params, uploads or {}, now, client_ip)
+    if reply.get("status") != 200 and isinstance(reply.get("msg"), str):
+        key = params.get("key") or params.get("api_key") or ""
+        reply["msg"] = hostile_message(host.config, reply["msg"], key)
     reply["server_time"] = host.fmt_time(now)
     if available is not None:
         reply["requests_available"] = available
@@ -239,6 +243,8 @@ def account_stats(c: Call) -> Reply:
 def upload_server(c: Call) -> Reply:
     if c.host.config.no_upload_servers:
         return ok({}, msg="No servers available for uploads")
+    if c.host.config.upload_server_url:
+        return ok(c.host.config.upload_server_url)  # whatever URL the test chose, http:// too
     return ok(f"{c.host.site_url}/upload/01")
 
 
@@ -342,11 +348,12 @@ def file_list(c: Call) -> Reply:
     per_page = 100 if per_page <= 0 else min(per_page, 1000)
     page = max(1, c.int_param("page", 1))
     fld: int | None = None
-    if c.get("fld_id") is not None:
+    ignore = c.host.config.ignore_list_filters  # some builds drop filters they do not know
+    if c.get("fld_id") is not None and not ignore:
         wanted = c.int_param("fld_id", -1)
         if wanted == 0 or (wanted > 0 and _own_folder(c, wanted)):
             fld = wanted  # an unknown or foreign folder drops the filter (§3.7)
-    title = c.get("title")
+    title = None if ignore else c.get("title")
     if title is not None and re.search(r'["\x00\r\n]', title):
         title = None
     created: float | None = None

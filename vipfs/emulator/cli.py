@@ -104,6 +104,19 @@ def configure(parser: argparse.ArgumentParser) -> None:
     add("--special-only", action="store_true")
     add("--no-upload-servers", action="store_true")
     add("--allow-anonymous-uploads", action="store_true")
+    add("--ignore-list-filters", action="store_true", help="file/list lists every file")
+    add(
+        "--node-fail-after-store",
+        type=float,
+        default=0.0,
+        metavar="RATE",
+        help="chance the node stores an upload, then answers HTML 500",
+    )
+    add("--upload-server-url", default="", help="what upload/server answers (http:// too)")
+    add("--echo-key", action="store_true", help="error messages echo the caller's key")
+    add("--msg-newlines", action="store_true", help="error messages carry a forged log line")
+    add("--tls-cert", type=Path, help="serve https with this PEM certificate (needs --tls-key)")
+    add("--tls-key", type=Path, help="the PEM private key of --tls-cert")
     add("--verbose", action="store_true", help="log requests (keys redacted) to stderr")
 
 
@@ -139,7 +152,16 @@ def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
         no_upload_servers=args.no_upload_servers,
         allow_anonymous_uploads=args.allow_anonymous_uploads,
         verbose=args.verbose,
+        ignore_list_filters=args.ignore_list_filters,
+        node_fail_after_store=args.node_fail_after_store,
+        upload_server_url=args.upload_server_url,
+        echo_key=args.echo_key,
+        msg_newlines=args.msg_newlines,
+        tls_cert=args.tls_cert,
+        tls_key=args.tls_key,
     )
+    if (config.tls_cert is None) != (config.tls_key is None):
+        raise ValueError("--tls-cert and --tls-key go together")
     for names, value in ((args.enable, True), (args.disable, False)):
         for group in names:
             for name in group:
@@ -161,10 +183,18 @@ def run(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    with emulator:
+    try:
+        emulator.start()
+    except (ValueError, OSError) as exc:  # a bad certificate or key: ssl.SSLError is an OSError
+        emulator.stop()
+        print(f"vipfs emulator: {exc}", file=sys.stderr)
+        return 2
+    try:
         print(emulator.api_url, flush=True)
         if emulator.generated_key_file is not None:
             print(emulator.generated_key_file, flush=True)
         while not stop.wait(0.5):
             pass
+    finally:
+        emulator.stop()
     return 0

@@ -95,6 +95,14 @@ class EmulatorConfig:
     storage_gb: float = 100.0
     link_expire_sec: int = 3600
     link_ip_bind: bool = False  # direct links only work from the caller's /16 prefix
+    # hostile-host switches (issue 8, items 2, 3, 14)
+    ignore_list_filters: bool = False  # file/list drops `title` and `fld_id`: every file listed
+    node_fail_after_store: float = 0.0  # chance an upload is stored, then answered by HTML 500
+    upload_server_url: str = ""  # what upload/server answers ("" = this emulator's own node)
+    echo_key: bool = False  # error messages end with "for key <the caller's key>"
+    msg_newlines: bool = False  # error messages go on with a newline and a forged log line
+    tls_cert: Path | None = None  # with tls_key: the API, node and links are served over https
+    tls_key: Path | None = None
     stale_seconds: float = 0.0  # read answers cached this long, as with the memcached mod
     verbose: bool = False
 
@@ -136,7 +144,9 @@ class EmulatorConfig:
         parse_tz(self.server_tz)
 
 
-_NOT_SWITCHES = frozenset({"port", "data_dir", "key_files", "seed_demo", "faults"})
+_NOT_SWITCHES = frozenset(
+    {"port", "data_dir", "key_files", "seed_demo", "faults", "tls_cert", "tls_key"}
+)
 
 
 def _coerce(type_name: object, value: Any, name: str) -> Any:

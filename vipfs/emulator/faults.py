@@ -35,6 +35,15 @@ class FaultDice:
                     return kind
             return None
 
+    def chance(self, rate: float) -> bool:
+        """One draw for a switch given as a probability (1 always hits, without a draw)."""
+        if rate >= 1.0:
+            return True
+        if rate <= 0.0:
+            return False
+        with self._lock:
+            return self._rng.random() < rate
+
 
 # (HTTP status, content type, extra headers, body) for the faults that replace the answer.
 Page = tuple[int, str, dict[str, str], bytes]
@@ -125,3 +134,18 @@ def disturb(kind: str, reply: dict[str, Any]) -> bytes:
         reply = stringify_status(reply)
     body = json.dumps(reply, ensure_ascii=False, separators=(",", ":")).encode()
     return disturb_text(kind, body) if kind in ("truncated", "files-as-result") else body
+
+
+# What `msg_newlines` appends after a newline: a line shaped like vipfs's own log lines.
+FORGED_LOG_LINE = "2000-01-01 00:00:00,000 WARNING vipfs.mount: forged by the host"
+
+
+def hostile_message(config: EmulatorConfig, msg: str, key: str) -> str:
+    """An error message as a careless or hostile host words it: `echo_key` appends the key the
+    caller sent (as a Perl `die "... for key $key"` would), `msg_newlines` a newline and a
+    forged log line."""
+    if config.echo_key and key:
+        msg = f"{msg} for key {key}"
+    if config.msg_newlines:
+        msg = f"{msg}\n{FORGED_LOG_LINE}"
+    return msg

@@ -18,7 +18,7 @@ from typing import BinaryIO
 
 from vipfs.emulator import mangle, multipart, slow
 from vipfs.emulator.body import Body
-from vipfs.emulator.faults import disturb_text
+from vipfs.emulator.faults import HTML_500, disturb_text, hostile_message
 from vipfs.emulator.host import Host
 from vipfs.emulator.response import HTML_TYPE, Response
 from vipfs.emulator.store import Account
@@ -167,7 +167,7 @@ def upload(host: Host, body: Body, content_type: str, fault: str | None) -> Resp
             status = "not enough disk space on your account"
         if status != "OK":
             sink.discard()
-            results.append(("", sink.filename, status))
+            results.append(("", sink.filename, hostile_message(config, status, key)))
             continue
         blob = host.adopt_blob(sink.path, sink.sha256)
         used += sink.size
@@ -187,10 +187,19 @@ def upload(host: Host, body: Body, content_type: str, fault: str | None) -> Resp
         rows.append(row)
         results.append((row["code"], sink.filename, "OK"))
     host.store.insert_files(rows)
+    if host.dice.chance(config.node_fail_after_store):
+        host.count("failed_after_store")  # stored, but the client cannot know it
+        return Response(500, HTML_TYPE, HTML_500)
     if "key" not in fields or fields.get("html_redirect"):
         return Response(200, HTML_TYPE, _html_form(results).encode())
     entries = ",".join(
-        '{"filecode":"' + code + '","filename":"' + filename + '","status":"' + status + '"}'
+        '{"filecode":"'
+        + code
+        + '","filename":"'
+        + filename
+        + '","status":"'
+        + status.replace("\n", "\\n")  # a forged newline still parses (msg_newlines)
+        + '"}'
         for code, filename, status in results
     )
     text = ('{"msg":"OK","status":200,"files":[' + entries + "]}").encode()

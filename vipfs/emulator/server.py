@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import shutil
 import socket
+import ssl
 import struct
 import sys
 import tempfile
@@ -43,7 +44,29 @@ class EmulatorHTTPServer(ThreadingHTTPServer):
 
     def __init__(self, host: Host) -> None:
         self.host = host
+        self.tls = tls_context(host.config)
         super().__init__(("127.0.0.1", host.config.port), Handler)
+
+    @property
+    def scheme(self) -> str:
+        return "https" if self.tls is not None else "http"
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A failed TLS handshake (plain http sent to the https port) just drops the client."""
+        if isinstance(sys.exc_info()[1], ssl.SSLError | ConnectionError):
+            return
+        super().handle_error(request, client_address)
+
+
+def tls_context(config: EmulatorConfig) -> ssl.SSLContext | None:
+    """The server side of https when both a certificate and its key are configured."""
+    if config.tls_cert is None and config.tls_key is None:
+        return None
+    if config.tls_cert is None or config.tls_key is None:
+        raise ValueError("TLS needs both a certificate and its key")
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(config.tls_cert, config.tls_key)
+    return context
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -52,6 +75,19 @@ class Handler(BaseHTTPRequestHandler):
     sys_version = ""
     disable_nagle_algorithm = True  # headers and body go out in separate writes
     server: EmulatorHTTPServer
+
+    def setup(self) -> None:
+        """With TLS, the handshake runs here, in the connection's own thread, not in accept."""
+        if self.server.tls is not None:
+            self.request = self.server.tls.wrap_socket(self.request, server_side=True)
+        super().setup()
+
+    def finish(self) -> None:
+        try:
+            super().finish()
+        finally:
+            if self.server.tls is not None:  # socketserver closes only the raw, detached socket
+                self.request.close()
 
     def do_GET(self) -> None:
         self._handle()
@@ -317,7 +353,7 @@ class Emulator:
     def start(self) -> Emulator:
         self._server = EmulatorHTTPServer(self.host)
         port = self._server.server_address[1]
-        self.host.site_url = f"http://127.0.0.1:{port}"
+        self.host.site_url = f"{self._server.scheme}://127.0.0.1:{port}"
         if self.config.seed_demo and self.store.meta("demo_seeded", "0") == "0":
             from vipfs.emulator.demo import seed_demo
 

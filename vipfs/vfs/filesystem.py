@@ -1221,7 +1221,8 @@ class Filesystem:
         if node.key == VIRTUAL_KEY:
             return owner.dir_attr(node.ino, self.mount_time_ns, writable=False)
         if kind == "virt":
-            return owner.file_attr(node.ino, 0, self.mount_time_ns, writable=False)
+            mode = self.virtual.mode(str(node.key[1]))
+            return owner.file_attr(node.ino, 0, self.mount_time_ns, writable=False, mode=mode)
         if kind == "up":
             return self._queued_attr(node)
         meta = self.w.mirror.meta(node.code) if self.w is not None else None

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from vipfs.api.records import FileEntry, Folder, FolderListing
 from vipfs.vfs.inodes import NodeKey
 from vipfs.vfs.names import Entry, assign_names, file_order, unique_name
+from vipfs.vfs.uploads import title_token
 
 VIRTUAL_DIR = ".vipfs"
 
@@ -108,7 +109,7 @@ class Listing:
             key = ("file", file.code)
             if key in by_key or file.code in hidden:
                 continue
-            if tokens and file.title.rsplit(" ", 1)[-1] in tokens:
+            if tokens and title_token(file.title) in tokens:
                 continue
             by_key[key] = file
             entries.append(file_entry(file, exact.get(file.code, "")))

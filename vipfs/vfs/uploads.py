@@ -14,6 +14,10 @@ Life of a queue row (`metadb.UploadState`):
   was moved to meanwhile. The title sent with the POST carries a unique token
   (`<title> vipfs-<12 hex>`) until that edit; a retry after a lost answer, or after a crash
   mid-upload, first looks the token up with `file/list` and adopts what it finds. Never twice.
+* A search result is evidence, not proof: some hosts ignore `file/list` filters and answer
+  the whole account. vipfs acts (adopts, retitles, deletes) only on a file whose title ends in
+  the exact token, and only when exactly one file does (`proven_copy`). Several → the row
+  fails and every one of them is left alone; none → upload again.
 * Transient errors retry forever with jittered exponential backoff (1 s → 5 min; a rate limit
   waits its `retry_after`). A refusal (bad format, too big, bad key) marks the row `failed`,
   keeps the spool data, and logs one WARNING with the server's reason.
@@ -50,6 +54,7 @@ from vipfs.api.errors import (
     UploadRejectedError,
 )
 from vipfs.api.protocol import XvsApi
+from vipfs.api.records import FileEntry
 from vipfs.vfs.errors import VfsError
 from vipfs.vfs.holdlist import HoldList
 from vipfs.vfs.metadb import FileMeta, MetaDb, Stray, Upload, UploadState
@@ -87,6 +92,34 @@ def tokened_title(name: str, token: str) -> str:
 
 def new_token() -> str:
     return f"{TOKEN_PREFIX}{secrets.token_hex(6)}"
+
+
+def title_token(title: str) -> str:
+    """The word of a title where vipfs puts an upload token: its last ("" for a blank title)."""
+    words = title.rsplit(None, 1)
+    return words[-1] if words else ""
+
+
+class AmbiguousTokenError(Exception):
+    """Several host files carry one upload token: none of them is provably ours."""
+
+    def __init__(self, token: str, codes: list[str]) -> None:
+        super().__init__(
+            f"several host files carry upload token {token} ({', '.join(codes)}): "
+            "none adopted, retitled or deleted"
+        )
+        self.token = token
+        self.codes = codes
+
+
+def proven_copy(found: list[FileEntry], token: str) -> str | None:
+    """The code of the one host file that carries `token`, from a `file/list` answer that may
+    hold anything (a host that ignores the filter lists the whole account). None when no file
+    carries it; `AmbiguousTokenError` when several do."""
+    codes = sorted({e.code for e in found if title_token(e.title) == token})
+    if len(codes) > 1:
+        raise AmbiguousTokenError(token, codes)
+    return codes[0] if codes else None
 
 
 def backoff_delay(attempts: int, rng: random.Random) -> float:
@@ -372,13 +405,17 @@ class UploadQueue:
             self._strays.append(stray)  # resuming: the nursery opens right after
 
     async def _clean_stray(self, stray: Stray) -> None:
-        """Find the copy by token (and code) and delete it; transient errors retry forever."""
+        """Delete the copy an abandoned attempt stored: the code the attempt recorded, else the
+        one file whose title carries its token. Never more than that one file; transient errors
+        retry forever."""
         attempts = 0
         while True:
             try:
-                found = await self._api.file_list_all(title=stray.token)
-                codes = {e.code for e in found} | ({stray.code} if stray.code else set())
-                for code in sorted(codes):
+                code = stray.code
+                if code is None:
+                    found = await self._api.file_list_all(title=stray.token)
+                    code = proven_copy(found, stray.token)
+                if code is not None:
                     with contextlib.suppress(NotFoundError):
                         await self._api.file_delete(code)
                     log.info("deleted %s: an abandoned upload of %s", code, stray.name)
@@ -389,7 +426,7 @@ class UploadQueue:
                 if isinstance(exc, RateLimitedError):
                     delay = max(delay, exc.retry_after)
                 await trio.sleep(delay)
-            except ApiError as exc:
+            except (ApiError, AmbiguousTokenError) as exc:
                 log.warning(
                     "an abandoned upload of %s stays on the host (its title contains %s): %s",
                     stray.name,
@@ -604,7 +641,7 @@ class UploadQueue:
         except (TransientError, ProtocolError) as exc:
             await self._retry_later(upload_id, exc)
             return
-        except ApiError as exc:
+        except (ApiError, AmbiguousTokenError) as exc:
             await self._fail(upload_id, exc)
             return
         except OSError as exc:
@@ -629,16 +666,14 @@ class UploadQueue:
         await self._spool.delete(row.spool)
 
     async def _find_token(self, row: Upload) -> str | None:
-        """After a lost answer or a crash: did the node store the file anyway?"""
+        """After a lost answer or a crash: did the node store the file anyway? Only the one
+        file carrying the row's exact token counts (`proven_copy`)."""
         found = await self._api.file_list_all(title=row.token)
-        if not found:
-            return None
-        if len(found) > 1:
-            log.warning(
-                "%d files carry upload token %s; adopting %s", len(found), row.token, found[-1].code
+        code = proven_copy(found, row.token)
+        if code is not None:
+            log.info(
+                "%s was stored by an earlier attempt as %s; not uploading again", row.name, code
             )
-        code = found[-1].code  # newest first: the last is the oldest, the original
-        log.info("%s was stored by an earlier attempt as %s; not uploading again", row.name, code)
         return code
 
     async def _post(self, row: Upload) -> str:

@@ -3,6 +3,10 @@
 Each open handle gets its own snapshot, so a reader never sees the content change under it.
 Their size is unknown before opening (getattr says 0), so handles are opened with direct_io.
 The write engine adds `status.json` through `Virtual.add`.
+
+What only the account's owner should read (email, balance, earnings) is `private`: mode 0600
+where the rest is 0444, so with `--allow-other` the kernel (the mount uses
+`default_permissions`) refuses it to other users with EACCES.
 """
 
 from __future__ import annotations
@@ -16,6 +20,9 @@ from typing import Any
 from vipfs.api.protocol import XvsApi
 
 Producer = Callable[[], Awaitable[object]]
+
+PRIVATE_MODE = 0o600
+PRIVATE = frozenset({"account.json", "stats.json"})  # email and balance; daily earnings
 
 
 def to_json(value: object) -> bytes:
@@ -49,6 +56,10 @@ class Virtual:
 
     def add(self, name: str, producer: Producer) -> None:
         self._producers[name] = producer
+
+    def mode(self, name: str) -> int:
+        """Permission bits to show: PRIVATE_MODE for the owner's own data, else 0 (default)."""
+        return PRIVATE_MODE if name in PRIVATE else 0
 
     def names(self) -> list[str]:
         return sorted(self._producers)

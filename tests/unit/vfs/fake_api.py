@@ -152,6 +152,7 @@ class FakeApi:
     info_batches: list[int] = field(default_factory=list)
     failing: dict[str, Exception] = field(default_factory=dict)
     direct_links: bool = False
+    ignore_list_filters: bool = False  # some builds answer file/list with the whole account
     link_gen: int = 0
     piece: int = 256
     downloads: list[tuple[str, int, int]] = field(default_factory=list)  # (code, start, end)
@@ -389,8 +390,11 @@ class FakeApi:
         return [
             self._entry(f)
             for f in hits
-            if (fld_id is None or f.fld_id == fld_id)
-            and (title is None or title.lower() in f.title.lower())
+            if self.ignore_list_filters
+            or (
+                (fld_id is None or f.fld_id == fld_id)
+                and (title is None or title.lower() in f.title.lower())
+            )
         ]
 
     async def file_list_all(

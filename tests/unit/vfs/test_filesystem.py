@@ -241,6 +241,17 @@ async def test_virtual_files() -> None:
     assert err.value.errno == errno.EROFS
 
 
+async def test_the_owners_account_data_is_mode_0600() -> None:
+    """With --allow-other the kernel (default_permissions) then refuses it to other users."""
+    fs = make(FakeApi())
+    vdir = await fs.lookup(ROOT_INO, ".vipfs")
+    modes = {}
+    for name in await listdir(fs, vdir.ino):
+        modes[name] = stat.S_IMODE((await fs.lookup(vdir.ino, name)).mode)
+    assert modes.pop("account.json") == 0o600 and modes.pop("stats.json") == 0o600
+    assert modes and set(modes.values()) == {0o440}  # the rest: read-only, umask 027 applied
+
+
 async def test_reading_without_direct_link_is_refused_with_a_reason() -> None:
     api = FakeApi()
     api.add_file("movie")
