@@ -28,7 +28,7 @@ import trio
 
 from vipfs import config as settings
 from vipfs import sdnotify
-from vipfs.api.client import XvsClient
+from vipfs.api.client import DEFAULT_MAX_REPLY, XvsClient
 from vipfs.api.errors import ApiError, AuthError
 from vipfs.api.records import AccountInfo
 from vipfs.fuse_ops import Operations
@@ -36,6 +36,7 @@ from vipfs.keyfile import MissingKeyError
 from vipfs.vfs.attrs import Owner
 from vipfs.vfs.features import HostFeatures
 from vipfs.vfs.filesystem import Filesystem, Options, WriteSetup
+from vipfs.vfs.guard import never_fatal
 from vipfs.vfs.holdlist import DEFAULT_IDLE, HoldList
 from vipfs.vfs.metadb import MetaDb
 from vipfs.vfs.namespace import TRASH
@@ -83,6 +84,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
         default=10 << 30,
         metavar="BYTES",
         help="read cache size cap (default 10 GiB)",
+    )
+    parser.add_argument(
+        "--max-reply-size",
+        type=_byte_size,
+        default=DEFAULT_MAX_REPLY,
+        metavar="BYTES",
+        help="largest API reply read, e.g. 64M; a bigger one fails that call (default 64 MiB)",
     )
     parser.add_argument(
         "--deny-read-procs",
@@ -179,6 +187,19 @@ def _subtype(text: str) -> str:
     return text
 
 
+_UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
+
+
+def _byte_size(text: str) -> int:
+    """`65536`, `64K`, `64M`, `1G` (also `64MiB`, `64mb`): binary units, at least 64 KiB."""
+    number = text.strip().upper().removesuffix("B").removesuffix("I")
+    unit = number[-1:] if number[-1:] in _UNITS else ""
+    digits = number[: len(number) - len(unit)]
+    if not digits.isdigit() or int(digits) * _UNITS[unit] < 1 << 16:
+        raise argparse.ArgumentTypeError(f"{text!r}: a size such as 64M, at least 64K")
+    return int(digits) * _UNITS[unit]
+
+
 def _process_names(text: str) -> frozenset[str]:
     try:
         return parse_names(text)
@@ -206,6 +227,7 @@ class MountConfig:
     hold_idle: float = DEFAULT_IDLE
     trash: bool = True
     unmount_timeout: float | None = None
+    max_reply_size: int = DEFAULT_MAX_REPLY
 
     @property
     def host(self) -> str:
@@ -242,6 +264,7 @@ def run(args: argparse.Namespace) -> int:
             attr_timeout=args.attr_timeout,
             cache_dir=Path(args.cache_dir).expanduser() if args.cache_dir else None,
             cache_max_size=args.cache_max_size,
+            max_reply_size=args.max_reply_size,
             allow_other=args.allow_other,
             connect_timeout=args.connect_timeout,
             debug_fuse=args.debug_fuse,
@@ -404,6 +427,7 @@ async def _main(config: MountConfig, report: Report) -> None:
         config.key,
         connect_timeout=min(config.connect_timeout, 10.0),
         retry_budget=config.options.budget,
+        max_reply_size=config.max_reply_size,
     ) as api:
         info = await check_account(api, config)
         cache_dir = cache_dir_for(config, info.login)
@@ -451,7 +475,7 @@ async def _serve(
         async with trio.open_nursery() as nursery:
             await nursery.start(reader.run)
             await nursery.start(fs.run)
-            nursery.start_soon(features.probe, api)
+            nursery.start_soon(never_fatal, "the host feature probe", features.probe, api)
             nursery.start_soon(_signals, fs, config)
             nursery.start_soon(_announce, config, info, report)
             await pyfuse3.main()

@@ -53,10 +53,12 @@ class Reply:
     body: Mapping[str, Any]
     server_time: datetime | None
     requests_available: int | None
+    size: int = 0  # bytes of the body: big replies are parsed off the loop
 
 
 def decode(op: str, http_status: int, headers: Mapping[str, str], body: bytes) -> Reply:
-    """Any HTTP answer → a Reply, or TransientError/ProtocolError when it is not an envelope."""
+    """Any HTTP answer → a Reply, or TransientError/ProtocolError when it is not an envelope.
+    The caller turns any other exception (RecursionError of a deep body...) into ProtocolError."""
     if 300 <= http_status < 400:
         where = headers.get("location", "elsewhere")
         raise ProtocolError(f"redirected to {_clip(where)}: check --api-url", op=op)
@@ -83,6 +85,7 @@ def decode(op: str, http_status: int, headers: Mapping[str, str], body: bytes) -
         body=data,
         server_time=to_date(data.get("server_time")),
         requests_available=to_int(data.get("requests_available")),
+        size=len(body),
     )
 
 
