@@ -37,14 +37,20 @@ def seed(emu: Emulator) -> int:
     return int(made["folders"]["big"])
 
 
-def stat_latencies(path: Path, until: threading.Event | None, seconds: float) -> list[float]:
-    """`stat` of `path` in a loop, for `seconds` or until `until` is set; each latency in s."""
+def stat_latencies(
+    path: Path, until: threading.Event | None, seconds: float, when: list[float] | None = None
+) -> list[float]:
+    """`stat` of `path` in a loop, for `seconds` or until `until` is set; each latency in s
+    (and, in `when`, the time each started, from the first)."""
     took: list[float] = []
+    first = time.perf_counter()
     end = time.monotonic() + seconds
     while (until is None and time.monotonic() < end) or (until is not None and not until.is_set()):
         start = time.perf_counter()
         os.stat(path)
         took.append(time.perf_counter() - start)
+        if when is not None:
+            when.append(start - first)
         time.sleep(0.001)
     return took
 
@@ -77,7 +83,8 @@ def stat_during_listing(tmp: Path, files: int, seconds: float) -> None:
             os.stat(target)  # the listing of `small` is now cached
             idle = stat_latencies(target, None, seconds)
             thread, done, outcome = list_in_background(mnt / "big")
-            busy = stat_latencies(target, done, 600)
+            when: list[float] = []
+            busy = stat_latencies(target, done, 600, when)
             thread.join()
     worst_idle, worst_busy = max(idle), max(busy)
     print(f"(a) listing of a {files:,}-entry folder: {outcome[0]}")
@@ -87,7 +94,10 @@ def stat_during_listing(tmp: Path, files: int, seconds: float) -> None:
         f"worst {worst_idle * 1000:.1f} ms idle ({len(idle)} stats, median "
         f"{statistics.median(idle) * 1000:.2f} ms)"
     )
+    at = when[busy.index(worst_busy)]
+    slow = sum(1 for t in busy if t > 0.1)
     print(f"    ratio worst busy / worst idle: {worst_busy / worst_idle:.1f}x")
+    print(f"    the worst stat started {at:.1f} s into the listing; {slow} stats over 100 ms")
 
 
 def peak_rss(tmp: Path, files: int, label: str, *options: str) -> None:

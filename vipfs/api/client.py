@@ -23,7 +23,7 @@ import httpx
 import trio
 
 from vipfs import __version__
-from vipfs.api import envelope
+from vipfs.api import envelope, offloop
 from vipfs.api.backoff import Backoff
 from vipfs.api.clock import ServerClock
 from vipfs.api.envelope import Reply
@@ -68,7 +68,7 @@ LIST_PAGE = 1000  # file/list caps per_page here
 UPLOAD_READ_TIMEOUT = 300.0  # a node may hash a multi-GiB file before it answers
 _MAX_PAGES = 100_000
 DEFAULT_MAX_REPLY = 64 * 1024 * 1024  # a 200,000-entry folder/list; more fails that one call
-OFF_LOOP_BYTES = 256 * 1024  # replies this big are parsed in a worker thread
+OFF_LOOP_BYTES = envelope.BIG_BODY  # replies this big are parsed in a worker thread
 
 T = TypeVar("T")
 
@@ -262,7 +262,7 @@ class XvsClient:
         try:
             if size < OFF_LOOP_BYTES:
                 return fn(*args)
-            return await trio.to_thread.run_sync(fn, *args, limiter=self._parse_slot)
+            return await offloop.run_sync(fn, *args, limiter=self._parse_slot)
         except ApiError:
             raise
         except Exception as exc:  # RecursionError, OverflowError, MemoryError, a parser's bug

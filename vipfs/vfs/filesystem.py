@@ -28,6 +28,7 @@ from typing import Any, Protocol
 
 import trio
 
+from vipfs.api import offloop
 from vipfs.api.errors import ApiError, UnsupportedError
 from vipfs.api.protocol import XvsApi
 from vipfs.api.records import FileEntry, FileInfo, Folder, FolderListing
@@ -1189,7 +1190,7 @@ class Filesystem:
             listing.children  # noqa: B018  (sorted here too: readdir asks for it next)
             return listing
 
-        listing = await trio.to_thread.run_sync(build, limiter=self._build_slot)
+        listing = await offloop.run_sync(build, limiter=self._build_slot)
         if self.journal.apply(fld_id, fetched) is not fetched:
             return None
         return listing if self._view_inputs(fld_id) == inputs else None
