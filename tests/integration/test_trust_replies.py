@@ -145,6 +145,28 @@ def test_deep_account_info_leaves_the_mount_answering(
     assert "RecursionError" not in mount.log()
 
 
+PROBES = ("file/direct_link", "file/delete", "folder/delete")  # asked once, after mounting
+
+
+def test_deep_feature_probes_leave_the_mount_up(
+    emulator: Emulator, start_mount: StartMount
+) -> None:
+    """Today: the once-per-mount feature probe meets RecursionError and ends the mount."""
+    seed_two_folders(emulator)
+    emulator.switch(hostile_reply="deep", hostile_ops=",".join(PROBES))
+    emulator.reset_calls()
+    mount = start_mount(emulator)
+    wait_for("the feature probes", lambda: all(emulator.calls().get(op) for op in PROBES))
+    assert ls(mount.path / "warm") == ["w1"] and ls(mount.path / "cold") == ["c1"]
+    read = sh("cat", mount.path / "warm" / "w1", timeout=30)  # its direct link is deep too
+    assert read.returncode != 0 and EIO in read.stderr
+    assert df_avail(mount) > 0
+    alive(mount)
+    emulator.switch(hostile_reply="")
+    wait_for("a read once direct links heal", lambda: read_size(mount.path / "cold" / "c1") == 1000)
+    alive(mount)
+
+
 @pytest.mark.parametrize("stamp", ["9999-12-31 23:59:59", "0000-00-00 00:00:00"])
 def test_absurd_server_time_keeps_mtimes_sane(
     emulator: Emulator, start_mount: StartMount, stamp: str
