@@ -10,6 +10,8 @@ from __future__ import annotations
 import errno
 import glob
 import os
+import subprocess
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -327,3 +329,33 @@ def test_oversized_listing_fails_that_folder_only(
     emulator.switch(hostile_reply="")
     assert wait_for("the healed folder", lambda: sh("ls", mount.path / "cold").stdout.split())
     assert ls(mount.path / "cold") == ["c1"]
+
+
+def test_big_synthetic_folder_lists_while_others_answer(
+    emulator: Emulator, start_mount: StartMount
+) -> None:
+    """A 100,000-entry folder is no oversized reply: it lists whole, and the cached folder and
+    df answer while it loads (how fast is scripts/bench_big_listing.py's business)."""
+    seed_two_folders(emulator)
+    fld_id = int(emulator.seed({"folders": [{"ref": "s", "name": "big"}]})["folders"]["s"])
+    emulator.switch(synthetic_files=100_000, synthetic_fld_id=fld_id)
+    mount = start_mount(emulator)
+    assert ls(mount.path / "warm") == ["w1"]
+    count = subprocess.Popen(
+        ["sh", "-c", 'ls -f -- "$1" | wc -l', "count", str(mount.path / "big")],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 120
+    try:
+        while count.poll() is None:  # stat a cached file again and again while it lists
+            assert mtime(mount.path / "warm" / "w1") == SEEDED_EPOCH
+            assert df_avail(mount) > 0
+            assert time.monotonic() < deadline, "a 100,000-entry listing took over 120 s"
+        out, _ = count.communicate(timeout=30)
+    finally:
+        count.kill()
+        count.wait()
+    assert int(out) == 100_000
+    assert mtime(mount.path / "big" / "synthetic 000099999") > 0
+    alive(mount)
