@@ -22,6 +22,7 @@ from vipfs.emulator.store import FileRow
 # Codes no file may have: path escapes, separators, dots, too long or short, NUL, newline, empty.
 HOSTILE_CODES: tuple[str, ...] = (
     "../../../../tmp/vipfs-pwned",
+    "../" * 16 + "tmp/vipfs-pwned-deep",  # reaches / from any cache directory
     "../vipfs-pwned-sibling",
     "/tmp/vipfs-pwned-absolute",
     "a/b",
