@@ -265,8 +265,12 @@ class XvsClient:
             return await offloop.run_sync(fn, *args, limiter=self._parse_slot)
         except ApiError:
             raise
-        except Exception as exc:  # RecursionError, OverflowError, MemoryError, a parser's bug
-            raise ProtocolError(f"unreadable reply ({type(exc).__name__})", op=op) from None
+        except RecursionError:
+            raise ProtocolError("unreadable reply (nested too deep)", op=op) from None
+        except MemoryError:
+            raise ProtocolError("unreadable reply (too big to parse)", op=op) from None
+        except Exception:  # OverflowError, wrong types, a parser's bug on hostile input
+            raise ProtocolError("unreadable reply (malformed)", op=op) from None
 
     async def _result(self, op: str, params: Params | None = None, **kw: bool) -> Any:
         reply = await self._api(op, params, **kw)
