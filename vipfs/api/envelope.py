@@ -59,7 +59,7 @@ class Reply:
     size: int = 0  # bytes of the body: big replies are parsed off the loop
 
 
-def decode(op: str, http_status: int, headers: Mapping[str, str], body: bytes) -> Reply:
+def decode(op: str, http_status: int, headers: Mapping[str, str], body: bytes | bytearray) -> Reply:
     """Any HTTP answer → a Reply, or TransientError/ProtocolError when it is not an envelope.
     The caller turns any other exception (RecursionError of a deep body...) into ProtocolError."""
     if 300 <= http_status < 400:
