@@ -63,7 +63,7 @@ def loads(text: str) -> Any:
     """`json.loads(text)`, decoding the outer `WALKED_LEVELS` of objects and arrays here and
     each value below them with one short call of the C decoder. Raises ValueError (bad JSON)
     or RecursionError (absurd nesting), as json.loads does."""
-    value, end = _value(text, _skip(text, 0), WALKED_LEVELS)
+    value, end = _value(text, _skip(text, 0), WALKED_LEVELS, {})
     if _skip(text, end) != len(text):
         raise ValueError("extra data after the JSON value")
     return value
@@ -74,15 +74,20 @@ def _skip(text: str, at: int) -> int:
     return match.end() if match else at
 
 
-def _value(text: str, at: int, levels: int) -> tuple[Any, int]:
+def _value(text: str, at: int, levels: int, keys: dict[str, str]) -> tuple[Any, int]:
+    """One value; `keys` makes every object key one shared string, as json.loads does within
+    its one call (separate calls would give each of a million entries its own ten keys)."""
     if levels > 0 and text.startswith("{", at):
-        return _object(text, _skip(text, at + 1), levels - 1)
+        return _object(text, _skip(text, at + 1), levels - 1, keys)
     if levels > 0 and text.startswith("[", at):
-        return _array(text, _skip(text, at + 1), levels - 1)
-    return _DECODER.raw_decode(text, at)
+        return _array(text, _skip(text, at + 1), levels - 1, keys)
+    value, end = _DECODER.raw_decode(text, at)
+    if isinstance(value, dict):
+        value = {keys.setdefault(k, k): v for k, v in value.items()}
+    return value, end
 
 
-def _object(text: str, at: int, levels: int) -> tuple[dict[str, Any], int]:
+def _object(text: str, at: int, levels: int, keys: dict[str, str]) -> tuple[dict[str, Any], int]:
     out: dict[str, Any] = {}
     if text.startswith("}", at):
         return out, at + 1
@@ -93,7 +98,7 @@ def _object(text: str, at: int, levels: int) -> tuple[dict[str, Any], int]:
         at = _skip(text, at)
         if not text.startswith(":", at):
             raise ValueError(f"expected ':' at {at}")
-        out[key], at = _value(text, _skip(text, at + 1), levels)
+        out[key], at = _value(text, _skip(text, at + 1), levels, keys)
         at = _skip(text, at)
         if text.startswith(",", at):
             at = _skip(text, at + 1)
@@ -103,12 +108,12 @@ def _object(text: str, at: int, levels: int) -> tuple[dict[str, Any], int]:
             raise ValueError(f"expected ',' or '}}' at {at}")
 
 
-def _array(text: str, at: int, levels: int) -> tuple[list[Any], int]:
+def _array(text: str, at: int, levels: int, keys: dict[str, str]) -> tuple[list[Any], int]:
     out: list[Any] = []
     if text.startswith("]", at):
         return out, at + 1
     while True:
-        item, at = _value(text, at, levels)
+        item, at = _value(text, at, levels, keys)
         out.append(item)
         at = _skip(text, at)
         if text.startswith(",", at):

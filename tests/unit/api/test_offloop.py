@@ -48,3 +48,9 @@ async def test_the_collector_is_back_on_after_the_work() -> None:
         lambda: seen.append(gc.isenabled()) or 7, limiter=trio.CapacityLimiter(1)
     )
     assert result == 7 and seen == [False] and gc.isenabled()
+
+
+def test_entries_share_their_key_strings_as_with_json_loads() -> None:
+    text = json.dumps({"result": {"files": [{"file_code": "a"}, {"file_code": "b"}]}})
+    first, second = offloop.loads(text)["result"]["files"]
+    assert next(iter(first)) is next(iter(second))  # one string, not one per entry
