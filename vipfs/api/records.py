@@ -123,8 +123,15 @@ class Folder:
         return cls(
             fld_id=to_id(pick(raw, "fld_id", "id")) or 0,
             name=to_str(pick(raw, "name", "fld_name", "title")) or "",
-            code=to_str(raw.get("code")),
+            code=_folder_code(raw.get("code")),
         )
+
+
+def _folder_code(value: Any) -> str | None:
+    """A folder's code tells same-named folders apart in their names: word characters only
+    (a `/` or NUL in a name breaks the folder), else None and the id serves instead."""
+    text = to_str(value)
+    return text if text and len(text) <= 32 and text.isascii() and text.isalnum() else None
 
 
 @dataclass(frozen=True, slots=True)

@@ -181,3 +181,18 @@ async def test_a_daily_limit_stamped_9999_12_31_is_a_limit_not_an_overflow() -> 
             await api.account_info()
     assert type(caught.value).__name__ == "RateLimitedError"
     assert 0 < caught.value.retry_after < 3  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("code", ["a/b", "ab\x00", "x" * 500, "../..", ""])
+def test_a_hostile_folder_code_is_dropped_not_put_in_a_name(code: str) -> None:
+    [folder] = FolderListing.from_wire(
+        {"folders": [{"fld_id": 5, "name": "n", "code": code}]}
+    ).folders
+    assert folder.code is None
+
+
+def test_a_folder_code_of_word_characters_is_kept() -> None:
+    [folder] = FolderListing.from_wire(
+        {"folders": [{"fld_id": 5, "name": "n", "code": "x7k2"}]}
+    ).folders
+    assert folder.code == "x7k2"
