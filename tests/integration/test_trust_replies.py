@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import Emulator, Mount, sh, wait_for
+from tests.integration.conftest import Emulator, Mount, mount_command, sh, unmount, wait_for
 from vipfs.emulator.virtual import HOSTILE_CODES, hostile_folder_name, hostile_title
 
 pytestmark = pytest.mark.fuse
@@ -145,6 +145,20 @@ def test_deep_account_info_leaves_the_mount_answering(
     assert sh("cat", mount.path / ".vipfs" / "account.json").returncode == 0
     alive(mount)
     assert "Traceback" not in mount.log()
+
+
+def test_deep_reply_at_start_is_one_line(emulator: Emulator, tmp_path: Path) -> None:
+    """Today: RecursionError escapes the start-up check; the log gets a traceback."""
+    emulator.switch(hostile_reply="deep")
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
+    try:
+        done = sh(*mount_command(emulator, mnt, tmp_path, "-f", "--connect-timeout", "2"))
+    finally:
+        unmount(mnt)
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == 1 and len(lines) == 1 and lines[0].startswith("vipfs: "), lines
+    assert "Traceback" not in (tmp_path / "mount.log").read_text()
 
 
 PROBES = ("file/direct_link", "file/delete", "folder/delete")  # asked once, after mounting
