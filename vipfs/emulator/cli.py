@@ -106,7 +106,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--hostile-reply",
         default="",
         choices=HOSTILE_REPLIES,
-        help="break replies: deep, huge, garbage",
+        metavar="KIND",
+        help="break replies: deep (100,000-deep JSON), huge (--hostile-bytes), garbage",
     )
     add("--hostile-ops", default="", help="comma-separated ops --hostile-reply hits (default: all)")
     add("--hostile-bytes", type=int, default=256 << 20, help="size of a huge reply")

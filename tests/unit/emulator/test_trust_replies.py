@@ -75,6 +75,19 @@ with Emulator(EmulatorConfig(hostile_reply="huge", hostile_bytes=1 << 30)) as em
     assert peak < 300 << 20, f"peak RSS {peak >> 20} MiB for a 1 GiB reply"
 
 
+def test_control_endpoint_sets_the_switches(emu: Emulator, http: httpx.Client) -> None:
+    changes = {"hostile-reply": "deep", "hostile-ops": "account/info", "synthetic-files": "7"}
+    answer = http.post(f"{emu.base_url}/_emu/faults", json=changes).json()
+    assert (answer["hostile_reply"], answer["hostile_ops"], answer["synthetic_files"]) == (
+        "deep",
+        "account/info",
+        7,
+    )
+    refused = http.post(f"{emu.base_url}/_emu/faults", json={"hostile_reply": "nope"})
+    assert refused.status_code == 400 and "hostile_reply" in refused.json()["error"]
+    assert emu.config.hostile_reply == "deep"
+
+
 def test_unknown_hostile_reply_is_refused_and_changes_nothing(emu: Emulator) -> None:
     with pytest.raises(ValueError, match="hostile_reply"):
         emu.set_faults(hostile_reply="weird", hostile_codes=True)
