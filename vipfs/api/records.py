@@ -42,6 +42,15 @@ def _is_folder(raw: Raw) -> bool:
     return fld_id is not None and fld_id > 0
 
 
+_MAX_FILE_BYTES = 1 << 50  # 1 PiB: no video is bigger; a bigger "size" would become a file
+
+
+def _byte_count(value: Any) -> int | None:
+    """A file size the read cache may allocate: 0..1 PiB, else unknown (None)."""
+    size = to_int(value)
+    return size if size is not None and 0 <= size <= _MAX_FILE_BYTES else None
+
+
 def _optional_id(value: Any) -> int | None:
     return None if value is None else to_id(value)
 
@@ -297,7 +306,7 @@ class LinkVersion:
         return cls(
             name=to_str(pick(raw, "name", "q")) or "",
             url=to_str(raw.get("url")) or "",
-            size=to_int(raw.get("size")),
+            size=_byte_count(raw.get("size")),
         )
 
 

@@ -19,7 +19,7 @@ import pytest
 from vipfs.api import records
 from vipfs.api.client import OFF_LOOP_BYTES
 from vipfs.api.errors import ProtocolError
-from vipfs.api.records import FolderListing, UploadedFile
+from vipfs.api.records import DirectLink, FolderListing, UploadedFile
 from vipfs.api.wire import to_code, to_id
 
 from .fakehost import SERVER_TIME, FakeHost, ok, raw
@@ -196,3 +196,9 @@ def test_a_folder_code_of_word_characters_is_kept() -> None:
         {"folders": [{"fld_id": 5, "name": "n", "code": "x7k2"}]}
     ).folders
     assert folder.code == "x7k2"
+
+
+@pytest.mark.parametrize("size", [-1, 10**30, "1e400", "huge"])
+def test_an_absurd_direct_link_size_is_unknown(size: Any) -> None:
+    link = DirectLink.from_wire({"versions": [{"name": "o", "url": "https://x/o", "size": size}]})
+    assert [v.size for v in link.versions] == [None]  # never a sparse file of 10**30 bytes
