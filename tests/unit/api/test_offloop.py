@@ -44,9 +44,12 @@ def test_deep_nesting_is_a_recursion_error_not_a_crash() -> None:
 
 async def test_the_collector_is_back_on_after_the_work() -> None:
     seen: list[bool] = []
-    result = await offloop.run_sync(
-        lambda: seen.append(gc.isenabled()) or 7, limiter=trio.CapacityLimiter(1)
-    )
+
+    def work() -> int:
+        seen.append(gc.isenabled())
+        return 7
+
+    result = await offloop.run_sync(work, limiter=trio.CapacityLimiter(1))
     assert result == 7 and seen == [False] and gc.isenabled()
 
 

@@ -38,7 +38,7 @@ async def test_a_big_folder_is_named_off_the_loop(monkeypatch: pytest.MonkeyPatc
 
         return await real(traced, **kw)
 
-    monkeypatch.setattr(filesystem.offloop, "run_sync", spy)
+    monkeypatch.setattr(offloop, "run_sync", spy)
     names = await listdir(make(big_account()))
     assert threads and threads[0] != threading.get_ident()
     assert len(names) == N + 3  # .vipfs, both "same" and every clip
@@ -56,7 +56,7 @@ async def test_a_change_during_the_build_is_not_lost(monkeypatch: pytest.MonkeyP
         fs.journal.added(0, Folder(fld_id=777, name="made meanwhile", code=None))
         return built
 
-    monkeypatch.setattr(filesystem.offloop, "run_sync", racing)
+    monkeypatch.setattr(offloop, "run_sync", racing)
     names = await listdir(fs)
     assert "made meanwhile" in names  # the thread's build was dropped for one made after it
     assert len(names) == N + 4
