@@ -15,6 +15,7 @@ import hashlib
 import logging
 import math
 import os
+import re
 import signal
 import stat
 import sys
@@ -395,10 +396,16 @@ def cache_dir_for(config: MountConfig, login: str) -> Path:
     return Path("~/.cache/vipfs").expanduser() / digest
 
 
+def option_safe(text: str) -> str:
+    """A host string (the login) made fit for a FUSE `-o` option: libfuse splits options at
+    commas, so a login `x,allow_other` would mount for every user; pyfuse3 wants ASCII."""
+    return re.sub(r"[^A-Za-z0-9_.@+-]", "_", text)[:64] or "_"
+
+
 def fuse_options(config: MountConfig, login: str) -> set[str]:
     options = set(pyfuse3.default_options)
     # an fsname with a ":" is what gnulib's mountlist (df -l) takes for a remote filesystem
-    options |= {f"fsname=vipfs:{login}", f"subtype={config.subtype}"}
+    options |= {f"fsname=vipfs:{option_safe(login)}", f"subtype={config.subtype}"}
     options |= {"default_permissions", "noatime"}
     if config.allow_other:
         options.add("allow_other")

@@ -13,7 +13,7 @@ import trio.testing
 
 from tests.unit.vfs.fake_api import FakeApi
 from vipfs.api.clock import ServerClock, seconds_to_midnight
-from vipfs.mount import _byte_size
+from vipfs.mount import _byte_size, option_safe
 from vipfs.vfs.attrs import Statfs
 from vipfs.vfs.errors import VfsError
 from vipfs.vfs.guard import never_fatal
@@ -123,3 +123,13 @@ def test_max_reply_size_option(text: str, expected: int) -> None:
 def test_max_reply_size_option_refuses_nonsense(text: str) -> None:
     with pytest.raises(argparse.ArgumentTypeError):
         _byte_size(text)
+
+
+@pytest.mark.parametrize(
+    ("login", "expected"),
+    [("bob", "bob"), ("x,allow_other", "x_allow_other"), ("a=b\\c d", "a_b_c_d"),
+     ("jürgen", "j_rgen"), ("", "_"), ("me@host.tld", "me@host.tld")],
+)  # fmt: skip
+def test_a_host_login_cannot_add_fuse_options(login: str, expected: str) -> None:
+    assert option_safe(login) == expected
+    assert "," not in option_safe(login) and option_safe(login).isascii()
