@@ -61,13 +61,17 @@ class Reply:
 
 def decode(op: str, http_status: int, headers: Mapping[str, str], body: bytes | bytearray) -> Reply:
     """Any HTTP answer → a Reply, or TransientError/ProtocolError when it is not an envelope.
-    The caller turns any other exception (RecursionError of a deep body...) into ProtocolError."""
+    The caller turns any other exception (RecursionError of a deep body...) into ProtocolError.
+    A bytearray body is consumed: emptied once decoded to text."""
     if 300 <= http_status < 400:
         where = headers.get("location", "elsewhere")
         raise ProtocolError(f"redirected to {_clip(where)}: check --api-url", op=op)
+    size = len(body)
     text = body.decode("utf-8", errors="replace")
+    if isinstance(body, bytearray):
+        body.clear()  # the client's read buffer: freed now, not after the parse
     try:
-        data = _loads(text) if text.strip() else None
+        data = _loads(text) if text and not text.isspace() else None  # no copy of 60 MB
     except ValueError:
         raise TransientError(describe_page(http_status, headers, text), op=op) from None
     if data is None:
@@ -88,7 +92,7 @@ def decode(op: str, http_status: int, headers: Mapping[str, str], body: bytes | 
         body=data,
         server_time=to_date(data.get("server_time")),
         requests_available=to_int(data.get("requests_available")),
-        size=len(body),
+        size=size,
     )
 
 

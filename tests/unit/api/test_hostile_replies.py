@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
-from vipfs.api import records
+from vipfs.api import envelope, records
 from vipfs.api.client import OFF_LOOP_BYTES
 from vipfs.api.errors import ProtocolError
 from vipfs.api.records import DirectLink, FolderListing, UploadedFile
@@ -202,3 +202,10 @@ def test_a_folder_code_of_word_characters_is_kept() -> None:
 def test_an_absurd_direct_link_size_is_unknown(size: Any) -> None:
     link = DirectLink.from_wire({"versions": [{"name": "o", "url": "https://x/o", "size": size}]})
     assert [v.size for v in link.versions] == [None]  # never a sparse file of 10**30 bytes
+
+
+def test_decoding_frees_the_read_buffer_before_the_parse() -> None:
+    body = bytearray(b'{"status":200,"msg":"OK","result":{"login":"me"}}')
+    reply = envelope.decode("account/info", 200, {}, body)
+    assert reply.result == {"login": "me"} and reply.size == 49
+    assert len(body) == 0  # one copy of a 60 MB body at a time, not two
