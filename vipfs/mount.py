@@ -15,6 +15,7 @@ import hashlib
 import logging
 import math
 import os
+import re
 import signal
 import stat
 import sys
@@ -28,7 +29,7 @@ import trio
 
 from vipfs import config as settings
 from vipfs import hygiene, sdnotify
-from vipfs.api.client import XvsClient
+from vipfs.api.client import DEFAULT_MAX_REPLY, XvsClient
 from vipfs.api.errors import ApiError, AuthError
 from vipfs.api.lowspeed import DEFAULT_LIMIT as DEFAULT_LOW_SPEED_LIMIT
 from vipfs.api.lowspeed import DEFAULT_WINDOW as DEFAULT_LOW_SPEED_TIME
@@ -40,6 +41,7 @@ from vipfs.keyfile import LooseKeyFileError, MissingKeyError
 from vipfs.vfs.attrs import Owner
 from vipfs.vfs.features import HostFeatures
 from vipfs.vfs.filesystem import Filesystem, Options, WriteSetup
+from vipfs.vfs.guard import never_fatal
 from vipfs.vfs.holdlist import DEFAULT_IDLE, HoldList
 from vipfs.vfs.metadb import MetaDb
 from vipfs.vfs.namespace import TRASH
@@ -87,6 +89,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
         default=10 << 30,
         metavar="BYTES",
         help="read cache size cap (default 10 GiB)",
+    )
+    parser.add_argument(
+        "--max-reply-size",
+        type=_byte_size,
+        default=DEFAULT_MAX_REPLY,
+        metavar="BYTES",
+        help="largest API reply read, e.g. 64M; a bigger one fails that call (default 64 MiB)",
     )
     parser.add_argument(
         "--deny-read-procs",
@@ -219,6 +228,19 @@ def _positive_float(text: str) -> float:
     return value
 
 
+_UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
+
+
+def _byte_size(text: str) -> int:
+    """`65536`, `64K`, `64M`, `1G` (also `64MiB`, `64mb`): binary units, at least 64 KiB."""
+    number = text.strip().upper().removesuffix("B").removesuffix("I")
+    unit = number[-1:] if number[-1:] in _UNITS else ""
+    digits = number[: len(number) - len(unit)]
+    if not digits.isdigit() or int(digits) * _UNITS[unit] < 1 << 16:
+        raise argparse.ArgumentTypeError(f"{text!r}: a size such as 64M, at least 64K")
+    return int(digits) * _UNITS[unit]
+
+
 def _process_names(text: str) -> frozenset[str]:
     try:
         return parse_names(text)
@@ -247,6 +269,7 @@ class MountConfig:
     trash: bool = True
     unmount_timeout: float | None = None
     low_speed: SpeedFloor = field(default_factory=SpeedFloor)
+    max_reply_size: int = DEFAULT_MAX_REPLY
 
     @property
     def host(self) -> str:
@@ -288,6 +311,7 @@ def run(args: argparse.Namespace) -> int:
             attr_timeout=args.attr_timeout,
             cache_dir=Path(args.cache_dir).expanduser() if args.cache_dir else None,
             cache_max_size=args.cache_max_size,
+            max_reply_size=args.max_reply_size,
             allow_other=args.allow_other,
             connect_timeout=args.connect_timeout,
             debug_fuse=args.debug_fuse,
@@ -420,10 +444,16 @@ def cache_dir_for(config: MountConfig, login: str) -> Path:
     return Path("~/.cache/vipfs").expanduser() / digest
 
 
+def option_safe(text: str) -> str:
+    """A host string (the login) made fit for a FUSE `-o` option: libfuse splits options at
+    commas, so a login `x,allow_other` would mount for every user; pyfuse3 wants ASCII."""
+    return re.sub(r"[^A-Za-z0-9_.@+-]", "_", text)[:64] or "_"
+
+
 def fuse_options(config: MountConfig, login: str) -> set[str]:
     options = set(pyfuse3.default_options)
     # an fsname with a ":" is what gnulib's mountlist (df -l) takes for a remote filesystem
-    options |= {f"fsname=vipfs:{login}", f"subtype={config.subtype}"}
+    options |= {f"fsname=vipfs:{option_safe(login)}", f"subtype={config.subtype}"}
     options |= {"default_permissions", "noatime"}
     if config.allow_other:
         options.add("allow_other")
@@ -453,6 +483,7 @@ async def _main(config: MountConfig, report: Report) -> None:
         connect_timeout=min(config.connect_timeout, 10.0),
         retry_budget=config.options.budget,
         low_speed=config.low_speed,
+        max_reply_size=config.max_reply_size,
     ) as api:
         info = await check_account(api, config)
         cache_dir = cache_dir_for(config, info.login)
@@ -506,7 +537,7 @@ async def _serve(
         async with trio.open_nursery() as nursery:
             await nursery.start(reader.run)
             await nursery.start(fs.run)
-            nursery.start_soon(features.probe, api)
+            nursery.start_soon(never_fatal, "the host feature probe", features.probe, api)
             nursery.start_soon(_signals, fs, config)
             nursery.start_soon(_announce, config, info, report)
             await pyfuse3.main()

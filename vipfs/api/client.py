@@ -17,13 +17,13 @@ from contextlib import aclosing
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Self, cast
+from typing import TYPE_CHECKING, Any, Self, TypeVar, cast
 
 import httpx
 import trio
 
 from vipfs import __version__
-from vipfs.api import envelope
+from vipfs.api import envelope, offloop
 from vipfs.api.backoff import Backoff
 from vipfs.api.clock import ServerClock
 from vipfs.api.envelope import Reply
@@ -57,9 +57,11 @@ from vipfs.api.records import (
     StatsDay,
     UploadedFile,
     UrlUpload,
+    has_code,
+    valid_items,
 )
 from vipfs.api.redact import protect, redact
-from vipfs.api.wire import pick, to_dict, to_dicts, to_int, to_str
+from vipfs.api.wire import pick, to_code, to_dict, to_dicts, to_int, to_str
 
 log = logging.getLogger("vipfs.api")
 
@@ -67,6 +69,10 @@ INFO_BATCH = 50  # file/info silently drops codes past the 50th
 LIST_PAGE = 1000  # file/list caps per_page here
 UPLOAD_READ_TIMEOUT = 300.0  # a node may hash a multi-GiB file before it answers
 _MAX_PAGES = 100_000
+DEFAULT_MAX_REPLY = 64 * 1024 * 1024  # a 200,000-entry folder/list; more fails that one call
+OFF_LOOP_BYTES = envelope.BIG_BODY  # replies this big are parsed in a worker thread
+
+T = TypeVar("T")
 
 # Per-file upload statuses that describe a sick node, not the file: worth another try.
 _NODE_FAULTS = (
@@ -107,6 +113,7 @@ class XvsClient:
         rand: Callable[[], float] | None = None,
         backoff: Backoff | None = None,
         low_speed: SpeedFloor | None = None,
+        max_reply_size: int = DEFAULT_MAX_REPLY,
     ) -> None:
         check_api_url(api_url)  # InsecureUrlError: the key would go to another machine in clear
         base = api_url.rstrip("/")
@@ -126,6 +133,10 @@ class XvsClient:
         self.clock = ServerClock(wall)
         self.limiter = RateLimiter(max_in_flight, now=now, sleep=sleep, wall=wall)
         self._client: httpx.AsyncClient | None = None
+        self.max_reply_size = max_reply_size
+        # One big parse at a time: parsing holds a reply's objects in memory, and two at once
+        # would double the peak for nothing (the GIL runs them one after the other anyway).
+        self._parse_slot = trio.CapacityLimiter(1)
 
     def __repr__(self) -> str:
         return f"XvsClient({self._base!r})"
@@ -208,17 +219,20 @@ class XvsClient:
         async with self.limiter.slot():
             started = self._now()
             try:
-                response = await self._http().post(f"{self._base}/{op}", data=form)
+                status, headers, content = await self._post_capped(op, form)
             except httpx.HTTPError as exc:
                 error = _transport_error(exc, op)
                 log.debug("%s failed after %.0f ms: %s", op, _ms(started, self._now()), error.msg)
                 raise error from None
             elapsed = _ms(started, self._now())
         try:
-            reply = envelope.decode(op, response.status_code, response.headers, response.content)
+            reply = await self._parse(
+                op, len(content), envelope.decode, op, status, headers, content
+            )
         except ApiError as exc:
-            log.debug("%s: HTTP %d in %.0f ms: %s", op, response.status_code, elapsed, exc.msg)
+            log.debug("%s: HTTP %d in %.0f ms: %s", op, status, elapsed, exc.msg)
             raise
+        del content
         if reply.server_time is not None:
             self.clock.learn(reply.server_time)
         self.limiter.observe(reply.requests_available, reply.server_time)
@@ -230,22 +244,73 @@ class XvsClient:
             raise refusal
         return reply
 
+    async def _post_capped(
+        self, op: str, form: dict[str, str]
+    ) -> tuple[int, httpx.Headers, bytearray]:
+        """POST and read the body, failing the call as soon as it passes `max_reply_size`: a
+        hostile or broken host must not grow the mount's memory without bound."""
+        cap = self.max_reply_size
+        async with self._http().stream("POST", f"{self._base}/{op}", data=form) as response:
+            declared = to_int(response.headers.get("content-length"))
+            if declared is not None and declared > cap:
+                raise _too_big(op, cap)
+            body = bytearray()  # grows in place: no second copy of a 60 MB body
+            async for chunk in response.aiter_bytes():
+                if len(body) + len(chunk) > cap:
+                    raise _too_big(op, cap)
+                body += chunk
+            return response.status_code, response.headers, body
+
+    async def _parse(self, op: str, size: int, fn: Callable[..., T], *args: Any) -> T:
+        """Run one parsing step of a reply of `size` bytes. A big one runs in a worker thread
+        so the loop keeps answering other handlers; any failure (deep nesting, wrong types, a
+        number or date out of range) is a ProtocolError of this one call, never of the mount."""
+        try:
+            if size < OFF_LOOP_BYTES:
+                return fn(*args)
+            # Shielded: a thread cannot be stopped midway, and a caller's budget running out
+            # meanwhile would throw its result away, to fetch and parse it all over again.
+            with trio.CancelScope(shield=True):
+                parsed = await offloop.run_sync(fn, *args, limiter=self._parse_slot)
+            return parsed
+        except ApiError:
+            raise
+        except RecursionError:
+            raise ProtocolError("unreadable reply (nested too deep)", op=op) from None
+        except MemoryError:
+            raise ProtocolError("unreadable reply (too big to parse)", op=op) from None
+        except Exception:  # OverflowError, wrong types, a parser's bug on hostile input
+            raise ProtocolError("unreadable reply (malformed)", op=op) from None
+
     async def _result(self, op: str, params: Params | None = None, **kw: bool) -> Any:
         reply = await self._api(op, params, **kw)
         return reply.result if reply is not None else None
 
+    async def _record(
+        self, op: str, params: Params | None, build: Callable[[Any], T], **kw: bool
+    ) -> T:
+        """One call whose `result` becomes a record (off the loop when the reply was big)."""
+        reply = await self._api(op, params, **kw)
+        if reply is None:
+            return await self._parse(op, 0, build, None)
+        return await self._parse(op, reply.size, build, reply.result)
+
     # -- account -------------------------------------------------------------------------------
     async def account_info(self) -> AccountInfo:
-        return AccountInfo.from_wire(to_dict(await self._result("account/info")))
+        op = "account/info"
+        return await self._record(op, None, lambda r: AccountInfo.from_wire(_object(op, r)))
 
     async def account_stats(self, last_days: int = 7) -> list[StatsDay]:
-        result = await self._result("account/stats", {"last": last_days})
-        return [StatsDay.from_wire(item) for item in to_dicts(result)]
+        def build(result: Any) -> list[StatsDay]:
+            return [StatsDay.from_wire(item) for item in to_dicts(result)]
+
+        return await self._record("account/stats", {"last": last_days}, build)
 
     # -- folders -------------------------------------------------------------------------------
     async def folder_list(self, fld_id: int = 0, *, files: bool = True) -> FolderListing:
-        result = await self._result("folder/list", {"fld_id": fld_id, "files": files})
-        return FolderListing.from_wire(to_dict(result))
+        op = "folder/list"
+        params = {"fld_id": fld_id, "files": files}
+        return await self._record(op, params, lambda r: FolderListing.from_wire(_object(op, r)))
 
     async def folder_create(
         self, name: str, parent_id: int = 0, *, descr: str | None = None
@@ -278,13 +343,12 @@ class XvsClient:
         for start in range(0, len(unique), INFO_BATCH):
             batch = unique[start : start + INFO_BATCH]
             try:
-                result = await self._result("file/info", {"file_code": ",".join(batch)})
+                infos = await self._record("file/info", {"file_code": ",".join(batch)}, _file_infos)
             except RequestRejectedError as exc:
                 if "invalid file code" not in exc.msg.lower():
                     raise
                 continue  # none of the batch is even well-formed: all unknown
-            for item in to_dicts(result):
-                info = FileInfo.from_wire(item)
+            for info in infos:
                 found.setdefault(info.code, info)
         return [found.get(code) or FileInfo(code=code, status=404) for code in codes]
 
@@ -335,7 +399,8 @@ class XvsClient:
             "per_page": per_page,
             "page": page,
         }
-        return FilePage.from_wire(to_dict(await self._result("file/list", params)))
+        op = "file/list"
+        return await self._record(op, params, lambda r: FilePage.from_wire(_object(op, r)))
 
     async def file_list_all(
         self, *, fld_id: int | None = None, title: str | None = None
@@ -353,8 +418,8 @@ class XvsClient:
         self, code: str, *, title: str | None = None, fld_id: int | None = None
     ) -> CloneResult:
         params = {"file_code": code, "file_title": title, "fld_id": fld_id}
-        clone = CloneResult.from_wire(
-            to_dict(await self._result("file/clone", params, idempotent=False))
+        clone = await self._record(
+            "file/clone", params, lambda r: CloneResult.from_wire(to_dict(r)), idempotent=False
         )
         if not clone.code:
             raise ProtocolError("file/clone answered without a file code", op="file/clone")
@@ -368,23 +433,31 @@ class XvsClient:
         assert reply is not None
         if reply.result is None and reply.msg.strip().lower() == "uploading":
             raise TransientError("file is still uploading", status=200, op="file/direct_link")
-        return DirectLink.from_wire(reply.result)
+        return await self._parse("file/direct_link", reply.size, DirectLink.from_wire, reply.result)
 
     async def file_deleted(self, last_hours: int = 720) -> list[DeletedFile]:
-        result = await self._result("file/deleted", {"last": last_hours})
-        return [DeletedFile.from_wire(item) for item in to_dicts(result)]
+        def build(result: Any) -> list[DeletedFile]:
+            return [DeletedFile.from_wire(item) for item in to_dicts(result)]
+
+        return await self._record("file/deleted", {"last": last_hours}, build)
 
     async def file_dmca(self, last_hours: int = 720) -> list[DmcaFile]:
-        result = await self._result("file/dmca", {"last": last_hours})
-        return [DmcaFile.from_wire(item) for item in to_dicts(result)]
+        def build(result: Any) -> list[DmcaFile]:
+            return [DmcaFile.from_wire(item) for item in to_dicts(result)]
+
+        return await self._record("file/dmca", {"last": last_hours}, build)
 
     async def file_encodings(self, code: str | None = None) -> list[Encoding]:
-        result = await self._result("file/encodings", {"file_code": code})
-        return [Encoding.from_wire(item) for item in to_dicts(result)]
+        def build(result: Any) -> list[Encoding]:
+            return [Encoding.from_wire(item) for item in to_dicts(result)]
+
+        return await self._record("file/encodings", {"file_code": code}, build)
 
     async def file_url_uploads(self, code: str | None = None) -> list[UrlUpload]:
-        result = await self._result("file/url_uploads", {"file_code": code})
-        return [UrlUpload.from_wire(item) for item in to_dicts(result)]
+        def build(result: Any) -> list[UrlUpload]:
+            return [UrlUpload.from_wire(item) for item in to_dicts(result)]
+
+        return await self._record("file/url_uploads", {"file_code": code}, build)
 
     # -- uploads -------------------------------------------------------------------------------
     async def upload_server(self) -> str:
@@ -399,7 +472,7 @@ class XvsClient:
     async def upload_url(self, url: str, *, fld_id: int = 0, public: bool | None = None) -> str:
         params: Params = {"url": url, "fld_id": fld_id, "file_public": public}
         result = await self._result("upload/url", params, idempotent=False)
-        code = to_str(pick(to_dict(result), "filecode", "file_code"))
+        code = to_code(pick(to_dict(result), "filecode", "file_code"))
         if not code:
             raise ProtocolError("upload/url answered without a file code", op="upload/url")
         return code
@@ -527,6 +600,26 @@ class XvsClient:
             raise _transport_error(exc, op) from None
 
 
+def _too_big(op: str, cap: int) -> ProtocolError:
+    return ProtocolError(f"reply larger than {cap} bytes (see --max-reply-size)", op=op)
+
+
+def _object(op: str, result: Any) -> Mapping[str, Any]:
+    """A result that must be an object: `{}`/`[]`/absent read as empty (hosts send those for
+    nothing), anything else is not an answer to this call (an empty folder it is not)."""
+    if isinstance(result, Mapping):
+        return result
+    if result is None or result == [] or result == "":
+        return {}
+    raise ProtocolError(f"result is a JSON {type(result).__name__}, not an object", op=op)
+
+
+def _file_infos(result: Any) -> list[FileInfo]:
+    return [
+        FileInfo.from_wire(item) for item in valid_items(to_dicts(result), has_code, "file/info")
+    ]
+
+
 def _form_value(value: str | int | bool) -> str:
     """Booleans travel as 0/1, the only flags XVS understands."""
     if isinstance(value, bool):
@@ -567,7 +660,7 @@ def _parse_upload(response: httpx.Response) -> UploadedFile:
     text = response.content.decode("utf-8", errors="replace")
     try:
         data: Any = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # a 100,000-deep reply is as unreadable as HTML
         data = None
     if isinstance(data, Mapping):
         if response.status_code >= 500:
@@ -592,7 +685,7 @@ def _parse_upload(response: httpx.Response) -> UploadedFile:
                 envelope.describe_page(response.status_code, response.headers, text), op=op
             )
         uploaded = UploadedFile(
-            code=code.group(1) or None, filename="", status=state.group(1) if state else "OK"
+            code=to_code(code.group(1)), filename="", status=state.group(1) if state else "OK"
         )
     if uploaded.ok:
         return uploaded

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from vipfs.api import offloop
 from vipfs.api.clock import ServerClock, seconds_to_midnight, seconds_to_next_minute
 from vipfs.api.errors import (
     ApiError,
@@ -27,6 +28,8 @@ from vipfs.api.errors import (
     UnsupportedError,
 )
 from vipfs.api.wire import to_date, to_int, to_str
+
+BIG_BODY = 256 * 1024  # bytes from which a reply is parsed off the loop
 
 # A wait past the server's minute boundary, for the skew between its clock and ours.
 QUOTA_MARGIN = 0.5
@@ -53,16 +56,22 @@ class Reply:
     body: Mapping[str, Any]
     server_time: datetime | None
     requests_available: int | None
+    size: int = 0  # bytes of the body: big replies are parsed off the loop
 
 
-def decode(op: str, http_status: int, headers: Mapping[str, str], body: bytes) -> Reply:
-    """Any HTTP answer → a Reply, or TransientError/ProtocolError when it is not an envelope."""
+def decode(op: str, http_status: int, headers: Mapping[str, str], body: bytes | bytearray) -> Reply:
+    """Any HTTP answer → a Reply, or TransientError/ProtocolError when it is not an envelope.
+    The caller turns any other exception (RecursionError of a deep body...) into ProtocolError.
+    A bytearray body is consumed: emptied once decoded to text."""
     if 300 <= http_status < 400:
         where = headers.get("location", "elsewhere")
         raise ProtocolError(f"redirected to {_clip(where)}: check --api-url", op=op)
+    size = len(body)
     text = body.decode("utf-8", errors="replace")
+    if isinstance(body, bytearray):
+        body.clear()  # the client's read buffer: freed now, not after the parse
     try:
-        data = json.loads(text) if text.strip() else None
+        data = _loads(text) if text and not text.isspace() else None  # no copy of 60 MB
     except ValueError:
         raise TransientError(describe_page(http_status, headers, text), op=op) from None
     if data is None:
@@ -83,6 +92,7 @@ def decode(op: str, http_status: int, headers: Mapping[str, str], body: bytes) -
         body=data,
         server_time=to_date(data.get("server_time")),
         requests_available=to_int(data.get("requests_available")),
+        size=size,
     )
 
 
@@ -110,6 +120,12 @@ def error_for(op: str, reply: Reply, clock: ServerClock) -> ApiError | None:
     if status >= 500:
         return TransientError(msg or "server error", status=status, op=op)
     return RequestRejectedError(msg or "request rejected", status=status, op=op)
+
+
+def _loads(text: str) -> Any:
+    """Big bodies are decoded entry by entry (they are decoded in a worker thread, and one
+    long json.loads would hold the GIL, hence the trio loop, all along)."""
+    return offloop.loads(text) if len(text) >= BIG_BODY else json.loads(text)
 
 
 def is_cloudflare(headers: Mapping[str, str], text: str) -> bool:

@@ -10,18 +10,67 @@ the offset learned from `server_time` (see `ServerClock`). A malformed date beco
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import logging
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Self
 
-from vipfs.api.wire import Raw, pick, to_bool, to_date, to_dicts, to_int, to_str
+from vipfs.api.wire import Raw, pick, to_bool, to_code, to_date, to_dicts, to_id, to_int, to_str
+
+log = logging.getLogger("vipfs.api")
 
 _UNLIMITED = frozenset({"unlimited", "inf", "infinity", "-1"})
+_CODE_KEYS = ("file_code", "filecode", "code")
 
 
 def _code(raw: Raw) -> str:
-    return to_str(pick(raw, "file_code", "filecode", "code")) or ""
+    return to_str(pick(raw, *_CODE_KEYS)) or ""
+
+
+def _is_file(raw: Raw) -> bool:
+    """A listed file has a well-formed code and a valid (or absent) folder id."""
+    return (
+        to_code(pick(raw, *_CODE_KEYS)) is not None
+        and to_id(pick(raw, "fld_id", "file_fld_id")) is not None
+    )
+
+
+def _is_folder(raw: Raw) -> bool:
+    """A listed subfolder has a positive id (0 is the root, never anybody's child)."""
+    fld_id = to_id(pick(raw, "fld_id", "id"))
+    return fld_id is not None and fld_id > 0
+
+
+_MAX_FILE_BYTES = 1 << 50  # 1 PiB: no video is bigger; a bigger "size" would become a file
+
+
+def _byte_count(value: Any) -> int | None:
+    """A file size the read cache may allocate: 0..1 PiB, else unknown (None)."""
+    size = to_int(value)
+    return size if size is not None and 0 <= size <= _MAX_FILE_BYTES else None
+
+
+def _optional_id(value: Any) -> int | None:
+    return None if value is None else to_id(value)
+
+
+def has_code(raw: Raw) -> bool:
+    return to_code(pick(raw, *_CODE_KEYS)) is not None
+
+
+def valid_items(items: list[Raw], ok: Callable[[Raw], bool], what: str) -> list[Raw]:
+    """The items a reply may hold; the others (hostile codes or ids) are dropped with one
+    line naming how many, never their text (it may hold newlines, NULs or the key)."""
+    kept = [item for item in items if ok(item)]
+    if len(kept) < len(items):
+        log.warning(
+            "%s: ignored %d entr%s with an invalid file code or folder id",
+            what,
+            len(items) - len(kept),
+            "y" if len(items) - len(kept) == 1 else "ies",
+        )
+    return kept
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,10 +130,17 @@ class Folder:
     @classmethod
     def from_wire(cls, raw: Raw) -> Self:
         return cls(
-            fld_id=to_int(pick(raw, "fld_id", "id")) or 0,
+            fld_id=to_id(pick(raw, "fld_id", "id")) or 0,
             name=to_str(pick(raw, "name", "fld_name", "title")) or "",
-            code=to_str(raw.get("code")),
+            code=_folder_code(raw.get("code")),
         )
+
+
+def _folder_code(value: Any) -> str | None:
+    """A folder's code tells same-named folders apart in their names: word characters only
+    (a `/` or NUL in a name breaks the folder), else None and the id serves instead."""
+    text = to_str(value)
+    return text if text and len(text) <= 32 and text.isascii() and text.isalnum() else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,7 +163,7 @@ class FileEntry:
         return cls(
             code=_code(raw),
             title=to_str(pick(raw, "title", "file_title", "name")) or "",
-            fld_id=to_int(pick(raw, "fld_id", "file_fld_id")) or 0,
+            fld_id=to_id(pick(raw, "fld_id", "file_fld_id")) or 0,
             uploaded=to_date(pick(raw, "uploaded", "file_created", "created")),
             length=to_int(pick(raw, "length", "file_length")),
             views=to_int(pick(raw, "views", "file_views")),
@@ -126,8 +182,14 @@ class FolderListing:
     @classmethod
     def from_wire(cls, raw: Raw) -> Self:
         return cls(
-            folders=[Folder.from_wire(item) for item in to_dicts(raw.get("folders"))],
-            files=[FileEntry.from_wire(item) for item in to_dicts(raw.get("files"))],
+            folders=[
+                Folder.from_wire(item)
+                for item in valid_items(to_dicts(raw.get("folders")), _is_folder, "folder/list")
+            ],
+            files=[
+                FileEntry.from_wire(item)
+                for item in valid_items(to_dicts(raw.get("files")), _is_file, "folder/list")
+            ],
         )
 
 
@@ -142,7 +204,8 @@ class FilePage:
 
     @classmethod
     def from_wire(cls, raw: Raw) -> Self:
-        files = [FileEntry.from_wire(item) for item in to_dicts(pick(raw, "files", "result"))]
+        items = valid_items(to_dicts(pick(raw, "files", "result")), _is_file, "file/list")
+        files = [FileEntry.from_wire(item) for item in items]
         results = to_int(raw.get("results"))
         return cls(
             files=files,
@@ -180,7 +243,7 @@ class FileInfo:
             code=_code(raw),
             status=to_int(raw.get("status")) or 200,
             title=to_str(pick(raw, "file_title", "title", "name")),
-            fld_id=to_int(pick(raw, "file_fld_id", "fld_id")),
+            fld_id=_optional_id(pick(raw, "file_fld_id", "fld_id")),
             created=to_date(pick(raw, "file_created", "created", "uploaded")),
             length=to_int(pick(raw, "file_length", "length")),
             views=to_int(pick(raw, "file_views", "views")),
@@ -207,11 +270,12 @@ class UploadedFile:
 
     @classmethod
     def from_wire(cls, raw: Raw) -> Self:
-        code = to_str(pick(raw, "filecode", "file_code"))
+        # XFS hosts answer "undef" for an upload they silently dropped: that is no code at all,
+        # and neither is anything else outside the reference's pattern.
+        code = to_code(pick(raw, "filecode", "file_code"))
         status = pick(raw, "status", "file_status")
-        # XFS hosts answer "undef" for an upload they silently dropped: that is no code at all.
         return cls(
-            code=code if code and code != "undef" else None,
+            code=code,
             filename=to_str(pick(raw, "filename", "name")) or "",
             status=to_str(status) or "",
         )
@@ -228,7 +292,7 @@ class CloneResult:
 
     @classmethod
     def from_wire(cls, raw: Raw) -> Self:
-        return cls(code=_code(raw), url=to_str(raw.get("url")))
+        return cls(code=to_code(pick(raw, *_CODE_KEYS)) or "", url=to_str(raw.get("url")))
 
 
 @dataclass(frozen=True, slots=True)
@@ -242,7 +306,7 @@ class LinkVersion:
         return cls(
             name=to_str(pick(raw, "name", "q")) or "",
             url=to_str(raw.get("url")) or "",
-            size=to_int(raw.get("size")),
+            size=_byte_count(raw.get("size")),
         )
 
 

@@ -7,11 +7,16 @@ these few functions so that each quirk is handled once and never fails a whole l
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
 Raw = Mapping[str, Any]
+
+# reference/xvs-api.md: a file code is `^\w{12}$` (ASCII word characters in XVS's Perl).
+_CODE = re.compile(r"[A-Za-z0-9_]{12}")
+_DIGITS = re.compile(r"[0-9]{1,18}")  # a folder id SQLite's 64-bit integers can hold
 
 _DATE_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d")
 _TRUE_WORDS = frozenset({"true", "yes", "on"})
@@ -43,6 +48,26 @@ def to_int(value: Any) -> int | None:
                 return int(float(text))
             except (ValueError, OverflowError):
                 return None
+    return None
+
+
+def to_code(value: Any) -> str | None:
+    """A file code as the reference defines it, or None: only these ever name local things."""
+    text = to_str(value)
+    return text if text is not None and _CODE.fullmatch(text) else None
+
+
+def to_id(value: Any) -> int | None:
+    """A folder id: a non-negative integer (or its decimal text); null reads as 0 (root),
+    anything else (negative, fractional, garbage, absurdly long) as None, i.e. invalid."""
+    if value is None:
+        return 0
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value if 0 <= value < 10**18 else None
+    if isinstance(value, str) and _DIGITS.fullmatch(value.strip()):
+        return int(value.strip())
     return None
 
 

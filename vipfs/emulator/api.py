@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from vipfs.emulator import mangle
+from vipfs.emulator import mangle, virtual
 from vipfs.emulator.config import FEATURES_400, FEATURES_403
 from vipfs.emulator.faults import hostile_message
 from vipfs.emulator.host import Host
@@ -70,7 +70,7 @@ def answer(
     if reply.get("status") != 200 and isinstance(reply.get("msg"), str):
         key = params.get("key") or params.get("api_key") or ""
         reply["msg"] = hostile_message(host.config, reply["msg"], key)
-    reply["server_time"] = host.fmt_time(now)
+    reply["server_time"] = host.config.server_time_override or host.fmt_time(now)
     if available is not None:
         reply["requests_available"] = available
     return reply
@@ -148,7 +148,7 @@ def list_item(host: Host, f: FileRow, now: float) -> dict[str, Any]:
         "canplay": int(f.encoded(now)),
         "length": str(f.length),
         "views": str(f.views),
-        "uploaded": host.fmt_time(f.created),
+        "uploaded": host.file_date(f.created),
         "public": str(f.public),
         "fld_id": str(f.fld_id),
         "title": f.title,
@@ -162,13 +162,13 @@ def info_item(host: Host, f: FileRow, now: float) -> dict[str, Any]:
         "player_img": f"{host.site_url}/i/{f.code}.jpg",
         "status": 200,
         "file_code": f.code,
-        "file_last_download": host.fmt_time(f.last_download or f.created),
+        "file_last_download": host.file_date(f.last_download or f.created),
         "canplay": int(f.encoded(now)),
         "file_public": str(f.public),
         "file_length": str(f.length),
         "file_title": f.title,
         "file_views": str(f.views),
-        "file_created": host.fmt_time(f.created),
+        "file_created": host.file_date(f.created),
         "file_premium_only": str(f.premium_only),
         "file_adult": str(f.adult),
         "file_fld_id": str(f.fld_id),
@@ -309,6 +309,11 @@ def file_info(c: Call) -> Reply:
             out.append({"status": 451, "file_code": code})
         else:
             out.append(info_item(c.host, f, c.now))
+    if c.host.config.hostile_codes:
+        out += [
+            {**info_item(c.host, row, c.now), "file_code": code}
+            for code, row in virtual.hostile_rows(c.account.usr_id, 0)
+        ]
     return ok(out)
 
 
@@ -384,9 +389,12 @@ def file_list(c: Call) -> Reply:
     )
     results = len(rows)
     pages = int(0.99 + total / results) if results else 0  # the host's own arithmetic
+    items = [list_item(c.host, f, c.now) for f in rows]
+    if c.host.config.hostile_codes and page == 1:
+        items += _hostile_items(c, fld or 0)
     return ok(
         {
-            "files": [list_item(c.host, f, c.now) for f in rows],
+            "files": items,
             "results_total": total,
             "pages": pages,
             "results": results,
@@ -420,11 +428,11 @@ def file_clone(c: Call) -> Reply:
 
 
 def file_direct_link(c: Call) -> Reply:
-    code = c.get("file_code") or ""
+    code = c.params.get("file_code") or ""
     entry = c.host.store.url_entry(code)
     if entry is not None and entry["usr_id"] == c.account.usr_id:
         return {"status": 200, "msg": "uploading"}
-    f = _own_live_file(c, code)
+    f = _own_live_file(c, code) or virtual.find(c.host, c.account.usr_id, code)
     if f is None:
         return err(404, "no file")
     versions = c.host.versions(f, c.now)
@@ -560,7 +568,18 @@ def folder_list(c: Call) -> Reply:
     if mangle.flag(c.get("files")):
         rows, _ = c.host.store.list_files(c.account.usr_id, fld_id=fld_id, visible_at=c.now)
         result["files"] = [list_item(c.host, f, c.now) for f in rows]
+    if c.host.config.hostile_codes:
+        result["folders"] += virtual.hostile_folders()
+        if "files" in result:
+            result["files"] += _hostile_items(c, fld_id)
     return ok(result)
+
+
+def _hostile_items(c: Call, fld_id: int) -> list[dict[str, Any]]:
+    return [
+        {**list_item(c.host, row, c.now), "file_code": code}
+        for code, row in virtual.hostile_rows(c.account.usr_id, fld_id)
+    ]
 
 
 def folder_create(c: Call) -> Reply:

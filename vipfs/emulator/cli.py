@@ -13,7 +13,13 @@ import threading
 from pathlib import Path
 from types import FrameType
 
-from vipfs.emulator.config import FAULT_KINDS, FEATURES_400, FEATURES_403, EmulatorConfig
+from vipfs.emulator.config import (
+    FAULT_KINDS,
+    FEATURES_400,
+    FEATURES_403,
+    HOSTILE_REPLIES,
+    EmulatorConfig,
+)
 from vipfs.emulator.keys import KeyFileError
 from vipfs.emulator.server import Emulator
 
@@ -100,6 +106,20 @@ def configure(parser: argparse.ArgumentParser) -> None:
         default=0.0,
         help="serve cached (stale) read answers for this long, like the memcached mod",
     )
+    add(
+        "--hostile-reply",
+        default="",
+        choices=HOSTILE_REPLIES,
+        metavar="KIND",
+        help="break replies: deep (100,000-deep JSON), huge (--hostile-bytes), garbage",
+    )
+    add("--hostile-ops", default="", help="comma-separated ops --hostile-reply hits (default: all)")
+    add("--hostile-bytes", type=int, default=256 << 20, help="size of a huge reply")
+    add("--server-time-override", default="", help="the envelope's server_time, verbatim")
+    add("--file-date-override", default="", help="every file date in listings, verbatim")
+    add("--hostile-codes", action="store_true", help="listings carry entries with hostile codes")
+    add("--synthetic-files", type=int, default=0, help="generated files of --synthetic-fld-id")
+    add("--synthetic-fld-id", type=int, default=0)
     add("--api-not-enabled", action="store_true")
     add("--special-only", action="store_true")
     add("--no-upload-servers", action="store_true")
@@ -147,6 +167,14 @@ def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
         link_expire_sec=args.link_expire_sec,
         link_ip_bind=args.link_ip_bind,
         stale_seconds=args.stale_seconds,
+        hostile_reply=args.hostile_reply,
+        hostile_ops=args.hostile_ops,
+        hostile_bytes=args.hostile_bytes,
+        server_time_override=args.server_time_override,
+        file_date_override=args.file_date_override,
+        hostile_codes=args.hostile_codes,
+        synthetic_files=args.synthetic_files,
+        synthetic_fld_id=args.synthetic_fld_id,
         api_not_enabled=args.api_not_enabled,
         special_only=args.special_only,
         no_upload_servers=args.no_upload_servers,

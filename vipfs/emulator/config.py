@@ -30,6 +30,8 @@ FAULT_KINDS: tuple[str, ...] = (
 # Faults that stop a request before it runs; the others change the answer of a request that ran.
 PRE_FAULTS = frozenset({"reset", "5xx", "html404", "cloudflare", "520", "ratelimit"})
 UPLOAD_ONLY_FAULTS = frozenset({"files-as-result", "stall-upload"})
+# What `hostile_reply` can be ("" is off).
+HOSTILE_REPLIES = ("", "deep", "huge", "garbage")
 
 # Feature flags. The first three are "disabled" features (403 when off), the others are absent
 # from vipstream's older build (400 Invalid operation when off).
@@ -104,6 +106,15 @@ class EmulatorConfig:
     tls_cert: Path | None = None  # with tls_key: the API, node and links are served over https
     tls_key: Path | None = None
     stale_seconds: float = 0.0  # read answers cached this long, as with the memcached mod
+    # hostile replies (issue 8 items 8-10): what a broken or malicious host sends
+    hostile_reply: str = ""  # "deep", "huge" or "garbage" replaces the replies of hostile_ops
+    hostile_ops: str = ""  # comma-separated ops such as "account/info,folder/list"; "" = all
+    hostile_bytes: int = 256 << 20  # the size a "huge" reply is padded to (streamed)
+    server_time_override: str = ""  # the envelope's server_time, verbatim ("" = the real time)
+    file_date_override: str = ""  # every file date of listings and file/info, verbatim
+    hostile_codes: bool = False  # listings carry extra entries with codes that are paths etc.
+    synthetic_files: int = 0  # folder/list of synthetic_fld_id answers this many generated files
+    synthetic_fld_id: int = 0
     verbose: bool = False
 
     def tz(self) -> timezone:
@@ -133,7 +144,11 @@ class EmulatorConfig:
                     raise ValueError(f"fault rate for {raw_name} must be in 0..1")
                 staged.append(("fault:" + raw_name, rate))
             elif name in types and name not in _NOT_SWITCHES:
-                staged.append((name, _coerce(types[name], value, name)))
+                coerced = _coerce(types[name], value, name)
+                if name == "hostile_reply" and coerced not in HOSTILE_REPLIES:
+                    known = ", ".join(k for k in HOSTILE_REPLIES if k)
+                    raise ValueError(f"hostile_reply {coerced!r} unknown; known: {known}")
+                staged.append((name, coerced))
             else:
                 raise ValueError(f"unknown switch {raw_name!r}")
         for name, value in staged:
@@ -142,6 +157,13 @@ class EmulatorConfig:
             else:
                 setattr(self, name, value)
         parse_tz(self.server_tz)
+
+    def hostile_for(self, op: str) -> str:
+        """The hostile reply kind that hits `op` ("" when none does)."""
+        if not self.hostile_reply:
+            return ""
+        ops = {o.strip() for o in self.hostile_ops.split(",") if o.strip()}
+        return self.hostile_reply if not ops or op in ops else ""
 
 
 _NOT_SWITCHES = frozenset(

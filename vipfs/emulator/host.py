@@ -50,6 +50,10 @@ class Host:
         """A time as the host prints it: server-local, no zone."""
         return datetime.fromtimestamp(epoch, self.config.tz()).strftime(TIME_FORMAT)
 
+    def file_date(self, epoch: float) -> str:
+        """A file's date in a reply: `file_date_override` verbatim when set."""
+        return self.config.file_date_override or self.fmt_time(epoch)
+
     def parse_time(self, text: str) -> float | None:
         try:
             local = datetime.strptime(text.strip(), TIME_FORMAT)

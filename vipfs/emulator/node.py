@@ -16,7 +16,7 @@ from email.utils import formatdate
 from pathlib import Path
 from typing import BinaryIO
 
-from vipfs.emulator import mangle, multipart, slow
+from vipfs.emulator import mangle, multipart, slow, virtual
 from vipfs.emulator.body import Body
 from vipfs.emulator.faults import HTML_500, disturb_text, hostile_message
 from vipfs.emulator.host import Host
@@ -251,7 +251,7 @@ def serve_link(
         return Response.html(
             403, "<html><body><h1>403 Forbidden</h1><p>Link expired or invalid</p></body></html>"
         )
-    f = host.store.file(m.group(1))
+    f = host.store.file(m.group(1)) or virtual.find(host, 0, m.group(1))
     if f is None or f.deleted_at is not None or m.group(2) not in host.versions(f, now):
         return Response.html(404, "<html><body><h1>404 Not Found</h1></body></html>")
     size = f.size

@@ -22,7 +22,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from vipfs.emulator import api, control, keys, node
+from vipfs.emulator import api, control, hostile, keys, mangle, node, virtual
 from vipfs.emulator.body import Body, BodyError, Throttle
 from vipfs.emulator.config import PRE_FAULTS, EmulatorConfig
 from vipfs.emulator.faults import HTML_500, disturb, fault_page, rate_limit_reply
@@ -237,6 +237,15 @@ class Handler(BaseHTTPRequestHandler):
         finally:
             with host.in_flight_lock:
                 host.in_flight -= 1
+        kind = host.config.hostile_for(op)
+        if kind:
+            return hostile.reply_for(kind, reply, host.config.hostile_bytes)
+        if op == "folder/list" and mangle.flag(params.get("files")):
+            streamed = virtual.synthetic_listing(
+                host, reply, params.get("fld_id"), lambda row: api.list_item(host, row, host.now())
+            )
+            if streamed is not None:
+                return streamed
         if fault is not None:
             return Response(200, JSON_TYPE, disturb(fault, reply))
         return Response.json(reply)

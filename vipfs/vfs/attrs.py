@@ -14,6 +14,8 @@ BLOCK_SIZE = 1 << 20  # st_blksize: large reads suit a remote, download-only fil
 STATFS_BLOCK = 4096
 NAME_MAX = 255
 UNLIMITED_BYTES = 1 << 50  # 1 PiB: what `df` shows for "unlimited" or not yet known
+_MAX_BYTES = 1 << 60  # far past any account, far inside statvfs's 64-bit block counts
+_MAX_FILES = 1 << 40
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,16 +76,22 @@ class Statfs:
 
     @classmethod
     def from_quota(cls, used: int | None, left: int | None, files: int | None = None) -> Statfs:
-        free = UNLIMITED_BYTES if left is None else max(left, 0)
-        used_blocks = -(-(used or 0) // STATFS_BLOCK)
+        # The host's numbers are clamped: statvfs fields are unsigned 64-bit, and a negative or
+        # astronomical quota must show as a sane df, not fail every statfs.
+        free = UNLIMITED_BYTES if left is None else _clamp(left, _MAX_BYTES)
+        used_blocks = -(-_clamp(used or 0, _MAX_BYTES) // STATFS_BLOCK)
         free_blocks = free // STATFS_BLOCK
-        count = files or 0
+        count = _clamp(files or 0, _MAX_FILES)
         return cls(
             blocks=used_blocks + free_blocks,
             bfree=free_blocks,
             files=count + 1_000_000,
             ffree=1_000_000,
         )
+
+
+def _clamp(value: int, most: int) -> int:
+    return min(max(value, 0), most)
 
 
 DEFAULT_STATFS = Statfs.from_quota(None, None)

@@ -28,6 +28,7 @@ from typing import Any, Protocol
 
 import trio
 
+from vipfs.api import offloop
 from vipfs.api.errors import ApiError, UnsupportedError
 from vipfs.api.protocol import XvsApi
 from vipfs.api.records import FileEntry, FileInfo, Folder, FolderListing
@@ -148,6 +149,20 @@ class _ReadHandle:
     size_told: int | None  # the size getattr reported when the file was opened
 
 
+# Folders this big are named in a worker thread (about 15 µs an entry); one at a time.
+OFF_LOOP_ENTRIES = 5000
+
+
+@dataclass(frozen=True, slots=True)
+class _ViewInputs:
+    """What a folder's view is built from besides the server's answer (compared by value)."""
+
+    exact: dict[str, str]
+    pending: list[Pending]
+    hide: set[str]
+    tokens: set[str]
+
+
 class _Writer:
     """The write engine's parts, built by the facade so the queue can call back into it."""
 
@@ -210,6 +225,7 @@ class Filesystem:
         self._files: dict[int, _VirtualHandle | _ReadHandle | SpoolHandle] = {}
         self._handles = itertools.count(1)
         self._views: dict[int, tuple[FolderListing, Listing]] = {}
+        self._build_slot = trio.CapacityLimiter(1)  # one big folder named at a time
         self._queued: dict[int, dict[int, None]] = {}  # folder → its upload rows, in order
         self._queued_at: dict[int, int] = {}  # upload row → the folder it shows in
         self.journal = Journal(clock=clock)
@@ -1148,14 +1164,56 @@ class Filesystem:
         cached = self._views.get(fld_id)
         if cached is not None and cached[0] is fetched:
             return cached[1]
-        raw = self.journal.apply(fld_id, fetched)
-        exact = self.w.mirror if self.w is not None else None
-        hide, tokens = self._queued_stand_ins()
-        listing = Listing(
-            fld_id, raw, exact=exact, pending=self._pending(fld_id), hide=hide, tokens=tokens
-        )
+        listing = None
+        if len(fetched.files) + len(fetched.folders) >= OFF_LOOP_ENTRIES:
+            listing = await self._build_off_loop(fld_id, fetched)
+            cached = self._views.get(fld_id)
+            if cached is not None and cached[0] is fetched:
+                return cached[1]  # another caller won the race (and may have edited it since)
+        if listing is None:
+            listing = self._build_view(fld_id, fetched, self._view_inputs(fld_id))
         self._views[fld_id] = (fetched, listing)
         return listing
+
+    def _view_inputs(self, fld_id: int) -> _ViewInputs:
+        exact = self.w.mirror if self.w is not None else None
+        hide, tokens = self._queued_stand_ins()
+        return _ViewInputs(dict(exact or {}), self._pending(fld_id), hide, tokens)
+
+    def _build_view(self, fld_id: int, fetched: FolderListing, inputs: _ViewInputs) -> Listing:
+        return Listing(
+            fld_id,
+            self.journal.apply(fld_id, fetched),
+            exact=inputs.exact,
+            pending=inputs.pending,
+            hide=inputs.hide,
+            tokens=inputs.tokens,
+        )
+
+    async def _build_off_loop(self, fld_id: int, fetched: FolderListing) -> Listing | None:
+        """Name a big folder in a worker thread, so a 100,000-entry listing does not hold
+        every other handler for seconds. The thread sees only snapshots; when our own changes
+        touched the inputs meanwhile, or the folder has journal notes, None: build it here."""
+        if self.journal.apply(fld_id, fetched) is not fetched:
+            return None
+        inputs = self._view_inputs(fld_id)
+
+        def build() -> Listing:
+            listing = Listing(
+                fld_id,
+                fetched,
+                exact=inputs.exact,
+                pending=inputs.pending,
+                hide=inputs.hide,
+                tokens=inputs.tokens,
+            )
+            listing.children  # noqa: B018  (sorted here too: readdir asks for it next)
+            return listing
+
+        listing = await offloop.run_sync(build, limiter=self._build_slot)
+        if self.journal.apply(fld_id, fetched) is not fetched:
+            return None
+        return listing if self._view_inputs(fld_id) == inputs else None
 
     def _queued_stand_ins(self) -> tuple[set[str], set[str]]:
         """Codes and tokens of server files that queued rows stand for, in any folder."""

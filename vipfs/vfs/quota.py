@@ -28,6 +28,7 @@ class Quota:
         self._updated = -math.inf
         self._wake = trio.Event()
         self.account: AccountInfo | None = None
+        self._failing: str | None = None  # the failure last logged
 
     def statfs(self) -> Statfs:
         """The latest numbers, at once; wakes the refresher when they are old."""
@@ -42,11 +43,24 @@ class Quota:
         self._updated = time.monotonic()
 
     async def refresh(self) -> None:
+        """One refresh; never raises (this runs in the mount's nursery, where an exception
+        would end the mount). A failure is logged once, until a refresh works again."""
         try:
             with trio.fail_after(self.max_age):
                 self.update(await self._api.account_info())
         except (ApiError, trio.TooSlowError) as exc:
-            log.info("could not refresh the quota: %s", exc)
+            self._failed(f"could not refresh the quota: {exc}", trace=False)
+        except Exception as exc:  # a bug on some reply: keep the old numbers, keep going
+            self._failed(f"could not refresh the quota: {type(exc).__name__}", trace=True)
+        else:
+            if self._failing is not None:
+                log.info("the quota refresh works again")
+            self._failing = None
+
+    def _failed(self, why: str, *, trace: bool) -> None:
+        if why != self._failing:
+            log.log(logging.WARNING if trace else logging.INFO, "%s", why, exc_info=trace)
+        self._failing = why
 
     async def run(self) -> None:
         """Background task: refresh when asked and at least every `max_age` seconds."""

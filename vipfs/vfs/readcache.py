@@ -57,6 +57,7 @@ from vipfs.api.errors import (
 from vipfs.api.lowspeed import Pace, SpeedFloor
 from vipfs.api.protocol import XvsApi
 from vipfs.api.records import DirectLink, LinkVersion
+from vipfs.api.wire import to_code
 from vipfs.vfs.errors import VfsError
 from vipfs.vfs.fdpool import FdPool, close_fds
 from vipfs.vfs.features import HostFeatures
@@ -90,6 +91,14 @@ def choose_version(link: DirectLink) -> LinkVersion | None:
     if not encodes:
         return None
     return max(encodes, key=lambda v: (v.size, -ENCODED_ORDER.index(v.name)))
+
+
+def cache_name(code: str, serial: int) -> str:
+    """The cache file name of one entry: from a validated code and our own serial only, never
+    from any other host string (a code `../../x` or a version `/x` would leave the folder)."""
+    if to_code(code) is None:
+        raise VfsError(errno.EIO, "refusing a file code that is not 12 word characters")
+    return f"{code}-{serial}{SUFFIX}"
 
 
 class _Entry:
@@ -364,7 +373,7 @@ class ReadCache:
         return None
 
     async def _create_entry(self, code: str, link: _Link) -> _Entry:
-        path = self._dir / f"{code}-{link.version}-{link.size}-{next(self._serial)}{SUFFIX}"
+        path = self._dir / cache_name(code, next(self._serial))
 
         def create() -> int:
             flags = os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC | os.O_NOFOLLOW
@@ -477,6 +486,9 @@ class ReadCache:
         except OSError as exc:
             entry.failed[i] = f"read cache write failed: {exc}"
             log.warning("file %s: chunk %d: cache write failed: %s", entry.code, i, exc)
+        except Exception as exc:  # a bug on some odd answer: fail this read, not the mount
+            entry.failed[i] = f"internal error: {type(exc).__name__}"
+            log.exception("file %s: chunk %d failed", entry.code, i)
         finally:
             entry.fetching.pop(i, None)
             entry.notify()

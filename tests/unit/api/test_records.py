@@ -186,7 +186,7 @@ def test_key_drift_and_shape_drift() -> None:
     )
     assert FileEntry.from_wire({"filecode": "abc", "fld_id": None, "title": 5}).fld_id == 0
     assert FilePage.from_wire({"files": {}, "results": 0}).files == []
-    assert FilePage.from_wire({"result": [{"file_code": "a"}]}).results == 1
+    assert FilePage.from_wire({"result": [{"file_code": "aaaaaaaaaaaa"}]}).results == 1
     assert FolderListing.from_wire({"folders": {}, "files": {}}) == FolderListing([], [])
     assert UploadedFile.from_wire({"file_code": "undef", "file_status": "OK"}).ok is False
     assert UploadedFile.from_wire({"filecode": "", "status": "file is too big"}).ok is False
