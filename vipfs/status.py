@@ -8,6 +8,7 @@ mountpoint it reports every vipfs mount listed in /proc/mounts.
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import sys
 from pathlib import Path
@@ -34,7 +35,18 @@ def run(args: argparse.Namespace) -> int:
             print(f"vipfs: {mount} is not a vipfs mount (no {STATUS_FILE})", file=sys.stderr)
             code = 1
             continue
-        except (OSError, ValueError) as exc:
+        except OSError as exc:
+            if exc.errno == errno.ENOTCONN:
+                print(
+                    f"vipfs: {mount} no longer answers (its process ended); "
+                    f"run fusermount3 -u {mount}",
+                    file=sys.stderr,
+                )
+            else:
+                print(f"vipfs: {mount}: no status ({exc.strerror})", file=sys.stderr)
+            code = 1
+            continue
+        except ValueError as exc:
             print(f"vipfs: {mount}: no status ({exc})", file=sys.stderr)
             code = 1
             continue

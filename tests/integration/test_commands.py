@@ -105,7 +105,11 @@ def test_setfattr_edits_and_status_lists_every_mount(
     refused = sh("setfattr", "-n", "user.vipfs.code", "-v", "x", target)
     assert refused.returncode != 0 and "Operation not permitted" in refused.stderr
     status = vipfs("status")
-    assert status.returncode == 0 and str(mount.path) in status.stdout, status.stderr
+    assert str(mount.path) in status.stdout, status.stderr
+    # Other mounts on this machine (another test's, a dead one) may add their own complaints;
+    # none may be about this mount, and only they may make the exit code 1.
+    assert str(mount.path) not in status.stderr
+    assert status.returncode == (1 if status.stderr else 0), status.stderr
 
 
 def test_a_lagging_host_listing_does_not_hide_fresh_uploads(

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import argparse
+import errno
 from pathlib import Path
 
+import pytest
+
+from vipfs import status
 from vipfs.clone import target
 from vipfs.mount import progress_line
 from vipfs.status import render
@@ -48,3 +53,19 @@ def test_clone_target_is_into_a_folder_or_under_a_new_name(tmp_path: Path) -> No
     (tmp_path / "dir").mkdir()
     assert target(src, tmp_path / "dir") == (tmp_path / "dir", "a.mp4")
     assert target(src, tmp_path / "dir" / "b.mp4") == (tmp_path / "dir", "b.mp4")
+
+
+def test_status_of_a_dead_mount_says_how_to_detach_it(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    dead = tmp_path / "mnt"
+
+    def not_connected(self: Path) -> str:
+        raise OSError(errno.ENOTCONN, "Transport endpoint is not connected", str(self))
+
+    monkeypatch.setattr(Path, "read_text", not_connected)
+    assert status.run(argparse.Namespace(mountpoint=str(dead), json=False)) == 1
+    said = capsys.readouterr().err
+    assert said == (
+        f"vipfs: {dead} no longer answers (its process ended); run fusermount3 -u {dead}\n"
+    )
