@@ -30,6 +30,7 @@ import itertools
 import logging
 import math
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,6 +48,7 @@ from vipfs.api.protocol import XvsApi
 from vipfs.api.records import DirectLink, LinkVersion
 from vipfs.vfs.errors import VfsError
 from vipfs.vfs.features import HostFeatures
+from vipfs.vfs.localdirs import is_regular, open_nofollow, private_dir
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +56,7 @@ MiB = 1024 * 1024
 NO_DIRECT_LINK = "this host does not enable file/direct_link, so vipfs cannot read file contents"
 ENCODED_ORDER = ("n", "h", "l", "x")  # tie-break when two encodes have the same size
 SUFFIX = ".cache"
+_CACHE_FILE = re.compile(r"^[^/]+-[^/-]+-\d+-\d+\.cache$")  # code-version-size-serial.cache
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,11 +208,12 @@ class ReadCache:
                 await trio.to_thread.run_sync(_close_files, entries)
 
     def _prepare_dir(self) -> None:
-        """Create the cache directory private (0700) and drop cache files of earlier mounts."""
-        self._dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-        os.chmod(self._dir, 0o700)
+        """Create the cache directory private (0700), or check one that exists (never chmod
+        it), and drop the cache files of earlier mounts: only files named as vipfs names them."""
+        private_dir(self._dir)
         for leftover in self._dir.glob(f"*{SUFFIX}"):
-            leftover.unlink(missing_ok=True)
+            if _CACHE_FILE.match(leftover.name) and is_regular(leftover):
+                leftover.unlink(missing_ok=True)
 
     # -- the interface the filesystem uses ------------------------------------------------------
     def known_size(self, code: str) -> int | None:
@@ -331,7 +335,7 @@ class ReadCache:
         path = self._dir / f"{code}-{link.version}-{link.size}-{next(self._serial)}{SUFFIX}"
 
         def create() -> int:
-            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+            fd = open_nofollow(path, os.O_RDWR | os.O_CREAT | os.O_TRUNC)
             os.ftruncate(fd, link.size)  # sparse: no blocks until bytes arrive
             return fd
 
