@@ -47,7 +47,7 @@ from vipfs.vfs.spool import Spool
 log = logging.getLogger("vipfs.mount")
 
 DEFAULT_API_URL = "https://vipstream.cc/api"
-RUN_DIR = Path("~/.cache/vipfs/run")  # pid files, so `vipfs umount` can wait for the process
+OLD_RUN_DIR = Path("~/.cache/vipfs/run")  # where older versions kept pid files
 
 
 class StartupError(Exception):
@@ -461,8 +461,25 @@ def _mount_id(mountpoint: Path) -> str:
     return hashlib.sha256(str(mountpoint.resolve()).encode()).hexdigest()[:16]
 
 
+def run_dir() -> Path:
+    """Pid files, so `vipfs umount` can wait for the process: `$XDG_RUNTIME_DIR/vipfs`, else
+    beside the state (never in a cache: a cleaner would make `vipfs umount` skip the drain)."""
+    runtime = os.environ.get("XDG_RUNTIME_DIR", "")
+    if os.path.isabs(runtime):
+        return Path(runtime) / "vipfs"
+    return statedir.state_home() / "run"
+
+
 def pid_file(mountpoint: Path) -> Path:
-    return RUN_DIR.expanduser() / f"{_mount_id(mountpoint)}.pid"
+    return run_dir() / f"{_mount_id(mountpoint)}.pid"
+
+
+def pid_files(mountpoint: Path) -> list[Path]:
+    """Where a mount of `mountpoint` may have left its pid: here, in the fallback run dir (a
+    mount started without $XDG_RUNTIME_DIR, e.g. by mount(8)), or where older versions did."""
+    name = f"{_mount_id(mountpoint)}.pid"
+    places = [run_dir(), statedir.state_home() / "run", OLD_RUN_DIR.expanduser()]
+    return [place / name for place in dict.fromkeys(places)]
 
 
 def default_log_file(mountpoint: Path) -> Path:

@@ -18,7 +18,7 @@ import sys
 import time
 from pathlib import Path
 
-from vipfs.mount import pid_file, progress_line
+from vipfs.mount import pid_files, progress_line
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -63,12 +63,15 @@ def _fusermount(mountpoint: Path, pid: int | None, timeout: float | None) -> int
 
 def _mount_pid(mountpoint: Path) -> int | None:
     """The pid of the vipfs process serving `mountpoint`, if it left a (still valid) pid file."""
-    try:
-        pid = int(pid_file(mountpoint).read_text().strip())
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except (OSError, ValueError):
-        return None
-    return pid if b"vipfs" in cmdline else None
+    for path in pid_files(mountpoint):
+        try:
+            pid = int(path.read_text().strip())
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except (OSError, ValueError):
+            continue
+        if b"vipfs" in cmdline:
+            return pid
+    return None
 
 
 def wait_for_exit(pid: int, timeout: float | None, mountpoint: Path | None = None) -> bool:

@@ -390,7 +390,9 @@ def _set_aside(path: Path) -> Path:
         serial += 1
         aside = path.with_name(f"{path.name}.corrupt-{stamp}-{serial}")
     for file, suffix in zip((path, *_sidecars(path)), ("", "-wal", "-shm"), strict=True):
-        if os.path.lexists(file):
+        if file != path and os.path.lexists(file) and os.lstat(file).st_size == 0:
+            file.unlink()  # an empty -wal/-shm SQLite made while failing: nothing to keep
+        elif os.path.lexists(file):
             os.rename(file, aside.with_name(aside.name + suffix))
     _check_files(path)
     return aside

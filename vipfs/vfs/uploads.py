@@ -262,7 +262,14 @@ class UploadQueue:
         if row.state in _PENDING and ("state" in changes or "next_try" in changes):
             heapq.heappush(self._due, (row.next_try, upload_id))
         self._notify()
-        await self._db.update_upload(upload_id, **changes)
+        try:
+            await self._db.update_upload(upload_id, **changes)
+        except sqlite3.Error as exc:
+            if row.state is not UploadState.INCOMPLETE:
+                raise
+            # a full disk: the db row still says `writing` (or `incomplete`), and the next
+            # mount marks a `writing` row incomplete, so nothing is uploaded by mistake
+            log.info("%s: change not recorded in the db (%s)", row.name, exc)
         return row
 
     def _closed_state(self, name: str, now: float) -> tuple[UploadState, float]:
@@ -303,22 +310,19 @@ class UploadQueue:
             await self._set(upload_id, state=UploadState.WRITING, last_error=None)
         return True
 
-    async def mark_incomplete(self, upload_id: int, reason: str) -> None:
-        """A write into the spool failed: the file is never uploaded as it is (data kept).
-        The row changes in memory first; on a full disk the db may refuse the change, and then
-        the next mount finds the row `writing` and marks it incomplete again."""
-        if upload_id not in self._rows:
+    async def mark_incomplete(self, upload_id: int, reason: str, size: int | None = None) -> None:
+        """A write into the spool failed, or its writer never closed it: the file is never
+        uploaded as it is (data kept). On a full disk the db may refuse the change (`_set`
+        allows that for incomplete rows): the next mount marks a `writing` row incomplete."""
+        row = self._rows.get(upload_id)
+        if row is None or row.state is UploadState.INCOMPLETE:
             return
-        try:
-            await self._set(upload_id, state=UploadState.INCOMPLETE, last_error=reason)
-        except sqlite3.Error as exc:
-            log.warning(
-                "could not record that %s is incomplete: %s", self._rows[upload_id].name, exc
-            )
+        changes: dict[str, Any] = {"state": UploadState.INCOMPLETE, "last_error": reason}
+        if size is not None:
+            changes["size"] = size
+        await self._set(upload_id, **changes)
         log.warning(
-            "%s is incomplete (%s): kept, not uploaded; `vipfs status` lists it",
-            self._rows[upload_id].name,
-            reason,
+            "%s is incomplete (%s): kept, not uploaded; `vipfs status` lists it", row.name, reason
         )
 
     async def _after_writes(self, row: Upload, now: float) -> dict[str, Any]:
@@ -344,10 +348,7 @@ class UploadQueue:
             changes = await self._after_writes(row, self._clock())
             return await self._set(upload_id, size=size, **changes)
         if row.state is UploadState.INCOMPLETE:
-            if size != row.size:
-                with contextlib.suppress(sqlite3.Error):  # a full disk: the size can wait
-                    return await self._set(upload_id, size=size)
-            return row
+            return await self._set(upload_id, size=size) if size != row.size else row
         if row.state in _PENDING and row.attempts == 0:
             state, due = self._closed_state(row.name, self._clock())
             return await self._set(upload_id, state=state, next_try=due)
@@ -555,7 +556,7 @@ class UploadQueue:
                     log.warning("upload of %s cannot resume: its spool file is gone", row.name)
                 continue
             if row.state is UploadState.WRITING:
-                await self.mark_incomplete(row.id, CUT_OFF)
+                await self.mark_incomplete(row.id, CUT_OFF, await self._spool.size(row.spool))
             elif row.state is UploadState.UPLOADING:
                 await self._set(row.id, state=UploadState.QUEUED, next_try=self._clock())
         wanted = {row.spool for row in self._rows.values()}
