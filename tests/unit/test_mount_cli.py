@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -34,3 +35,27 @@ def test_no_key_anywhere(tmp_path: Path) -> None:
 def test_key_is_never_an_argument() -> None:
     done = mount("--help")
     assert "--key-file" in done.stdout and "--key " not in done.stdout
+
+
+def test_a_cache_dir_others_can_write_is_refused_before_anything(tmp_path: Path) -> None:
+    key = tmp_path / "key"
+    key.write_text("1abcdefghijklmnop\n")
+    key.chmod(0o600)
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    (shared / "x.cache").write_text("the user's")
+    shared.chmod(0o1777)
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
+    # no server answers there: the refusal comes before any network call
+    args = ("--key-file", str(key), "--api-url", "http://127.0.0.1:9/api", "-f")
+    done = mount(str(mnt), *args, "--cache-dir", str(shared))
+    assert done.returncode == 2
+    assert done.stderr == (
+        f"vipfs: refusing --cache-dir {shared}: writable by group or others "
+        "(use a directory of your own, mode 0700)\n"
+    )
+    assert (shared.stat().st_mode & 0o7777) == 0o1777 and os.listdir(shared) == ["x.cache"]
+    done = mount(str(mnt), *args, "--state-dir", str(key))
+    assert done.returncode == 2
+    assert done.stderr == f"vipfs: refusing --state-dir {key}: not a directory\n"
