@@ -437,7 +437,7 @@ def prepare_state(config: MountConfig, login: str) -> tuple[Path, Path, statedir
         if config.cache_dir is not None:  # older versions kept the db in a --cache-dir too
             old.insert(0, (config.cache_dir, False))
         for path, made_by_vipfs in old:
-            if statedir.migrate(path, state, clean_old_cache=made_by_vipfs):
+            if statedir.migrate(path, state, made_by_vipfs=made_by_vipfs):
                 break
     except BaseException:
         lock.release()

@@ -108,16 +108,18 @@ class StateLock:
 # --- migration from the old location ------------------------------------------------------------
 
 
-def migrate(old: Path, state: Path, *, clean_old_cache: bool) -> bool:
+def migrate(old: Path, state: Path, *, made_by_vipfs: bool) -> bool:
     """Move meta.db and spool/ from `old` to `state` when `state` has no db yet; True if moved.
 
-    Nothing is removed from `old` before its copy in `state` is durable and verified. With
-    `clean_old_cache`, read-cache files of the old layout are dropped from `old` too (only for
-    the old default directory, which vipfs made; never for a directory the user named).
+    Nothing is removed from `old` before its copy in `state` is durable and verified.
+    `made_by_vipfs`: `old` is the old default directory, so a spool/ alone is evidence enough,
+    and the read-cache files of the old layout are dropped from it too. A directory the user
+    named (an old --cache-dir) must hold a meta.db, and nothing else of it is touched.
     """
     if os.path.lexists(state / DB_NAME) or not old.is_dir() or _same_dir(old, state):
         return False
-    if not (is_regular(old / DB_NAME) or (old / SPOOL).is_dir()):
+    ours = is_regular(old / DB_NAME) or (made_by_vipfs and (old / SPOOL).is_dir())
+    if not ours:
         return False
     kept = _move_spool(old / SPOOL, state / SPOOL)
     kept_wal = False
@@ -127,7 +129,7 @@ def migrate(old: Path, state: Path, *, clean_old_cache: bool) -> bool:
         if is_regular(old / name) and not _move_file(old / name, state / name):
             kept = True
             kept_wal |= name.endswith("-wal")
-    if clean_old_cache and not kept:
+    if made_by_vipfs and not kept:
         for leftover in old.iterdir():
             if _OLD_CACHE_FILE.match(leftover.name) and is_regular(leftover):
                 leftover.unlink(missing_ok=True)

@@ -105,11 +105,11 @@ def test_migration_moves_db_and_spool_and_loses_nothing(
             real(src, dst)  # type: ignore[arg-type]
 
         monkeypatch.setattr(os, "rename", rename)
-    assert migrate(old, state, clean_old_cache=True)
+    assert migrate(old, state, made_by_vipfs=True)
     assert tree(state) == files
     assert stat.S_IMODE(os.stat(state / "spool").st_mode) == 0o700
     assert tree(old) == {"notes.txt": b"not vipfs's"}  # its old read cache went too
-    assert not migrate(old, state, clean_old_cache=True)  # once only
+    assert not migrate(old, state, made_by_vipfs=True)  # once only
 
 
 def test_migration_never_overwrites_a_state_that_has_a_db(tmp_path: Path) -> None:
@@ -117,7 +117,7 @@ def test_migration_never_overwrites_a_state_that_has_a_db(tmp_path: Path) -> Non
     files = old_layout(old)
     state.mkdir()
     (state / "meta.db").write_bytes(b"the current db")
-    assert not migrate(old, state, clean_old_cache=True)
+    assert not migrate(old, state, made_by_vipfs=True)
     assert {k: v for k, v in tree(old).items() if k in files} == files
 
 
@@ -126,7 +126,7 @@ def test_an_interrupted_copy_is_finished_without_duplicates(tmp_path: Path) -> N
     files = old_layout(old)
     (state / "spool").mkdir(parents=True)
     (state / "spool" / "aaaa.spool").write_bytes(b"queued one")  # copied, not yet removed
-    assert migrate(old, state, clean_old_cache=False)
+    assert migrate(old, state, made_by_vipfs=False)
     assert tree(state) == files
     assert not (old / "spool").exists() and (old / "abcdefghijkl-o-10-1.cache").exists()
 
@@ -146,8 +146,17 @@ def test_a_copy_that_does_not_verify_keeps_the_original(
     digests = iter(["one", "two"] * 10)  # every copy differs from its source
     monkeypatch.setattr(os, "rename", no_rename_out)
     monkeypatch.setattr(statedir, "_digest", lambda path: next(digests))
-    migrate(old, state, clean_old_cache=True)
+    migrate(old, state, made_by_vipfs=True)
     assert (old / "spool" / "aaaa.spool").read_bytes() == b"queued one"
     assert (old / "meta.db-wal").exists() and (old / "meta.db").exists()  # no db without its WAL
     assert not (state / "meta.db").exists()
     assert not [p for p in state.rglob("*") if p.is_file()]
+
+
+def test_a_spool_dir_alone_in_a_dir_the_user_named_is_not_taken(tmp_path: Path) -> None:
+    old, state = tmp_path / "mine", tmp_path / "state"
+    (old / "spool").mkdir(parents=True)
+    (old / "spool" / "theirs.spool").write_bytes(b"the user's")
+    state.mkdir()
+    assert not migrate(old, state, made_by_vipfs=False)
+    assert (old / "spool" / "theirs.spool").read_bytes() == b"the user's"
