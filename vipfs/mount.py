@@ -566,6 +566,11 @@ async def _serve(
             "%d upload(s) not finished; they resume at the next mount",
             left.pending + len(left.held) + len(left.writing),
         )
+    if left is not None and left.incomplete:
+        log.warning(
+            "%d incomplete file(s) kept, not uploaded (`vipfs status` lists them)",
+            len(left.incomplete),
+        )
 
 
 async def _announce(config: MountConfig, info: AccountInfo, report: Report) -> None:

@@ -21,6 +21,7 @@ import itertools
 import json
 import logging
 import os
+import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -68,6 +69,7 @@ IN_PLACE = (
 )
 RENAME_NOREPLACE = 1
 RENAME_EXCHANGE = 2
+_SQLITE_FULL = 13  # "database or disk is full": the writer hears ENOSPC, as for the spool
 EDITABLE = ("title", "descr", "tags", "public", "adult", "cat_id")
 CLONE_XATTR = PREFIX + "clone"  # on a folder: {"code": ..., "name": ...} → file/clone into it
 URL_XATTR = PREFIX + "url_upload"  # on a folder: a URL → upload/url into it
@@ -697,18 +699,22 @@ class Filesystem:
             path = await w.spool.create()
         except OSError as exc:  # a full or broken spool disk: say so, not EIO
             raise VfsError(exc.errno or errno.EIO, f"creating a spool file: {exc}") from None
-        return await w.queue.enqueue(
-            Upload(
-                spool=path,
-                fld_id=fld_id,
-                name=name,
-                mtime_ns=time.time_ns(),
-                mode=mode,
-                replaces=replaces,
-                tags=tags,
-                descr=descr,
-            )
+        row = Upload(
+            spool=path,
+            fld_id=fld_id,
+            name=name,
+            mtime_ns=time.time_ns(),
+            mode=mode,
+            replaces=replaces,
+            tags=tags,
+            descr=descr,
         )
+        try:
+            return await w.queue.enqueue(row)
+        except sqlite3.Error as exc:  # no row names the (empty) spool file: it may go
+            await w.spool.delete(path)
+            code = errno.ENOSPC if exc.sqlite_errorcode == _SQLITE_FULL else errno.EIO
+            raise VfsError(code, f"recording a new file in the queue: {exc}") from None
 
     async def _open_spool(self, node: Node, *, writable: bool, trunc: bool = False) -> Opened:
         w = self._writer()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import sqlite3
 import stat
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -799,3 +800,20 @@ async def test_status_json_lists_lost_found(
         "dir": str(tmp_path / "lost+found"),
         "files": ["0123456789abcdef.spool"],
     }
+
+
+async def test_a_full_db_disk_at_create_is_enospc_and_leaves_no_spool_file(
+    mount: Mount, virtual_clock: MockClock, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    fs = await mount.start(write_back=1)
+    full = sqlite3.OperationalError("database or disk is full")
+    full.sqlite_errorcode = 13
+
+    async def refuse(upload: object) -> object:
+        raise full
+
+    monkeypatch.setattr(mount.db, "add_upload", refuse)
+    with pytest.raises(VfsError) as caught:
+        await fs.create(ROOT_INO, "new.mp4", 0o644)
+    assert caught.value.errno == errno.ENOSPC
+    assert os.listdir(tmp_path / "spool") == []
