@@ -469,8 +469,10 @@ def test_cp_onto_a_full_disk_gets_enospc_and_the_cut_file_is_never_uploaded(
     wait_for("incomplete status", lambda: status_xattr(target).startswith("incomplete: "))
     lines = status_lines(user, mount)
     assert any("incomplete" in ln and "big.mp4" in ln for ln in lines), lines
-    prefix = target.read_bytes()  # the spool data is kept, readable
-    assert prefix and big.read_bytes().startswith(prefix)
+    [spool] = user.spool_files()
+    prefix = spool.read_bytes()  # the spool data is kept ...
+    assert prefix and big.read_bytes().startswith(prefix), len(prefix)
+    assert target.read_bytes() == prefix, "the kept data does not read back through the mount"
 
     assert sh("mount", "-o", "remount,size=64m", user.home).returncode == 0  # space freed
     umount(user, mount)
@@ -507,7 +509,8 @@ def test_writer_killed_mid_file_is_kept_incomplete_and_never_uploaded(
     assert status_xattr(target).startswith("incomplete: "), status_xattr(target)
     lines = status_lines(user, again)
     assert any("incomplete" in ln and "cut.mp4" in ln for ln in lines), lines
-    assert target.read_bytes() == written  # kept
+    assert [p.read_bytes() for p in user.spool_files()] == [written]  # kept ...
+    assert target.read_bytes() == written, "the kept data does not read back through the mount"
     umount(user, again)  # drains the queue: a queued file would be uploaded now
     assert emulator.files() == [], "a file its writer never closed was uploaded"
 
