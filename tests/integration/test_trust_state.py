@@ -136,10 +136,11 @@ class Mounts:
         self.count = 0
         self.started: list[tuple[Path, subprocess.Popen[str] | None]] = []
 
-    def _command(self, emu: Emulator, mnt: Path, log: Path, *extra: str) -> list[str]:
+    def _command(self, emu: Emulator, mnt: Path, log: Path | None, *extra: str) -> list[str]:
+        logging = ["--log-file", str(log)] if log is not None else []
         return [
             sys.executable, "-m", "vipfs", "mount", str(mnt), "--api-url", emu.url,
-            "--key-file", str(emu.key_file), "--log-file", str(log), "-v", *extra,
+            "--key-file", str(emu.key_file), *logging, "-v", *extra,
         ]  # fmt: skip
 
     def _next(self) -> tuple[Path, Path, Path]:
@@ -170,10 +171,11 @@ class Mounts:
             time.sleep(0.05)
         return mount
 
-    def attempt(self, emu: Emulator, user: User, *extra: str) -> Attempt:
-        """A background `vipfs mount` (how users run it): it returns once mounted or refused."""
-        mnt, log, _ = self._next()
-        command = self._command(emu, mnt, log, *extra)
+    def attempt(self, emu: Emulator, user: User, *extra: str, log: bool = True) -> Attempt:
+        """A background `vipfs mount` (how users run it): it returns once mounted or refused.
+        Without `log` it logs where vipfs chooses."""
+        mnt, log_file, _ = self._next()
+        command = self._command(emu, mnt, log_file if log else None, *extra)
         done = subprocess.run(
             command, capture_output=True, text=True, env=user.env, cwd=REPO, timeout=60
         )
@@ -305,6 +307,20 @@ def test_rm_rf_of_the_cache_while_a_file_is_queued_loses_nothing(
     shutil.rmtree(user.home / ".cache", ignore_errors=True)
     umount(user, mount)
     assert host_titles(emulator).get("queued") == sha256(clip.read_bytes()), mount.log()
+
+
+def test_a_background_mount_logs_under_the_state_home(
+    emulator: Emulator, mounts: Mounts, user: User
+) -> None:
+    """Logs are state too: `$XDG_STATE_HOME/vipfs/log`, not under the cache."""
+    user = user.with_xdg(state=user.home / "xstate")
+    attempt = mounts.attempt(emulator, user, log=False)
+    assert attempt.returncode is None, f"the mount failed: {attempt}"
+    logs = sorted((user.home / "xstate/vipfs/log").glob("*"))
+    assert any("mounted" in p.read_text() for p in logs), (
+        f"no log under {user.home}/xstate/vipfs/log: {sorted(user.home.rglob('*.log'))}"
+    )
+    assert not list((user.home / ".cache").rglob("*.log"))
 
 
 def old_vipfs(tmp_path: Path) -> Path:
