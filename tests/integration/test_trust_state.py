@@ -32,7 +32,7 @@ pytestmark = pytest.mark.fuse
 
 REPO = Path(__file__).resolve().parents[2]
 # the code of issue 8's day: it kept the queue, the spool and meta.db in ~/.cache/vipfs/<hash>
-OLD_LAYOUT_COMMIT = "ad6dacd"
+OLD_LAYOUT_COMMIT = "ad6dacd47344dd1ca6e96e7aa8212456ba54661e"
 
 
 # -- the user's environment ------------------------------------------------------------------
