@@ -13,6 +13,7 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import shutil
 import signal
 import stat
@@ -31,7 +32,7 @@ pytestmark = pytest.mark.fuse
 
 REPO = Path(__file__).resolve().parents[2]
 # the code of issue 8's day: it kept the queue, the spool and meta.db in ~/.cache/vipfs/<hash>
-OLD_LAYOUT_COMMIT = "ad6dacd"
+OLD_LAYOUT_COMMIT = "ad6dacd47344dd1ca6e96e7aa8212456ba54661e"
 
 
 # -- the user's environment ------------------------------------------------------------------
@@ -135,10 +136,11 @@ class Mounts:
         self.count = 0
         self.started: list[tuple[Path, subprocess.Popen[str] | None]] = []
 
-    def _command(self, emu: Emulator, mnt: Path, log: Path, *extra: str) -> list[str]:
+    def _command(self, emu: Emulator, mnt: Path, log: Path | None, *extra: str) -> list[str]:
+        logging = ["--log-file", str(log)] if log is not None else []
         return [
             sys.executable, "-m", "vipfs", "mount", str(mnt), "--api-url", emu.url,
-            "--key-file", str(emu.key_file), "--log-file", str(log), "-v", *extra,
+            "--key-file", str(emu.key_file), *logging, "-v", *extra,
         ]  # fmt: skip
 
     def _next(self) -> tuple[Path, Path, Path]:
@@ -169,10 +171,11 @@ class Mounts:
             time.sleep(0.05)
         return mount
 
-    def attempt(self, emu: Emulator, user: User, *extra: str) -> Attempt:
-        """A background `vipfs mount` (how users run it): it returns once mounted or refused."""
-        mnt, log, _ = self._next()
-        command = self._command(emu, mnt, log, *extra)
+    def attempt(self, emu: Emulator, user: User, *extra: str, log: bool = True) -> Attempt:
+        """A background `vipfs mount` (how users run it): it returns once mounted or refused.
+        Without `log` it logs where vipfs chooses."""
+        mnt, log_file, _ = self._next()
+        command = self._command(emu, mnt, log_file if log else None, *extra)
         done = subprocess.run(
             command, capture_output=True, text=True, env=user.env, cwd=REPO, timeout=60
         )
@@ -262,38 +265,62 @@ def seed_video(emu: Emulator, title: str, data: bytes) -> None:
 
 
 # -- item 5: the queue lives in the state dir, not in a cache ------------------------------------
-@pytest.mark.parametrize("where", ["xdg", "defaults"])
+@pytest.mark.parametrize("where", ["xdg", "defaults", "--state-dir", "config.toml"])
 def test_rm_rf_of_the_cache_while_a_file_is_queued_loses_nothing(
     emulator: Emulator, mounts: Mounts, user: User, tmp_path: Path, where: str
 ) -> None:
-    """State under $XDG_STATE_HOME/vipfs/<hash> (default ~/.local/state), the read cache alone
-    under $XDG_CACHE_HOME/vipfs/<hash> (default ~/.cache), both made 0700; a cache cleaner's
-    `rm -rf` then costs nothing queued."""
+    """State under $XDG_STATE_HOME/vipfs/<hash> (default ~/.local/state) or --state-dir
+    (`state_dir` in config.toml), the read cache alone under $XDG_CACHE_HOME/vipfs/<hash>
+    (default ~/.cache) or --cache-dir, all made 0700 by vipfs; a cache cleaner's `rm -rf` then
+    costs nothing queued."""
+    h = digest(emulator)
+    options: list[str] = []
     if where == "xdg":
         user = user.with_xdg(state=user.home / "xstate", cache=user.home / "xcache")
-        state_home, cache_home = user.home / "xstate", user.home / "xcache"
+        state, cache = user.home / "xstate/vipfs" / h, user.home / "xcache/vipfs" / h
+    elif where == "defaults":
+        state, cache = user.home / ".local/state/vipfs" / h, user.home / ".cache/vipfs" / h
     else:
-        state_home, cache_home = user.home / ".local/state", user.home / ".cache"
+        state, cache = user.home / "my state", user.home / "my cache"
+        options = ["--cache-dir", str(cache)]
+        if where == "--state-dir":
+            options += ["--state-dir", str(state)]
+        else:
+            config = user.home / ".config/vipfs/config.toml"
+            config.parent.mkdir(parents=True)
+            config.write_text(f"state_dir = {json.dumps(str(state))}\n")
     watched = os.urandom(300_000)
     seed_video(emulator, "watched", watched)
-    mount = mounts.start(emulator, user, "--write-back", "600")
+    mount = mounts.start(emulator, user, "--write-back", "600", *options)
     clip = write_clip(tmp_path, "queued.mp4")
     assert sh("cp", clip, mount.path).returncode == 0
     assert (mount.path / "watched").read_bytes() == watched  # fills the read cache
 
-    h = digest(emulator)
-    state, cache = state_home / "vipfs" / h, cache_home / "vipfs" / h
     assert (state / "meta.db").is_file(), f"no {state}/meta.db; state is in {user.state_dir()}"
     assert user.spool_files() and all(state in p.parents for p in user.spool_files())
     assert files_under(cache), f"nothing read-cached under {cache}"
     for junk in ("meta.db", "*.spool", "meta.db-wal"):
-        assert not list(cache_home.rglob(junk)), f"{junk} under the cache home {cache_home}"
+        assert not list(cache.rglob(junk)), f"{junk} in the cache dir {cache}"
     assert mode_of(state) == 0o700 and mode_of(cache) == 0o700
 
-    shutil.rmtree(cache_home)  # `rm -rf ~/.cache`, or any cache cleaner
+    shutil.rmtree(cache)  # `rm -rf ~/.cache/vipfs`, or any cache cleaner
     shutil.rmtree(user.home / ".cache", ignore_errors=True)
     umount(user, mount)
     assert host_titles(emulator).get("queued") == sha256(clip.read_bytes()), mount.log()
+
+
+def test_a_background_mount_logs_under_the_state_home(
+    emulator: Emulator, mounts: Mounts, user: User
+) -> None:
+    """Logs are state too: `$XDG_STATE_HOME/vipfs/log`, not under the cache."""
+    user = user.with_xdg(state=user.home / "xstate")
+    attempt = mounts.attempt(emulator, user, log=False)
+    assert attempt.returncode is None, f"the mount failed: {attempt}"
+    logs = sorted((user.home / "xstate/vipfs/log").glob("*"))
+    assert any("mounted" in p.read_text() for p in logs), (
+        f"no log under {user.home}/xstate/vipfs/log: {sorted(user.home.rglob('*.log'))}"
+    )
+    assert not list((user.home / ".cache").rglob("*.log"))
 
 
 def old_vipfs(tmp_path: Path) -> Path:
@@ -338,7 +365,7 @@ def test_first_mount_migrates_the_old_cache_layout_without_losing_a_queued_file(
     assert (state / "meta.db").is_file(), f"not migrated to {state}: {user.state_dir()}"
     assert not (old / "meta.db").exists() and not list(old.rglob("*.spool"))
     said = [line for line in mount.log().splitlines() if str(old) in line]
-    assert len(said) == 1, f"one log line should say {old} moved: {said}"
+    assert said, f"no log line says {old} moved: {mount.log()}"
     shutil.rmtree(user.home / ".cache")  # `rm -rf ~/.cache` after the migration
     umount(user, mount)
     assert host_titles(emulator) == {c.stem: sha256(c.read_bytes()) for c in clips}
@@ -415,6 +442,32 @@ def test_lost_meta_db_moves_queued_spool_files_to_lost_found(
     assert sorted(map(sha256, files_under(lost).values())) == queued  # still there after
 
 
+def test_lost_found_never_overwrites_an_earlier_orphan(
+    emulator: Emulator, mounts: Mounts, user: User, tmp_path: Path
+) -> None:
+    """Two losses whose spool files have the same name: lost+found keeps both."""
+    first = mounts.start(emulator, user, "--write-back", "600")
+    assert sh("cp", write_clip(tmp_path, "one.mp4"), first.path).returncode == 0
+    detach(first)
+    [spool] = user.spool_files()
+    kept = [sha256(spool.read_bytes())]
+    _lose(user.state_dir() / "meta.db", "missing")
+    second = mounts.start(emulator, user, "--write-back", "600")
+    assert sh("cp", write_clip(tmp_path, "two.mp4"), second.path).returncode == 0
+    detach(second)
+    state = user.state_dir()
+    [other] = user.spool_files()
+    kept.append(sha256(other.read_bytes()))
+    other.rename(spool)  # the same name as the first orphan had
+    _lose(state / "meta.db", "missing")
+    third = mounts.start(emulator, user, "--write-back", "600")
+    lost = state / "lost+found"
+    found = files_under(lost) if lost.is_dir() else {}
+    assert sorted(map(sha256, found.values())) == sorted(kept), sorted(found)
+    lines = [ln.strip() for ln in status_lines(user, third)]
+    assert any(ln.startswith(f"lost+found: 2 file(s) in {lost}") for ln in lines), lines
+
+
 # -- item 7: a cut-off file is never uploaded as complete ----------------------------------------
 def test_cp_onto_a_full_disk_gets_enospc_and_the_cut_file_is_never_uploaded(
     emulator: Emulator, mounts: Mounts, tmp_path: Path, tmpfs: Callable[[Path, str], Path]
@@ -432,8 +485,10 @@ def test_cp_onto_a_full_disk_gets_enospc_and_the_cut_file_is_never_uploaded(
     wait_for("incomplete status", lambda: status_xattr(target).startswith("incomplete: "))
     lines = status_lines(user, mount)
     assert any("incomplete" in ln and "big.mp4" in ln for ln in lines), lines
-    prefix = target.read_bytes()  # the spool data is kept, readable
-    assert prefix and big.read_bytes().startswith(prefix)
+    [spool] = user.spool_files()
+    prefix = spool.read_bytes()  # the spool data is kept ...
+    assert prefix and big.read_bytes().startswith(prefix), len(prefix)
+    assert target.read_bytes() == prefix, "the kept data does not read back through the mount"
 
     assert sh("mount", "-o", "remount,size=64m", user.home).returncode == 0  # space freed
     umount(user, mount)
@@ -470,7 +525,8 @@ def test_writer_killed_mid_file_is_kept_incomplete_and_never_uploaded(
     assert status_xattr(target).startswith("incomplete: "), status_xattr(target)
     lines = status_lines(user, again)
     assert any("incomplete" in ln and "cut.mp4" in ln for ln in lines), lines
-    assert target.read_bytes() == written  # kept
+    assert [p.read_bytes() for p in user.spool_files()] == [written]  # kept ...
+    assert target.read_bytes() == written, "the kept data does not read back through the mount"
     umount(user, again)  # drains the queue: a queued file would be uploaded now
     assert emulator.files() == [], "a file its writer never closed was uploaded"
 
@@ -478,7 +534,7 @@ def test_writer_killed_mid_file_is_kept_incomplete_and_never_uploaded(
     assert status_xattr(third.path / "cut.mp4").startswith("incomplete: ")
     assert sh("rm", third.path / "cut.mp4").returncode == 0  # as for any queued file
     assert os.listdir(third.path) == [".vipfs"]
-    assert user.spool_files() == []
+    wait_for("its spool file to go", lambda: user.spool_files() == [])
     umount(user, third)
     assert emulator.files() == []
 
@@ -522,8 +578,10 @@ def other_users_dir(tmp_path: Path) -> Path:
 
 def assert_refused(attempt: Attempt, directory: Path, why: str) -> None:
     assert attempt.returncode == 2, f"expected exit 2, got {attempt}"
-    [line] = attempt.lines() or [""]
-    assert line.startswith("vipfs: ") and str(directory) in line and why in line, attempt.lines()
+    assert len(attempt.lines()) == 1, f"expected one line: {attempt.lines()}"
+    line = attempt.lines()[0]
+    assert line.startswith("vipfs: ") and str(directory) in line, line
+    assert re.search(why, line), f"{line!r} does not say why ({why})"
 
 
 @pytest.mark.parametrize(
@@ -550,7 +608,7 @@ def test_a_dir_owned_by_another_user_is_refused(
     before = os.lstat(theirs)
     entries = sorted(os.listdir(theirs))
     attempt = mounts.attempt(emulator, user, option, str(theirs))
-    assert_refused(attempt, theirs, "owned")
+    assert_refused(attempt, theirs, r"owned|owner|belongs")
     after = os.lstat(theirs)
     assert (after.st_mode, after.st_uid) == (before.st_mode, before.st_uid)
     assert sorted(os.listdir(theirs)) == entries
