@@ -439,6 +439,9 @@ def prepare_state(config: MountConfig, login: str) -> tuple[Path, Path, statedir
         for path, made_by_vipfs in old:
             if statedir.migrate(path, state, made_by_vipfs=made_by_vipfs):
                 break
+    except statedir.InUseError as exc:
+        lock.release()
+        raise StartupError(str(exc)) from None
     except BaseException:
         lock.release()
         raise

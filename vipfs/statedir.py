@@ -121,6 +121,12 @@ def migrate(old: Path, state: Path, *, made_by_vipfs: bool) -> bool:
     ours = is_regular(old / DB_NAME) or (made_by_vipfs and (old / SPOOL).is_dir())
     if not ours:
         return False
+    user = holder(old / DB_NAME)
+    if user is not None:  # an older vipfs still serves it: moving its db would split the queue
+        raise InUseError(
+            f"state directory {old} is in use by an older vipfs (pid {user}): unmount it "
+            "with `vipfs umount`, then mount again"
+        )
     kept = _move_spool(old / SPOOL, state / SPOOL)
     kept_wal = False
     for name in DB_FILES:
@@ -141,6 +147,25 @@ def migrate(old: Path, state: Path, *, made_by_vipfs: bool) -> bool:
         "; some files stayed behind, see above" if kept else "",
     )
     return True
+
+
+def holder(path: Path) -> int | None:
+    """A process of ours that has `path` open (from /proc/PID/fd), if any."""
+    target = str(path.absolute())
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        if int(pid) == os.getpid():
+            continue
+        try:
+            fds = os.listdir(f"/proc/{pid}/fd")
+        except OSError:  # not ours to look at, or gone
+            continue
+        for fd in fds:
+            try:
+                if os.readlink(f"/proc/{pid}/fd/{fd}") == target:
+                    return int(pid)
+            except OSError:
+                continue
+    return None
 
 
 def _same_dir(a: Path, b: Path) -> bool:

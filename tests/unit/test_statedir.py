@@ -8,6 +8,7 @@ import stat
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -160,3 +161,24 @@ def test_a_spool_dir_alone_in_a_dir_the_user_named_is_not_taken(tmp_path: Path) 
     state.mkdir()
     assert not migrate(old, state, made_by_vipfs=False)
     assert (old / "spool" / "theirs.spool").read_bytes() == b"the user's"
+
+
+def test_the_state_of_a_running_older_vipfs_is_not_moved(tmp_path: Path) -> None:
+    old, state = tmp_path / "old", tmp_path / "state"
+    files = old_layout(old)
+    state.mkdir()
+    holder = subprocess.Popen(  # an old mount: its db open
+        [sys.executable, "-c", "import sys, time; f = open(sys.argv[1]); time.sleep(60)",
+         str(old / "meta.db")]
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 30
+        while statedir.holder(old / "meta.db") is None and time.monotonic() < deadline:
+            time.sleep(0.05)  # polling, bounded: the child opens it at once
+        with pytest.raises(InUseError, match=f"in use by an older vipfs \\(pid {holder.pid}\\)"):
+            migrate(old, state, made_by_vipfs=True)
+    finally:
+        holder.kill()
+        holder.wait()
+    assert {k: v for k, v in tree(old).items() if k in files} == files
+    assert list(state.iterdir()) == []
