@@ -151,7 +151,7 @@ def migrate(old: Path, state: Path, *, made_by_vipfs: bool) -> bool:
 
 def holder(path: Path) -> int | None:
     """A process of ours that has `path` open (from /proc/PID/fd), if any."""
-    target = str(path.absolute())
+    target = os.path.realpath(path)
     for pid in filter(str.isdigit, os.listdir("/proc")):
         if int(pid) == os.getpid():
             continue
