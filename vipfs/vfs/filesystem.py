@@ -1117,6 +1117,7 @@ class Filesystem:
         w = self._writer()
         lost = await trio.to_thread.run_sync(w.spool.lost_files)
         return {
+            "pid": os.getpid(),  # so `vipfs umount` finds the process whatever its environment
             "queue": w.queue.status().to_json(),
             "lost_found": {"dir": str(w.spool.lost_found), "files": lost},
             "rate_limit": w.setup.rate_state() if w.setup.rate_state is not None else None,
