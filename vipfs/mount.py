@@ -270,8 +270,8 @@ def run(args: argparse.Namespace) -> int:
         )
         if config.transfers < 1:
             raise StartupError("--transfers must be at least 1")
-        check_given_dirs(config)
         check_mountpoint(config.mountpoint)
+        check_given_dirs(config)
     except (MissingKeyError, StartupError) as exc:
         print(f"vipfs: {exc}", file=sys.stderr)
         return exc.code if isinstance(exc, StartupError) else 1
@@ -283,8 +283,14 @@ def run(args: argparse.Namespace) -> int:
 def check_given_dirs(config: MountConfig) -> None:
     """--state-dir and --cache-dir, when they exist already: ours alone, or refused (exit 2).
     Checked before anything else happens; missing ones are created 0700 at mount time."""
+    mountpoint = config.mountpoint.resolve()
     for option, path in (("--state-dir", config.state_dir), ("--cache-dir", config.cache_dir)):
-        if path is not None and os.path.lexists(path):
+        if path is None:
+            continue
+        real = path.resolve()
+        if real == mountpoint or mountpoint in real.parents:  # its files would go through itself
+            raise StartupError(f"refusing {option} {path}: inside the mountpoint", code=2)
+        if os.path.lexists(path):
             try:
                 check_dir(path, f"{option} {path}")
             except DirError as exc:

@@ -59,3 +59,6 @@ def test_a_cache_dir_others_can_write_is_refused_before_anything(tmp_path: Path)
     done = mount(str(mnt), *args, "--state-dir", str(key))
     assert done.returncode == 2
     assert done.stderr == f"vipfs: refusing --state-dir {key}: not a directory\n"
+    done = mount(str(mnt), *args, "--state-dir", str(mnt / "state"))
+    assert done.returncode == 2
+    assert done.stderr == f"vipfs: refusing --state-dir {mnt / 'state'}: inside the mountpoint\n"
