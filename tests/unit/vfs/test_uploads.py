@@ -404,7 +404,9 @@ async def test_upload_now_uploads_at_once_or_raises(env: Env, virtual_clock: Moc
 async def test_wait_idle_flushes_the_queue_with_progress(
     env: Env, virtual_clock: MockClock
 ) -> None:
-    queue = await env.start(write_back=3600, transfers=2)
+    # held far longer than any jump of virtual time while worker threads are slow (under load
+    # the default hour could pass during the flush, and the held file would upload)
+    queue = await env.start(write_back=3600, transfers=2, hold=HoldList(idle=1e9))
     for i in range(5):
         row = await env.new_file(queue, f"clip{i}.mp4")
         await queue.touch(row.id)
