@@ -131,6 +131,8 @@ def mount_until_interrupted(
         "-f",
         "--cache-dir",
         str(cache),
+        "--state-dir",
+        str(cache.with_name("state")),  # the demo's queue goes with its temporary directory
     ]
     command += ["-v"] * args.verbose
     mount = subprocess.Popen(command)

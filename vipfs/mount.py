@@ -28,7 +28,7 @@ import pyfuse3
 import trio
 
 from vipfs import config as settings
-from vipfs import hygiene, sdnotify
+from vipfs import hygiene, sdnotify, statedir
 from vipfs.api.client import DEFAULT_MAX_REPLY, XvsClient
 from vipfs.api.errors import ApiError, AuthError
 from vipfs.api.lowspeed import DEFAULT_LIMIT as DEFAULT_LOW_SPEED_LIMIT
@@ -43,6 +43,7 @@ from vipfs.vfs.features import HostFeatures
 from vipfs.vfs.filesystem import Filesystem, Options, WriteSetup
 from vipfs.vfs.guard import never_fatal
 from vipfs.vfs.holdlist import DEFAULT_IDLE, HoldList
+from vipfs.vfs.localdirs import DirError, check_dir, private_dir
 from vipfs.vfs.metadb import MetaDb
 from vipfs.vfs.namespace import TRASH
 from vipfs.vfs.readcache import ReadCache
@@ -52,12 +53,15 @@ from vipfs.vfs.spool import Spool
 log = logging.getLogger("vipfs.mount")
 
 DEFAULT_API_URL = "https://vipstream.cc/api"
-RUN_DIR = Path("~/.cache/vipfs/run")  # pid files, so `vipfs umount` can wait for the process
-LOG_DIR = Path("~/.cache/vipfs/log")  # where a background mount logs unless told otherwise
+OLD_RUN_DIR = Path("~/.cache/vipfs/run")  # where older versions kept pid files
 
 
 class StartupError(Exception):
-    """Mounting cannot start; the message is the one line the user sees."""
+    """Mounting cannot start; the message is the one line the user sees, `code` the exit."""
+
+    def __init__(self, message: str, code: int = 1) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -82,7 +86,16 @@ def configure(parser: argparse.ArgumentParser) -> None:
         metavar="S",
         help="seconds the kernel caches names and attributes (default 1)",
     )
-    parser.add_argument("--cache-dir", help="read cache directory (default ~/.cache/vipfs/...)")
+    parser.add_argument(
+        "--state-dir",
+        help="the upload queue, spool and metadata: what must not be lost "
+        "(default $XDG_STATE_HOME/vipfs/<hash>, i.e. ~/.local/state/vipfs/...)",
+    )
+    parser.add_argument(
+        "--cache-dir",
+        help="the read cache, safe to delete (default $XDG_CACHE_HOME/vipfs/<hash>, "
+        "i.e. ~/.cache/vipfs/...); vipfs keeps its files in a read/ subdirectory",
+    )
     parser.add_argument(
         "--cache-max-size",
         type=int,
@@ -196,7 +209,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-v", "--verbose", action="count", default=0, help="-v info, -vv debug")
     parser.add_argument(
         "--log-file",
-        help="log here (default: stderr with -f, else ~/.cache/vipfs/log/<mount>.log)",
+        help="log here (default: stderr with -f, else ~/.local/state/vipfs/log/<mount>.log)",
     )
     parser.add_argument("--debug-fuse", action="store_true", help="log every FUSE request")
     settings.defer_defaults(parser)  # keep last: lets the remote fill what argv did not give
@@ -270,6 +283,7 @@ class MountConfig:
     unmount_timeout: float | None = None
     low_speed: SpeedFloor = field(default_factory=SpeedFloor)
     max_reply_size: int = DEFAULT_MAX_REPLY
+    state_dir: Path | None = None
 
     @property
     def host(self) -> str:
@@ -309,7 +323,7 @@ def run(args: argparse.Namespace) -> int:
                 sync_uploads=args.sync_uploads,
             ),
             attr_timeout=args.attr_timeout,
-            cache_dir=Path(args.cache_dir).expanduser() if args.cache_dir else None,
+            cache_dir=Path(args.cache_dir).expanduser().absolute() if args.cache_dir else None,
             cache_max_size=args.cache_max_size,
             max_reply_size=args.max_reply_size,
             allow_other=args.allow_other,
@@ -323,16 +337,35 @@ def run(args: argparse.Namespace) -> int:
             trash=not args.no_trash,
             unmount_timeout=args.unmount_timeout,
             low_speed=SpeedFloor(args.low_speed_limit, args.low_speed_time),
+            state_dir=Path(args.state_dir).expanduser().absolute() if args.state_dir else None,
         )
         if config.transfers < 1:
             raise StartupError("--transfers must be at least 1")
         check_mountpoint(config.mountpoint)
+        check_given_dirs(config)
     except (MissingKeyError, StartupError) as exc:
         print(f"vipfs: {exc}", file=sys.stderr)
-        return 1
+        return exc.code if isinstance(exc, StartupError) else 1
     if config.foreground:
         return serve(config, report=_report_to_stderr)
     return daemonize(config, log_file=args.log_file)
+
+
+def check_given_dirs(config: MountConfig) -> None:
+    """--state-dir and --cache-dir, when they exist already: ours alone, or refused (exit 2).
+    Checked before anything else happens; missing ones are created 0700 at mount time."""
+    mountpoint = config.mountpoint.resolve()
+    for option, path in (("--state-dir", config.state_dir), ("--cache-dir", config.cache_dir)):
+        if path is None:
+            continue
+        real = path.resolve()
+        if real == mountpoint or mountpoint in real.parents:  # its files would go through itself
+            raise StartupError(f"refusing {option} {path}: inside the mountpoint", code=2)
+        if os.path.lexists(path):
+            try:
+                check_dir(path, f"{option} {path}")
+            except DirError as exc:
+                raise StartupError(str(exc), code=2) from None
 
 
 def check_mountpoint(path: Path) -> None:
@@ -382,8 +415,8 @@ def daemonize(config: MountConfig, *, log_file: str | None) -> int:
         if verdict.startswith("ok"):
             return 0
         print(verdict.rstrip("\n") or "vipfs: the mount process ended early", file=sys.stderr)
-        os.waitpid(pid, 0)
-        return 1
+        _, status = os.waitpid(pid, 0)
+        return os.waitstatus_to_exitcode(status) or 1
     os.close(read_end)
     os.setsid()
     devnull = os.open(os.devnull, os.O_RDWR)
@@ -412,7 +445,7 @@ def serve(config: MountConfig, *, report: Report) -> int:
         trio.run(_main, config, report)
     except StartupError as exc:
         report(False, f"vipfs: {exc}")
-        return 1
+        return exc.code
     except Exception as exc:
         log.exception("the mount failed")
         report(False, f"vipfs: the mount failed: {exc}")
@@ -438,10 +471,59 @@ async def check_account(api: XvsClient, config: MountConfig) -> AccountInfo:
 
 
 def cache_dir_for(config: MountConfig, login: str) -> Path:
+    """The read cache's directory (vipfs's files go in its `read/` subdirectory)."""
     if config.cache_dir is not None:
         return config.cache_dir
-    digest = hashlib.sha256(f"{config.api_url}\0{login}".encode()).hexdigest()[:16]
-    return Path("~/.cache/vipfs").expanduser() / digest
+    return statedir.default_cache_dir(statedir.account_digest(config.api_url, login))
+
+
+def state_dir_for(config: MountConfig, login: str) -> Path:
+    """The directory of what must not be lost: meta.db, spool/, lost+found/, the lock."""
+    if config.state_dir is not None:
+        return config.state_dir
+    return statedir.default_state_dir(statedir.account_digest(config.api_url, login))
+
+
+def _dir_label(option: str, given: Path | None, path: Path, what: str) -> str:
+    return f"{option} {path}" if given is not None else f"the {what} {path}"
+
+
+def prepare_state(config: MountConfig, login: str) -> tuple[Path, Path, statedir.StateLock]:
+    """Create or check the state and cache directories, lock the state, move old state in.
+
+    Raises StartupError: exit 2 for a directory vipfs refuses, 1 when another process holds
+    the state."""
+    state, cache = state_dir_for(config, login), cache_dir_for(config, login)
+    labels = (
+        (state, _dir_label("--state-dir", config.state_dir, state, "state directory")),
+        (cache, _dir_label("--cache-dir", config.cache_dir, cache, "cache directory")),
+    )
+    for path, label in labels:
+        try:
+            private_dir(path, label)
+        except DirError as exc:
+            raise StartupError(str(exc), code=2) from None
+        except OSError as exc:
+            raise StartupError(f"cannot create {label}: {exc.strerror}", code=2) from None
+    try:
+        lock = statedir.StateLock.take(state, config.mountpoint)
+    except statedir.InUseError as exc:
+        raise StartupError(str(exc)) from None
+    try:
+        digest = statedir.account_digest(config.api_url, login)
+        old = [(statedir.legacy_dir(digest), True)]
+        if config.cache_dir is not None:  # older versions kept the db in a --cache-dir too
+            old.insert(0, (config.cache_dir, False))
+        for path, made_by_vipfs in old:
+            if statedir.migrate(path, state, made_by_vipfs=made_by_vipfs):
+                break
+    except statedir.InUseError as exc:
+        lock.release()
+        raise StartupError(str(exc)) from None
+    except BaseException:
+        lock.release()
+        raise
+    return state, cache, lock
 
 
 def option_safe(text: str) -> str:
@@ -466,12 +548,29 @@ def _mount_id(mountpoint: Path) -> str:
     return hashlib.sha256(str(mountpoint.resolve()).encode()).hexdigest()[:16]
 
 
+def run_dir() -> Path:
+    """Pid files, so `vipfs umount` can wait for the process: `$XDG_RUNTIME_DIR/vipfs`, else
+    beside the state (never in a cache: a cleaner would make `vipfs umount` skip the drain)."""
+    runtime = os.environ.get("XDG_RUNTIME_DIR", "")
+    if os.path.isabs(runtime):
+        return Path(runtime) / "vipfs"
+    return statedir.state_home() / "run"
+
+
 def pid_file(mountpoint: Path) -> Path:
-    return RUN_DIR.expanduser() / f"{_mount_id(mountpoint)}.pid"
+    return run_dir() / f"{_mount_id(mountpoint)}.pid"
+
+
+def pid_files(mountpoint: Path) -> list[Path]:
+    """Where a mount of `mountpoint` may have left its pid: here, in the fallback run dir (a
+    mount started without $XDG_RUNTIME_DIR, e.g. by mount(8)), or where older versions did."""
+    name = f"{_mount_id(mountpoint)}.pid"
+    places = [run_dir(), statedir.state_home() / "run", OLD_RUN_DIR.expanduser()]
+    return [place / name for place in dict.fromkeys(places)]
 
 
 def default_log_file(mountpoint: Path) -> Path:
-    folder = LOG_DIR.expanduser()
+    folder = statedir.state_home() / "log"  # beside the state: a cache cleaner keeps the story
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     return folder / f"{mountpoint.name or 'root'}-{_mount_id(mountpoint)}.log"
 
@@ -486,20 +585,25 @@ async def _main(config: MountConfig, report: Report) -> None:
         max_reply_size=config.max_reply_size,
     ) as api:
         info = await check_account(api, config)
-        cache_dir = cache_dir_for(config, info.login)
-        features = HostFeatures()
-        reader = ReadCache(
-            api,
-            cache_dir,
-            max_bytes=config.cache_max_size,
-            features=features,
-            low_speed=config.low_speed,
+        state_dir, cache_dir, lock = await trio.to_thread.run_sync(
+            prepare_state, config, info.login
         )
-        db = await MetaDb.open(cache_dir / "meta.db")
         try:
-            await _serve(config, report, api, info, reader, db, features, cache_dir)
+            features = HostFeatures()
+            reader = ReadCache(
+                api,
+                cache_dir / statedir.READ_CACHE,
+                max_bytes=config.cache_max_size,
+                features=features,
+                low_speed=config.low_speed,
+            )
+            db = await MetaDb.open(state_dir / statedir.DB_NAME)
+            try:
+                await _serve(config, report, api, info, reader, db, features, state_dir)
+            finally:
+                await db.close()
         finally:
-            await db.close()
+            lock.release()
     log.info("unmounted %s", config.mountpoint)
 
 
@@ -511,14 +615,14 @@ async def _serve(
     reader: ReadCache,
     db: MetaDb,
     features: HostFeatures,
-    cache_dir: Path,
+    state_dir: Path,
 ) -> None:
     hold = HoldList(idle=config.hold_idle)
     if config.hold is not None:
         hold = HoldList.parse(config.hold, idle=config.hold_idle)
     writes = WriteSetup(
         db=db,
-        spool=Spool(cache_dir / "spool"),
+        spool=Spool(state_dir / statedir.SPOOL),
         features=features,
         write_back=config.write_back,
         transfers=config.transfers,
@@ -551,6 +655,11 @@ async def _serve(
         log.warning(
             "%d upload(s) not finished; they resume at the next mount",
             left.pending + len(left.held) + len(left.writing),
+        )
+    if left is not None and left.incomplete:
+        log.warning(
+            "%d incomplete file(s) kept, not uploaded (`vipfs status` lists them)",
+            len(left.incomplete),
         )
 
 

@@ -80,6 +80,8 @@ def render(mount: Path, status: dict[str, Any]) -> str:
         f"{len(queue.get(k) or [])} {k}"
         for k in ("writing", "held", "queued", "uploading", "failed")
     )
+    if queue.get("incomplete"):
+        counts += f", {len(queue['incomplete'])} incomplete"
     lines = [f"{mount}: {counts}"]
     for row in queue.get("uploading") or []:
         lines.append(f"  uploading  {row['name']}  {_mb(row.get('sent'))} of {_mb(row['size'])}")
@@ -93,6 +95,14 @@ def render(mount: Path, status: dict[str, Any]) -> str:
         lines.append(f"  writing    {row['name']}")
     for row in queue.get("failed") or []:
         lines.append(f"  failed     {row['name']}: {row['error']}  (data kept)")
+    for row in queue.get("incomplete") or []:
+        lines.append(f"  incomplete {row['name']}: {row['error']}  (data kept; not uploaded)")
+    lost = status.get("lost_found")
+    if isinstance(lost, dict) and lost.get("files"):
+        lines.append(
+            f"lost+found: {len(lost['files'])} file(s) in {lost.get('dir')} "
+            "(spool data no queued upload names; kept, not uploaded)"
+        )
     rate = status.get("rate_limit")
     if isinstance(rate, dict):
         left = rate.get("requests_available")

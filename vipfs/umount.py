@@ -9,6 +9,7 @@ the mountpoint) to upload what is queued and then unmount itself, and shows the 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -18,7 +19,7 @@ import sys
 import time
 from pathlib import Path
 
-from vipfs.mount import pid_file, progress_line
+from vipfs.mount import pid_files, progress_line
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -62,13 +63,25 @@ def _fusermount(mountpoint: Path, pid: int | None, timeout: float | None) -> int
 
 
 def _mount_pid(mountpoint: Path) -> int | None:
-    """The pid of the vipfs process serving `mountpoint`, if it left a (still valid) pid file."""
-    try:
-        pid = int(pid_file(mountpoint).read_text().strip())
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except (OSError, ValueError):
-        return None
-    return pid if b"vipfs" in cmdline else None
+    """The pid of the vipfs process serving `mountpoint`: the mount says it in status.json;
+    else a (still valid) pid file, which depends on the environment the mount started in."""
+    candidates: list[object] = []
+    with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+        candidates.append(json.loads((mountpoint / ".vipfs" / "status.json").read_text())["pid"])
+    for path in pid_files(mountpoint):
+        try:
+            candidates.append(path.read_text().strip())
+        except OSError:
+            continue
+    for candidate in candidates:
+        try:
+            pid = int(str(candidate))
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except (OSError, ValueError):
+            continue
+        if b"vipfs" in cmdline:
+            return pid
+    return None
 
 
 def wait_for_exit(pid: int, timeout: float | None, mountpoint: Path | None = None) -> bool:

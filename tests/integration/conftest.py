@@ -156,6 +156,12 @@ class Mount:
         return self.process.pid
 
 
+@pytest.fixture(autouse=True)
+def _state_in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """vipfs keeps its queue under $XDG_STATE_HOME/vipfs: each test's own, not the real home's."""
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+
+
 def mount_command(emu: Emulator, mnt: Path, tmp: Path, *extra: str) -> list[str]:
     return [
         sys.executable, "-m", "vipfs", "mount", str(mnt), "--api-url", emu.url,

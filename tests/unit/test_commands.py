@@ -69,3 +69,22 @@ def test_status_of_a_dead_mount_says_how_to_detach_it(
     assert said == (
         f"vipfs: {dead} no longer answers (its process ended); run fusermount3 -u {dead}\n"
     )
+
+
+def test_status_render_shows_incomplete_files_and_lost_found() -> None:
+    status = {
+        "queue": {
+            "incomplete": [
+                {"name": "big.mp4", "size": 9, "error": "a write failed: No space left on device"}
+            ]
+        },
+        "lost_found": {"dir": "/s/lost+found", "files": ["a.spool", "b.spool"]},
+    }
+    first, *rest = render(Path("/mnt/v"), status).splitlines()
+    assert first.endswith(", 0 failed, 1 incomplete")
+    assert "  incomplete big.mp4: a write failed: No space left on device" in rest[0]
+    assert rest[1].startswith("lost+found: 2 file(s) in /s/lost+found")
+    empty = {"queue": {}, "lost_found": {"dir": "/s/lost+found", "files": []}}
+    assert render(Path("/mnt/v"), empty) == (
+        "/mnt/v: 0 writing, 0 held, 0 queued, 0 uploading, 0 failed"
+    )

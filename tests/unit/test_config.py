@@ -189,3 +189,18 @@ def test_relative_key_file_is_beside_its_config(tmp_path: Path) -> None:
     write(path.parent / "a.key", KEY + "\n")
     found = config.find_key(None, config.load().remote("a"))
     assert found.key == KEY and found.path == path.parent / "a.key"
+
+
+def test_state_dir_is_a_setting_like_the_others(tmp_path: Path) -> None:
+    key = write(tmp_path / "key", KEY + "\n")
+    user_file(
+        tmp_path,
+        f'[remotes.work]\nkey_file = "{key}"\nstate_dir = "/srv/vipfs/state"\n'
+        'cache_dir = "/var/cache/vipfs"\n',
+    )
+    args = parse("work", "/mnt")
+    config.resolve(args)
+    assert (args.state_dir, args.cache_dir) == ("/srv/vipfs/state", "/var/cache/vipfs")
+    given = parse("work", "/mnt", "--state-dir", "/elsewhere")
+    config.resolve(given)
+    assert given.state_dir == "/elsewhere"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -68,3 +69,30 @@ def test_a_plain_http_api_on_another_machine_is_refused(tmp_path: Path) -> None:
     assert done.stderr.startswith("vipfs: refusing to send the API key in clear to xvs.example")
     assert "use https://xvs.example/api" in done.stderr
     assert len(done.stderr.splitlines()) == 1
+
+
+def test_a_cache_dir_others_can_write_is_refused_before_anything(tmp_path: Path) -> None:
+    key = tmp_path / "key"
+    key.write_text("1abcdefghijklmnop\n")
+    key.chmod(0o600)
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    (shared / "x.cache").write_text("the user's")
+    shared.chmod(0o1777)
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
+    # no server answers there: the refusal comes before any network call
+    args = ("--key-file", str(key), "--api-url", "http://127.0.0.1:9/api", "-f")
+    done = mount(str(mnt), *args, "--cache-dir", str(shared))
+    assert done.returncode == 2
+    assert done.stderr == (
+        f"vipfs: refusing --cache-dir {shared}: writable by group or others "
+        "(use a directory of your own, mode 0700)\n"
+    )
+    assert (shared.stat().st_mode & 0o7777) == 0o1777 and os.listdir(shared) == ["x.cache"]
+    done = mount(str(mnt), *args, "--state-dir", str(key))
+    assert done.returncode == 2
+    assert done.stderr == f"vipfs: refusing --state-dir {key}: not a directory\n"
+    done = mount(str(mnt), *args, "--state-dir", str(mnt / "state"))
+    assert done.returncode == 2
+    assert done.stderr == f"vipfs: refusing --state-dir {mnt / 'state'}: inside the mountpoint\n"

@@ -21,6 +21,7 @@ import itertools
 import json
 import logging
 import os
+import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -69,6 +70,7 @@ IN_PLACE = (
 )
 RENAME_NOREPLACE = 1
 RENAME_EXCHANGE = 2
+_SQLITE_FULL = 13  # "database or disk is full": the writer hears ENOSPC, as for the spool
 EDITABLE = ("title", "descr", "tags", "public", "adult", "cat_id")
 CLONE_XATTR = PREFIX + "clone"  # on a folder: {"code": ..., "name": ...} → file/clone into it
 URL_XATTR = PREFIX + "url_upload"  # on a folder: a URL → upload/url into it
@@ -615,7 +617,12 @@ class Filesystem:
         reopen = row is not None and row.state is not UploadState.WRITING
         if reopen and not await w.queue.reopen(handle.upload_id):
             raise VfsError(errno.EPERM, IN_PLACE.format(name=node.name))
-        written = await w.spool.write(handle.path, offset, data)
+        try:
+            written = await w.spool.write(handle.path, offset, data)
+        except OSError as exc:  # ENOSPC above all: the writer hears it, the file is kept
+            reason = f"a write failed: {exc.strerror or exc}"
+            await w.queue.mark_incomplete(handle.upload_id, reason)
+            raise VfsError(exc.errno or errno.EIO, f"{node.name}: {reason}") from None
         live = w.live.get(handle.upload_id)
         if live is not None:
             live.wrote(offset + written)
@@ -704,19 +711,26 @@ class Filesystem:
         descr: str | None = None,
     ) -> Upload:
         w = self._writer()
-        path = await w.spool.create()
-        return await w.queue.enqueue(
-            Upload(
-                spool=path,
-                fld_id=fld_id,
-                name=name,
-                mtime_ns=time.time_ns(),
-                mode=mode,
-                replaces=replaces,
-                tags=tags,
-                descr=descr,
-            )
+        try:
+            path = await w.spool.create()
+        except OSError as exc:  # a full or broken spool disk: say so, not EIO
+            raise VfsError(exc.errno or errno.EIO, f"creating a spool file: {exc}") from None
+        row = Upload(
+            spool=path,
+            fld_id=fld_id,
+            name=name,
+            mtime_ns=time.time_ns(),
+            mode=mode,
+            replaces=replaces,
+            tags=tags,
+            descr=descr,
         )
+        try:
+            return await w.queue.enqueue(row)
+        except sqlite3.Error as exc:  # no row names the (empty) spool file: it may go
+            await w.spool.delete(path)
+            code = errno.ENOSPC if exc.sqlite_errorcode == _SQLITE_FULL else errno.EIO
+            raise VfsError(code, f"recording a new file in the queue: {exc}") from None
 
     async def _open_spool(self, node: Node, *, writable: bool, trunc: bool = False) -> Opened:
         w = self._writer()
@@ -740,14 +754,14 @@ class Filesystem:
         w = self._writer()
         trunc = bool(flags & os.O_TRUNC)
         if node.key[0] == "up":
-            if await w.queue.reopen(node.upload_id):
+            if await w.queue.reopen(node.upload_id, trunc=trunc):
                 return await self._open_spool(node, writable=True, trunc=trunc)
             if trunc and await self._restart_upload(node):
                 return await self._open_spool(node, writable=True, trunc=True)
         if node.key[0] == "up":  # an attempt is running: let it end (then it is a file)
             await self._bounded(w.queue.upload_now(node.upload_id), f"waiting for {node.name}")
             if node.key[0] == "up":  # it failed, and is not uploading any more
-                await w.queue.reopen(node.upload_id)
+                await w.queue.reopen(node.upload_id, trunc=trunc)
                 return await self._open_spool(node, writable=True, trunc=trunc)
         if trunc:
             await self._start_replace(node)
@@ -827,10 +841,12 @@ class Filesystem:
         live = w.live.get(upload_id)
         if changes.size is not None:
             if live is not None:
+                if changes.size == 0 and row.state is UploadState.INCOMPLETE:
+                    await w.queue.reopen(upload_id, trunc=True)  # starting over: complete again
                 await w.spool.truncate(row.spool, changes.size)
                 live.size = changes.size
                 live.wrote(changes.size)
-            elif await w.queue.reopen(upload_id):
+            elif await w.queue.reopen(upload_id, trunc=changes.size == 0):
                 await w.spool.truncate(row.spool, changes.size)
                 await w.queue.touch(upload_id)
             else:
@@ -1135,8 +1151,11 @@ class Filesystem:
 
     async def _status_json(self) -> dict[str, Any]:
         w = self._writer()
+        lost = await trio.to_thread.run_sync(w.spool.lost_files)
         return {
+            "pid": os.getpid(),  # so `vipfs umount` finds the process whatever its environment
             "queue": w.queue.status().to_json(),
+            "lost_found": {"dir": str(w.spool.lost_found), "files": lost},
             "rate_limit": w.setup.rate_state() if w.setup.rate_state is not None else None,
             "features": w.features.as_dict(),
             "trash_folder": w.names.trash_id,
@@ -1337,8 +1356,8 @@ class Filesystem:
         if row is None:
             return {}
         status = str(row.state)
-        if row.state is UploadState.FAILED:
-            status = f"failed: {row.last_error}"
+        if row.state in (UploadState.FAILED, UploadState.INCOMPLETE):
+            status = f"{row.state}: {row.last_error}"
         elif row.state is UploadState.QUEUED and row.attempts:
             status = f"retrying: {row.last_error} ({_attempts(row.attempts)} failed)"
         return {PREFIX + "status": status.encode()}
@@ -1366,7 +1385,8 @@ class Filesystem:
 
 # -- small pure helpers ------------------------------------------------------------------------
 def _all_items(status: Any) -> Iterator[Any]:
-    for group in (status.writing, status.held, status.queued, status.uploading, status.failed):
+    groups = (status.writing, status.held, status.queued, status.uploading, status.failed)
+    for group in (*groups, status.incomplete):
         yield from group
 
 

@@ -1,7 +1,7 @@
 """The local metadata database: vipfs's authority over what the API cannot keep.
 
 XVS listings carry no byte size and no original filename, and titles are rewritten at upload,
-so everything vipfs knows better than the server lives here, in SQLite next to the cache:
+so everything vipfs knows better than the server lives here, in SQLite in the state directory:
 
 * `files`, keyed by file code: the exact filename vipfs wrote, its folder, size, mtime, mode,
   sha256, and the tags/descr vipfs last sent (every `file/edit` must resend tags, or the server
@@ -17,6 +17,8 @@ and power loss. All access goes through one connection in worker threads, one ca
 
 from __future__ import annotations
 
+import logging
+import os
 import sqlite3
 import time
 from collections.abc import Callable, Iterable
@@ -27,7 +29,14 @@ from typing import Any, TypeVar
 
 import trio
 
+from vipfs.vfs.localdirs import open_nofollow, private_dir
+
+log = logging.getLogger(__name__)
+
 T = TypeVar("T")
+
+# SQLITE_CORRUPT, SQLITE_NOTADB: not a database at all (never "disk full" or "locked")
+_UNREADABLE = frozenset({11, 26})
 
 SCHEMA_VERSION = 1
 
@@ -80,6 +89,9 @@ class UploadState(StrEnum):
     QUEUED = "queued"  # closed; due at `next_try` (write-back delay, or retry backoff)
     UPLOADING = "uploading"  # an attempt is running (or was, when vipfs died: resume it)
     FAILED = "failed"  # refused for good; reason in `last_error`; spool data kept
+    # a write failed, or the mount died while a writer had it open: the spool may hold only a
+    # prefix, so it is never uploaded as it is; reason in `last_error`; spool data kept
+    INCOMPLETE = "incomplete"
     DONE = "done"  # uploaded and titled; `code` set, the `files` row written
 
 
@@ -160,7 +172,9 @@ class MetaDb:
 
     @classmethod
     async def open(cls, path: Path) -> MetaDb:
-        """Open (creating or migrating) the database at `path`; its directory is made 0700."""
+        """Open (creating or migrating) the database at `path`, in a directory of ours.
+
+        A file that is not a database is renamed to `meta.db.corrupt-<time>`, never deleted."""
         return cls(await trio.to_thread.run_sync(_connect, path))
 
     async def close(self) -> None:
@@ -334,7 +348,57 @@ class MetaDb:
 
 
 def _connect(path: Path) -> sqlite3.Connection:
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    """Open the db; one that is not a database at all is set aside (never deleted) first."""
+    private_dir(path.parent)
+    _check_files(path)
+    try:
+        return _open(path)
+    except sqlite3.DatabaseError as exc:
+        if exc.sqlite_errorcode not in _UNREADABLE:
+            raise
+        aside = _set_aside(path)
+        log.warning(
+            "%s is unreadable (%s): kept as %s; starting a new one (spool files the old one "
+            "named go to lost+found)",
+            path,
+            exc,
+            aside.name,
+        )
+    return _open(path)
+
+
+def _check_files(path: Path) -> None:
+    """The db and its -wal/-shm: regular files of ours (never a planted symlink), 0600."""
+    for file in (path, *_sidecars(path)):
+        if os.path.islink(file):
+            raise RuntimeError(f"{file} is a symbolic link; vipfs will not open it")
+        if file.exists():
+            os.chmod(file, 0o600)
+    if not path.exists():  # created 0600 before SQLite opens it: -wal/-shm take its mode
+        os.close(open_nofollow(path, os.O_WRONLY | os.O_CREAT))
+
+
+def _sidecars(path: Path) -> tuple[Path, Path]:
+    return path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")
+
+
+def _set_aside(path: Path) -> Path:
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    aside = path.with_name(f"{path.name}.corrupt-{stamp}")
+    serial = 1
+    while os.path.lexists(aside):
+        serial += 1
+        aside = path.with_name(f"{path.name}.corrupt-{stamp}-{serial}")
+    for file, suffix in zip((path, *_sidecars(path)), ("", "-wal", "-shm"), strict=True):
+        if file != path and os.path.lexists(file) and os.lstat(file).st_size == 0:
+            file.unlink()  # an empty -wal/-shm SQLite made while failing: nothing to keep
+        elif os.path.lexists(file):
+            os.rename(file, aside.with_name(aside.name + suffix))
+    _check_files(path)
+    return aside
+
+
+def _open(path: Path) -> sqlite3.Connection:
     conn = sqlite3.connect(path, check_same_thread=False, isolation_level="DEFERRED")
     conn.row_factory = sqlite3.Row
     try:
@@ -350,5 +414,7 @@ def _connect(path: Path) -> sqlite3.Connection:
     except BaseException:
         conn.close()
         raise
-    path.chmod(0o600)
+    for file in _sidecars(path):  # SQLite gives them the db's mode; make sure of it
+        if file.exists() and not file.is_symlink():
+            os.chmod(file, 0o600)
     return conn

@@ -38,6 +38,7 @@ import itertools
 import logging
 import math
 import os
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -61,6 +62,7 @@ from vipfs.api.wire import to_code
 from vipfs.vfs.errors import VfsError
 from vipfs.vfs.fdpool import FdPool, close_fds
 from vipfs.vfs.features import HostFeatures
+from vipfs.vfs.localdirs import is_regular, open_nofollow, private_dir
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +71,7 @@ NO_DIRECT_LINK = "this host does not enable file/direct_link, so vipfs cannot re
 ENCODED_ORDER = ("n", "h", "l", "x")  # tie-break when two encodes have the same size
 SUFFIX = ".cache"
 LEND_AFTER = 5.0  # a stream that crawls this long gives its download slot back
+_CACHE_FILE = re.compile(r"^\w{12}-\d+\.cache$")  # what cache_name makes: code-serial.cache
 
 
 @dataclass(frozen=True, slots=True)
@@ -235,11 +238,12 @@ class ReadCache:
                 await trio.to_thread.run_sync(close_fds, self._fds.take_all())
 
     def _prepare_dir(self) -> None:
-        """Create the cache directory private (0700) and drop cache files of earlier mounts."""
-        self._dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-        os.chmod(self._dir, 0o700)
+        """Create the cache directory private (0700), or check one that exists (never chmod
+        it), and drop the cache files of earlier mounts: only files named as vipfs names them."""
+        private_dir(self._dir)
         for leftover in self._dir.glob(f"*{SUFFIX}"):
-            leftover.unlink(missing_ok=True)
+            if _CACHE_FILE.match(leftover.name) and is_regular(leftover):
+                leftover.unlink(missing_ok=True)
 
     # -- the interface the filesystem uses ------------------------------------------------------
     def known_size(self, code: str) -> int | None:
@@ -376,8 +380,7 @@ class ReadCache:
         path = self._dir / cache_name(code, next(self._serial))
 
         def create() -> int:
-            flags = os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC | os.O_NOFOLLOW
-            fd = os.open(path, flags, 0o600)
+            fd = open_nofollow(path, os.O_RDWR | os.O_CREAT | os.O_TRUNC)
             try:
                 os.ftruncate(fd, link.size)  # sparse: no blocks until bytes arrive
             except OSError:

@@ -1,8 +1,12 @@
 """Spool files: the local bytes of files written through the mount, until they are uploaded.
 
-The host takes whole files only, so every write lands in a file under `<cache>/spool` (directory
-0700, files 0600: they are the user's data) and the upload queue later streams it. All disk I/O
-runs in worker threads so the trio loop serving FUSE never blocks on the disk.
+The host takes whole files only, so every write lands in a file under `<state>/spool` (directory
+0700, files 0600, opened with O_NOFOLLOW: they are the user's data) and the upload queue later
+streams it. All disk I/O runs in worker threads so the trio loop serving FUSE never blocks on
+the disk.
+
+A spool file no queue row names (the db was lost) is never deleted: `rescue` moves it to
+`<state>/lost+found`, where the user finds it and `vipfs status` counts it.
 
 While a spool file has open handles, one OS file descriptor is kept for it, so a stream of 256 KiB
 writes costs one `pwrite` each rather than an open/close pair. Deleting a file with open handles
@@ -20,6 +24,8 @@ from typing import TypeVar
 
 import trio
 
+from vipfs.vfs.localdirs import is_regular, open_nofollow, private_dir
+
 T = TypeVar("T")
 
 _CHUNK = 1 << 20
@@ -28,8 +34,9 @@ _CHUNK = 1 << 20
 class Spool:
     """Owns the spool directory, the per-file open-handle counts and their descriptors."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, lost_found: Path | None = None) -> None:
         self.root = root
+        self.lost_found = lost_found if lost_found is not None else root.parent / "lost+found"
         self._fds: dict[Path, int] = {}
         self._handles: dict[Path, int] = {}
 
@@ -37,8 +44,7 @@ class Spool:
         return await trio.to_thread.run_sync(fn, *args)
 
     def _ensure_root(self) -> None:
-        self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
-        os.chmod(self.root, 0o700)  # mkdir's mode is masked by umask, and the dir may be old
+        private_dir(self.root)
 
     # -- lifecycle ---------------------------------------------------------------------------
     async def create(self) -> Path:
@@ -49,7 +55,7 @@ class Spool:
             while True:
                 path = self.root / f"{secrets.token_hex(8)}.spool"
                 try:
-                    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                    fd = open_nofollow(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
                 except FileExistsError:
                     continue
                 os.close(fd)
@@ -60,7 +66,7 @@ class Spool:
     async def open(self, path: Path) -> None:
         """Count one more handle on `path`, opening its descriptor on the first."""
         if path not in self._fds:
-            self._fds[path] = await self._thread(os.open, path, os.O_RDWR)
+            self._fds[path] = await self._thread(open_nofollow, path, os.O_RDWR)
         self._handles[path] = self._handles.get(path, 0) + 1
 
     async def release(self, path: Path) -> None:
@@ -83,15 +89,40 @@ class Spool:
         await self._thread(path.unlink, True)
 
     def paths(self) -> list[Path]:
-        """Every spool file on disk (for finding orphans no queue record names)."""
-        return sorted(self.root.glob("*.spool")) if self.root.is_dir() else []
+        """Every spool file on disk (for finding orphans no queue record names); symlinks and
+        other strangers are not ours and are left alone."""
+        if not self.root.is_dir():
+            return []
+        return sorted(p for p in self.root.glob("*.spool") if is_regular(p))
+
+    async def rescue(self, path: Path) -> Path:
+        """Move an orphan spool file into lost+found (under a name no other file there has)."""
+
+        def move() -> Path:
+            private_dir(self.lost_found)
+            target = self.lost_found / path.name
+            serial = 1
+            while os.path.lexists(target):
+                serial += 1
+                target = self.lost_found / f"{path.stem}-{serial}{path.suffix}"
+            os.rename(path, target)  # one file system: same state directory
+            return target
+
+        return await self._thread(move)
+
+    def lost_files(self) -> list[str]:
+        """Names of the files in lost+found (a worker-thread call: it lists a directory)."""
+        try:
+            return sorted(entry.name for entry in os.scandir(self.lost_found))
+        except FileNotFoundError:
+            return []
 
     # -- data --------------------------------------------------------------------------------
     def _with_fd(self, path: Path, flags: int, fn: Callable[[int], T]) -> T:
         fd = self._fds.get(path)
         if fd is not None:
             return fn(fd)
-        fd = os.open(path, flags)
+        fd = open_nofollow(path, flags)
         try:
             return fn(fd)
         finally:
@@ -119,14 +150,14 @@ class Spool:
         await self._thread(self._with_fd, path, os.O_WRONLY, lambda fd: os.ftruncate(fd, size))
 
     async def size(self, path: Path) -> int:
-        return await self._thread(lambda: path.stat().st_size)
+        return await self._thread(lambda: os.lstat(path).st_size)
 
     async def sha256(self, path: Path) -> str:
         """Hex SHA-256 of the whole file, streamed in 1 MiB chunks in a worker thread."""
 
         def run() -> str:
             digest = hashlib.sha256()
-            with path.open("rb") as f:
+            with os.fdopen(open_nofollow(path, os.O_RDONLY), "rb") as f:
                 while chunk := f.read(_CHUNK):
                     digest.update(chunk)
             return digest.hexdigest()

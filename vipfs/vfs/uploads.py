@@ -22,6 +22,11 @@ Life of a queue row (`metadb.UploadState`):
   waits its `retry_after`). A refusal (bad format, too big, bad key) marks the row `failed`,
   keeps the spool data, and logs one WARNING with the server's reason.
 * Everything is in the metadata db before the network is touched, so a restart resumes.
+* A row whose write failed (ENOSPC), or that was still open for writing when vipfs died, is
+  `incomplete`: its spool may hold only a prefix, so it never uploads as it is. Its data is kept;
+  rewriting it from offset 0 (O_TRUNC, truncate to 0) makes it a normal file again.
+* Spool files no row names (a lost or unreadable db) go to lost+found, never away; only the
+  spool of a row the host confirmed (`done`) is deleted.
 
 The in-memory rows are the authority while the queue runs (changed synchronously, then
 persisted in call order), so the scheduler never acts on a state a caller has already changed.
@@ -37,9 +42,10 @@ import math
 import os
 import random
 import secrets
+import sqlite3
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any, TypedDict, Unpack
 
 import trio
@@ -71,6 +77,7 @@ class _Gone(Exception):
 BACKOFF_FIRST = 1.0
 BACKOFF_CAP = 300.0
 TOKEN_PREFIX = "vipfs-"
+CUT_OFF = "the mount ended while it was open for writing"
 
 _PENDING = (UploadState.QUEUED, UploadState.HELD)
 _BUSY = (UploadState.QUEUED, UploadState.UPLOADING)
@@ -185,6 +192,7 @@ class QueueStatus:
     uploading: list[QueueItem]
     retrying: list[QueueItem]  # queued after a failed attempt (also listed in `queued`)
     failed: list[QueueItem]
+    incomplete: list[QueueItem] = field(default_factory=list)
 
     @property
     def pending(self) -> int:
@@ -216,6 +224,7 @@ class QueueStatus:
             "uploading": items(self.uploading),
             "retrying": items(self.retrying),
             "failed": items(self.failed),
+            "incomplete": items(self.incomplete),
         }
 
 
@@ -286,7 +295,14 @@ class UploadQueue:
         if row.state in _PENDING and ("state" in changes or "next_try" in changes):
             heapq.heappush(self._due, (row.next_try, upload_id))
         self._notify()
-        await self._db.update_upload(upload_id, **changes)
+        try:
+            await self._db.update_upload(upload_id, **changes)
+        except sqlite3.Error as exc:
+            if row.state is not UploadState.INCOMPLETE:
+                raise
+            # a full disk: the db row still says `writing` (or `incomplete`), and the next
+            # mount marks a `writing` row incomplete, so nothing is uploaded by mistake
+            log.info("%s: change not recorded in the db (%s)", row.name, exc)
         return row
 
     def _closed_state(self, name: str, now: float) -> tuple[UploadState, float]:
@@ -314,15 +330,33 @@ class UploadQueue:
         self._notify()
         return row
 
-    async def reopen(self, upload_id: int) -> bool:
+    async def reopen(self, upload_id: int, *, trunc: bool = False) -> bool:
         """An open for write: stops the upload timer. False when an attempt is already running
-        (the caller then treats the file as uploaded: wait with `upload_now`, then replace)."""
+        (the caller then treats the file as uploaded: wait with `upload_now`, then replace).
+        An incomplete row stays incomplete unless the new writer starts over (`trunc`)."""
         row = self._row(upload_id)
         if upload_id in self._inflight:
             return False
+        if row.state is UploadState.INCOMPLETE and not trunc:
+            return True
         if row.state is not UploadState.WRITING:
-            await self._set(upload_id, state=UploadState.WRITING)
+            await self._set(upload_id, state=UploadState.WRITING, last_error=None)
         return True
+
+    async def mark_incomplete(self, upload_id: int, reason: str, size: int | None = None) -> None:
+        """A write into the spool failed, or its writer never closed it: the file is never
+        uploaded as it is (data kept). On a full disk the db may refuse the change (`_set`
+        allows that for incomplete rows): the next mount marks a `writing` row incomplete."""
+        row = self._rows.get(upload_id)
+        if row is None or row.state is UploadState.INCOMPLETE:
+            return
+        changes: dict[str, Any] = {"state": UploadState.INCOMPLETE, "last_error": reason}
+        if size is not None:
+            changes["size"] = size
+        await self._set(upload_id, **changes)
+        log.warning(
+            "%s is incomplete (%s): kept, not uploaded; `vipfs status` lists it", row.name, reason
+        )
 
     async def _after_writes(self, row: Upload, now: float) -> dict[str, Any]:
         """Changes that close a `writing` row. New bytes make any copy an earlier attempt may
@@ -346,6 +380,8 @@ class UploadQueue:
         if row.state is UploadState.WRITING:
             changes = await self._after_writes(row, self._clock())
             return await self._set(upload_id, size=size, **changes)
+        if row.state is UploadState.INCOMPLETE:
+            return await self._set(upload_id, size=size) if size != row.size else row
         if row.state in _PENDING and row.attempts == 0:
             state, due = self._closed_state(row.name, self._clock())
             return await self._set(upload_id, state=state, next_try=due)
@@ -445,6 +481,8 @@ class UploadQueue:
             if stored is not None and stored.state is UploadState.DONE:
                 return
             raise VfsError(errno.ENOENT, f"no upload {upload_id}")
+        if row.state is UploadState.INCOMPLETE:
+            raise VfsError(errno.EIO, f"{row.name} is incomplete ({row.last_error}); not uploaded")
         seen = self._finished.get(upload_id, 0)
         if upload_id not in self._inflight:
             size = await self._spool.size(row.spool)
@@ -507,6 +545,7 @@ class UploadQueue:
             uploading=by[UploadState.UPLOADING],
             retrying=[i for i in by[UploadState.QUEUED] if i.attempts > 0],
             failed=by[UploadState.FAILED],
+            incomplete=by[UploadState.INCOMPLETE],
         )
 
     async def retry_failed(self) -> int:
@@ -535,11 +574,14 @@ class UploadQueue:
 
     # -- the background part -----------------------------------------------------------------
     async def _resume(self) -> None:
-        """Load the db: rows left `writing` or `uploading` by a dead vipfs become due again."""
+        """Load the db. Rows left `uploading` by a dead vipfs become due again; rows left
+        `writing` were cut off mid-write and become incomplete. Spool files no row names go
+        to lost+found, except those of rows the host confirmed."""
+        confirmed = {row.spool.name for row in await self._db.uploads([UploadState.DONE])}
         await self._db.prune_done()
         self._strays.extend(await self._db.strays())
-        now = self._clock()
         for row in await self._db.uploads():
+            row = await self._rebased(row)
             self._rows[row.id] = row
             if row.state in _PENDING:
                 heapq.heappush(self._due, (row.next_try, row.id))
@@ -551,16 +593,35 @@ class UploadQueue:
                     log.warning("upload of %s cannot resume: its spool file is gone", row.name)
                 continue
             if row.state is UploadState.WRITING:
-                await self._set(row.id, **(await self._after_writes(row, now)))
+                await self.mark_incomplete(row.id, CUT_OFF, await self._spool.size(row.spool))
             elif row.state is UploadState.UPLOADING:
-                await self._set(row.id, state=UploadState.QUEUED, next_try=now)
+                await self._set(row.id, state=UploadState.QUEUED, next_try=self._clock())
         wanted = {row.spool for row in self._rows.values()}
         for path in await trio.to_thread.run_sync(self._spool.paths):
-            if path not in wanted:  # uploaded just before a crash, or never enqueued
-                log.info("removing spool file %s: no upload needs it", path.name)
+            if path in wanted:
+                continue
+            if path.name in confirmed:  # uploaded just before a crash: the host has it
+                log.info("removing spool file %s: uploaded", path.name)
                 await self._spool.delete(path)
+                continue
+            kept = await self._spool.rescue(path)
+            log.warning(
+                "spool file %s belongs to no queued upload (was the metadata db lost?): "
+                "moved to %s, not uploaded; `vipfs status` lists it",
+                path.name,
+                kept,
+            )
         if self._rows:
             log.info("upload queue: resuming %d file(s)", len(self._rows))
+
+    async def _rebased(self, row: Upload) -> Upload:
+        """A row's spool file is known by its name in the spool directory: the directory moves
+        (older versions kept it in the cache directory)."""
+        here = self._spool.root / row.spool.name
+        if row.spool == here:
+            return row
+        await self._db.update_upload(row.id, spool=here)
+        return replace(row, spool=here)
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Resume what the db holds, then upload rows as they fall due, `transfers` at a time."""

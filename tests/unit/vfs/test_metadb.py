@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import sqlite3
 import stat
@@ -148,3 +149,45 @@ async def test_strays_round_trip(db: MetaDb) -> None:
     assert [s.token for s in await db.strays()] == ["vipfs-000000000001", "vipfs-000000000002"]
     assert await db.delete_stray("vipfs-000000000001")
     assert await db.strays() == [Stray("vipfs-000000000002", "abcdefghijkl", "b.mp4")]
+
+
+async def test_a_file_that_is_no_database_is_set_aside_never_deleted(tmp_path: Path) -> None:
+    path = tmp_path / "meta.db"
+    garbage = b"this is no SQLite database\n" * 200
+    path.write_bytes(garbage)
+    db = await MetaDb.open(path)
+    await db.put_file(meta())
+    await db.close()
+    (aside,) = [n for n in os.listdir(tmp_path) if n.startswith("meta.db.corrupt-")]
+    assert (tmp_path / aside).read_bytes() == garbage
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+async def test_an_empty_db_file_is_a_new_database(tmp_path: Path) -> None:
+    path = tmp_path / "meta.db"
+    path.write_bytes(b"")
+    db = await MetaDb.open(path)
+    assert await db.uploads() == []
+    await db.close()
+    assert [n for n in os.listdir(tmp_path) if "corrupt" in n] == []
+
+
+async def test_wal_and_shm_are_private_even_after_a_loose_umask(tmp_path: Path) -> None:
+    path = tmp_path / "meta.db"
+    old = os.umask(0o000)
+    try:
+        db = await MetaDb.open(path)
+        await db.put_file(meta())
+        modes = {n: stat.S_IMODE(os.stat(tmp_path / n).st_mode) for n in os.listdir(tmp_path)}
+        await db.close()
+    finally:
+        os.umask(old)
+    assert modes == {"meta.db": 0o600, "meta.db-wal": 0o600, "meta.db-shm": 0o600}
+
+
+async def test_a_symlink_in_place_of_the_db_is_refused(tmp_path: Path) -> None:
+    target = tmp_path / "elsewhere"
+    target.write_bytes(b"")
+    (tmp_path / "meta.db").symlink_to(target)
+    with pytest.raises(RuntimeError, match="symbolic link"):
+        await MetaDb.open(tmp_path / "meta.db")

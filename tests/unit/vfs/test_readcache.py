@@ -469,17 +469,19 @@ async def test_original_dropped_mid_read_fails_once_then_reads_the_encode(
 
 async def test_cache_dir_is_private_and_starts_clean(nursery: trio.Nursery, tmp_path: Path) -> None:
     root = tmp_path / "read"
-    root.mkdir(mode=0o755)
+    root.mkdir()
+    root.chmod(0o755)
     (root / "old-n-10-1.cache").write_bytes(b"x" * 10)
     (root / "keep.txt").write_text("not ours")
+    (root / "mine.txt.cache").write_text("not named as vipfs names its files")
     host = FakeApi.serving({"abcdefghijkl": {"n": blob(4000)}})
     cache = ReadCache(host, root, max_bytes=1 << 20, features=HostFeatures({"direct_link": True}))
     await nursery.start(cache.run)
-    assert stat.S_IMODE(os.stat(root).st_mode) == 0o700
-    assert sorted(p.name for p in root.iterdir()) == ["keep.txt"]
+    assert stat.S_IMODE(os.stat(root).st_mode) == 0o755  # not made here: never chmodded
+    assert sorted(p.name for p in root.iterdir()) == ["keep.txt", "mine.txt.cache"]
     handle = await cache.open("abcdefghijkl")
     assert await cache.read(handle, 0, 4000) == blob(4000)
-    (cache_file,) = cache_files(root)
+    (cache_file,) = [p for p in cache_files(root) if p.name != "mine.txt.cache"]
     assert stat.S_IMODE(os.stat(cache_file).st_mode) == 0o600
     await cache.release(handle)
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import stat
 from pathlib import Path
 
 import pytest
 
+from vipfs.vfs.localdirs import DirError
 from vipfs.vfs.spool import Spool
 
 
@@ -25,12 +27,54 @@ async def test_create_makes_private_dir_and_file(spool: Spool) -> None:
     assert spool.paths() == [path]
 
 
-async def test_existing_root_is_tightened(tmp_path: Path) -> None:
+async def test_an_existing_root_is_used_as_it_is_never_chmodded(tmp_path: Path) -> None:
     root = tmp_path / "spool"
-    root.mkdir(mode=0o755)
+    root.mkdir()
     root.chmod(0o755)
     await Spool(root).create()
-    assert stat.S_IMODE(root.stat().st_mode) == 0o700
+    assert stat.S_IMODE(root.stat().st_mode) == 0o755
+
+
+async def test_a_root_others_can_write_is_refused(tmp_path: Path) -> None:
+    root = tmp_path / "spool"
+    root.mkdir()
+    root.chmod(0o777)
+    with pytest.raises(DirError, match="writable by group or others"):
+        await Spool(root).create()
+    assert stat.S_IMODE(root.stat().st_mode) == 0o777
+
+
+async def test_a_symlink_in_place_of_a_spool_file_is_never_followed(
+    spool: Spool, tmp_path: Path
+) -> None:
+    path = await spool.create()
+    secret = tmp_path / "secret"
+    secret.write_bytes(b"root only")
+    path.unlink()
+    path.symlink_to(secret)
+    for call in (spool.read(path, 0, 100), spool.sha256(path), spool.open(path)):
+        with pytest.raises(OSError) as caught:
+            await call
+        assert caught.value.errno == errno.ELOOP
+    with pytest.raises(OSError):
+        await spool.write(path, 0, b"x")
+    assert secret.read_bytes() == b"root only"
+    assert spool.paths() == []  # not ours: no orphan to rescue either
+
+
+async def test_rescue_moves_into_lost_found_under_names_that_never_clash(spool: Spool) -> None:
+    first = await spool.create()
+    await spool.write(first, 0, b"one")
+    moved = await spool.rescue(first)
+    assert moved.parent == spool.lost_found == spool.root.parent / "lost+found"
+    assert stat.S_IMODE(spool.lost_found.stat().st_mode) == 0o700
+    again = spool.root / first.name  # the same name once more (a later lost db)
+    await spool.write(await spool.create(), 0, b"")
+    again.write_bytes(b"two")
+    moved_again = await spool.rescue(again)
+    assert moved_again != moved
+    assert sorted(p.read_bytes() for p in spool.lost_found.iterdir()) == [b"one", b"two"]
+    assert spool.lost_files() == sorted([moved.name, moved_again.name])
 
 
 async def test_write_read_at_offsets_and_sparse_holes(spool: Spool) -> None:

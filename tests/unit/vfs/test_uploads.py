@@ -7,6 +7,7 @@ import hashlib
 import itertools
 import json
 import logging
+from pathlib import Path
 
 import pytest
 import trio
@@ -17,7 +18,8 @@ from vipfs.api.errors import AuthError, RateLimitedError, RequestRejectedError, 
 from vipfs.vfs.errors import VfsError
 from vipfs.vfs.holdlist import HoldList
 from vipfs.vfs.metadb import FileMeta, UploadState
-from vipfs.vfs.uploads import QueueStatus, edit_keep_tags, title_for, tokened_title
+from vipfs.vfs.spool import Spool
+from vipfs.vfs.uploads import CUT_OFF, QueueStatus, edit_keep_tags, title_for, tokened_title
 
 
 def test_titles_drop_only_the_extension() -> None:
@@ -280,16 +282,104 @@ async def test_restart_after_lost_response_adopts_the_stored_copy(
     assert len(env.api.files) == 1
 
 
-async def test_restart_treats_a_file_left_open_as_closed(
+async def test_a_file_left_open_by_a_dead_mount_is_incomplete_and_kept(
+    env: Env, virtual_clock: MockClock
+) -> None:
+    queue = await env.start(write_back=5)
+    row = await env.new_file(queue, "clip.mp4", b"the first half")
+    env.crash()
+    await trio.sleep(1)
+    queue = await env.start(write_back=5)
+    (item,) = queue.status().incomplete
+    assert item.id == row.id and item.last_error == CUT_OFF
+    assert (await env.db.get_upload(row.id)).state is UploadState.INCOMPLETE  # type: ignore[union-attr]
+    await queue.touch(row.id)  # a close changes nothing
+    await trio.sleep(60)
+    assert env.api.count("upload_file") == 0 and row.spool.read_bytes() == b"the first half"
+    with pytest.raises(VfsError) as caught:  # fsync: never uploaded as it is
+        await queue.upload_now(row.id)
+    assert caught.value.errno == errno.EIO and "incomplete" in caught.value.why
+    env.crash()
+    queue = await env.start(write_back=5)  # and still not after another restart
+    assert [i.id for i in queue.status().incomplete] == [row.id]
+    await trio.sleep(60)
+    assert env.api.count("upload_file") == 0
+
+
+async def test_an_incomplete_file_uploads_once_rewritten_from_zero(
+    env: Env, virtual_clock: MockClock
+) -> None:
+    queue = await env.start(write_back=5)
+    row = await env.new_file(queue, "clip.mp4", b"cut")
+    await queue.mark_incomplete(row.id, "a write failed: No space left on device")
+    assert await queue.reopen(row.id)  # opened again without O_TRUNC: still incomplete
+    await env.spool.write(row.spool, 3, b" more")
+    await queue.touch(row.id)
+    assert [i.id for i in queue.status().incomplete] == [row.id]
+    await trio.sleep(60)
+    assert not env.done
+    assert await queue.reopen(row.id, trunc=True)  # O_TRUNC: a new file from byte 0
+    await env.spool.truncate(row.spool, 0)
+    await env.spool.write(row.spool, 0, b"all of it")
+    await queue.touch(row.id)
+    await eventually(lambda: bool(env.done))
+    assert env.api.files[env.done[0].code or ""].data == b"all of it"
+
+
+async def test_a_discarded_incomplete_file_is_gone_with_its_spool(
     env: Env, virtual_clock: MockClock
 ) -> None:
     queue = await env.start(write_back=5)
     row = await env.new_file(queue, "clip.mp4")
+    await queue.mark_incomplete(row.id, "a write failed: No space left on device")
+    await queue.discard(row.id)
+    assert not row.spool.exists() and await env.db.get_upload(row.id) is None
+
+
+async def test_spool_files_of_a_lost_db_go_to_lost_found(
+    env: Env, virtual_clock: MockClock, tmp_path: Path
+) -> None:
+    queue = await env.start(write_back=3600)
+    kept = await env.new_file(queue, "kept.mp4", b"queued data")
+    orphan = await env.spool.create()  # no row names it: the db that did was lost
+    await env.spool.write(orphan, 0, b"nobody knows me")
     env.crash()
-    await trio.sleep(1)
-    queue = await env.start(write_back=5)
-    assert queue.status().queued[0].id == row.id
+    queue = await env.start(write_back=3600)
+    assert not orphan.exists() and kept.spool.exists()
+    (found,) = env.spool.lost_found.iterdir()
+    assert found.read_bytes() == b"nobody knows me"
+    assert env.api.count("upload_file") == 0
+
+
+async def test_the_spool_of_a_confirmed_upload_is_the_only_one_deleted(
+    env: Env, virtual_clock: MockClock
+) -> None:
+    queue = await env.start(write_back=1)
+    row = await env.new_file(queue, "clip.mp4")
+    await queue.touch(row.id)
     await eventually(lambda: bool(env.done))
+    env.crash()
+    env.spool.root.mkdir(exist_ok=True)
+    row.spool.write_bytes(b"left by a crash after the upload")  # as if the unlink never ran
+    await env.start(write_back=1)
+    assert not row.spool.exists()
+    assert env.spool.lost_files() == []
+
+
+async def test_rows_follow_their_spool_file_when_the_directory_moved(
+    env: Env, virtual_clock: MockClock, tmp_path: Path
+) -> None:
+    queue = await env.start(write_back=3600)
+    row = await env.new_file(queue, "clip.mp4", b"moved bytes")
+    env.crash()
+    moved = Spool(tmp_path / "state" / "spool")
+    moved.root.parent.mkdir()
+    env.spool.root.rename(moved.root)  # what the migration to the state directory does
+    env.spool = moved
+    queue = await env.start(write_back=1)
+    assert queue.get(row.id) is not None
+    assert (await env.db.get_upload(row.id)).spool == moved.root / row.spool.name  # type: ignore[union-attr]
+    assert moved.lost_files() == []
 
 
 async def test_upload_now_uploads_at_once_or_raises(env: Env, virtual_clock: MockClock) -> None:
@@ -314,7 +404,9 @@ async def test_upload_now_uploads_at_once_or_raises(env: Env, virtual_clock: Moc
 async def test_wait_idle_flushes_the_queue_with_progress(
     env: Env, virtual_clock: MockClock
 ) -> None:
-    queue = await env.start(write_back=3600, transfers=2)
+    # held far longer than any jump of virtual time while worker threads are slow (under load
+    # the default hour could pass during the flush, and the held file would upload)
+    queue = await env.start(write_back=3600, transfers=2, hold=HoldList(idle=1e9))
     for i in range(5):
         row = await env.new_file(queue, f"clip{i}.mp4")
         await queue.touch(row.id)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import sqlite3
 import stat
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -783,3 +784,81 @@ async def test_create_of_a_name_that_exists_opens_it_unless_exclusive(
     await fs.release(opened.fh)
     await fs.wait_uploads()
     assert [f.data for f in mount.api.files.values()] == [b"new"]
+
+
+async def status_json(fs: Filesystem) -> dict[str, Any]:
+    virt = await fs.lookup(ROOT_INO, ".vipfs")
+    st = await fs.lookup(virt.ino, "status.json")
+    handle = await fs.open(st.ino, os.O_RDONLY)
+    return dict(json.loads(await fs.read(handle.fh, 0, 1 << 20)))
+
+
+async def test_a_full_spool_disk_is_enospc_and_the_file_stays_incomplete(
+    mount: Mount, virtual_clock: MockClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fs = await mount.start(write_back=1)
+    opened, attr = await fs.create(ROOT_INO, "big.mp4", 0o644)
+    await fs.write(opened.fh, 0, b"the first part")
+    real = os.pwrite
+
+    def full(fd: int, data: object, offset: int) -> int:
+        if offset > 0:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(fd, data, offset)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "pwrite", full)
+    with pytest.raises(VfsError) as caught:
+        await fs.write(opened.fh, 14, b" and the rest")
+    assert caught.value.errno == errno.ENOSPC
+    monkeypatch.setattr(os, "pwrite", real)
+    await fs.flush(opened.fh)
+    await fs.release(opened.fh)
+    await trio.sleep(60)
+    assert uploads(mount.api) == []  # never uploaded as complete
+    status = await fs.getxattr(attr.ino, "user.vipfs.status")
+    assert status == b"incomplete: a write failed: No space left on device"
+    assert (await names(fs))["big.mp4"] == 14  # kept, with what it holds
+    doc = await status_json(fs)
+    assert [r["name"] for r in doc["queue"]["incomplete"]] == ["big.mp4"]
+    with pytest.raises(VfsError) as caught:  # fsync says it is not on the host
+        opened = await fs.open(attr.ino, os.O_WRONLY)
+        await fs.write(opened.fh, 14, b"!")
+        await fs.fsync(opened.fh)
+    assert caught.value.errno == errno.EIO
+    await fs.release(opened.fh)
+
+    opened = await fs.open(attr.ino, os.O_WRONLY | os.O_TRUNC)  # cp over it: a new file
+    await fs.write(opened.fh, 0, b"whole")
+    await fs.release(opened.fh)
+    await eventually(lambda: uploads(mount.api) == ["big.mp4"])
+    assert [f.data for f in mount.api.files.values()] == [b"whole"]
+
+
+async def test_status_json_lists_lost_found(
+    mount: Mount, virtual_clock: MockClock, tmp_path: Path
+) -> None:
+    (tmp_path / "lost+found").mkdir(mode=0o700)
+    (tmp_path / "lost+found" / "0123456789abcdef.spool").write_bytes(b"orphan")
+    fs = await mount.start(write_back=1)
+    doc = await status_json(fs)
+    assert doc["lost_found"] == {
+        "dir": str(tmp_path / "lost+found"),
+        "files": ["0123456789abcdef.spool"],
+    }
+
+
+async def test_a_full_db_disk_at_create_is_enospc_and_leaves_no_spool_file(
+    mount: Mount, virtual_clock: MockClock, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    fs = await mount.start(write_back=1)
+    full = sqlite3.OperationalError("database or disk is full")
+    full.sqlite_errorcode = 13
+
+    async def refuse(upload: object) -> object:
+        raise full
+
+    monkeypatch.setattr(mount.db, "add_upload", refuse)
+    with pytest.raises(VfsError) as caught:
+        await fs.create(ROOT_INO, "new.mp4", 0o644)
+    assert caught.value.errno == errno.ENOSPC
+    assert os.listdir(tmp_path / "spool") == []

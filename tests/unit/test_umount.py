@@ -1,0 +1,38 @@
+"""`vipfs umount` finds the mount process whatever environment it was started in."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from vipfs import umount
+
+
+def test_the_pid_comes_from_status_json_without_any_pid_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))  # no pid file anywhere
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path / "run"))
+    mnt = tmp_path / "mnt"
+    (mnt / ".vipfs").mkdir(parents=True)
+    assert umount._mount_pid(mnt) is None
+    process = subprocess.Popen(
+        [sys.executable, "-c", "import time; time.sleep(60)", "vipfs", "mount"]
+    )
+    try:
+        deadline = time.monotonic() + 30  # until the child's exec shows in /proc (bounded)
+        cmdline = Path(f"/proc/{process.pid}/cmdline")
+        while b"vipfs" not in cmdline.read_bytes() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        (mnt / ".vipfs" / "status.json").write_text(json.dumps({"pid": process.pid}))
+        assert umount._mount_pid(mnt) == process.pid
+        (mnt / ".vipfs" / "status.json").write_text(json.dumps({"pid": 1}))  # not a vipfs
+        assert umount._mount_pid(mnt) is None
+    finally:
+        process.kill()
+        process.wait()
