@@ -242,6 +242,19 @@ def vipfs(*argv: str | Path, timeout: float = 120) -> subprocess.CompletedProces
     return sh(sys.executable, "-m", "vipfs", *argv, timeout=timeout)
 
 
+def status_xattr(path: Path) -> str:
+    """What `getfattr` shows as the file's user.vipfs.status."""
+    out = sh("getfattr", "--only-values", "-n", "user.vipfs.status", path)
+    assert out.returncode == 0, out.stderr
+    return out.stdout
+
+
+def settled_status(path: Path) -> str:
+    """The file's status once its upload has ended (refused or stored), else ""."""
+    state = status_xattr(path)
+    return state if state.startswith(("failed", "encoding", "ready")) else ""
+
+
 def wait_for(what: str, check: Callable[[], object], timeout: float = 60) -> Any:
     """Poll `check` until it returns something true; fail naming `what` after `timeout` s."""
     deadline = time.monotonic() + timeout

@@ -37,7 +37,9 @@ from tests.integration.conftest import (
     Emulator,
     Mount,
     mount_command,
+    settled_status,
     sh,
+    status_xattr,
     unmount,
     vipfs,
     wait_for,
@@ -104,18 +106,6 @@ def others(emu: Emulator, before: dict[str, tuple[str, str]]) -> list[dict[str, 
 
 def live_codes(emu: Emulator) -> set[str]:
     return {f["code"] for f in emu.live_files()}
-
-
-def status_xattr(path: Path) -> str:
-    out = sh("getfattr", "--only-values", "-n", "user.vipfs.status", path)
-    assert out.returncode == 0, out.stderr
-    return out.stdout
-
-
-def settled_status(path: Path) -> str:
-    """The file's status once its upload has ended (refused or stored), else ""."""
-    state = status_xattr(path)
-    return state if state.startswith(("failed", "encoding", "ready")) else ""
 
 
 def settle(path: Path, timeout: float = 60) -> str:

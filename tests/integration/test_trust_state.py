@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import Emulator, Mount, sh, wait_for
+from tests.integration.conftest import Emulator, Mount, sh, status_xattr, wait_for
 
 pytestmark = pytest.mark.fuse
 
@@ -233,12 +233,6 @@ def detach(mount: Mount) -> None:
     """`fusermount3 -u`: the mount ends without draining its queue (uploads wait for the next)."""
     assert sh("fusermount3", "-u", mount.path).returncode == 0
     mount.process.wait(60)
-
-
-def status_xattr(path: Path) -> str:
-    out = sh("getfattr", "--only-values", "-n", "user.vipfs.status", path)
-    assert out.returncode == 0, out.stderr
-    return out.stdout
 
 
 def status_lines(user: User, mount: Mount) -> list[str]:

@@ -20,7 +20,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import Emulator, Mount, sh, vipfs, wait_for
+from tests.integration.conftest import (
+    Emulator,
+    Mount,
+    settled_status,
+    sh,
+    status_xattr,
+    vipfs,
+    wait_for,
+)
 from tests.integration.trees import assert_host_holds, make_tree, snapshot
 
 pytestmark = pytest.mark.fuse
@@ -47,18 +55,6 @@ def umount(mount: Mount) -> None:
     assert done.returncode == 0, done.stderr
     assert not os.path.ismount(mount.path)
     assert mount.process.poll() is not None, "umount returned while vipfs still runs"
-
-
-def status_xattr(path: Path) -> str:
-    out = sh("getfattr", "--only-values", "-n", "user.vipfs.status", path)
-    assert out.returncode == 0, out.stderr
-    return out.stdout
-
-
-def settled_status(path: Path) -> str:
-    """The file's status once its upload has ended (refused or stored), else ""."""
-    state = status_xattr(path)
-    return state if state.startswith(("failed", "encoding", "ready")) else ""
 
 
 def test_rsync_tree_then_umount_remount_and_rsync_again(
