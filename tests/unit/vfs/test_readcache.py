@@ -471,9 +471,8 @@ async def test_cache_dir_is_private_and_starts_clean(nursery: trio.Nursery, tmp_
     root = tmp_path / "read"
     root.mkdir()
     root.chmod(0o755)
-    (root / "abcdefghijkl-1.cache").write_bytes(
-        b"x" * 10
-    )  # an earlier mount's, as cache_name names it
+    # an earlier mount's cache file, named as cache_name names them: removed at start
+    (root / "abcdefghijkl-1.cache").write_bytes(b"x" * 10)
     (root / "keep.txt").write_text("not ours")
     (root / "mine.txt.cache").write_text("not named as vipfs names its files")
     host = FakeApi.serving({"abcdefghijkl": {"n": blob(4000)}})
