@@ -62,7 +62,7 @@ from vipfs.api.wire import to_code
 from vipfs.vfs.errors import VfsError
 from vipfs.vfs.fdpool import FdPool, close_fds
 from vipfs.vfs.features import HostFeatures
-from vipfs.vfs.localdirs import is_regular, open_nofollow, private_dir
+from vipfs.vfs.localdirs import DirError, is_regular, open_nofollow, private_dir
 
 log = logging.getLogger(__name__)
 
@@ -380,7 +380,12 @@ class ReadCache:
         path = self._dir / cache_name(code, next(self._serial))
 
         def create() -> int:
-            fd = open_nofollow(path, os.O_RDWR | os.O_CREAT | os.O_TRUNC)
+            flags = os.O_RDWR | os.O_CREAT | os.O_TRUNC
+            try:
+                fd = open_nofollow(path, flags)
+            except FileNotFoundError:  # a cache cleaner removed our directory: make it again
+                private_dir(self._dir)
+                fd = open_nofollow(path, flags)
             try:
                 os.ftruncate(fd, link.size)  # sparse: no blocks until bytes arrive
             except OSError:
@@ -390,7 +395,7 @@ class ReadCache:
 
         try:
             fd = await trio.to_thread.run_sync(create)
-        except OSError as exc:
+        except (OSError, DirError) as exc:
             raise VfsError(errno.EIO, f"cannot create a read cache file: {exc}") from exc
         await self._fds.add(path, fd)
         return _Entry(code, link, path, self._chunk_size, self._per_file)

@@ -6,6 +6,7 @@ import contextlib
 import errno
 import os
 import random
+import shutil
 import stat
 import tempfile
 from collections.abc import Awaitable, Callable
@@ -609,3 +610,16 @@ async def test_a_cache_file_removed_by_a_cleaner_is_downloaded_again(
         path.unlink()
     assert await read_all(cache, "abcdefghijkl") == data
     assert host.starts("abcdefghijkl").count(0) == 2  # chunk 0 fetched again
+
+
+async def test_a_cache_dir_removed_by_a_cleaner_is_made_again(
+    start_cache: Factory, cache_dir: Path
+) -> None:
+    """`rm -rf ~/.cache` while mounted: the next file read makes the directory again, 0700."""
+    files = {f"file{n:08d}": {"n": blob(2000, n)} for n in range(2)}
+    cache = await start_cache(FakeApi.serving(files))
+    assert await read_all(cache, "file00000000") == files["file00000000"]["n"]
+    await eventually(lambda: cache.stats()["open_files"] == 0)
+    shutil.rmtree(cache_dir.parent)
+    assert await read_all(cache, "file00000001") == files["file00000001"]["n"]
+    assert stat.S_IMODE(os.stat(cache_dir).st_mode) == 0o700
