@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 import logging
-from datetime import datetime
+from datetime import UTC, datetime
 
 import pytest
 import trio
@@ -85,9 +85,9 @@ def test_cache_name_of_a_valid_code() -> None:
 
 
 def test_server_time_far_off_is_not_learnt() -> None:
-    now = datetime(2026, 12, 1, 12, 0, 0)
-    clock = ServerClock(wall=lambda: now.timestamp() + 0.0)
-    assert clock.learn(datetime(2026, 12, 1, 14, 0, 0))  # naive `now` is local: any real zone
+    now = datetime(2026, 12, 1, 12, 0, 0, tzinfo=UTC)  # aware: the test's own zone plays no part
+    clock = ServerClock(wall=lambda: now.timestamp())
+    assert clock.learn(datetime(2026, 12, 1, 14, 0, 0))  # a host two hours east of UTC
     offset = clock.offset
     assert not clock.learn(datetime(9999, 12, 31, 23, 59, 59))
     assert not clock.learn(datetime(1, 1, 1))
@@ -101,8 +101,7 @@ def test_dates_are_clamped_to_epoch_and_tomorrow() -> None:
     assert clock.server_to_epoch(datetime(9999, 12, 31, 23, 59, 59)) == wall + 86400
     assert clock.server_to_epoch(datetime(1, 1, 1)) == 0.0
     assert (
-        clock.server_to_epoch(datetime(2021, 1, 1))
-        == datetime(2021, 1, 1).replace(tzinfo=__import__("datetime").timezone.utc).timestamp()
+        clock.server_to_epoch(datetime(2021, 1, 1)) == datetime(2021, 1, 1, tzinfo=UTC).timestamp()
     )
 
 
