@@ -71,6 +71,7 @@ UPLOAD_READ_TIMEOUT = 300.0  # a node may hash a multi-GiB file before it answer
 _MAX_PAGES = 100_000
 DEFAULT_MAX_REPLY = 64 * 1024 * 1024  # a 200,000-entry folder/list; more fails that one call
 OFF_LOOP_BYTES = envelope.BIG_BODY  # replies this big are parsed in a worker thread
+NODE_REPLY_MAX = 1024 * 1024  # an upload node lists the files of one POST: a few hundred bytes
 
 T = TypeVar("T")
 
@@ -251,14 +252,7 @@ class XvsClient:
         hostile or broken host must not grow the mount's memory without bound."""
         cap = self.max_reply_size
         async with self._http().stream("POST", f"{self._base}/{op}", data=form) as response:
-            declared = to_int(response.headers.get("content-length"))
-            if declared is not None and declared > cap:
-                raise _too_big(op, cap)
-            body = bytearray()  # grows in place: no second copy of a 60 MB body
-            async for chunk in response.aiter_bytes():
-                if len(body) + len(chunk) > cap:
-                    raise _too_big(op, cap)
-                body += chunk
+            body = await _read_capped(response, cap, op)
             return response.status_code, response.headers, body
 
     async def _parse(self, op: str, size: int, fn: Callable[..., T], *args: Any) -> T:
@@ -537,9 +531,19 @@ class XvsClient:
         body.watch(moved)
         try:
             with floor:
-                async with aclosing(body.chunks()) as chunks:  # closes the file even on failure
-                    response = await self._http().post(
-                        server_url, content=chunks, headers=headers, timeout=self._upload_timeout
+                async with (
+                    aclosing(body.chunks()) as chunks,  # closes the file even on failure
+                    self._http().stream(
+                        "POST",
+                        server_url,
+                        content=chunks,
+                        headers=headers,
+                        timeout=self._upload_timeout,
+                    ) as streamed,
+                ):
+                    reply = await _read_capped(streamed, NODE_REPLY_MAX, op)
+                    response = httpx.Response(
+                        streamed.status_code, headers=streamed.headers, content=bytes(reply)
                     )
         except httpx.HTTPError as exc:
             raise _transport_error(exc, op) from None
@@ -602,6 +606,19 @@ class XvsClient:
 
 def _too_big(op: str, cap: int) -> ProtocolError:
     return ProtocolError(f"reply larger than {cap} bytes (see --max-reply-size)", op=op)
+
+
+async def _read_capped(response: httpx.Response, cap: int, op: str) -> bytearray:
+    """A streamed reply's body, failing as soon as it passes `cap` bytes (declared or sent)."""
+    declared = to_int(response.headers.get("content-length"))
+    if declared is not None and declared > cap:
+        raise _too_big(op, cap)
+    body = bytearray()  # grows in place: no second copy of a 60 MB body
+    async for chunk in response.aiter_bytes():
+        if len(body) + len(chunk) > cap:
+            raise _too_big(op, cap)
+        body += chunk
+    return body
 
 
 def _object(op: str, result: Any) -> Mapping[str, Any]:

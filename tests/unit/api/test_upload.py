@@ -188,6 +188,17 @@ async def test_failures(
     assert len(host.requests) == 1  # an upload that may have landed is never repeated
 
 
+async def test_an_oversized_node_reply_fails_the_attempt_unread(video: Path) -> None:
+    """A node answering megabytes (a hostile host, a proxy's page) is cut off, not kept."""
+    padding = " " * (2 * 1024 * 1024)
+    body = '{"msg":"OK","status":200,"files":[{"filecode":"abcdefabcdef","status":"OK"}]}'
+    host = FakeHost().on("upload/01", node_reply(body + padding))
+    async with host.client() as api:
+        with pytest.raises(ProtocolError, match="reply larger than"):
+            await api.upload_file(NODE, video, filename="clip.mp4")
+    assert len(host.requests) == 1
+
+
 async def test_upload_repeated_only_when_it_never_left(video: Path, autojump_clock: object) -> None:
     host = FakeHost().on(
         "upload/01",
