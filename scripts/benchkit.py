@@ -89,10 +89,14 @@ def emulator(*options: str, key_file: Path | None = None) -> Iterator[Emulator]:
 def mounted(
     mnt: Path, emu: Emulator, cache_dir: Path, *options: str
 ) -> Iterator[subprocess.Popen[bytes]]:
-    """Run `vipfs mount -f` of `emu` at `mnt` until it is mounted; always unmount on exit."""
+    """Run `vipfs mount -f` of `emu` at `mnt` until it is mounted; always unmount on exit.
+    The queue and spool go beside `cache_dir` (`<cache_dir>-state`), never into the user's
+    $XDG_STATE_HOME."""
+    state_dir = cache_dir.with_name(cache_dir.name + "-state")
     proc = subprocess.Popen(
         [sys.executable, "-m", "vipfs", "mount", str(mnt), "--api-url", emu.url,
-         "--key-file", str(emu.key_file), "-f", "--cache-dir", str(cache_dir), *options]
+         "--key-file", str(emu.key_file), "-f", "--cache-dir", str(cache_dir),
+         "--state-dir", str(state_dir), *options]
     )  # fmt: skip
     try:
         while not os.path.ismount(mnt):

@@ -58,7 +58,7 @@ api=$(head -n1 "$work/emulator.url")
 [[ $api == http://127.0.0.1:* ]] || fail "the emulator did not start: $(cat "$work/emulator.log")"
 base=${api%/api}
 .venv/bin/python -m vipfs mount "$mnt" --api-url "$api" --key-file "$work/key" \
-  --cache-dir "$work/cache" --log-file "$work/mount.log" -v
+  --cache-dir "$work/cache" --state-dir "$work/state" --log-file "$work/mount.log" -v
 curl -fsS -X DELETE "$base/_emu/calls" >/dev/null
 say "mounted the demo account at $mnt"
 
