@@ -23,7 +23,7 @@ import logging
 import os
 import sqlite3
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -48,7 +48,7 @@ from vipfs.vfs.listing import (
     pending_entry,
 )
 from vipfs.vfs.loader import Clock, Loader
-from vipfs.vfs.metadb import FileMeta, MetaDb, Upload, UploadState
+from vipfs.vfs.metadb import FileMeta, MetaDb, Upload, UploadState, error_errno
 from vipfs.vfs.names import decode
 from vipfs.vfs.namespace import TRASH, Namespace, Removed, vfs_error
 from vipfs.vfs.quota import Quota
@@ -70,7 +70,6 @@ IN_PLACE = (
 )
 RENAME_NOREPLACE = 1
 RENAME_EXCHANGE = 2
-_SQLITE_FULL = 13  # "database or disk is full": the writer hears ENOSPC, as for the spool
 EDITABLE = ("title", "descr", "tags", "public", "adult", "cat_id")
 CLONE_XATTR = PREFIX + "clone"  # on a folder: {"code": ..., "name": ...} → file/clone into it
 URL_XATTR = PREFIX + "url_upload"  # on a folder: a URL → upload/url into it
@@ -159,7 +158,7 @@ OFF_LOOP_ENTRIES = 5000
 class _ViewInputs:
     """What a folder's view is built from besides the server's answer (compared by value)."""
 
-    exact: dict[str, str]
+    exact: Mapping[str, str]
     pending: list[Pending]
     hide: set[str]
     tokens: set[str]
@@ -729,8 +728,7 @@ class Filesystem:
             return await w.queue.enqueue(row)
         except sqlite3.Error as exc:  # no row names the (empty) spool file: it may go
             await w.spool.delete(path)
-            code = errno.ENOSPC if exc.sqlite_errorcode == _SQLITE_FULL else errno.EIO
-            raise VfsError(code, f"recording a new file in the queue: {exc}") from None
+            raise VfsError(error_errno(exc), f"recording a new file in the queue: {exc}") from None
 
     async def _open_spool(self, node: Node, *, writable: bool, trunc: bool = False) -> Opened:
         w = self._writer()
@@ -1190,14 +1188,17 @@ class Filesystem:
             if cached is not None and cached[0] is fetched:
                 return cached[1]  # another caller won the race (and may have edited it since)
         if listing is None:
-            listing = self._build_view(fld_id, fetched, self._view_inputs(fld_id))
+            listing = self._build_view(fld_id, fetched, self._view_inputs(fld_id, snapshot=False))
         self._views[fld_id] = (fetched, listing)
         return listing
 
-    def _view_inputs(self, fld_id: int) -> _ViewInputs:
-        exact = self.w.mirror if self.w is not None else None
+    def _view_inputs(self, fld_id: int, *, snapshot: bool = True) -> _ViewInputs:
+        """What a view of `fld_id` is built from. A build on the loop reads the mirror itself;
+        only a worker thread needs (and pays for) a copy of it."""
+        mirror: Mapping[str, str] = self.w.mirror if self.w is not None else {}
         hide, tokens = self._queued_stand_ins()
-        return _ViewInputs(dict(exact or {}), self._pending(fld_id), hide, tokens)
+        exact = dict(mirror) if snapshot else mirror
+        return _ViewInputs(exact, self._pending(fld_id), hide, tokens)
 
     def _build_view(self, fld_id: int, fetched: FolderListing, inputs: _ViewInputs) -> Listing:
         return Listing(

@@ -17,6 +17,7 @@ and power loss. All access goes through one connection in worker threads, one ca
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import sqlite3
@@ -35,8 +36,8 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-# SQLITE_CORRUPT, SQLITE_NOTADB: not a database at all (never "disk full" or "locked")
-_UNREADABLE = frozenset({11, 26})
+# not a database at all (never "disk full" or "locked"): set aside, start anew
+_UNREADABLE = frozenset({sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB})
 
 SCHEMA_VERSION = 1
 
@@ -345,6 +346,12 @@ class MetaDb:
     async def prune_done(self) -> int:
         """Forget finished queue rows (their `files` rows stay); returns how many."""
         return await self._run(self._prune_done)
+
+
+def error_errno(exc: sqlite3.Error) -> int:
+    """The errno a writer should hear for a failed db change: ENOSPC for a full disk (as the
+    spool gives), else EIO."""
+    return errno.ENOSPC if exc.sqlite_errorcode == sqlite3.SQLITE_FULL else errno.EIO
 
 
 def _connect(path: Path) -> sqlite3.Connection:
