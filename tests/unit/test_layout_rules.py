@@ -1,0 +1,197 @@
+"""Who may do what in vipfs/, enforced by walking the source (issue 9, "one place for each rule").
+
+- Only the metadata owner (vipfs/vfs/metadata.py) writes the `files` table: the MetaDb methods
+  that write it are found in metadb.py by what their SQL does, so a new writing method is covered
+  the day it is added, and no other module may call (or pass along) any of them.
+- Only vipfs/vfs/names.py escapes or unescapes titles: nothing else imports `html`'s escape or
+  unescape. The emulator is the host, which mangles titles on purpose, so it is exempt.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+import pytest
+
+from tests.unit.test_import_rules import PACKAGE, SOURCES, module_name
+
+METADB = PACKAGE / "vfs" / "metadb.py"
+METADATA_OWNER = PACKAGE / "vfs" / "metadata.py"
+NAMES = PACKAGE / "vfs" / "names.py"
+EMULATOR = PACKAGE / "emulator"
+
+_WRITE = r"(?:INSERT(?:\s+OR\s+\w+)?\s+INTO|REPLACE\s+INTO|UPDATE(?:\s+OR\s+\w+)?|DELETE\s+FROM)"
+WRITES_FILES = re.compile(_WRITE + r"\s+files\b", re.IGNORECASE)
+WRITES_ANY_TABLE = re.compile(_WRITE + r"\s+\{\}", re.IGNORECASE)  # f"UPDATE {table} ..."
+
+
+def sql_texts(node: ast.AST) -> list[str]:
+    """The string literals in `node`, f-strings with each {field} as `{}`."""
+    texts = []
+    for sub in ast.walk(node):
+        if isinstance(sub, ast.Constant) and isinstance(sub.value, str):
+            texts.append(sub.value)
+        elif isinstance(sub, ast.JoinedStr):
+            texts.append(
+                "".join(
+                    v.value if isinstance(v, ast.Constant) else "{}"
+                    for v in sub.values
+                    if isinstance(v, ast.Constant | ast.FormattedValue)
+                )
+            )
+    return texts
+
+
+def self_refs(node: ast.AST) -> set[str]:
+    """Names of `self.<name>` a method uses: calls, and methods handed on (`self._run(self._x)`)."""
+    return {
+        sub.attr
+        for sub in ast.walk(node)
+        if isinstance(sub, ast.Attribute)
+        and isinstance(sub.value, ast.Name)
+        and sub.value.id == "self"
+    }
+
+
+def files_writers(source: str) -> set[str]:
+    """The public methods of the classes in `source` that write the `files` table.
+
+    A method writes it when its SQL does (`INSERT ... INTO files`, `UPDATE files`, ...), when it
+    hands the table name "files" to a method whose SQL takes its table as a field (`UPDATE
+    {table}`), or when a method it uses does either."""
+    methods: dict[str, ast.FunctionDef | ast.AsyncFunctionDef] = {}
+    for cls in ast.parse(source).body:
+        if isinstance(cls, ast.ClassDef):
+            for item in cls.body:
+                if isinstance(item, ast.FunctionDef | ast.AsyncFunctionDef):
+                    methods[item.name] = item
+    refs = {name: self_refs(fn) & set(methods) for name, fn in methods.items()}
+    texts = {name: sql_texts(fn) for name, fn in methods.items()}
+
+    def closure(start: str) -> set[str]:
+        seen, todo = {start}, [start]
+        while todo:
+            for ref in refs[todo.pop()] - seen:
+                seen.add(ref)
+                todo.append(ref)
+        return seen
+
+    def writes(name: str) -> bool:
+        reach = closure(name)
+        if any(WRITES_FILES.search(t) for m in reach for t in texts[m]):
+            return True
+        names_files = "files" in texts[name]
+        return names_files and any(WRITES_ANY_TABLE.search(t) for m in reach for t in texts[m])
+
+    return {name for name in methods if not name.startswith("_") and writes(name)}
+
+
+def test_the_writer_finder_follows_sql_helpers_and_table_parameters() -> None:
+    source = """
+class Db:
+    def _put_sql(self, row):
+        self._conn.execute("INSERT OR REPLACE INTO files (code) VALUES (?)", (row,))
+    def _put(self, row):
+        with self._conn:
+            self._put_sql(row)
+    async def put(self, row):
+        await self._run(self._put, row)
+    def _update(self, table, key, ident, changes):
+        self._conn.execute(f"UPDATE {table} SET x = ? WHERE {key} = ?", (changes, ident))
+    async def change_file(self, code):
+        return await self._run(self._update, "files", "code", code, {})
+    async def change_upload(self, ident):
+        return await self._run(self._update, "uploads", "id", ident, {})
+    def _finish(self, ident, row):
+        self._conn.execute("UPDATE uploads SET state = 'done' WHERE id = ?", (ident,))
+        self._put_sql(row)
+    async def finish(self, ident, row):
+        await self._run(self._finish, ident, row)
+    async def read(self, code):
+        return self._conn.execute("SELECT * FROM files WHERE code = ?", (code,))
+    async def strays(self):
+        self._conn.execute("DELETE FROM strays_files WHERE 1")
+"""
+    assert files_writers(source) == {"put", "change_file", "finish"}
+
+
+FILES_WRITERS = files_writers(METADB.read_text())
+
+
+def test_metadb_has_files_writers() -> None:
+    """The rule below is only as good as this list: an empty one would pass anything."""
+    assert FILES_WRITERS, "no MetaDb method writes the files table? the finder is broken"
+
+
+def uses_of(path: Path, names: set[str]) -> list[str]:
+    """`line: expr.name` for each attribute access of one of `names` (a call or a reference)."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    found = [
+        (node.lineno, f"{node.lineno}: {ast.unparse(node)}")
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Attribute) and node.attr in names
+    ]
+    return [text for _, text in sorted(found)]
+
+
+@pytest.mark.parametrize(
+    "path",
+    [p for p in SOURCES if p not in (METADB, METADATA_OWNER) and EMULATOR not in p.parents],
+    ids=lambda p: module_name(p),
+)
+def test_only_the_metadata_owner_writes_the_files_table(path: Path) -> None:
+    """One writer of the metadata: every change of a `files` row goes through
+    vipfs/vfs/metadata.py, so the model's copy and the db cannot drift apart. (The emulator's
+    store has methods of the same names on its own database; it never sees vipfs's.)"""
+    found = uses_of(path, FILES_WRITERS)
+    assert not found, (
+        f"{module_name(path)} writes the files table itself ({'; '.join(found)}); "
+        f"only {module_name(METADATA_OWNER)} may call MetaDb.{sorted(FILES_WRITERS)}"
+    )
+
+
+def title_escaping(path: Path) -> list[str]:
+    """Imports of `html` (the module or its escape/unescape) and uses of html.escape/unescape."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found += [f"{node.lineno}: import {a.name}" for a in node.names if a.name == "html"]
+        elif isinstance(node, ast.ImportFrom) and node.module == "html" and not node.level:
+            found += [
+                f"{node.lineno}: from html import {a.name}"
+                for a in node.names
+                if a.name in ("escape", "unescape", "*")
+            ]
+        elif (
+            isinstance(node, ast.Attribute)
+            and node.attr in ("escape", "unescape")
+            and isinstance(node.value, ast.Name)
+            and node.value.id == "html"
+        ):
+            found.append(f"{node.lineno}: html.{node.attr}")
+    return sorted(found, key=lambda text: int(text.split(":")[0]))
+
+
+def test_the_escaping_finder_sees_every_spelling(tmp_path: Path) -> None:
+    probe = tmp_path / "probe.py"
+    probe.write_text(
+        "import html\nfrom html import unescape as u\nx = html.escape('<')\n"
+        "from html.parser import HTMLParser\n"
+    )
+    assert [line.split(":")[0] for line in title_escaping(probe)] == ["1", "2", "3"]
+
+
+@pytest.mark.parametrize(
+    "path",
+    [p for p in SOURCES if p != NAMES and EMULATOR not in p.parents],
+    ids=lambda p: module_name(p),
+)
+def test_only_names_escapes_titles(path: Path) -> None:
+    """Every title<->name rule lives in vipfs/vfs/names.py (`as_listed`, `host_text`): a second
+    escape elsewhere is how a folder name ends up compared raw in one place and unescaped in
+    another."""
+    found = title_escaping(path)
+    assert not found, f"{module_name(path)} escapes titles itself: {'; '.join(found)}"
