@@ -1,0 +1,13 @@
+"""Built-in defaults that the model and the mount's option table share, written once.
+
+Owns: the default value of every setting that both `vipfs.vfs` and the option table need.
+Imports: nothing.
+"""
+
+from __future__ import annotations
+
+DIR_CACHE_TIME = 300.0  # seconds a folder listing is fresh
+OP_TIMEOUT = 25.0  # seconds an interactive call may wait on the API (then EIO)
+WRITE_BACK = 5.0  # seconds after the last close before a file uploads
+TRANSFERS = 4  # uploads at once
+HOLD_IDLE = 3600.0  # seconds a held temp name waits before it uploads anyway
