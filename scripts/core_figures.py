@@ -230,7 +230,11 @@ def main() -> int:
     head = subprocess.run(
         ["git", "log", "-1", "--format=%h %s"], capture_output=True, text=True, check=False
     ).stdout.strip()
-    print(f"vipfs core figures at {head[:72]}")
+    print(f"vipfs core figures at {head[:72] or REPO}")
+    import vipfs
+
+    if not Path(vipfs.__file__).resolve().is_relative_to(REPO):
+        raise SystemExit(f"vipfs was imported from {vipfs.__file__}, not from {REPO}")
     name, lines = largest_vfs_module()
     print(f"(a) largest module of vipfs/vfs: {name}, {lines} lines")
     print(f"(b) duplicates --repo vipfs --most 200: {duplicate_pairs()}")
