@@ -69,10 +69,6 @@ class Loader(Generic[K, V]):
         cached = self._cache.get(key)
         return cached.value if cached else None
 
-    def is_fresh(self, key: K) -> bool:
-        cached = self._cache.get(key)
-        return cached is not None and self._clock() - cached.fetched < self.ttl
-
     def put(self, key: K, value: V) -> None:
         """Store an answer obtained elsewhere (e.g. our own change already applied)."""
         self._cache[key] = _Cached(value, self._clock())
