@@ -48,6 +48,15 @@ def test_the_emulator_runs_without_pyfuse3() -> None:
     assert mount.returncode != 0 and "pyfuse3" in mount.stderr
 
 
+def test_the_option_table_needs_no_pyfuse3() -> None:
+    """`vipfs config check` and mount(8)'s helper read the table, not the mount."""
+    check = without_pyfuse3("config", "check", "--help")
+    assert check.returncode == 0, check.stderr
+    helper = without_pyfuse3("default", "/mnt", "-o", "dir_cache_time=60,allow_other", "-f", "-v")
+    assert helper.returncode == 0, helper.stderr
+    assert "mount default /mnt --dir-cache-time 60 --allow-other" in helper.stderr
+
+
 def test_help_lists_every_command_without_importing_one() -> None:
     probe = (
         "import sys, contextlib, io\n"
