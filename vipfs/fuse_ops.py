@@ -243,9 +243,7 @@ class Operations(pyfuse3.Operations):
 
     @staticmethod
     def file_info(opened: Opened) -> pyfuse3.FileInfo:
-        return pyfuse3.FileInfo(
-            fh=opened.fh, direct_io=opened.direct_io, keep_cache=opened.keep_cache
-        )
+        return pyfuse3.FileInfo(fh=opened.fh, direct_io=opened.direct_io)
 
     @translated
     async def open(self, inode: int, flags: int, ctx: pyfuse3.RequestContext) -> pyfuse3.FileInfo:

@@ -31,6 +31,7 @@ from vipfs.vfs.readpolicy import DEFAULT_DENIED, parse_names
 
 DEFAULT_REMOTE = "default"
 DEFAULT_API_URL = "https://vipstream.cc/api"
+CONNECT_TIMEOUT = 30.0  # seconds an unreachable server is retried at start (the mount's alone)
 
 # value: takes one; flag: store_true; count: -v -v; optional: a value or none (then `const`);
 # positional: no dashes
@@ -248,11 +249,10 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option(
         ("--connect-timeout",),
-        "how long to keep trying an unreachable server at start "
-        f"(default {defaults.CONNECT_TIMEOUT:g})",
+        f"how long to keep trying an unreachable server at start (default {CONNECT_TIMEOUT:g})",
         "connect_timeout",
         parse=float,
-        default=defaults.CONNECT_TIMEOUT,
+        default=CONNECT_TIMEOUT,
         metavar="S",
     ),
     Option(

@@ -16,25 +16,25 @@ from __future__ import annotations
 
 import dataclasses
 import errno
-import html
 import itertools
 import json
 import logging
 import os
 import sqlite3
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import trio
 
 from vipfs.api import offloop
 from vipfs.api.errors import ApiError, UnsupportedError
 from vipfs.api.protocol import XvsApi
-from vipfs.api.records import FileEntry, FileInfo, Folder, FolderListing
+from vipfs.api.records import CloneResult, FileEntry, FileInfo, Folder, FolderListing
+from vipfs.vfs import defaults
 from vipfs.vfs.attrs import Attr, Owner, Statfs
-from vipfs.vfs.errors import VfsError
+from vipfs.vfs.errors import VfsError, bounded, from_api
 from vipfs.vfs.features import HostFeatures
 from vipfs.vfs.holdlist import HoldList
 from vipfs.vfs.inodes import ROOT_INO, InodeTable, Node, NodeKey
@@ -49,17 +49,18 @@ from vipfs.vfs.listing import (
 )
 from vipfs.vfs.loader import Clock, Loader
 from vipfs.vfs.metadb import FileMeta, MetaDb, Upload, UploadState, error_errno
-from vipfs.vfs.names import decode
-from vipfs.vfs.namespace import TRASH, Namespace, Removed, vfs_error
+from vipfs.vfs.names import as_listed, file_title, folder_title
+from vipfs.vfs.namespace import TRASH, Namespace, Removed
 from vipfs.vfs.quota import Quota
 from vipfs.vfs.readpolicy import ReadPolicy
 from vipfs.vfs.spool import Spool
-from vipfs.vfs.uploads import UploadQueue, title_for
+from vipfs.vfs.uploads import UploadQueue
 from vipfs.vfs.virtual import Virtual
 from vipfs.vfs.writing import UNKNOWN_SIZE, Live, Mirror, SpoolHandle, name_only
 from vipfs.vfs.xattrs import PREFIX, file_status, file_xattrs, folder_xattrs
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 VIRTUAL_KEY: NodeKey = ("virt", "")
 NO_READER = "reading needs file/direct_link, which this host does not enable"
@@ -87,8 +88,8 @@ class FileReader(Protocol):
 @dataclass(frozen=True, slots=True)
 class Options:
     owner: Owner = field(default_factory=Owner.current)
-    dir_cache_time: float = 300.0
-    budget: float = 25.0  # seconds an interactive call may wait on the API (then EIO)
+    dir_cache_time: float = defaults.DIR_CACHE_TIME
+    budget: float = defaults.OP_TIMEOUT  # seconds an interactive call may wait on the API
     deny_read_procs: frozenset[str] = frozenset()  # process names refused reads (readpolicy)
     sync_uploads: bool = False  # close (flush) uploads and waits, like fsync
 
@@ -100,8 +101,8 @@ class WriteSetup:
     db: MetaDb
     spool: Spool
     features: HostFeatures
-    write_back: float = 5.0
-    transfers: int = 4
+    write_back: float = defaults.WRITE_BACK
+    transfers: int = defaults.TRANSFERS
     hold: HoldList | None = None
     trash: bool = True
     clock: Callable[[], float] = time.time
@@ -119,7 +120,6 @@ class DirEntry:
 class Opened:
     fh: int
     direct_io: bool = False
-    keep_cache: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -338,14 +338,14 @@ class Filesystem:
         listing = await self._view(parent.fld_id)
         if listing.child(name) is not None:
             raise VfsError(errno.EEXIST)
-        title = decode(name)
+        title = folder_title(name)
         known = {
             k for c in listing.children if c.key[0] == "dir" and isinstance(k := c.key[1], int)
         }
         fld_id = await self._bounded(
             w.names.create_folder(title, parent.fld_id, known), f"mkdir {name}"
         )
-        folder = Folder(fld_id, html.escape(title, quote=False), None)
+        folder = Folder(fld_id, as_listed(title), None)
         self._add(parent.fld_id, folder)
         self.listings.put(fld_id, FolderListing([], []))  # new: known empty, no call needed
         node = self.inodes.node(("dir", fld_id), name=name, parent=parent.ino)
@@ -500,7 +500,7 @@ class Filesystem:
         if isinstance(entry, FileEntry):
             self.infos.invalidate(entry.fld_id)
             if key == "title":
-                retitled = dataclasses.replace(entry, title=html.escape(text, quote=False))
+                retitled = dataclasses.replace(entry, title=as_listed(text))
                 node.entry = retitled
                 self._add(entry.fld_id, retitled)
         return None
@@ -556,7 +556,7 @@ class Filesystem:
         try:
             handle = await self.reader.open(node.code)
         except ApiError as exc:
-            raise VfsError(errno.EIO, f"opening {node.name!r}: {exc}") from None
+            raise from_api(exc, f"opening {node.name!r}") from None
         opened = self._new_handle(
             _ReadHandle(handle, ino, node.code, self.reader.known_size(node.code)),
             # Until a direct link told the size, getattr says 0 and the kernel's page cache
@@ -602,7 +602,7 @@ class Filesystem:
         try:
             return await self.reader.read(handle.handle, offset, size)
         except ApiError as exc:
-            raise VfsError(errno.EIO, f"reading: {exc}") from None
+            raise from_api(exc, "reading") from None
 
     async def write(self, fh: int, offset: int, data: bytes) -> int:
         handle = self._files.get(fh)
@@ -683,14 +683,9 @@ class Filesystem:
             raise VfsError(errno.EPERM, f"/{VIRTUAL_DIR} is vipfs's own folder")
         return node
 
-    async def _bounded(self, call: Any, what: str) -> Any:
-        """Await an interactive API call within the op budget (then EIO, never a hang)."""
-        try:
-            with trio.fail_after(self.options.budget):
-                return await call
-        except trio.TooSlowError:
-            why = f"{what}: no answer within {self.options.budget:g} s"
-            raise VfsError(errno.EIO, why) from None
+    async def _bounded(self, call: Awaitable[T], what: str) -> T:
+        """Await an interactive call within the op budget (then EIO, never a hang)."""
+        return await bounded(call, self.options.budget, what)
 
     def _new_handle(
         self, handle: _VirtualHandle | _ReadHandle | SpoolHandle, *, direct_io: bool = False
@@ -955,7 +950,7 @@ class Filesystem:
         if node.ino in self._ancestry(dst_dir):
             raise VfsError(errno.EINVAL, f"cannot move folder {node.name!r} under itself")
         fld_id = node.fld_id
-        title = decode(name)
+        title = folder_title(name)
         await self._bounded(
             w.names.edit_folder(
                 fld_id,
@@ -965,7 +960,7 @@ class Filesystem:
             f"renaming folder {node.name}",
         )
         code = node.entry.code if isinstance(node.entry, Folder) else None
-        folder = Folder(fld_id, html.escape(title, quote=False), code)
+        folder = Folder(fld_id, as_listed(title), code)
         node.entry = folder
         self._drop(src_dir.fld_id, ("dir", fld_id))
         self._add(dst_dir.fld_id, folder)
@@ -973,9 +968,9 @@ class Filesystem:
     async def _rename_file(self, node: Node, src_dir: Node, dst_dir: Node, name: str) -> None:
         w = self._writer()
         code = node.code
-        title = title_for(name)
+        title = file_title(name)
         moved = dst_dir.ino != src_dir.ino
-        old_title = title_for(node.name)
+        old_title = file_title(node.name)
         await self._bounded(
             w.names.edit_file(
                 code,
@@ -989,9 +984,7 @@ class Filesystem:
             code, name_only(code, name, dst_dir.fld_id), name=name, fld_id=dst_dir.fld_id
         )
         entry = node.entry if isinstance(node.entry, FileEntry) else _synthetic(code, "", 0)
-        entry = dataclasses.replace(
-            entry, title=html.escape(title, quote=False), fld_id=dst_dir.fld_id
-        )
+        entry = dataclasses.replace(entry, title=as_listed(title), fld_id=dst_dir.fld_id)
         node.entry = entry
         self._drop(src_dir.fld_id, ("file", code))
         self._add(dst_dir.fld_id, entry)
@@ -1054,23 +1047,22 @@ class Filesystem:
             raise VfsError(errno.EINVAL, 'clone wants {"code": ..., "name": ...}') from None
         if (await self._view(node.fld_id)).child(name) is not None:
             raise VfsError(errno.EEXIST, f"clone: {name} exists")
-        try:
-            with trio.fail_after(self.options.budget):
-                result = await self.api.file_clone(code, title=title_for(name), fld_id=node.fld_id)
-        except trio.TooSlowError:
-            raise VfsError(errno.EIO, "clone: no answer") from None
-        except UnsupportedError as exc:
-            w.features.mark_unsupported("clone")
-            raise vfs_error(exc, f"file/clone of {code}") from None
-        except ApiError as exc:
-            raise vfs_error(exc, f"file/clone of {code}") from None
+
+        async def clone() -> CloneResult:
+            try:
+                return await self.api.file_clone(code, title=file_title(name), fld_id=node.fld_id)
+            except UnsupportedError:
+                w.features.mark_unsupported("clone")
+                raise
+
+        result = await self._bounded(clone(), f"file/clone of {code}")
         source = w.mirror.meta(code)
         if source is not None:
             meta = dataclasses.replace(source, code=result.code, name=name, fld_id=node.fld_id)
         else:
             meta = name_only(result.code, name, node.fld_id)
         await w.mirror.put(meta)
-        entry = _synthetic(result.code, html.escape(title_for(name), quote=False), node.fld_id)
+        entry = _synthetic(result.code, as_listed(file_title(name)), node.fld_id)
         self._add(node.fld_id, entry)
         self.infos.invalidate(node.fld_id)  # the folder's file/info answer lacks the clone
         log.info("cloned %s into %s as %s (%s)", code, node.name or "/", name, result.code)
@@ -1078,13 +1070,9 @@ class Filesystem:
 
     async def _url_upload(self, node: Node, url: str) -> None:
         """`vipfs url-upload`: the host fetches the URL; the file shows once it has it."""
-        try:
-            with trio.fail_after(self.options.budget):
-                code = await self.api.upload_url(url.strip(), fld_id=node.fld_id)
-        except trio.TooSlowError:
-            raise VfsError(errno.EIO, "url-upload: no answer") from None
-        except ApiError as exc:
-            raise vfs_error(exc, "upload/url") from None
+        code = await self._bounded(
+            self.api.upload_url(url.strip(), fld_id=node.fld_id), "upload/url"
+        )
         self.listings.invalidate(node.fld_id)
         log.info("URL upload into %s queued by the host as %s", node.name or "/", code)
 
@@ -1108,7 +1096,7 @@ class Filesystem:
                 descr=row.descr,
             )
         )
-        entry = _synthetic(code, html.escape(title_for(row.name), quote=False), row.fld_id)
+        entry = _synthetic(code, as_listed(file_title(row.name)), row.fld_id)
         node = self.inodes.by_key(("up", row.id))
         if node is not None:
             self.inodes.rekey(node.ino, ("file", code))
@@ -1142,7 +1130,7 @@ class Filesystem:
         for fld_id in folders:
             self._drop(fld_id, ("file", code))
         if old is None:  # no listing holds it any more: what the db knows stands in
-            title = html.escape(title_for(meta.name if meta else name), quote=False)
+            title = as_listed(file_title(meta.name if meta else name))
             old = _synthetic(code, title, meta.fld_id if meta else 0)
         self._trashed(removed, file=old)
         await w.mirror.drop(code)
@@ -1364,11 +1352,7 @@ class Filesystem:
         return {PREFIX + "status": status.encode()}
 
     async def _render(self, name: str) -> bytes:
-        try:
-            with trio.fail_after(self.options.budget):
-                return await self.virtual.render(name)
-        except (ApiError, trio.TooSlowError) as exc:
-            raise VfsError(errno.EIO, f"{VIRTUAL_DIR}/{name}: {exc}") from None
+        return await self._bounded(self.virtual.render(name), f"{VIRTUAL_DIR}/{name}")
 
     async def _fetch_listing(self, fld_id: int) -> FolderListing:
         return await self.api.folder_list(fld_id, files=True)

@@ -13,6 +13,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from fnmatch import fnmatchcase
 
+from vipfs.vfs import defaults
+
 DEFAULT_PATTERNS: tuple[str, ...] = (
     ".*.??????",  # rsync's receiver: .name.XXXXXX
     "*.part",  # Firefox, wget, curl -O with .part
@@ -24,7 +26,7 @@ DEFAULT_PATTERNS: tuple[str, ...] = (
     ".goutputstream-*",  # GLib's atomic save
 )
 
-DEFAULT_IDLE = 3600.0
+DEFAULT_IDLE = defaults.HOLD_IDLE
 
 
 class HoldList:

@@ -18,8 +18,7 @@ from dataclasses import dataclass
 
 from vipfs.api.records import FileEntry, Folder, FolderListing
 from vipfs.vfs.inodes import NodeKey
-from vipfs.vfs.names import Entry, assign_names, file_order, unique_name
-from vipfs.vfs.uploads import title_token
+from vipfs.vfs.names import Entry, assign_names, file_order, title_token, unique_name
 
 VIRTUAL_DIR = ".vipfs"
 
@@ -133,9 +132,6 @@ class Listing:
 
     def child(self, name: str) -> Child | None:
         return self._by_name.get(name)
-
-    def file_codes(self) -> list[str]:
-        return [file.code for file in self.raw.files]
 
     # -- our own changes, one entry at a time ----------------------------------------------------
     def add(self, entry: Entry, record: FileEntry | Folder | None) -> str:

@@ -19,8 +19,8 @@ from typing import Generic, TypeVar
 
 import trio
 
-from vipfs.api.errors import ApiError, AuthError, NotFoundError
-from vipfs.vfs.errors import VfsError
+from vipfs.api.errors import ApiError
+from vipfs.vfs.errors import VfsError, from_api, no_answer
 
 log = logging.getLogger(__name__)
 
@@ -104,21 +104,15 @@ class Loader(Generic[K, V]):
                     value = await self._fetch(key)
                 except VfsError as exc:
                     flight.error = exc
-                except NotFoundError as exc:
-                    flight.error = VfsError(errno.ENOENT, f"{self._what} {key}: {exc.msg}")
-                except AuthError as exc:
-                    flight.error = VfsError(errno.EACCES, f"the API key was refused: {exc.msg}")
                 except ApiError as exc:
-                    flight.error = VfsError(errno.EIO, f"{self._what} {key}: {exc}")
+                    flight.error = from_api(exc, f"{self._what} {key}")
                 else:
                     flight.value = value
                     if self._generation.get(key, 0) == generation:
                         self._cache[key] = _Cached(value, self._clock())
                     return value
             if flight.error is None:
-                flight.error = VfsError(
-                    errno.EIO, f"{self._what} {key}: no answer within {self.budget:g} s"
-                )
+                flight.error = no_answer(f"{self._what} {key}", self.budget)
             return self._fallback(key, flight.error)
         finally:
             del self._flights[key]

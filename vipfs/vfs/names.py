@@ -1,4 +1,9 @@
-"""Titles and folder names from the server → filenames, and back.
+"""Every rule between a host's titles and the mount's filenames, both ways.
+
+Owns: the filename of a title (`encode`, `assign_names`), the title of a filename (`decode`,
+`file_title`, `folder_title`), the upload token carried in a title (`tokened_title`,
+`title_token`), and the host's HTML escaping (`as_listed`, `host_text`). No other module escapes,
+unescapes or builds a title. Imports: the standard library only.
 
 The server's titles may hold anything: `/`, control characters, `.` alone, HTML escapes, and
 they are not unique. A filename can hold none of that. `encode` maps a title onto a valid name
@@ -16,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import html
 import os
+import secrets
 from collections.abc import Container, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -33,7 +39,7 @@ _SPECIAL = {_ESCAPE, _SLASH, _DOT, *_FROM_PICTURE}
 
 def encode(title: str) -> str:
     """The filename for a server title (HTML-unescaped), before any length cut."""
-    text = html.unescape(title)
+    text = host_text(title)
     if text == "":
         return _ESCAPE
     if text in (".", ".."):
@@ -73,6 +79,49 @@ def decode(name: str) -> str:
     return "".join(out)
 
 
+def folder_title(name: str) -> str:
+    """The name `mkdir` or a folder rename sends for a filename."""
+    return decode(name)
+
+
+def file_title(name: str) -> str:
+    """The title vipfs gives a file: its name minus the extension (`My_clip.v2.mp4` →
+    `My_clip.v2`), decoded like a folder name (`AC ／ DC.mp4` → `AC / DC`); the exact name
+    stays in the local db, so the mount still shows it. Every file title vipfs sends comes
+    from here."""
+    stem, _ = os.path.splitext(name)
+    return decode(stem or name)
+
+
+TOKEN_PREFIX = "vipfs-"
+
+
+def new_token() -> str:
+    """A fresh upload token: `vipfs-` and 12 hex digits, unique enough to prove a file ours."""
+    return f"{TOKEN_PREFIX}{secrets.token_hex(6)}"
+
+
+def tokened_title(name: str, token: str) -> str:
+    """The title sent with the upload: survives the node's mangling and finds the file again."""
+    return f"{file_title(name)} {token}"
+
+
+def title_token(title: str) -> str:
+    """The word of a title where vipfs puts an upload token: its last ("" for a blank title)."""
+    words = title.rsplit(None, 1)
+    return words[-1] if words else ""
+
+
+def as_listed(title: str) -> str:
+    """A title vipfs sent, as the host's listings will show it (HTML-escaped, quotes kept)."""
+    return html.escape(title, quote=False)
+
+
+def host_text(value: str) -> str:
+    """A host string (title, description) as the user reads it: HTML escapes undone."""
+    return html.unescape(value)
+
+
 def fit(base: str, tail: str = "") -> str:
     """`base + tail` cut to NAME_MAX bytes: the base loses its end and gains a short hash."""
     if len((base + tail).encode()) <= NAME_MAX:
@@ -90,8 +139,7 @@ class Entry:
     """One child of a folder as far as naming cares.
 
     `key` identifies it (unique within the folder); `suffix` is what tells duplicates apart
-    (the file code, or the folder's code or id); `ext` is an extension the API does not keep
-    (the local database may know it), with its dot; `order` sorts oldest first; `exact` is a
+    (the file code, or the folder's code or id); `order` sorts oldest first; `exact` is a
     filename vipfs itself wrote (the local database's), used as it is instead of the title.
     """
 
@@ -100,19 +148,18 @@ class Entry:
     is_dir: bool
     suffix: str
     order: tuple[int, datetime | None, str | int]
-    ext: str = ""
     exact: str = ""
 
     @property
     def plain(self) -> str:
-        return self.exact or fit(encode(self.title), self.ext)
+        return self.exact or fit(encode(self.title))
 
     def labelled(self, label: str) -> tuple[str, str]:
         """(base, tail) of the name with `label` before the extension."""
         if self.exact:
             stem, ext = os.path.splitext(self.exact)
             return stem, label + ext
-        return encode(self.title), label + self.ext
+        return encode(self.title), label
 
 
 def file_order(uploaded: datetime | None, code: str) -> tuple[int, datetime | None, str]:

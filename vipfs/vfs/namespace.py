@@ -10,7 +10,6 @@ the host, removal is refused with EPERM.
 from __future__ import annotations
 
 import errno
-import html
 import logging
 from collections.abc import Collection
 from dataclasses import dataclass
@@ -18,38 +17,22 @@ from typing import Unpack
 
 from vipfs.api.errors import (
     ApiError,
-    AuthError,
     NotFoundError,
     NotSentError,
-    RequestRejectedError,
     TransientError,
     UnsupportedError,
 )
 from vipfs.api.protocol import XvsApi
-from vipfs.vfs.errors import VfsError
+from vipfs.vfs.errors import VfsError, from_api
 from vipfs.vfs.features import HostFeatures
 from vipfs.vfs.metadb import MetaDb
+from vipfs.vfs.names import host_text
 from vipfs.vfs.uploads import FileEdit, edit_keep_tags
 
 log = logging.getLogger(__name__)
 
 TRASH = "vipfs-trash"
 NO_DELETE = "this host offers no {op} and trash is off (--no-trash)"
-
-
-def vfs_error(exc: ApiError, what: str) -> VfsError:
-    """An API failure as the errno a user's tool should see, with the server's words."""
-    if isinstance(exc, NotFoundError):
-        return VfsError(errno.ENOENT, f"{what}: {exc.msg}")
-    if isinstance(exc, AuthError):
-        return VfsError(errno.EACCES, f"{what}: the API key was refused: {exc.msg}")
-    if isinstance(exc, UnsupportedError):
-        return VfsError(errno.EPERM, f"{what}: the host does not offer this: {exc.msg}")
-    if isinstance(exc, RequestRejectedError):
-        return VfsError(errno.EINVAL, f"{what}: the host refused: {exc.msg}")
-    if isinstance(exc, TransientError):
-        return VfsError(errno.EIO, f"{what}: {exc}")
-    return VfsError(errno.EIO, f"{what}: {exc}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +67,7 @@ class Namespace:
                 return await self.api.folder_create(name, parent)
             except NotSentError:
                 if attempt == attempts:
-                    raise vfs_error(NotSentError("no connection"), f"mkdir {name!r}") from None
+                    raise from_api(NotSentError("no connection"), f"mkdir {name!r}") from None
             except TransientError as exc:
                 try:
                     found = await self._find_new_folder(name, parent, known)
@@ -94,17 +77,15 @@ class Namespace:
                     log.info("mkdir %r: the lost answer had created folder %d", name, found)
                     return found
                 if attempt == attempts:
-                    raise vfs_error(exc, f"mkdir {name!r}") from None
+                    raise from_api(exc, f"mkdir {name!r}") from None
             except ApiError as exc:
-                raise vfs_error(exc, f"mkdir {name!r}") from None
+                raise from_api(exc, f"mkdir {name!r}") from None
         raise AssertionError("unreachable")
 
     async def _find_new_folder(self, name: str, parent: int, known: Collection[int]) -> int | None:
         listing = await self.api.folder_list(parent, files=False)
         ids = [
-            f.fld_id
-            for f in listing.folders
-            if html.unescape(f.name) == name and f.fld_id not in known
+            f.fld_id for f in listing.folders if host_text(f.name) == name and f.fld_id not in known
         ]
         return max(ids) if ids else None
 
@@ -121,7 +102,7 @@ class Namespace:
         try:
             await self.api.folder_edit(fld_id, name=name, parent_id=parent, descr=descr)
         except ApiError as exc:
-            raise vfs_error(exc, f"folder/edit of folder {fld_id}") from None
+            raise from_api(exc, f"folder/edit of folder {fld_id}") from None
 
     # -- files ---------------------------------------------------------------------------------
     async def edit_file(self, code: str, what: str, **edit: Unpack[FileEdit]) -> None:
@@ -129,7 +110,7 @@ class Namespace:
         try:
             await edit_keep_tags(self.api, self.db, code, **edit)
         except ApiError as exc:
-            raise vfs_error(exc, what) from None
+            raise from_api(exc, what) from None
 
     # -- removal -------------------------------------------------------------------------------
     async def remove_file(self, code: str, name: str) -> Removed:
@@ -143,7 +124,7 @@ class Namespace:
             except UnsupportedError:
                 self.features.mark_unsupported("delete")
             except ApiError as exc:
-                raise vfs_error(exc, f"deleting {name!r}") from None
+                raise from_api(exc, f"deleting {name!r}") from None
         trash, created = await self._trash("file/delete")
         await self.edit_file(code, f"moving {name!r} to {TRASH}", fld_id=trash)
         log.info("moved %s (%s) into %s: this host offers no file/delete", name, code, TRASH)
@@ -160,7 +141,7 @@ class Namespace:
             except UnsupportedError:
                 self.features.mark_unsupported("folder_delete")
             except ApiError as exc:
-                raise vfs_error(exc, f"deleting folder {name!r}") from None
+                raise from_api(exc, f"deleting folder {name!r}") from None
         if fld_id == self._trash_id:
             raise VfsError(errno.EPERM, f"{TRASH} cannot go into itself; empty it on the website")
         trash, created = await self._trash("folder/delete")
@@ -189,12 +170,12 @@ class Namespace:
         try:
             root = await self.api.folder_list(0, files=False)
             for folder in root.folders:
-                if folder.name == TRASH:
+                if host_text(folder.name) == TRASH:
                     self._trash_id = folder.fld_id
                     return folder.fld_id, False
             self._trash_id = await self.api.folder_create(TRASH, 0)
         except ApiError as exc:
-            raise vfs_error(exc, f"finding or creating {TRASH}") from None
+            raise from_api(exc, f"finding or creating {TRASH}") from None
         log.info("created folder %s (%d) for removed entries", TRASH, self._trash_id)
         return self._trash_id, True
 

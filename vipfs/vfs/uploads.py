@@ -39,9 +39,7 @@ import errno
 import heapq
 import logging
 import math
-import os
 import random
-import secrets
 import sqlite3
 import time
 from collections.abc import Callable
@@ -61,10 +59,11 @@ from vipfs.api.errors import (
 )
 from vipfs.api.protocol import XvsApi
 from vipfs.api.records import FileEntry
+from vipfs.vfs import defaults
 from vipfs.vfs.errors import VfsError
 from vipfs.vfs.holdlist import HoldList
 from vipfs.vfs.metadb import FileMeta, MetaDb, Stray, Upload, UploadState
-from vipfs.vfs.names import decode
+from vipfs.vfs.names import file_title, new_token, title_token, tokened_title
 from vipfs.vfs.spool import Spool
 
 log = logging.getLogger(__name__)
@@ -76,35 +75,10 @@ class _Gone(Exception):
 
 BACKOFF_FIRST = 1.0
 BACKOFF_CAP = 300.0
-TOKEN_PREFIX = "vipfs-"
 CUT_OFF = "the mount ended while it was open for writing"
 
 _PENDING = (UploadState.QUEUED, UploadState.HELD)
 _BUSY = (UploadState.QUEUED, UploadState.UPLOADING)
-
-
-def title_for(name: str) -> str:
-    """The title vipfs gives a file: its name minus the extension (`My_clip.v2.mp4` →
-    `My_clip.v2`), decoded like a folder name (`AC ／ DC.mp4` → `AC / DC`); the exact name
-    stays in the local db, so the mount still shows it. Every file title vipfs sends comes
-    from here."""
-    stem, _ = os.path.splitext(name)
-    return decode(stem or name)
-
-
-def tokened_title(name: str, token: str) -> str:
-    """The title sent with the upload: survives the node's mangling and finds the file again."""
-    return f"{title_for(name)} {token}"
-
-
-def new_token() -> str:
-    return f"{TOKEN_PREFIX}{secrets.token_hex(6)}"
-
-
-def title_token(title: str) -> str:
-    """The word of a title where vipfs puts an upload token: its last ("" for a blank title)."""
-    words = title.rsplit(None, 1)
-    return words[-1] if words else ""
 
 
 class AmbiguousTokenError(Exception):
@@ -237,8 +211,8 @@ class UploadQueue:
         db: MetaDb,
         spool: Spool,
         *,
-        write_back: float = 5.0,
-        transfers: int = 4,
+        write_back: float = defaults.WRITE_BACK,
+        transfers: int = defaults.TRANSFERS,
         hold: HoldList | None = None,
         clock: Callable[[], float] = time.time,
         rng: random.Random | None = None,
@@ -768,7 +742,7 @@ class UploadQueue:
                     self._api,
                     self._db,
                     code,
-                    title=title_for(row.name),
+                    title=file_title(row.name),
                     fld_id=row.fld_id,
                     tags=row.tags or "",
                 )

@@ -6,9 +6,8 @@ listing where both say something, since it is the fresher and fuller answer.
 
 from __future__ import annotations
 
-import html
-
 from vipfs.api.records import FileEntry, FileInfo, Folder
+from vipfs.vfs.names import host_text
 
 PREFIX = "user.vipfs."
 
@@ -36,8 +35,8 @@ def file_xattrs(entry: FileEntry, info: FileInfo | None, status: str) -> dict[st
     }
     if found is not None:  # the writable ones, as the host holds them now
         values |= {
-            "title": html.unescape(found.title) if found.title is not None else None,
-            "descr": html.unescape(found.descr) if found.descr is not None else None,
+            "title": host_text(found.title) if found.title is not None else None,
+            "descr": host_text(found.descr) if found.descr is not None else None,
             "tags": found.tags,
             "public": _flag(found.public),
             "adult": _flag(found.adult),

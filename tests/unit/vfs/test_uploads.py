@@ -18,16 +18,17 @@ from vipfs.api.errors import AuthError, RateLimitedError, RequestRejectedError, 
 from vipfs.vfs.errors import VfsError
 from vipfs.vfs.holdlist import HoldList
 from vipfs.vfs.metadb import FileMeta, UploadState
+from vipfs.vfs.names import file_title, tokened_title
 from vipfs.vfs.spool import Spool
-from vipfs.vfs.uploads import CUT_OFF, QueueStatus, edit_keep_tags, title_for, tokened_title
+from vipfs.vfs.uploads import CUT_OFF, QueueStatus, edit_keep_tags
 
 
 def test_titles_drop_only_the_extension() -> None:
-    assert title_for("My_clip.v2.mp4") == "My_clip.v2"
-    assert title_for(".hidden") == ".hidden"
-    assert title_for("noext") == "noext"
-    assert title_for("AC ／ DC.mp4") == "AC / DC"  # a name's encoding is undone, as for folders
-    assert title_for("．．.mp4") == ".."
+    assert file_title("My_clip.v2.mp4") == "My_clip.v2"
+    assert file_title(".hidden") == ".hidden"
+    assert file_title("noext") == "noext"
+    assert file_title("AC ／ DC.mp4") == "AC / DC"  # a name's encoding is undone, as for folders
+    assert file_title("．．.mp4") == ".."
     assert tokened_title("a／b.mp4", "vipfs-0123456789ab") == "a/b vipfs-0123456789ab"
     assert tokened_title("a.mp4", "vipfs-0123456789ab") == "a vipfs-0123456789ab"
 

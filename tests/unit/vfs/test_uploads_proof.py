@@ -15,7 +15,8 @@ from trio.testing import MockClock
 from tests.unit.vfs.conftest import Env, eventually
 from vipfs.api.errors import TransientError
 from vipfs.api.records import FileEntry
-from vipfs.vfs.uploads import AmbiguousTokenError, QueueStatus, proven_copy, title_token
+from vipfs.vfs.names import title_token
+from vipfs.vfs.uploads import AmbiguousTokenError, QueueStatus, proven_copy
 
 TOKEN = "vipfs-0123456789ab"
 

@@ -15,7 +15,8 @@ from trio.testing import MockClock
 from tests.unit.vfs.conftest import Env, eventually
 from vipfs.api.errors import TransientError
 from vipfs.vfs.metadb import UploadState
-from vipfs.vfs.uploads import UploadQueue, title_for
+from vipfs.vfs.names import file_title
+from vipfs.vfs.uploads import UploadQueue
 
 SEEDS = int(os.environ.get("VIPFS_RANDOM_SEEDS", "16"))  # raise it for a deeper hunt
 NAMES = ["a.mp4", "b_c.v2.mkv", ".a.mp4.Xy12Ab", "d.mp4.part", "notes.txt", "e f.avi"]
@@ -109,7 +110,7 @@ async def test_random_sequences_end_exactly_once(
             done_codes.add(row.code)
             remote = env.api.files[row.code]
             assert remote.data == data
-            assert (remote.title, remote.fld_id) == (title_for(row.name), row.fld_id)
+            assert (remote.title, remote.fld_id) == (file_title(row.name), row.fld_id)
             meta = await env.db.get_file(row.code)
             assert meta is not None and (meta.name, meta.size) == (row.name, len(data))
         else:
