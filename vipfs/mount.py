@@ -5,6 +5,11 @@ cleanly, SIGHUP forgets cached listings) and the teardown order. Before anything
 key and the server are checked, so a bad key or a dead server costs one line and exit 1 with
 nothing mounted. Without `-f` the process forks, and the parent exits only once the child's mount
 answers (or prints the child's one-line failure).
+
+Owns: turning settled options into `MountConfig` (`mount_config`; which option lands where is
+the option table's `goes`), the startup checks, the fork, and the order parts start and stop in.
+Imports: everything below it (api, vfs, fuse_ops, pyfuse3); its options come from
+vipfs.mount_options, nothing here declares one.
 """
 
 from __future__ import annotations
