@@ -84,7 +84,7 @@ class MountConfig:
     allow_other: bool
     connect_timeout: float
     debug_fuse: bool
-    subtype: str = "vipfs"
+    subtype: str = mount_options.SUBTYPE
     write_back: float = defaults.WRITE_BACK
     transfers: int = defaults.TRANSFERS
     hold: str | None = None

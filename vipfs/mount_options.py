@@ -31,6 +31,7 @@ from vipfs.vfs.readpolicy import DEFAULT_DENIED, parse_names
 
 DEFAULT_REMOTE = "default"
 DEFAULT_API_URL = "https://vipstream.cc/api"
+SUBTYPE = "vipfs"  # the mount table's fuse.SUBTYPE
 CONNECT_TIMEOUT = 30.0  # seconds an unreachable server is retried at start (the mount's alone)
 
 # value: takes one; flag: store_true; count: -v -v; optional: a value or none (then `const`);
@@ -231,11 +232,11 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option(
         ("--subtype",),
-        "the mount table shows the type fuse.SUBTYPE (default vipfs); 'sshfs' makes "
+        f"the mount table shows the type fuse.SUBTYPE (default {SUBTYPE}); 'sshfs' makes "
         "GLib file managers treat the mount as remote (a pretence, see docs/desktop.md)",
         "subtype",
         parse=subtype,
-        default="vipfs",
+        default=SUBTYPE,
     ),
     Option(("--allow-other",), "let other users in", "allow_other", kind="flag", default=False),
     Option(("--uid",), "owner of every entry", "options.owner.uid", parse=int, default=os.getuid()),
