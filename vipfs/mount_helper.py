@@ -91,13 +91,6 @@ def split_options(text: str) -> list[str]:
     return [item for item in items if item]
 
 
-def mount_options() -> dict[str, Option]:
-    """`vipfs mount`'s long options (`--dir-cache-time` → its option), from its option table."""
-    from vipfs.mount_options import long_flags  # late: `mount.vipfs -h` needs none of it
-
-    return long_flags()
-
-
 def translate(
     source: str,
     mountpoint: str,
@@ -106,8 +99,12 @@ def translate(
     sloppy: bool = False,
     known: dict[str, Option] | None = None,
 ) -> Translation:
-    known = mount_options() if known is None else known
-    remote = source.removeprefix(PREFIX) or "default"
+    """The `vipfs mount` command an fstab line means; `known`: the long options it may name
+    (default: the option table's)."""
+    from vipfs import mount_options as table  # late: `mount.vipfs -h` needs none of it
+
+    known = table.long_flags() if known is None else known
+    remote = source.removeprefix(PREFIX) or table.DEFAULT_REMOTE
     result = Translation(remote, mountpoint)
     for option in (item for text in option_lists for item in split_options(text)):
         name, has_value, value = option.partition("=")
