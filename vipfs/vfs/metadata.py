@@ -1,9 +1,10 @@
 """The metadata authority: the `files` table of the metadata db, in memory and on disk.
 
-Owns: every write of the `files` table (`MetaDb.put_file`, `update_file`, `delete_file`,
-`finish_upload` are called from here and nowhere else), and the in-memory copy of it that
-building a listing reads in one synchronous step without touching SQLite. Because it is the one
-writer, memory and db never disagree and nobody re-reads what another writer wrote.
+Owns: every write of the `files` table (`MetaDb.put_file`, `update_file`, `delete_file` and
+`finish_upload` are called from here and nowhere else: tests/unit/vfs/test_write_path_rules.py
+reads the source for it), and the in-memory copy that building a listing reads in one
+synchronous step without touching SQLite. Being the one writer, memory and db never disagree,
+and nobody re-reads what another writer wrote.
 Imports: `metadb` only.
 
 A change lands in memory first, synchronously, and the db follows in a worker thread (writes
@@ -64,7 +65,7 @@ class Metadata(Mapping[str, str]):
         if self._rows.pop(code, None) is not None:
             await self.db.delete_file(code)
 
-    async def finish_upload(self, upload_id: int, meta: FileMeta) -> None:
+    async def record_upload(self, upload_id: int, meta: FileMeta) -> None:
         """The queue row `upload_id` is done and `meta` is its file: both in one transaction,
         so a crash leaves either a row to resume or a finished file, never both or neither."""
         await self.db.finish_upload(upload_id, meta)

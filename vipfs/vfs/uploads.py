@@ -518,7 +518,7 @@ class UploadQueue:
             tags=row.tags or "",
             descr=row.descr,
         )
-        await self._metadata.finish_upload(upload_id, meta)
+        await self._metadata.record_upload(upload_id, meta)
         if self._forget(upload_id) is None:
             # discarded while the db recorded it: the stray cleaner removes the host copy,
             # and the file record goes again (even though the discard cancelled this attempt)
