@@ -1,0 +1,131 @@
+"""Races between a directory handle's snapshot and the model changing under it.
+
+`opendir` snapshots a folder; the kernel reads that snapshot (`readdir`) later, in as many
+batches as it likes. Meanwhile an upload may finish (the file's inode moves from its queue key to
+its file code) or a file may be removed. What readdir hands out must still be the truth: the
+file's own inode with its own size, mtime and mode, never a fresh inode with made-up attributes
+(readdirplus gives those attributes to the kernel, which shows them to `stat`). A file removed
+meanwhile is left out: POSIX leaves it open whether readdir still lists it, and we know it is
+gone, so listing it would only resurrect it with attributes nobody can know.
+
+Everything runs on trio's virtual clock through the facade only; no sleep synchronises anything:
+each step is awaited until it is done.
+"""
+
+from __future__ import annotations
+
+import errno
+import stat
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+import trio
+from trio.testing import MockClock
+
+from tests.unit.vfs.clock import thread_aware_clock
+from tests.unit.vfs.test_writing import MTIME, CloningApi, Mount, write_file
+from vipfs.vfs.attrs import Attr
+from vipfs.vfs.errors import VfsError
+from vipfs.vfs.filesystem import DirEntry, Filesystem
+from vipfs.vfs.inodes import ROOT_INO
+from vipfs.vfs.metadb import MetaDb
+
+
+@pytest.fixture
+def virtual_clock(monkeypatch: pytest.MonkeyPatch) -> MockClock:
+    return thread_aware_clock(monkeypatch)
+
+
+@pytest.fixture
+async def mount(
+    tmp_path: Path, nursery: trio.Nursery, virtual_clock: MockClock
+) -> AsyncIterator[Mount]:
+    db = await MetaDb.open(tmp_path / "meta.db")
+    m = Mount(tmp_path, nursery, db, CloningApi())
+    yield m
+    if m.scope is not None:
+        m.stop()
+    await db.close()
+
+
+def read_all(fs: Filesystem, fh: int, start: int = 0) -> list[DirEntry]:
+    """What the kernel's readdirplus does with a handle: take every entry (and its inode)."""
+    out = []
+    for item in fs.readdir(fh, start):
+        fs.remember(item.attr.ino)
+        out.append(item)
+    return out
+
+
+def facts(attr: Attr) -> tuple[int, int, int, int]:
+    return attr.ino, attr.size, attr.mtime_ns, stat.S_IMODE(attr.mode)
+
+
+async def test_readdir_of_a_snapshot_taken_before_the_upload_finished_shows_the_uploaded_file(
+    mount: Mount, virtual_clock: MockClock
+) -> None:
+    """The rsync flake: `ls -l` (opendir) while the file is queued, its upload finishes, then
+    the kernel reads the entries. The entry must be the file's own inode, size, mtime, mode."""
+    fs = await mount.start()
+    ino = await write_file(fs, "clip.mp4", b"0123456789", mtime=MTIME)  # created 0o600
+    fh = await fs.opendir(ROOT_INO)  # the snapshot holds the queued file
+    await fs.wait_uploads()
+    assert len(mount.api.files) == 1  # it is on the host now, under a file code
+    entries = {e.name: e.attr for e in read_all(fs, fh)}
+    fs.releasedir(fh)
+    assert facts(entries["clip.mp4"]) == (ino, 10, MTIME, 0o600)
+    assert facts(await fs.lookup(ROOT_INO, "clip.mp4")) == (ino, 10, MTIME, 0o600)
+    assert facts(await fs.getattr(ino)) == (ino, 10, MTIME, 0o600)
+
+
+async def test_a_snapshot_read_in_two_batches_across_an_upload_keeps_every_inode(
+    mount: Mount, virtual_clock: MockClock
+) -> None:
+    """The kernel reads a big folder in batches; uploads finish between them."""
+    fs = await mount.start()
+    inos = {}
+    for i, name in enumerate(["a.mp4", "b.mp4", "c.mp4"]):
+        inos[name] = await write_file(fs, name, b"x" * (i + 1), mtime=MTIME + i)
+    fh = await fs.opendir(ROOT_INO)
+    first = read_all(fs, fh)[:2]  # the kernel's buffer took two entries: .vipfs and a.mp4
+    await fs.wait_uploads()
+    rest = read_all(fs, fh, first[-1].next_id)
+    fs.releasedir(fh)
+    got = {e.name: facts(e.attr) for e in (*first, *rest)}
+    assert [e.name for e in (*first, *rest)] == [".vipfs", "a.mp4", "b.mp4", "c.mp4"]
+    for i, name in enumerate(["a.mp4", "b.mp4", "c.mp4"]):
+        assert got[name] == (inos[name], i + 1, MTIME + i, 0o600), name
+
+
+async def test_a_queued_file_removed_after_opendir_is_not_resurrected_by_readdir(
+    mount: Mount, virtual_clock: MockClock
+) -> None:
+    fs = await mount.start(write_back=1000)  # stays queued throughout
+    kept = await write_file(fs, "kept.mp4", b"keep", mtime=MTIME)
+    await write_file(fs, "gone.mp4", b"gone", mtime=MTIME)
+    fh = await fs.opendir(ROOT_INO)
+    await fs.unlink(ROOT_INO, "gone.mp4")
+    entries = read_all(fs, fh)
+    fs.releasedir(fh)
+    assert [e.name for e in entries] == [".vipfs", "kept.mp4"]
+    assert facts(entries[1].attr) == (kept, 4, MTIME, 0o600)
+    with pytest.raises(VfsError) as err:
+        await fs.lookup(ROOT_INO, "gone.mp4")
+    assert err.value.errno == errno.ENOENT
+
+
+async def test_an_uploaded_file_removed_after_opendir_is_not_resurrected_by_readdir(
+    mount: Mount, virtual_clock: MockClock
+) -> None:
+    fs = await mount.start()
+    kept = await write_file(fs, "kept.mp4", b"keep", mtime=MTIME)
+    await write_file(fs, "gone.mp4", b"gone", mtime=MTIME)
+    await fs.wait_uploads()
+    fh = await fs.opendir(ROOT_INO)
+    await fs.unlink(ROOT_INO, "gone.mp4")
+    entries = read_all(fs, fh)
+    fs.releasedir(fh)
+    assert [e.name for e in entries] == [".vipfs", "kept.mp4"]
+    assert facts(entries[1].attr) == (kept, 4, MTIME, 0o600)
+    assert [f.title for f in mount.api.files.values()] == ["kept"]
