@@ -8,6 +8,10 @@ file's own inode with its own size, mtime and mode, never a fresh inode with mad
 meanwhile is left out: POSIX leaves it open whether readdir still lists it, and we know it is
 gone, so listing it would only resurrect it with attributes nobody can know.
 
+A write cut by a full disk (the cp flake): the spool must then hold exactly the bytes the
+writer was told it wrote, so `stat` says the same while the writer holds the file (the size the
+kernel caches) as after its close, and a read gives those bytes.
+
 Everything runs on trio's virtual clock through the facade only; no sleep synchronises anything:
 each step is awaited until it is done.
 """
@@ -15,6 +19,7 @@ each step is awaited until it is done.
 from __future__ import annotations
 
 import errno
+import os
 import stat
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -129,3 +134,50 @@ async def test_an_uploaded_file_removed_after_opendir_is_not_resurrected_by_read
     assert [e.name for e in entries] == [".vipfs", "kept.mp4"]
     assert facts(entries[1].attr) == (kept, 4, MTIME, 0o600)
     assert [f.title for f in mount.api.files.values()] == ["kept"]
+
+
+class FullDisk:
+    """A disk with `free` bytes left, behaving as tmpfs does: `pwrite` stores what fits and
+    returns that short count; with nothing left it fails with ENOSPC."""
+
+    def __init__(self, free: int) -> None:
+        self.free = free
+        self._pwrite = os.pwrite
+
+    def pwrite(self, fd: int, data: bytes | memoryview, offset: int) -> int:
+        if self.free == 0:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        stored = self._pwrite(fd, memoryview(data)[: self.free], offset)
+        self.free -= stored
+        return stored
+
+
+async def test_a_write_cut_by_a_full_disk_keeps_exactly_the_bytes_the_writer_was_told(
+    mount: Mount, virtual_clock: MockClock, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fs = await mount.start(write_back=1000)
+    data = bytes(range(256)) * 1024  # 256 KiB, written 64 KiB at a time
+    chunk = 64 << 10
+    opened, attr = await fs.create(ROOT_INO, "big.mp4", 0o644)
+    monkeypatch.setattr(os, "pwrite", FullDisk(free=100_000).pwrite)  # room for 1.5 chunks
+    told = 0
+    failure: VfsError | None = None
+    while told < len(data):  # cp's full_write: a short count is retried from where it ended
+        try:
+            told += await fs.write(opened.fh, told, data[told : told + chunk])
+        except VfsError as exc:
+            failure = exc
+            break
+    assert failure is not None and failure.errno == errno.ENOSPC
+    assert 0 < told < len(data)
+    while_open = (await fs.getattr(attr.ino)).size  # what the kernel caches until the close
+    await fs.release(opened.fh)
+    after_close = (await fs.getattr(attr.ino)).size
+    [spool] = (tmp_path / "spool").glob("*.spool")
+    kept = spool.read_bytes()
+    assert (while_open, after_close, len(kept)) == (told, told, told)
+    assert kept == data[:told]
+    reading = await fs.open(attr.ino, os.O_RDONLY)
+    assert await fs.read(reading.fh, 0, len(data)) == data[:told]
+    await fs.release(reading.fh)
+    assert (await fs.getxattr(attr.ino, "user.vipfs.status")).startswith(b"incomplete: ")
