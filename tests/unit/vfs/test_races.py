@@ -36,6 +36,11 @@ from vipfs.vfs.filesystem import DirEntry, Filesystem
 from vipfs.vfs.inodes import ROOT_INO
 from vipfs.vfs.metadb import MetaDb
 
+# Both races are open on main: these tests fail there, deterministically (see --runxfail). The
+# marks go with the fixes: strict, so a test that passes while marked fails the suite.
+READDIR_RACE = pytest.mark.xfail(strict=True, reason="readdir adopts a stale snapshot key")
+FULL_DISK_RACE = pytest.mark.xfail(strict=True, reason="a cut write keeps more than it told")
+
 
 @pytest.fixture
 def virtual_clock(monkeypatch: pytest.MonkeyPatch) -> MockClock:
@@ -67,6 +72,7 @@ def facts(attr: Attr) -> tuple[int, int, int, int]:
     return attr.ino, attr.size, attr.mtime_ns, stat.S_IMODE(attr.mode)
 
 
+@READDIR_RACE
 async def test_readdir_of_a_snapshot_taken_before_the_upload_finished_shows_the_uploaded_file(
     mount: Mount, virtual_clock: MockClock
 ) -> None:
@@ -84,6 +90,7 @@ async def test_readdir_of_a_snapshot_taken_before_the_upload_finished_shows_the_
     assert facts(await fs.getattr(ino)) == (ino, 10, MTIME, 0o600)
 
 
+@READDIR_RACE
 async def test_a_snapshot_read_in_two_batches_across_an_upload_keeps_every_inode(
     mount: Mount, virtual_clock: MockClock
 ) -> None:
@@ -103,6 +110,7 @@ async def test_a_snapshot_read_in_two_batches_across_an_upload_keeps_every_inode
         assert got[name] == (inos[name], i + 1, MTIME + i, 0o600), name
 
 
+@READDIR_RACE
 async def test_a_queued_file_removed_after_opendir_is_not_resurrected_by_readdir(
     mount: Mount, virtual_clock: MockClock
 ) -> None:
@@ -120,6 +128,7 @@ async def test_a_queued_file_removed_after_opendir_is_not_resurrected_by_readdir
     assert err.value.errno == errno.ENOENT
 
 
+@READDIR_RACE
 async def test_an_uploaded_file_removed_after_opendir_is_not_resurrected_by_readdir(
     mount: Mount, virtual_clock: MockClock
 ) -> None:
@@ -152,6 +161,7 @@ class FullDisk:
         return stored
 
 
+@FULL_DISK_RACE
 async def test_a_write_cut_by_a_full_disk_keeps_exactly_the_bytes_the_writer_was_told(
     mount: Mount, virtual_clock: MockClock, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
