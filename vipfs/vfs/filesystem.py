@@ -48,7 +48,8 @@ from vipfs.vfs.listing import (
     pending_entry,
 )
 from vipfs.vfs.loader import Clock, Loader
-from vipfs.vfs.metadb import FileMeta, MetaDb, Upload, UploadState, error_errno
+from vipfs.vfs.metadata import UNKNOWN_SIZE, Metadata, name_only
+from vipfs.vfs.metadb import MetaDb, Upload, UploadState, error_errno
 from vipfs.vfs.names import as_listed, file_title, folder_title
 from vipfs.vfs.namespace import TRASH, Namespace, Removed
 from vipfs.vfs.quota import Quota
@@ -56,7 +57,7 @@ from vipfs.vfs.readpolicy import ReadPolicy
 from vipfs.vfs.spool import Spool
 from vipfs.vfs.uploads import UploadQueue
 from vipfs.vfs.virtual import Virtual
-from vipfs.vfs.writing import UNKNOWN_SIZE, Live, Mirror, SpoolHandle, name_only
+from vipfs.vfs.writing import Live, SpoolHandle
 from vipfs.vfs.xattrs import PREFIX, file_status, file_xattrs, folder_xattrs
 
 log = logging.getLogger(__name__)
@@ -172,18 +173,18 @@ class _Writer:
         self.db = setup.db
         self.spool = setup.spool
         self.features = setup.features
-        self.mirror = Mirror(setup.db, [])
-        self.names = Namespace(api, setup.db, setup.features, trash=setup.trash)
+        self.mirror = Metadata(setup.db)
+        self.names = Namespace(api, self.mirror, setup.features, trash=setup.trash)
         self.queue = UploadQueue(
             api,
             setup.db,
             setup.spool,
+            metadata=self.mirror,
             write_back=setup.write_back,
             transfers=setup.transfers,
             hold=setup.hold,
             clock=setup.clock,
             on_done=fs._uploaded,
-            on_failed=fs._upload_failed,
         )
         self.live: dict[int, Live] = {}
 
@@ -242,7 +243,7 @@ class Filesystem:
         async with trio.open_nursery() as nursery:
             self._nursery = nursery
             if self.w is not None:
-                self.w.mirror = await Mirror.load(self.w.db)
+                await self.w.mirror.load()
                 await nursery.start(self.w.queue.run)
                 for item in _all_items(self.w.queue.status()):
                     self._queued.setdefault(item.fld_id, {})[item.id] = None
@@ -495,7 +496,6 @@ class Filesystem:
             w.names.edit_file(node.code, f"setting {name} of {node.name}", **changes),
             f"file/edit of {node.name}",
         )
-        await w.mirror.refresh(node.code)
         entry = node.entry
         if isinstance(entry, FileEntry):
             self.infos.invalidate(entry.fld_id)
@@ -1079,23 +1079,7 @@ class Filesystem:
     # -- the upload queue's callbacks (synchronous: one step of the model) ---------------------
     def _uploaded(self, row: Upload) -> None:
         assert self.w is not None and row.code is not None
-        code = row.code
-        if row.id not in self._queued_at:  # discarded while its last step ran: the queue
-            if self._nursery is not None:  # removes the copy; forget what it recorded
-                self._nursery.start_soon(self.w.db.delete_file, code)
-            return
-        self.w.mirror.set(
-            FileMeta(
-                code=code,
-                name=row.name,
-                fld_id=row.fld_id,
-                size=row.size,
-                mtime_ns=row.mtime_ns,
-                mode=row.mode,
-                tags=row.tags or "",
-                descr=row.descr,
-            )
-        )
+        code = row.code  # the queue recorded it in the metadata (and tells of no discarded row)
         entry = _synthetic(code, as_listed(file_title(row.name)), row.fld_id)
         node = self.inodes.by_key(("up", row.id))
         if node is not None:
@@ -1107,19 +1091,16 @@ class Filesystem:
         if row.replaces and row.replaces != code and self._nursery is not None:
             self._nursery.start_soon(self._drop_replaced, row.replaces, row.name)
 
-    def _upload_failed(self, row: Upload) -> None:
-        """Nothing to change: status and attributes are read from the row when asked."""
-
     async def _drop_replaced(self, code: str, name: str) -> None:
         """The old copy of an overwritten file goes once the new one is on the host (or when
         the new one is removed before its upload)."""
         w = self._writer()
+        meta = w.mirror.meta(code)  # before a move into the trash changes its folder
         try:
             removed = await w.names.remove_file(code, name)
         except VfsError as exc:
             log.warning("the old copy of %s (%s) stays on the host: %s", name, code, exc.why)
             return
-        meta = w.mirror.meta(code)
         folders = {meta.fld_id} if meta is not None else set()
         old: FileEntry | None = None
         for fld_id, (raw, view) in self._views.items():  # the new version may have moved away
