@@ -26,10 +26,8 @@ pytestmark = pytest.mark.fuse
 
 CHUNK = 1 << 20  # what cp writes at a time
 # Open on main: fails there on every run (see --runxfail); the mark goes with the fix (strict).
-FULL_DISK_RACE = pytest.mark.xfail(strict=True, reason="a cut write keeps more than it told")
 
 
-@FULL_DISK_RACE
 def test_a_write_cut_by_a_full_disk_keeps_exactly_the_bytes_the_writer_was_told(
     mounts: Mounts,  # noqa: F811
     emulator: Emulator,

@@ -39,7 +39,6 @@ from vipfs.vfs.metadb import MetaDb
 # Both races are open on main: these tests fail there, deterministically (see --runxfail). The
 # marks go with the fixes: strict, so a test that passes while marked fails the suite.
 READDIR_RACE = pytest.mark.xfail(strict=True, reason="readdir adopts a stale snapshot key")
-FULL_DISK_RACE = pytest.mark.xfail(strict=True, reason="a cut write keeps more than it told")
 
 
 @pytest.fixture
@@ -161,7 +160,6 @@ class FullDisk:
         return stored
 
 
-@FULL_DISK_RACE
 async def test_a_write_cut_by_a_full_disk_keeps_exactly_the_bytes_the_writer_was_told(
     mount: Mount, virtual_clock: MockClock, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
