@@ -752,8 +752,8 @@ async def test_stat_during_the_last_close_shows_the_written_size(
     mount: Mount, virtual_clock: MockClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     fs = await mount.start()
-    assert fs.w is not None
-    queue = fs.w.queue
+    assert fs.remote.writes is not None
+    queue = fs.remote.writes.queue
     real_touch = queue.touch
     sizes: list[int] = []
 
