@@ -2,8 +2,8 @@
 
 Owns: the inode table, the folder views, the mount time, the background nursery, and the
 lookups every part repeats (the node of an inode, the folder a change goes into, a bounded
-call, a node's attributes).  Imports: `vipfs.vfs` attrs, dto, errors, inodes, listing (the
-reserved name), nodeattrs, remote, views.
+call, a node's attributes).  Imports: `vipfs.api.records`, `vipfs.vfs` attrs, dto, errors,
+inodes, listing (the reserved name), nodeattrs, remote, views.
 
 rclone's `vfs.VFS` plays this part for its Dir and File nodes: one object the parts hold,
 so each part owns an operation and none owns another part's state.

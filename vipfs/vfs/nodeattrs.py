@@ -1,7 +1,8 @@
 """What `stat` shows of a node: the attributes of each node kind.
 
 Owns: the size, mtime and mode rules of folders, host files, queued files and `/.vipfs`.
-Imports: `vipfs.vfs` attrs, inodes, writing (UNKNOWN_SIZE), and the model (type only).
+Imports: `vipfs.api.records`, `vipfs.vfs` attrs, inodes, writing (UNKNOWN_SIZE), and the
+model (type only).
 
 A host file's size and mtime come from the metadata vipfs keeps where it knows them (it
 uploaded the file, or chmod/utime were called), else the read cache's size and the listing's

@@ -2,8 +2,8 @@
 
 Owns: lookup, opendir/readdir/releasedir, mkdir, rmdir, unlink, and removal (delete or trash,
 through the namespace) with the model step that follows it; the old copy of a replaced file.
-Imports: `vipfs.api.records`, `vipfs.vfs` dto, errors, inodes, listing, model, names,
-namespace (Removed, TRASH), records of synthetic entries (`synthetic`).
+Imports: `vipfs.api.records`, `vipfs.vfs` attrs, dto, errors, inodes, listing, model, names,
+namespace (Removed, TRASH).
 
 Each change does its host I/O first and then changes the model in one synchronous step.
 """
