@@ -46,6 +46,17 @@ class _Inputs:
     tokens: set[str]
 
 
+def _named(fld_id: int, raw: FolderListing, inputs: _Inputs) -> Listing:
+    return Listing(
+        fld_id,
+        raw,
+        exact=inputs.exact,
+        pending=inputs.pending,
+        hide=inputs.hide,
+        tokens=inputs.tokens,
+    )
+
+
 def pending_of(row: Upload) -> Pending:
     return Pending(row.id, row.name, row.token, row.code, row.replaces)
 
@@ -151,14 +162,7 @@ class Views:
         return _Inputs(exact, self._pending(fld_id), hide, tokens)
 
     def _build(self, fld_id: int, fetched: FolderListing, inputs: _Inputs) -> Listing:
-        return Listing(
-            fld_id,
-            self._remote.journal.apply(fld_id, fetched),
-            exact=inputs.exact,
-            pending=inputs.pending,
-            hide=inputs.hide,
-            tokens=inputs.tokens,
-        )
+        return _named(fld_id, self._remote.journal.apply(fld_id, fetched), inputs)
 
     async def _build_off_loop(self, fld_id: int, fetched: FolderListing) -> Listing | None:
         """Name a big folder in a worker thread, so a 100,000-entry listing does not hold
@@ -170,14 +174,7 @@ class Views:
         inputs = self._inputs(fld_id)
 
         def build() -> Listing:  # the journal stays on the loop: it had nothing to apply
-            listing = Listing(
-                fld_id,
-                fetched,
-                exact=inputs.exact,
-                pending=inputs.pending,
-                hide=inputs.hide,
-                tokens=inputs.tokens,
-            )
+            listing = _named(fld_id, fetched, inputs)
             listing.children  # noqa: B018  (sorted here too: readdir asks for it next)
             return listing
 
