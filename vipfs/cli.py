@@ -1,8 +1,12 @@
 """The `vipfs` command: one subcommand per module, imported only when needed.
 
+Owns: the table of commands and the dispatch to them. Imports: `vipfs` (the version) and, lazily,
+the one command module that argv names.
+
 Each command module exposes `configure(parser)` to declare its options and `run(args) -> int`.
-Keeping them apart lets `vipfs emulator` start without importing pyfuse3, and keeps this file
-a table rather than a second home for every option.
+A command's module is imported only when argparse hands that command its arguments, so
+`vipfs --help` lists the table without importing anything, and `vipfs emulator` starts on a
+machine without pyfuse3. This file stays a table rather than a second home for every option.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ import argparse
 import importlib
 import sys
 from collections.abc import Sequence
-from typing import Protocol, cast
+from typing import Any, Protocol, cast
 
 from vipfs import __version__
 
@@ -39,18 +43,41 @@ def is_mount_helper_call(argv: Sequence[str]) -> bool:
     return len(argv) >= 2 and argv[0] not in names and not argv[0].startswith("-")
 
 
+class _Command(argparse.ArgumentParser):
+    """A subcommand's parser that imports and configures its module on first use.
+
+    argparse's subparsers action calls `parse_known_args` on the chosen subcommand only, so
+    that call is the one place where a command's module must exist.
+    """
+
+    def __init__(self, *args: Any, module: str = "", **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._module_name = module
+        self._loaded = not module
+
+    def load(self) -> None:
+        if not self._loaded:
+            self._loaded = True
+            module = cast(CommandModule, importlib.import_module(self._module_name))
+            module.configure(self)
+            self.set_defaults(_run=module.run)
+
+    def parse_known_args(self, args: Any = None, namespace: Any = None) -> Any:
+        self.load()
+        return super().parse_known_args(args, namespace)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="vipfs",
         description="Mount an XVideoSharing (vipstream.cc) account as a Linux filesystem.",
     )
     parser.add_argument("--version", action="version", version=f"vipfs {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    sub = parser.add_subparsers(
+        dest="command", metavar="COMMAND", required=True, parser_class=_Command
+    )
     for name, module_name, help_text in COMMANDS:
-        module = cast(CommandModule, importlib.import_module(module_name))
-        command = sub.add_parser(name, help=help_text, description=help_text)
-        module.configure(command)
-        command.set_defaults(_run=module.run)
+        sub.add_parser(name, help=help_text, description=help_text, module=module_name)
     return parser
 
 

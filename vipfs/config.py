@@ -16,6 +16,10 @@ disagree about it:
   removed from the environment once read (`take_env_key`), so no child process inherits it.
 
 Nothing here logs, prints or puts the key in an exception; `mask` is the only way it is shown.
+
+Owns: the config files' order and merge, the key's sources, and turning a remote's TOML values
+into option values. Imports: vipfs.mount_options (which keys a remote may set, and how each
+value parses), vipfs.keyfile, vipfs.hygiene; never argparse's private classes.
 """
 
 from __future__ import annotations
@@ -29,8 +33,8 @@ from pathlib import Path
 
 from vipfs.hygiene import take_env
 from vipfs.keyfile import MissingKeyError, loose_key_file, read_key_file
+from vipfs.mount_options import BY_NAME, DEFAULT_REMOTE, Deferred, Option
 
-DEFAULT_REMOTE = "default"
 SYSTEM_CONFIG = Path("/etc/vipfs/config.toml")
 # settings that are not `vipfs mount` options but still belong in a remote's table
 KEY_SETTINGS = ("key", "key_file")
@@ -137,94 +141,49 @@ def _normalized(table: Mapping[str, object], path: Path, where: str) -> dict[str
 # --- command-line options over the remote's settings ------------------------------------------
 
 
-class Deferred:
-    """A parser default standing in until the remote's settings are known.
-
-    Wrapping the defaults is how `apply` tells "not given" from "given, and equal to the
-    default", so `--dir-cache-time 300` on the command line beats `dir_cache_time = 60`.
-    """
-
-    def __init__(self, value: object, action: argparse.Action) -> None:
-        self.value = value
-        self.action = action
-
-    def __add__(self, other: int) -> object:  # argparse's `count` adds to its default
-        return self.value + other  # type: ignore[operator]
-
-    def __repr__(self) -> str:
-        return repr(self.value)
-
-    def __str__(self) -> str:
-        return str(self.value)
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """REMOTE (optional, before MOUNTPOINT) and --config."""
-    parser.add_argument(
-        "remote",
-        nargs="?",
-        default=None,
-        help=f"a remote from the config file ([remotes.NAME]; default {DEFAULT_REMOTE!r})",
-    )
-    parser.add_argument(
-        "--config",
-        metavar="FILE",
-        help="read only this config file (default $VIPFS_CONFIG, else "
-        "~/.config/vipfs/config.toml, and /etc/vipfs/config.toml for root)",
-    )
-
-
-def defer_defaults(parser: argparse.ArgumentParser) -> None:
-    """Call after the last add_argument: every option's default becomes a `Deferred`."""
-    simple = (argparse._StoreAction, argparse._StoreConstAction, argparse._CountAction)
-    for action in parser._actions:
-        wanted = action.option_strings and action.dest not in ("config", "key_file")
-        if wanted and isinstance(action, simple):
-            action.default = Deferred(action.default, action)
-
-
 def apply(args: argparse.Namespace, remote: Remote) -> None:
-    """Replace each `Deferred` in `args` by the remote's value, or else by the default."""
-    known = {name for name, value in vars(args).items() if isinstance(value, Deferred)}
+    """Replace each `Deferred` in `args` by the remote's value, or else by the table's default.
+
+    A remote may set any option the table marks settable, plus `key`/`key_file`; any other key
+    is refused (a typo would otherwise be ignored)."""
     for key in remote.settings:
-        if key not in known and key not in KEY_SETTINGS:
-            if hasattr(args, key) and key not in ("mountpoint", "remote", "config"):
-                continue  # given on the command line: it wins
+        option = BY_NAME.get(key)
+        if key not in KEY_SETTINGS and (option is None or not option.settable):
             raise ConfigError(
                 f"{remote.origins.get(key, '?')}: unknown setting {key!r} for remote "
                 f"{remote.name!r} (see `vipfs mount --help`)"
             )
-    for name in known:
-        deferred: Deferred = getattr(args, name)
+    for name, value in list(vars(args).items()):
+        if not isinstance(value, Deferred):
+            continue  # given on the command line: it wins
+        option = value.option
         if name in remote.settings:
-            value = _coerce(deferred.action, remote.settings[name], remote)
+            setattr(args, name, _coerce(option, remote.settings[name], remote))
         else:
-            value = deferred.value
-        setattr(args, name, value)
+            setattr(args, name, option.default)
 
 
-def _coerce(action: argparse.Action, value: object, remote: Remote) -> object:
-    where = f"{remote.origins.get(action.dest, '?')}: {action.dest} (remote {remote.name!r})"
-    if action.nargs == 0:  # a flag: store_true/store_false/count
-        if isinstance(action, argparse._CountAction):
-            if isinstance(value, int) and not isinstance(value, bool):
-                return value
-            raise ConfigError(f"{where} must be a number")
+def _coerce(option: Option, value: object, remote: Remote) -> object:
+    """A TOML value as the option's value, through the parser argv's text goes through."""
+    where = f"{remote.origins.get(option.dest, '?')}: {option.dest} (remote {remote.name!r})"
+    if option.kind == "count":
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        raise ConfigError(f"{where} must be a number")
+    if option.kind == "flag":
         if isinstance(value, bool):
-            return value if action.const is True else not value
+            return value
         raise ConfigError(f"{where} must be true or false")
-    if isinstance(value, bool) and action.nargs == "?":  # `true`: the option without a value
-        if value:
-            return action.const
-        return action.default.value if isinstance(action.default, Deferred) else action.default
+    if isinstance(value, bool) and option.kind == "optional":  # `true`: given without a value
+        return option.const if value else option.default
     if isinstance(value, bool):
         raise ConfigError(f"{where} takes a value, not true/false")
-    convert = action.type
+    convert = option.parse
     if convert is None:
         return str(value)
     if isinstance(value, str) or (convert in (int, float) and isinstance(value, int | float)):
         try:
-            return convert(value)  # type: ignore[operator, arg-type]
+            return convert(value)  # type: ignore[arg-type]
         except (TypeError, ValueError):
             pass
     elif isinstance(value, int | float):

@@ -4,6 +4,9 @@ It resolves the remote exactly as `vipfs mount` does (the same parser, `vipfs.co
 so what it prints is what a mount gets: the files read, the remotes, the API URL, the key's
 origin and permissions with the key masked, the options the config sets, and every warning.
 With `--online` it also asks the server whether it accepts the key.
+
+Owns: the `vipfs config check` report. Imports: vipfs.config, vipfs.mount_options (the mount's
+option table), vipfs.api; never pyfuse3, so the check runs where FUSE is missing.
 """
 
 from __future__ import annotations
@@ -16,10 +19,12 @@ from pathlib import Path
 import trio
 
 from vipfs import config as settings
+from vipfs import mount_options
 from vipfs.api.client import XvsClient
 from vipfs.api.errors import ApiError, AuthError
 from vipfs.api.plainhttp import InsecureUrlError
 from vipfs.keyfile import MissingKeyError
+from vipfs.mount_options import DEFAULT_REMOTE
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -42,11 +47,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from vipfs import mount  # the mount's own parser: what is checked is what a mount does
-
     parser = argparse.ArgumentParser(add_help=False)
-    mount.configure(parser)
-    argv = [args.remote or settings.DEFAULT_REMOTE, "MOUNTPOINT"]
+    mount_options.add_to(parser)  # the mount's own options: what is checked is what a mount does
+    argv = [args.remote or DEFAULT_REMOTE, "MOUNTPOINT"]
     if args.config:
         argv += ["--config", args.config]
     if args.key_file:

@@ -5,6 +5,11 @@ cleanly, SIGHUP forgets cached listings) and the teardown order. Before anything
 key and the server are checked, so a bad key or a dead server costs one line and exit 1 with
 nothing mounted. Without `-f` the process forks, and the parent exits only once the child's mount
 answers (or prints the child's one-line failure).
+
+Owns: turning settled options into `MountConfig` (`mount_config`; which option lands where is
+the option table's `goes`), the startup checks, the fork, and the order parts start and stop in.
+Imports: everything below it (api, vfs, fuse_ops, pyfuse3); its options come from
+vipfs.mount_options, nothing here declares one.
 """
 
 from __future__ import annotations
@@ -28,31 +33,28 @@ import pyfuse3
 import trio
 
 from vipfs import config as settings
-from vipfs import hygiene, sdnotify, statedir
+from vipfs import hygiene, mount_options, sdnotify, statedir
 from vipfs.api.client import DEFAULT_MAX_REPLY, XvsClient
 from vipfs.api.errors import ApiError, AuthError
-from vipfs.api.lowspeed import DEFAULT_LIMIT as DEFAULT_LOW_SPEED_LIMIT
-from vipfs.api.lowspeed import DEFAULT_WINDOW as DEFAULT_LOW_SPEED_TIME
 from vipfs.api.lowspeed import SpeedFloor
 from vipfs.api.plainhttp import InsecureUrlError, check_api_url
 from vipfs.api.records import AccountInfo
 from vipfs.fuse_ops import Operations
 from vipfs.keyfile import LooseKeyFileError, MissingKeyError
+from vipfs.vfs import defaults
 from vipfs.vfs.attrs import Owner
 from vipfs.vfs.features import HostFeatures
 from vipfs.vfs.filesystem import Filesystem, Options, WriteSetup
 from vipfs.vfs.guard import never_fatal
-from vipfs.vfs.holdlist import DEFAULT_IDLE, HoldList
+from vipfs.vfs.holdlist import HoldList
 from vipfs.vfs.localdirs import DirError, check_dir, private_dir
 from vipfs.vfs.metadb import MetaDb
-from vipfs.vfs.namespace import TRASH
 from vipfs.vfs.readcache import ReadCache
-from vipfs.vfs.readpolicy import DEFAULT_DENIED, parse_names
 from vipfs.vfs.spool import Spool
 
 log = logging.getLogger("vipfs.mount")
 
-DEFAULT_API_URL = "https://vipstream.cc/api"
+DEFAULT_API_URL = mount_options.DEFAULT_API_URL
 OLD_RUN_DIR = Path("~/.cache/vipfs/run")  # where older versions kept pid files
 
 
@@ -65,200 +67,8 @@ class StartupError(Exception):
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    settings.add_arguments(parser)  # REMOTE and --config; defaults come from the remote
-    parser.add_argument("mountpoint", help="an empty directory to mount the account on")
-    parser.add_argument("--api-url", default=DEFAULT_API_URL, help="the host's API root")
-    parser.add_argument(
-        "--key-file", help="file holding the API key (else $VIPFS_KEY, else the remote's)"
-    )
-    parser.add_argument("-f", "--foreground", action="store_true", help="stay in the foreground")
-    parser.add_argument(
-        "--dir-cache-time",
-        type=float,
-        default=300.0,
-        metavar="S",
-        help="seconds a folder listing is trusted (default 300)",
-    )
-    parser.add_argument(
-        "--attr-timeout",
-        type=float,
-        default=1.0,
-        metavar="S",
-        help="seconds the kernel caches names and attributes (default 1)",
-    )
-    parser.add_argument(
-        "--state-dir",
-        help="the upload queue, spool and metadata: what must not be lost "
-        "(default $XDG_STATE_HOME/vipfs/<hash>, i.e. ~/.local/state/vipfs/...)",
-    )
-    parser.add_argument(
-        "--cache-dir",
-        help="the read cache, safe to delete (default $XDG_CACHE_HOME/vipfs/<hash>, "
-        "i.e. ~/.cache/vipfs/...); vipfs keeps its files in a read/ subdirectory",
-    )
-    parser.add_argument(
-        "--cache-max-size",
-        type=int,
-        default=10 << 30,
-        metavar="BYTES",
-        help="read cache size cap (default 10 GiB)",
-    )
-    parser.add_argument(
-        "--max-reply-size",
-        type=_byte_size,
-        default=DEFAULT_MAX_REPLY,
-        metavar="BYTES",
-        help="largest API reply read, e.g. 64M; a bigger one fails that call (default 64 MiB)",
-    )
-    parser.add_argument(
-        "--deny-read-procs",
-        nargs="?",
-        type=_process_names,
-        const=frozenset(DEFAULT_DENIED),
-        default=frozenset(),
-        metavar="LIST",
-        help="refuse reads (EACCES) by these processes: names as /proc/PID/comm shows them, "
-        "comma-separated, given as --deny-read-procs=LIST; without LIST (or with 'default' "
-        "in it): known thumbnailers and indexers, see docs/desktop.md",
-    )
-    parser.add_argument(
-        "--subtype",
-        type=_subtype,
-        default="vipfs",
-        help="the mount table shows the type fuse.SUBTYPE (default vipfs); 'sshfs' makes "
-        "GLib file managers treat the mount as remote (a pretence, see docs/desktop.md)",
-    )
-    parser.add_argument("--allow-other", action="store_true", help="let other users in")
-    parser.add_argument("--uid", type=int, default=os.getuid(), help="owner of every entry")
-    parser.add_argument("--gid", type=int, default=os.getgid(), help="group of every entry")
-    parser.add_argument(
-        "--umask",
-        type=lambda s: int(s, 8),
-        default=0o022,
-        help="permission bits to clear, octal (default 022)",
-    )
-    parser.add_argument(
-        "--connect-timeout",
-        type=float,
-        default=30.0,
-        metavar="S",
-        help="how long to keep trying an unreachable server at start (default 30)",
-    )
-    parser.add_argument(
-        "--op-timeout",
-        type=float,
-        default=25.0,
-        metavar="S",
-        help="how long an interactive call may wait on the API before EIO (default 25)",
-    )
-    parser.add_argument(
-        "--write-back",
-        type=float,
-        default=5.0,
-        metavar="S",
-        help="seconds after the last close before a file uploads (default 5)",
-    )
-    parser.add_argument(
-        "--transfers", type=int, default=4, metavar="N", help="uploads at once (default 4)"
-    )
-    parser.add_argument(
-        "--low-speed-limit",
-        type=_non_negative_int,
-        default=DEFAULT_LOW_SPEED_LIMIT,
-        metavar="BYTES",
-        help="abort an upload or download attempt that moves less than BYTES per second "
-        f"over --low-speed-time; it is retried later, a read gets EIO; 0: off "
-        f"(default {DEFAULT_LOW_SPEED_LIMIT})",
-    )
-    parser.add_argument(
-        "--low-speed-time",
-        type=_positive_float,
-        default=DEFAULT_LOW_SPEED_TIME,
-        metavar="S",
-        help=f"the window of --low-speed-limit, in seconds (default {DEFAULT_LOW_SPEED_TIME:g})",
-    )
-    parser.add_argument(
-        "--hold",
-        metavar="GLOBS",
-        help="temp-name patterns held until renamed (comma-separated; +GLOBS adds to defaults)",
-    )
-    parser.add_argument(
-        "--hold-idle",
-        type=float,
-        default=DEFAULT_IDLE,
-        metavar="S",
-        help="a held temp file uploads anyway after S idle seconds (default 3600)",
-    )
-    parser.add_argument(
-        "--sync-uploads",
-        action="store_true",
-        help="close() uploads and waits, like fsync (EIO when the upload fails)",
-    )
-    parser.add_argument(
-        "--no-trash",
-        action="store_true",
-        help=f"where the host cannot delete, refuse rm/rmdir (EPERM) instead of using {TRASH}",
-    )
-    parser.add_argument(
-        "--unmount-timeout",
-        type=float,
-        default=None,
-        metavar="S",
-        help="on SIGTERM/SIGINT wait at most S seconds for pending uploads (default: wait)",
-    )
-    parser.add_argument("-v", "--verbose", action="count", default=0, help="-v info, -vv debug")
-    parser.add_argument(
-        "--log-file",
-        help="log here (default: stderr with -f, else ~/.local/state/vipfs/log/<mount>.log)",
-    )
-    parser.add_argument("--debug-fuse", action="store_true", help="log every FUSE request")
-    settings.defer_defaults(parser)  # keep last: lets the remote fill what argv did not give
-
-
-def _subtype(text: str) -> str:
-    if not text or not all(c.isalnum() or c in "-_" for c in text):
-        raise argparse.ArgumentTypeError(f"{text!r}: letters, digits, - and _ only")
-    return text
-
-
-def _non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{text!r}: must be 0 or more")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"{text!r}: must be more than 0")
-    return value
-
-
-_UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
-
-
-def _byte_size(text: str) -> int:
-    """`65536`, `64K`, `64M`, `1G` (also `64MiB`, `64mb`): binary units, at least 64 KiB."""
-    number = text.strip().upper().removesuffix("B").removesuffix("I")
-    unit = number[-1:] if number[-1:] in _UNITS else ""
-    digits = number[: len(number) - len(unit)]
-    if not digits.isdigit() or int(digits) * _UNITS[unit] < 1 << 16:
-        raise argparse.ArgumentTypeError(f"{text!r}: a size such as 64M, at least 64K")
-    return int(digits) * _UNITS[unit]
-
-
-def _process_names(text: str) -> frozenset[str]:
-    try:
-        return parse_names(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
+    """`vipfs mount`'s arguments: the table in vipfs.mount_options, nothing else."""
+    mount_options.add_to(parser)
 
 
 @dataclass(frozen=True)
@@ -274,11 +84,11 @@ class MountConfig:
     allow_other: bool
     connect_timeout: float
     debug_fuse: bool
-    subtype: str = "vipfs"
-    write_back: float = 5.0
-    transfers: int = 4
+    subtype: str = mount_options.SUBTYPE
+    write_back: float = defaults.WRITE_BACK
+    transfers: int = defaults.TRANSFERS
     hold: str | None = None
-    hold_idle: float = DEFAULT_IDLE
+    hold_idle: float = defaults.HOLD_IDLE
     trash: bool = True
     unmount_timeout: float | None = None
     low_speed: SpeedFloor = field(default_factory=SpeedFloor)
@@ -310,35 +120,7 @@ def run(args: argparse.Namespace) -> int:
     for warning in found.key.warnings:
         log.warning("%s", warning)
     try:
-        config = MountConfig(
-            mountpoint=Path(args.mountpoint).absolute(),
-            api_url=args.api_url,
-            key=found.key.key,
-            foreground=args.foreground,
-            options=Options(
-                owner=Owner(args.uid, args.gid, args.umask),
-                dir_cache_time=args.dir_cache_time,
-                budget=args.op_timeout,
-                deny_read_procs=args.deny_read_procs,
-                sync_uploads=args.sync_uploads,
-            ),
-            attr_timeout=args.attr_timeout,
-            cache_dir=Path(args.cache_dir).expanduser().absolute() if args.cache_dir else None,
-            cache_max_size=args.cache_max_size,
-            max_reply_size=args.max_reply_size,
-            allow_other=args.allow_other,
-            connect_timeout=args.connect_timeout,
-            debug_fuse=args.debug_fuse,
-            subtype=args.subtype,
-            write_back=args.write_back,
-            transfers=args.transfers,
-            hold=args.hold,
-            hold_idle=args.hold_idle,
-            trash=not args.no_trash,
-            unmount_timeout=args.unmount_timeout,
-            low_speed=SpeedFloor(args.low_speed_limit, args.low_speed_time),
-            state_dir=Path(args.state_dir).expanduser().absolute() if args.state_dir else None,
-        )
+        config = mount_config(args, found.key.key)
         if config.transfers < 1:
             raise StartupError("--transfers must be at least 1")
         check_mountpoint(config.mountpoint)
@@ -349,6 +131,44 @@ def run(args: argparse.Namespace) -> int:
     if config.foreground:
         return serve(config, report=_report_to_stderr)
     return daemonize(config, log_file=args.log_file)
+
+
+def mount_config(args: argparse.Namespace, key: str) -> MountConfig:
+    """The settled `vipfs mount` arguments as the mount's settings (`goes` in the option table
+    names the attribute each option lands in; a unit test holds this function to it)."""
+
+    def local(path: str | None) -> Path | None:
+        return Path(path).expanduser().absolute() if path else None
+
+    return MountConfig(
+        mountpoint=Path(args.mountpoint).absolute(),
+        api_url=args.api_url,
+        key=key,
+        foreground=args.foreground,
+        options=Options(
+            owner=Owner(args.uid, args.gid, args.umask),
+            dir_cache_time=args.dir_cache_time,
+            budget=args.op_timeout,
+            deny_read_procs=args.deny_read_procs,
+            sync_uploads=args.sync_uploads,
+        ),
+        attr_timeout=args.attr_timeout,
+        cache_dir=local(args.cache_dir),
+        cache_max_size=args.cache_max_size,
+        max_reply_size=args.max_reply_size,
+        allow_other=args.allow_other,
+        connect_timeout=args.connect_timeout,
+        debug_fuse=args.debug_fuse,
+        subtype=args.subtype,
+        write_back=args.write_back,
+        transfers=args.transfers,
+        hold=args.hold,
+        hold_idle=args.hold_idle,
+        trash=not args.no_trash,
+        unmount_timeout=args.unmount_timeout,
+        low_speed=SpeedFloor(args.low_speed_limit, args.low_speed_time),
+        state_dir=local(args.state_dir),
+    )
 
 
 def check_given_dirs(config: MountConfig) -> None:

@@ -15,6 +15,9 @@ for `vipfs#SOURCE` with `-t fuse`; `vipfs` hands such a call here. Either way:
 
 The command then replaces this process; `vipfs mount` without `-f` returns once the mount
 answers, which is what mount(8) waits for.
+
+Owns: the fstab/mount(8) calling convention and its translation. Imports: vipfs.mount_options
+(late, for the table of options it checks `-o` against); never vipfs.mount or pyfuse3.
 """
 
 from __future__ import annotations
@@ -25,6 +28,10 @@ import shlex
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from vipfs.mount_options import Option
 
 PREFIX = "vipfs#"
 # options for mount(8), fstab, systemd or generic mount flags; vipfs decides those itself
@@ -84,30 +91,20 @@ def split_options(text: str) -> list[str]:
     return [item for item in items if item]
 
 
-def mount_options() -> dict[str, argparse.Action]:
-    """`vipfs mount`'s long options (`--dir-cache-time` → its action), from its own parser."""
-    from vipfs import mount  # imported late: it brings pyfuse3, which the unit tests may lack
-
-    parser = argparse.ArgumentParser(add_help=False)
-    mount.configure(parser)
-    return {
-        string: action
-        for action in parser._actions
-        for string in action.option_strings
-        if string.startswith("--")
-    }
-
-
 def translate(
     source: str,
     mountpoint: str,
     option_lists: Sequence[str],
     *,
     sloppy: bool = False,
-    known: dict[str, argparse.Action] | None = None,
+    known: dict[str, Option] | None = None,
 ) -> Translation:
-    known = mount_options() if known is None else known
-    remote = source.removeprefix(PREFIX) or "default"
+    """The `vipfs mount` command an fstab line means; `known`: the long options it may name
+    (default: the option table's)."""
+    from vipfs import mount_options as table  # late: `mount.vipfs -h` needs none of it
+
+    known = table.long_flags() if known is None else known
+    remote = source.removeprefix(PREFIX) or table.DEFAULT_REMOTE
     result = Translation(remote, mountpoint)
     for option in (item for text in option_lists for item in split_options(text)):
         name, has_value, value = option.partition("=")
@@ -117,17 +114,17 @@ def translate(
         if name in REFUSED:
             raise HelperError(f"-o {name}: {REFUSED[name]}")
         flag = "--" + RENAMED.get(name, name).replace("_", "-")
-        action = known.get(flag)
-        if action is None:
+        target = known.get(flag)
+        if target is None:
             if sloppy:
                 result.unknown.append(option)
                 continue
             raise HelperError(f"-o {name}: not an option of vipfs mount (see vipfs mount --help)")
-        if action.nargs == 0:
+        if target.kind in ("flag", "count"):
             if has_value:
                 raise HelperError(f"-o {name} is a flag and takes no value")
             result.options.append(flag)
-        elif action.nargs == "?" and not has_value:  # an optional value (deny_read_procs)
+        elif target.kind == "optional" and not has_value:  # an optional value (deny_read_procs)
             result.options.append(flag)
         elif not has_value or not value:
             raise HelperError(f"-o {name} needs a value: {name}=...")

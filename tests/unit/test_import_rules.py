@@ -15,6 +15,12 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
     "vipfs.vfs": ("vipfs.fuse_ops", "vipfs.mount", "vipfs.emulator", "pyfuse3"),
     "vipfs.fuse_ops": ("vipfs.api", "vipfs.emulator"),
     "vipfs.emulator": ("vipfs.api", "vipfs.vfs", "vipfs.fuse_ops", "vipfs.mount", "pyfuse3"),
+    # the option table and its readers work without FUSE (mount.vipfs, vipfs config check)
+    "vipfs.mount_options": ("vipfs.mount", "vipfs.fuse_ops", "pyfuse3"),
+    "vipfs.config": ("vipfs.mount", "vipfs.fuse_ops", "pyfuse3"),
+    "vipfs.config_check": ("vipfs.mount", "vipfs.fuse_ops", "pyfuse3"),
+    "vipfs.mount_helper": ("vipfs.mount", "vipfs.fuse_ops", "pyfuse3"),
+    "vipfs.cli": ("vipfs.mount", "vipfs.fuse_ops", "pyfuse3", "vipfs.vfs", "vipfs.api"),
 }
 
 

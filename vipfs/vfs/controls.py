@@ -16,10 +16,10 @@ from vipfs.api.errors import UnsupportedError
 from vipfs.api.records import CloneResult
 from vipfs.vfs.errors import VfsError
 from vipfs.vfs.inodes import Node
+from vipfs.vfs.metadata import name_only
 from vipfs.vfs.model import Model
 from vipfs.vfs.names import as_listed, file_title
 from vipfs.vfs.tree import synthetic
-from vipfs.vfs.writing import name_only
 
 log = logging.getLogger(__name__)
 
@@ -48,12 +48,12 @@ class Controls:
                 raise
 
         result = await m.bounded(clone(), f"file/clone of {code}")
-        source = w.mirror.meta(code)
+        source = w.metadata.meta(code)
         if source is not None:
             meta = dataclasses.replace(source, code=result.code, name=name, fld_id=fld_id)
         else:
             meta = name_only(result.code, name, fld_id)
-        await w.mirror.put(meta)
+        await w.metadata.put(meta)
         m.views.add(fld_id, synthetic(result.code, as_listed(file_title(name)), fld_id))
         m.remote.infos.invalidate(fld_id)  # the folder's file/info answer lacks the clone
         log.info("cloned %s into %s as %s (%s)", code, node.name or "/", name, result.code)

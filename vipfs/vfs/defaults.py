@@ -11,3 +11,5 @@ OP_TIMEOUT = 25.0  # seconds an interactive call may wait on the API (then EIO)
 WRITE_BACK = 5.0  # seconds after the last close before a file uploads
 TRANSFERS = 4  # uploads at once
 HOLD_IDLE = 3600.0  # seconds a held temp name waits before it uploads anyway
+ATTR_TIMEOUT = 1.0  # seconds the kernel caches names and attributes (fuse_ops)
+CACHE_MAX_SIZE = 10 << 30  # bytes the read cache may hold

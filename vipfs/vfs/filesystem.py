@@ -40,9 +40,8 @@ from vipfs.vfs.remote import READ_ONLY, Remote
 from vipfs.vfs.rename import RENAME_EXCHANGE, RENAME_NOREPLACE, Rename
 from vipfs.vfs.replace import Replace
 from vipfs.vfs.tree import Tree
-from vipfs.vfs.uploads import QueueStatus
+from vipfs.vfs.upload_status import QueueStatus
 from vipfs.vfs.views import OFF_LOOP_ENTRIES
-from vipfs.vfs.writing import Mirror
 from vipfs.vfs.xattrs import Xattrs
 
 __all__ = [
@@ -108,9 +107,9 @@ class Filesystem:
             self.model.nursery = nursery
             w = self.remote.writes
             if w is not None:
-                w.mirror = await Mirror.load(w.db)
+                await w.metadata.load()
                 await nursery.start(w.queue.run)
-                self.model.views.resume(self.remote.queued_rows())
+                self.model.views.clear()  # built again, with the queue's rows
             task_status.started()
             await self.remote.quota.run()
 

@@ -6,18 +6,28 @@ Listings and `file/info` batches both follow the same rules, so they live here o
 - every call is bounded by a budget; when it fails or runs out, a stale answer is served if there
   is one, else the caller gets `VfsError(EIO)`; the next ask tries again (the mount heals itself);
 - `invalidate` drops one key (our own changes), `forget_all` drops everything (SIGHUP).
+
+Freshness is a `cachetools.TTLCache` on the loader's clock: it owns the "younger than the TTL"
+rule. It cannot hold the answers themselves: TTLCache drops an entry once it expires, and an
+expired answer is exactly what the stale-on-error rule and `peek` (views built without a call)
+serve. So the last answer of every key stays in a plain dict beside it, unbounded as the
+folders of the account are; a bound on the TTLCache would bound no memory, only add calls.
+
+Owns: the cache of answers, the shared flights, the stale fallback. Imports: cachetools, trio,
+vipfs.api.errors, vipfs.vfs.errors.
 """
 
 from __future__ import annotations
 
 import errno
 import logging
+import math
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 import trio
+from cachetools import TTLCache
 
 from vipfs.api.errors import ApiError
 from vipfs.vfs.errors import VfsError, from_api, no_answer
@@ -28,12 +38,6 @@ K = TypeVar("K")
 V = TypeVar("V")
 
 Clock = Callable[[], float]
-
-
-@dataclass(slots=True)
-class _Cached(Generic[V]):
-    value: V
-    fetched: float  # clock time
 
 
 class _Flight(Generic[V]):
@@ -56,39 +60,36 @@ class Loader(Generic[K, V]):
         what: str = "listing",
     ) -> None:
         self._fetch = fetch
-        self.ttl = ttl
         self.budget = budget
-        self._clock = clock
         self._what = what
-        self._cache: dict[K, _Cached[V]] = {}
+        # key → answer while it is fresh; `_last` keeps it after (see the module docstring)
+        self._fresh: TTLCache[K, V] = TTLCache(maxsize=math.inf, ttl=ttl, timer=clock)
+        self._last: dict[K, V] = {}
         self._flights: dict[K, _Flight[V]] = {}
         self._generation: dict[K, int] = {}
 
     def peek(self, key: K) -> V | None:
         """The cached answer, fresh or stale, without any call."""
-        cached = self._cache.get(key)
-        return cached.value if cached else None
-
-    def is_fresh(self, key: K) -> bool:
-        cached = self._cache.get(key)
-        return cached is not None and self._clock() - cached.fetched < self.ttl
+        return self._last.get(key)
 
     def put(self, key: K, value: V) -> None:
         """Store an answer obtained elsewhere (e.g. our own change already applied)."""
-        self._cache[key] = _Cached(value, self._clock())
+        self._last[key] = self._fresh[key] = value
 
     def invalidate(self, key: K) -> None:
-        self._cache.pop(key, None)
+        self._fresh.pop(key, None)
+        self._last.pop(key, None)
         self._generation[key] = self._generation.get(key, 0) + 1
 
     def forget_all(self) -> None:
-        for key in list(self._cache):
+        for key in list(self._last):
             self.invalidate(key)
 
     async def get(self, key: K) -> V:
-        cached = self._cache.get(key)
-        if cached is not None and self._clock() - cached.fetched < self.ttl:
-            return cached.value
+        try:
+            return self._fresh[key]  # one look at the clock: `in` then `[]` could disagree
+        except KeyError:
+            pass
         flight = self._flights.get(key)
         if flight is None:
             return await self._lead(key)
@@ -113,7 +114,7 @@ class Loader(Generic[K, V]):
                 else:
                     flight.value = value
                     if self._generation.get(key, 0) == generation:
-                        self._cache[key] = _Cached(value, self._clock())
+                        self.put(key, value)
                     return value
             if flight.error is None:
                 flight.error = no_answer(f"{self._what} {key}", self.budget)
@@ -123,10 +124,9 @@ class Loader(Generic[K, V]):
             flight.done.set()
 
     def _fallback(self, key: K, error: VfsError | None) -> V:
-        cached = self._cache.get(key)
         if error is None:
             error = VfsError(errno.EIO, f"{self._what} {key}: no answer")
-        if cached is not None and error.errno != errno.ENOENT:
+        if key in self._last and error.errno != errno.ENOENT:
             log.info("serving a stale %s for %s: %s", self._what, key, error.why)
-            return cached.value
+            return self._last[key]
         raise error

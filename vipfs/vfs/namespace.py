@@ -5,6 +5,10 @@ follows the host: `file/delete` and `folder/delete` where it offers them, else t
 into a server folder `vipfs-trash` at the root (created on demand, and left visible so nothing
 vipfs does is hidden from the user), so nothing is ever lost. With trash off and no delete on
 the host, removal is refused with EPERM.
+
+Owns: the remote tree changes (folder/create with its lost-answer search, folder/edit, removal
+and the trash folder). Imports: `api`, and of `vfs` only `errors`, `features`, `names`, `edits`
+and `metadata` (never the upload queue).
 """
 
 from __future__ import annotations
@@ -23,11 +27,11 @@ from vipfs.api.errors import (
     UnsupportedError,
 )
 from vipfs.api.protocol import XvsApi
+from vipfs.vfs.edits import FileEdit, edit_keep_tags
 from vipfs.vfs.errors import VfsError, from_api
 from vipfs.vfs.features import HostFeatures
-from vipfs.vfs.metadb import MetaDb
+from vipfs.vfs.metadata import Metadata
 from vipfs.vfs.names import host_text
-from vipfs.vfs.uploads import FileEdit, edit_keep_tags
 
 log = logging.getLogger(__name__)
 
@@ -45,10 +49,10 @@ class Removed:
 
 class Namespace:
     def __init__(
-        self, api: XvsApi, db: MetaDb, features: HostFeatures, *, trash: bool = True
+        self, api: XvsApi, metadata: Metadata, features: HostFeatures, *, trash: bool = True
     ) -> None:
         self.api = api
-        self.db = db
+        self.metadata = metadata
         self.features = features
         self.trash = trash
         self._trash_id: int | None = None
@@ -108,7 +112,7 @@ class Namespace:
     async def edit_file(self, code: str, what: str, **edit: Unpack[FileEdit]) -> None:
         """One `file/edit` (title, folder, metadata) that keeps the file's tags."""
         try:
-            await edit_keep_tags(self.api, self.db, code, **edit)
+            await edit_keep_tags(self.api, self.metadata, code, **edit)
         except ApiError as exc:
             raise from_api(exc, what) from None
 

@@ -1,7 +1,7 @@
 """What `stat` shows of a node: the attributes of each node kind.
 
 Owns: the size, mtime and mode rules of folders, host files, queued files and `/.vipfs`.
-Imports: `vipfs.api.records`, `vipfs.vfs` attrs, inodes, writing (UNKNOWN_SIZE), and the
+Imports: `vipfs.api.records`, `vipfs.vfs` attrs, inodes, metadata (UNKNOWN_SIZE), and the
 model (type only).
 
 A host file's size and mtime come from the metadata vipfs keeps where it knows them (it
@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from vipfs.api.records import FileEntry, Folder
 from vipfs.vfs.attrs import Attr
 from vipfs.vfs.inodes import VIRTUAL_DIR_KEY, FileKey, FolderKey, Node, QueuedKey, VirtualKey
-from vipfs.vfs.writing import UNKNOWN_SIZE
+from vipfs.vfs.metadata import UNKNOWN_SIZE
 
 if TYPE_CHECKING:
     from vipfs.vfs.model import Model
@@ -40,7 +40,7 @@ def attr_of(m: Model, node: Node) -> Attr:
 
 def _file_attr(m: Model, node: Node, code: str) -> Attr:
     writes = m.remote.writes
-    meta = writes.mirror.meta(code) if writes is not None else None
+    meta = writes.metadata.meta(code) if writes is not None else None
     size = m.reader.known_size(code) if m.reader else None
     mtime_ns = _mtime_ns(m, node.entry)
     mode = 0

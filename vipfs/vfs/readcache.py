@@ -256,18 +256,6 @@ class ReadCache:
         """Bytes currently held in cache files (what `max_bytes` caps)."""
         return sum(entry.stored for entry in self._entries.values())
 
-    def stats(self) -> dict[str, int]:
-        """Counters for status displays (`/.vipfs/stats.json`, `vipfs status`)."""
-        entries = self._entries.values()
-        return {
-            "cached_bytes": self.cached_bytes,
-            "max_bytes": self._max_bytes,
-            "cached_files": len(self._entries),
-            "open_handles": len(self._handles),
-            "downloads": sum(len(entry.fetching) for entry in entries),
-            "open_files": len(self._fds),
-        }
-
     async def open(self, code: str) -> int:
         """A handle for reading `code`; no download yet. EACCES when the host cannot serve reads."""
         if self._features.known("direct_link") is None:
@@ -338,10 +326,6 @@ class ReadCache:
             entry.session_read = 0
         await self._idle(entry)
         await self._evict()
-
-    def forget(self, code: str) -> None:
-        """Drop the remembered link of `code` (e.g. the file was replaced): the next bind asks."""
-        self._links.pop(code, None)
 
     # -- binding a handle to a cache entry --------------------------------------------------------
     async def _bind(self, state: _Handle) -> _Entry:

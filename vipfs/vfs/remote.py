@@ -3,10 +3,11 @@
 Owns: composing the per-host parts: the API client (which owns its rate limiter), the folder
 listing and file/info loaders, the journal of our own changes over those listings, quota, the
 `/.vipfs` producers, and, when the mount writes, the feature probes, namespace, upload queue
-and its status, the metadata mirror, the spool and the open writers' live sizes. A mount holds
-one `Remote` today; none of it is a singleton, so a mount can hold several (mirrors) later.
+and its status, the metadata (the `files` table's one writer), the spool and the open writers'
+live sizes. A mount holds one `Remote` today; none of it is a singleton, so a mount can hold
+several (mirrors) later.
 Imports: `vipfs.api`, and the vfs parts it composes (dto, errors, features, journal, loader,
-metadb, namespace, quota, spool, uploads, virtual, writing).
+metadata, metadb, namespace, quota, spool, upload_status, uploads, virtual, writing).
 """
 
 from __future__ import annotations
@@ -28,13 +29,15 @@ from vipfs.vfs.errors import VfsError
 from vipfs.vfs.features import HostFeatures
 from vipfs.vfs.journal import Journal
 from vipfs.vfs.loader import Clock, Loader
+from vipfs.vfs.metadata import Metadata
 from vipfs.vfs.metadb import MetaDb, Upload, error_errno
 from vipfs.vfs.namespace import Namespace
 from vipfs.vfs.quota import Quota
 from vipfs.vfs.spool import Spool
-from vipfs.vfs.uploads import QueueStatus, UploadQueue
+from vipfs.vfs.upload_status import QueueStatus
+from vipfs.vfs.uploads import UploadQueue
 from vipfs.vfs.virtual import Virtual
-from vipfs.vfs.writing import Live, Mirror
+from vipfs.vfs.writing import Live
 
 READ_ONLY = "the mount was started without a write engine"
 
@@ -49,7 +52,7 @@ class Writes:
     features: HostFeatures
     names: Namespace
     queue: UploadQueue
-    mirror: Mirror
+    metadata: Metadata
     live: dict[int, Live] = field(default_factory=dict)  # upload row → its open writers' size
 
     async def enqueue(
@@ -132,10 +135,12 @@ class Remote:
             self.virtual.add("status.json", self.writes.status_json)
 
     def _writes(self, setup: WriteSetup, on_uploaded: Callable[[Upload], None] | None) -> Writes:
+        metadata = Metadata(setup.db)
         queue = UploadQueue(
             self.api,
             setup.db,
             setup.spool,
+            metadata=metadata,
             write_back=setup.write_back,
             transfers=setup.transfers,
             hold=setup.hold,
@@ -147,9 +152,9 @@ class Remote:
             db=setup.db,
             spool=setup.spool,
             features=setup.features,
-            names=Namespace(self.api, setup.db, setup.features, trash=setup.trash),
+            names=Namespace(self.api, metadata, setup.features, trash=setup.trash),
             queue=queue,
-            mirror=Mirror(setup.db, []),
+            metadata=metadata,
         )
 
     def writer(self) -> Writes:
@@ -160,14 +165,6 @@ class Remote:
 
     def queue_status(self) -> QueueStatus | None:
         return None if self.writes is None else self.writes.queue.status()
-
-    def queued_rows(self) -> list[tuple[int, int]]:
-        """(upload id, folder) of every row in the queue, in the queue's order."""
-        status = self.queue_status()
-        if status is None:
-            return []
-        groups = (status.writing, status.held, status.queued, status.uploading, status.failed)
-        return [(item.id, item.fld_id) for group in (*groups, status.incomplete) for item in group]
 
     def forget_all(self) -> None:
         self.listings.forget_all()

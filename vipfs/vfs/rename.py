@@ -19,10 +19,10 @@ import errno
 from vipfs.api.records import FileEntry, Folder
 from vipfs.vfs.errors import VfsError
 from vipfs.vfs.inodes import ROOT_INO, FileKey, FolderKey, Node, NodeKey, QueuedKey
+from vipfs.vfs.metadata import name_only
 from vipfs.vfs.model import Model
 from vipfs.vfs.names import as_listed, file_title, folder_title
 from vipfs.vfs.tree import Gone, Tree, synthetic
-from vipfs.vfs.writing import name_only
 
 RENAME_NOREPLACE = 1
 RENAME_EXCHANGE = 2
@@ -105,7 +105,7 @@ class Rename:
                     raise VfsError(errno.ENOENT, f"{node.name} was removed meanwhile")
                 await w.queue.rename(upload_id, name, dst_fld)
                 if isinstance(node.key, FileKey):  # it finished meanwhile, maybe under the
-                    meta = w.mirror.meta(node.key.code)  # old name: rename the file now
+                    meta = w.metadata.meta(node.key.code)  # old name: rename the file now
                     if meta is None or (meta.name, meta.fld_id) != (name, dst_fld):
                         await self._move_file(node, node.key.code, src_fld, dst_fld, name)
             case FileKey(code):
@@ -126,7 +126,7 @@ class Rename:
             ),
             f"renaming {node.name}",
         )
-        await w.mirror.change(code, name_only(code, name, dst_fld), name=name, fld_id=dst_fld)
+        await w.metadata.change(code, name_only(code, name, dst_fld), name=name, fld_id=dst_fld)
 
     def _ancestry(self, folder: Node) -> list[int]:
         """The inodes from `folder` up to the root. Parents are where the host last showed each
@@ -163,6 +163,7 @@ class Rename:
                 m.views.drop(src_fld, key)
                 m.views.add(dst_fld, folder)
             case QueuedKey(upload_id):
+                m.views.hide_pending(src_fld, upload_id)
                 row = m.remote.writer().queue.get(upload_id)
                 if row is not None:
                     m.views.show_pending(row)

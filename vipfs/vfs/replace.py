@@ -16,9 +16,10 @@ from vipfs.vfs.dto import AttrChanges
 from vipfs.vfs.errors import VfsError
 from vipfs.vfs.inodes import FileKey, FolderKey, Node, QueuedKey, VirtualKey
 from vipfs.vfs.listing import VIRTUAL_DIR
+from vipfs.vfs.metadata import name_only
 from vipfs.vfs.metadb import Upload, UploadState
 from vipfs.vfs.model import Model
-from vipfs.vfs.writing import Live, SpoolHandle, name_only
+from vipfs.vfs.writing import Live, SpoolHandle
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +56,7 @@ class Replace:
         m = self.m
         w = m.remote.writer()
         fld_id = m.folder_of(node)
-        meta = w.mirror.meta(code)
+        meta = w.metadata.meta(code)
         row = await w.enqueue(
             node.name,
             fld_id,
@@ -88,7 +89,7 @@ class Replace:
             return False
         discarding = w.queue.discard(old.id)  # checked just above, with no await between
         w.live.pop(old.id, None)
-        m.views.hide_pending(old.id)
+        m.views.hide_pending(old.fld_id, old.id)
         m.inodes.rekey(node.ino, QueuedKey(new.id))
         m.views.show_pending(new)
         await discarding
@@ -145,4 +146,4 @@ class Replace:
             updates["mtime_ns"] = changes.mtime_ns
         if updates:
             fld_id = self.m.folder_of(node)
-            await w.mirror.change(code, name_only(code, node.name, fld_id), **updates)
+            await w.metadata.change(code, name_only(code, node.name, fld_id), **updates)

@@ -207,7 +207,7 @@ class Tree:
         """The model step of a removal from folder `fld_id`."""
         match gone.key:
             case QueuedKey(upload_id):
-                self.m.views.hide_pending(upload_id)
+                self.m.views.hide_pending(fld_id, upload_id)
             case FolderKey() | FileKey() as key:
                 self.m.views.drop(fld_id, key)
                 if gone.removed is not None and isinstance(gone.entry, FileEntry | Folder):
@@ -220,7 +220,7 @@ class Tree:
         """After the step: the metadata forgets a removed file; an overwritten one goes too."""
         w = self.m.remote.writer()
         if isinstance(gone.key, FileKey):
-            await w.mirror.drop(gone.key.code)
+            await w.metadata.drop(gone.key.code)
         elif gone.replaced:  # it overwrote an uploaded file: that goes too
             await self.drop_replaced(gone.replaced, name)
 
@@ -245,12 +245,12 @@ class Tree:
         the new one is removed before its upload)."""
         m = self.m
         w = m.remote.writer()
+        meta = w.metadata.meta(code)  # before a move into the trash changes its folder
         try:
             removed = await w.names.remove_file(code, name)
         except VfsError as exc:
             log.warning("the old copy of %s (%s) stays on the host: %s", name, code, exc.why)
             return
-        meta = w.mirror.meta(code)
         folders = {meta.fld_id} if meta is not None else set()
         old: FileEntry | None = None
         for fld_id, view in m.views.all():  # the new version may have moved away
@@ -264,4 +264,4 @@ class Tree:
             title = as_listed(file_title(meta.name if meta else name))
             old = synthetic(code, title, meta.fld_id if meta else 0)
         self.trashed(removed, file=old)
-        await w.mirror.drop(code)
+        await w.metadata.drop(code)

@@ -2,7 +2,8 @@
 
 Owns: the `View` of each folder (the fetched answer and the named `Listing` built from it),
 building it (in a worker thread for big folders), our own one-entry edits of it (`add`,
-`drop`, noted in the host's journal too), and the queued files shown in their folders.
+`drop`, noted in the host's journal too), and showing queued files in their folders (which
+rows a folder holds is the queue's own index: `UploadQueue.in_folder`, `stand_ins`).
 Imports: `vipfs.api` (records, offloop), `vipfs.vfs` inodes (keys), listing, metadb (rows),
 remote (the host's parts).
 
@@ -66,8 +67,6 @@ class Views:
         self._remote = remote
         self._views: dict[int, View] = {}
         self._build_slot = trio.CapacityLimiter(1)  # one big folder named at a time
-        self._queued: dict[int, dict[int, None]] = {}  # folder → its upload rows, in order
-        self._queued_at: dict[int, int] = {}  # upload row → the folder it shows in
 
     async def get(self, fld_id: int) -> Listing:
         """The folder's view, fetched (within the budget) and built when the answer is new."""
@@ -108,7 +107,7 @@ class Views:
             listing.add(folder_entry(entry), entry)
         else:
             writes = self._remote.writes
-            meta = writes.mirror.meta(entry.code) if writes is not None else None
+            meta = writes.metadata.meta(entry.code) if writes is not None else None
             listing.add(file_entry(entry, meta.name if meta else ""), entry)
 
     def drop(self, fld_id: int, key: EntryKey) -> None:
@@ -123,30 +122,14 @@ class Views:
         if listing is not None:
             listing.remove(key)
 
-    def resume(self, rows: Iterable[tuple[int, int]]) -> None:
-        """The queue's rows at start, as (upload id, folder): they show from the first look."""
-        for upload_id, fld_id in rows:
-            self._queued.setdefault(fld_id, {})[upload_id] = None
-            self._queued_at[upload_id] = fld_id
-        self._views.clear()
-
-    def is_shown(self, upload_id: int) -> bool:
-        return upload_id in self._queued_at
-
     def show_pending(self, row: Upload) -> None:
         """A file in the upload queue shows in its folder under its own name."""
-        self.hide_pending(row.id)  # from where it showed before (a rename)
-        self._queued.setdefault(row.fld_id, {})[row.id] = None
-        self._queued_at[row.id] = row.fld_id
         listing = self.cached(row.fld_id)
         if listing is not None:
             listing.add(pending_entry(pending_of(row)), None)
 
-    def hide_pending(self, upload_id: int) -> None:
-        fld_id = self._queued_at.pop(upload_id, None)
-        if fld_id is None:
-            return
-        self._queued.get(fld_id, {}).pop(upload_id, None)
+    def hide_pending(self, fld_id: int, upload_id: int) -> None:
+        """The queued file no longer shows in `fld_id` (done, discarded, or moved away)."""
         listing = self.cached(fld_id)
         if listing is not None:
             listing.remove(QueuedKey(upload_id))
@@ -156,7 +139,7 @@ class Views:
         """What a view of `fld_id` is built from. A build on the loop reads the mirror itself;
         only a worker thread needs (and pays for) a copy of it."""
         writes = self._remote.writes
-        mirror: Mapping[str, str] = writes.mirror if writes is not None else {}
+        mirror: Mapping[str, str] = writes.metadata if writes is not None else {}
         hide, tokens = self._stand_ins()
         exact = dict(mirror) if snapshot else mirror
         return _Inputs(exact, self._pending(fld_id), hide, tokens)
@@ -185,22 +168,10 @@ class Views:
 
     def _stand_ins(self) -> tuple[set[str], set[str]]:
         """Codes and tokens of server files that queued rows stand for, in any folder."""
-        codes: set[str] = set()
-        tokens: set[str] = set()
         writes = self._remote.writes
-        if writes is None:
-            return codes, tokens
-        for ids in self._queued.values():
-            for upload_id in ids:
-                row = writes.queue.get(upload_id)
-                if row is not None:
-                    codes.update(c for c in (row.code, row.replaces) if c)
-                    tokens.add(row.token)
-        return codes, tokens
+        return writes.queue.stand_ins() if writes is not None else (set(), set())
 
     def _pending(self, fld_id: int) -> list[Pending]:
         writes = self._remote.writes
-        if writes is None:
-            return []
-        rows = (writes.queue.get(i) for i in self._queued.get(fld_id, {}))
-        return [pending_of(row) for row in rows if row is not None]
+        rows = writes.queue.in_folder(fld_id) if writes is not None else []
+        return [pending_of(row) for row in rows]

@@ -169,7 +169,6 @@ class Xattrs:
             w.names.edit_file(code, f"setting {name} of {node.name}", **changes),
             f"file/edit of {node.name}",
         )
-        await w.mirror.refresh(code)
         entry = node.entry
         if isinstance(entry, FileEntry):
             m.remote.infos.invalidate(entry.fld_id)

@@ -13,8 +13,10 @@ import trio.testing
 
 from tests.unit.vfs.clock import thread_aware_clock
 from tests.unit.vfs.fake_api import FakeApi
+from vipfs.vfs.metadata import Metadata
 from vipfs.vfs.metadb import MetaDb, Upload
 from vipfs.vfs.spool import Spool
+from vipfs.vfs.upload_status import QueueItem
 from vipfs.vfs.uploads import UploadQueue
 
 
@@ -26,22 +28,32 @@ class Env:
         self.db = db
         self.spool = Spool(tmp_path / "spool")
         self.nursery = nursery
+        self.metadata = Metadata(db)
         self.done: list[Upload] = []
-        self.failed: list[Upload] = []
+        self.queue: UploadQueue | None = None
         self._scope: trio.CancelScope | None = None
+
+    @property
+    def failed(self) -> list[QueueItem]:
+        """The failed rows of the running queue (the queue tells nobody of a failure: its
+        status shows it)."""
+        return self.queue.status().failed if self.queue is not None else []
 
     async def start(self, **kw: Any) -> UploadQueue:
         kw.setdefault("write_back", 5.0)
+        self.metadata = Metadata(self.db)  # a new mount reads the db again
+        await self.metadata.load()
         queue = UploadQueue(
             self.api,
             self.db,
             self.spool,
+            metadata=self.metadata,
             clock=trio.current_time,
             rng=random.Random(7),
             on_done=self.done.append,
-            on_failed=self.failed.append,
             **kw,
         )
+        self.queue = queue
 
         async def serve(*, task_status: trio.TaskStatus[None]) -> None:
             with trio.CancelScope() as scope:

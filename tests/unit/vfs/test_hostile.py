@@ -13,7 +13,8 @@ import trio.testing
 
 from tests.unit.vfs.fake_api import FakeApi
 from vipfs.api.clock import ServerClock, seconds_to_midnight
-from vipfs.mount import _byte_size, option_safe
+from vipfs.mount import option_safe
+from vipfs.mount_options import byte_size as _byte_size
 from vipfs.vfs.attrs import Statfs
 from vipfs.vfs.errors import VfsError
 from vipfs.vfs.guard import never_fatal

@@ -15,12 +15,14 @@ from trio.testing import MockClock
 
 from tests.unit.vfs.conftest import Env, eventually
 from vipfs.api.errors import AuthError, RateLimitedError, RequestRejectedError, TransientError
+from vipfs.vfs.edits import edit_keep_tags
 from vipfs.vfs.errors import VfsError
 from vipfs.vfs.holdlist import HoldList
 from vipfs.vfs.metadb import FileMeta, UploadState
 from vipfs.vfs.names import file_title, tokened_title
 from vipfs.vfs.spool import Spool
-from vipfs.vfs.uploads import CUT_OFF, QueueStatus, edit_keep_tags
+from vipfs.vfs.upload_status import QueueStatus
+from vipfs.vfs.uploads import CUT_OFF
 
 
 def test_titles_drop_only_the_extension() -> None:
@@ -228,15 +230,6 @@ async def test_permanent_refusal_keeps_data_and_warns_once(
     assert await env.spool.read(row.spool, 0, 100) == b"not a video"
     stored = await env.db.get_upload(row.id)
     assert stored is not None and stored.state is UploadState.FAILED
-
-    assert await queue.retry_failed() == 1
-    await eventually(lambda: len(env.failed) == 2)
-    assert env.api.count("upload_file") == 2
-
-    forgotten = await queue.forget_failed(row.id)
-    assert forgotten.id == row.id
-    assert not await trio.Path(row.spool).exists()
-    assert await env.db.get_upload(row.id) is None
 
 
 async def test_auth_error_is_permanent(env: Env, virtual_clock: MockClock) -> None:
@@ -491,14 +484,14 @@ async def test_edit_keep_tags_resends_known_or_fetched_tags(
     code = env.done[0].code
     assert code is not None
     assert env.api.files[code].tags == "promo, clip"
-    await edit_keep_tags(env.api, env.db, code, title="renamed", fld_id=3)
+    await edit_keep_tags(env.api, env.metadata, code, title="renamed", fld_id=3)
     assert env.api.files[code].tags == "promo, clip"
     meta = await env.db.get_file(code)
     assert meta is not None and meta.fld_id == 3 and meta.tags == "promo, clip"
 
     env.api.files[code].tags = "set elsewhere"  # a file vipfs knows nothing about
-    await env.db.update_file(code, tags=None)
-    await edit_keep_tags(env.api, env.db, code, descr="hello")
+    await env.metadata.update(code, tags=None)
+    await edit_keep_tags(env.api, env.metadata, code, descr="hello")
     assert env.api.files[code].tags == "set elsewhere"
     assert env.api.count("file_info") == 1
 

@@ -17,6 +17,7 @@ from vipfs.api.records import UploadedFile
 from vipfs.emulator.config import EmulatorConfig
 from vipfs.emulator.keys import generate_key
 from vipfs.emulator.server import Emulator
+from vipfs.vfs.metadata import Metadata
 from vipfs.vfs.metadb import MetaDb, Upload
 from vipfs.vfs.spool import Spool
 from vipfs.vfs.uploads import UploadQueue
@@ -65,8 +66,17 @@ async def run_queue(
     client: XvsClient, db: MetaDb, spool: Spool, names: list[str], fld_id: int
 ) -> list[Upload]:
     done: list[Upload] = []
+    metadata = Metadata(db)
+    await metadata.load()
     queue = UploadQueue(
-        client, db, spool, write_back=0, transfers=1, rng=random.Random(1), on_done=done.append
+        client,
+        db,
+        spool,
+        metadata=metadata,
+        write_back=0,
+        transfers=1,
+        rng=random.Random(1),
+        on_done=done.append,
     )
     async with trio.open_nursery() as nursery:
         await nursery.start(queue.run)

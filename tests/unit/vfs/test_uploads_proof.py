@@ -16,7 +16,8 @@ from tests.unit.vfs.conftest import Env, eventually
 from vipfs.api.errors import TransientError
 from vipfs.api.records import FileEntry
 from vipfs.vfs.names import title_token
-from vipfs.vfs.uploads import AmbiguousTokenError, QueueStatus, proven_copy
+from vipfs.vfs.upload_job import AmbiguousTokenError, proven_copy
+from vipfs.vfs.upload_status import QueueStatus
 
 TOKEN = "vipfs-0123456789ab"
 

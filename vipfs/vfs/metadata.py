@@ -1,0 +1,77 @@
+"""The metadata authority: the `files` table of the metadata db, in memory and on disk.
+
+Owns: every write of the `files` table (`MetaDb.put_file`, `update_file`, `delete_file` and
+`finish_upload` are called from here and nowhere else: tests/unit/vfs/test_write_path_rules.py
+reads the source for it), and the in-memory copy that building a listing reads in one
+synchronous step without touching SQLite. Being the one writer, memory and db never disagree,
+and nobody re-reads what another writer wrote.
+Imports: `metadb` only.
+
+A change lands in memory first, synchronously, and the db follows in a worker thread (writes
+keep call order); a finished upload is the exception: it shows only once the db holds it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import replace
+
+from vipfs.vfs.metadb import FileMeta, MetaDb
+
+UNKNOWN_SIZE = -1  # a name-only record: vipfs renamed or touched a file it did not upload
+
+
+class Metadata(Mapping[str, str]):
+    """code → FileMeta, and (as a Mapping) code → the exact filename vipfs knows."""
+
+    def __init__(self, db: MetaDb, rows: list[FileMeta] | None = None) -> None:
+        self.db = db
+        self._rows = {row.code: row for row in rows or []}
+
+    async def load(self) -> None:
+        """Take the db's rows (at the start of a mount, before anything writes)."""
+        self._rows = {row.code: row for row in await self.db.files()}
+
+    def __getitem__(self, code: str) -> str:
+        return self._rows[code].name
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._rows)
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def meta(self, code: str) -> FileMeta | None:
+        return self._rows.get(code)
+
+    async def put(self, meta: FileMeta) -> None:
+        self._rows[meta.code] = meta
+        await self.db.put_file(meta)
+
+    async def update(self, code: str, **changes: object) -> bool:
+        """Change the columns of a row vipfs has; False (nothing written) when it has none."""
+        row = self._rows.get(code)
+        if row is None:
+            return False
+        self._rows[code] = replace(row, **changes)  # type: ignore[arg-type]
+        return await self.db.update_file(code, **changes)
+
+    async def change(self, code: str, default: FileMeta, **changes: object) -> None:
+        """Change a row (starting from `default` when vipfs knew nothing of the file yet)."""
+        row = self._rows.get(code)
+        await self.put(replace(row or default, **changes))  # type: ignore[arg-type]
+
+    async def drop(self, code: str) -> None:
+        if self._rows.pop(code, None) is not None:
+            await self.db.delete_file(code)
+
+    async def record_upload(self, upload_id: int, meta: FileMeta) -> None:
+        """The queue row `upload_id` is done and `meta` is its file: both in one transaction,
+        so a crash leaves either a row to resume or a finished file, never both or neither."""
+        await self.db.finish_upload(upload_id, meta)
+        self._rows[meta.code] = meta
+
+
+def name_only(code: str, name: str, fld_id: int) -> FileMeta:
+    """A record for a file vipfs did not upload: its name is known, its size is not."""
+    return FileMeta(code=code, name=name, fld_id=fld_id, size=UNKNOWN_SIZE, mtime_ns=0, mode=0)

@@ -1,0 +1,103 @@
+"""What the upload queue shows: its rows grouped by state, for `vipfs status` and status.json.
+
+Owns: `QueueItem`, `QueueStatus` (and its JSON form), and `status_of`, the one grouping of
+rows by `UploadState`. Imports: `metadb` (the row and its states) only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from vipfs.vfs.metadb import Upload, UploadState
+
+
+@dataclass(frozen=True, slots=True)
+class QueueItem:
+    """One queue row as `vipfs status` and `/.vipfs/status.json` show it."""
+
+    id: int
+    name: str
+    fld_id: int
+    size: int
+    state: str
+    attempts: int
+    last_error: str | None
+    next_try: float
+    code: str | None
+    sent: int = 0  # bytes of the running attempt handed to the network so far
+
+
+@dataclass(frozen=True, slots=True)
+class QueueStatus:
+    writing: list[QueueItem]
+    held: list[QueueItem]
+    queued: list[QueueItem]
+    uploading: list[QueueItem]
+    retrying: list[QueueItem]  # queued after a failed attempt (also listed in `queued`)
+    failed: list[QueueItem]
+    incomplete: list[QueueItem] = field(default_factory=list)
+
+    @property
+    def pending(self) -> int:
+        """Rows an unmount waits for."""
+        return len(self.queued) + len(self.uploading)
+
+    def to_json(self) -> dict[str, Any]:
+        def items(rows: list[QueueItem]) -> list[dict[str, Any]]:
+            return [
+                {
+                    "id": r.id,
+                    "name": r.name,
+                    "fld_id": r.fld_id,
+                    "size": r.size,
+                    "state": r.state,
+                    "attempts": r.attempts,
+                    "error": r.last_error,
+                    "next_try": r.next_try,
+                    "code": r.code,
+                    "sent": r.sent,
+                }
+                for r in rows
+            ]
+
+        return {
+            "writing": items(self.writing),
+            "held": items(self.held),
+            "queued": items(self.queued),
+            "uploading": items(self.uploading),
+            "retrying": items(self.retrying),
+            "failed": items(self.failed),
+            "incomplete": items(self.incomplete),
+        }
+
+
+def status_of(rows: Iterable[Upload], sent: Callable[[int], int]) -> QueueStatus:
+    """Group `rows` by state, in id order; `sent(id)` is what a running attempt has sent."""
+
+    def item(r: Upload) -> QueueItem:
+        return QueueItem(
+            r.id,
+            r.name,
+            r.fld_id,
+            r.size,
+            str(r.state),
+            r.attempts,
+            r.last_error,
+            r.next_try,
+            r.code,
+            sent(r.id),
+        )
+
+    ordered = sorted(rows, key=lambda r: r.id)
+    by = {s: [item(r) for r in ordered if r.state is s] for s in UploadState}
+    return QueueStatus(
+        writing=by[UploadState.WRITING],
+        held=by[UploadState.HELD],
+        queued=by[UploadState.QUEUED],
+        uploading=by[UploadState.UPLOADING],
+        retrying=[i for i in by[UploadState.QUEUED] if i.attempts > 0],
+        failed=by[UploadState.FAILED],
+        incomplete=by[UploadState.INCOMPLETE],
+    )
