@@ -46,6 +46,7 @@ from pathlib import Path
 
 import trio
 
+from vipfs.api.backoff import Backoff
 from vipfs.api.errors import (
     ApiError,
     LinkExpiredError,
@@ -59,7 +60,7 @@ from vipfs.api.lowspeed import Pace, SpeedFloor
 from vipfs.api.protocol import XvsApi
 from vipfs.api.records import DirectLink, LinkVersion
 from vipfs.api.wire import to_code
-from vipfs.vfs.errors import VfsError
+from vipfs.vfs.errors import VfsError, from_api
 from vipfs.vfs.fdpool import FdPool, close_fds
 from vipfs.vfs.features import HostFeatures
 from vipfs.vfs.localdirs import DirError, is_regular, open_nofollow, private_dir
@@ -210,8 +211,7 @@ class ReadCache:
         self._fds = FdPool(max_open_files)
         self._link_ttl = link_ttl
         self._read_timeout = read_timeout
-        self._retry_initial = retry_initial
-        self._retry_max = retry_max
+        self._retry = Backoff(retry_initial, retry_max)
         self._small_read = small_read
         self._big_file = big_file
         self._links: dict[str, _Link] = {}
@@ -387,7 +387,7 @@ class ReadCache:
     async def _fetch_link(self, code: str) -> _Link:
         """Ask for a direct link (retrying transient failures) and choose the version to read."""
         deadline = trio.current_time() + self._read_timeout
-        delay = self._retry_initial
+        attempt = 0
         while True:
             try:
                 answer = await self._api.file_direct_link(code)
@@ -398,9 +398,9 @@ class ReadCache:
             except NotFoundError as exc:
                 raise VfsError(errno.EIO, f"file {code} no longer exists on the host") from exc
             except TransientError as exc:
-                delay = await self._backoff(exc, delay, deadline, f"direct link for {code}")
+                attempt = await self._backoff(exc, attempt, deadline, f"direct link for {code}")
             except ApiError as exc:
-                raise VfsError(errno.EIO, f"direct link for {code} failed: {exc}") from exc
+                raise from_api(exc, f"direct link for {code}") from exc
         self._features.mark_supported("direct_link")
         version = choose_version(answer)
         if version is None:
@@ -412,16 +412,17 @@ class ReadCache:
         self._links[code] = link
         return link
 
-    async def _backoff(
-        self, exc: TransientError, delay: float, deadline: float, what: str
-    ) -> float:
-        """Sleep before the next try, or raise EIO when that would pass the deadline."""
-        wait = max(delay, exc.retry_after) if isinstance(exc, RateLimitedError) else delay
+    async def _backoff(self, exc: TransientError, attempt: int, deadline: float, what: str) -> int:
+        """Sleep before retry number `attempt` (the one backoff, api.backoff), or raise EIO when
+        that would pass the deadline; returns the next attempt's number."""
+        wait = self._retry.delay(attempt)
+        if isinstance(exc, RateLimitedError):
+            wait = max(wait, exc.retry_after)
         if trio.current_time() + wait > deadline:
             raise VfsError(errno.EIO, f"{what}: gave up after retries ({exc})") from exc
         log.debug("%s: %s; retrying in %.1fs", what, exc, wait)
         await trio.sleep(wait)
-        return min(delay * 2, self._retry_max)
+        return attempt + 1
 
     # -- waiting for bytes -------------------------------------------------------------------
     async def _wait_for(self, entry: _Entry, start: int, end: int, *, readahead: bool) -> None:
@@ -490,7 +491,7 @@ class ReadCache:
     async def _download_chunk(self, entry: _Entry, i: int) -> None:
         chunk_start, chunk_end = entry.span(i)
         deadline = trio.current_time() + self._read_timeout
-        delay = self._retry_initial
+        attempt = 0
         while not entry.complete(i):
             if entry.gone:
                 raise VfsError(errno.EIO, entry.gone_why)
@@ -507,11 +508,11 @@ class ReadCache:
                 await self._refresh_link(entry, gen)
             except TransientError as exc:
                 if entry.filled[i] > before:  # it was moving: start the backoff afresh
-                    delay = self._retry_initial
+                    attempt = 0
                     deadline = trio.current_time() + self._read_timeout
-                delay = await self._backoff(exc, delay, deadline, f"download of {entry.code}")
+                attempt = await self._backoff(exc, attempt, deadline, f"download of {entry.code}")
             except ApiError as exc:
-                raise VfsError(errno.EIO, f"download of {entry.code} failed: {exc}") from exc
+                raise from_api(exc, f"download of {entry.code}") from exc
 
     async def _stream(self, entry: _Entry, i: int, start: int, end: int, slot: _Slot) -> None:
         """One ranged GET of [start, end) into the cache file, publishing progress as it lands.

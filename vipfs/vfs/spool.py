@@ -129,13 +129,22 @@ class Spool:
             os.close(fd)
 
     async def write(self, path: Path, offset: int, data: bytes) -> int:
-        """Write `data` at `offset` (sparse holes are fine); returns the byte count."""
+        """Write `data` at `offset` (sparse holes are fine); returns the byte count.
+
+        A disk that fills part-way gives a short count, as pwrite(2) does, never an error for
+        bytes already stored: the writer is told exactly what the spool holds, retries the rest
+        and meets ENOSPC on a call that stores nothing."""
 
         def run(fd: int) -> int:
             view = memoryview(data)
             done = 0
             while done < len(view):
-                done += os.pwrite(fd, view[done:], offset + done)
+                try:
+                    done += os.pwrite(fd, view[done:], offset + done)
+                except OSError:
+                    if done == 0:
+                        raise
+                    break
             return done
 
         return await self._thread(self._with_fd, path, os.O_WRONLY, run)
