@@ -44,6 +44,7 @@ Record = FileEntry | Folder | None
 class _DirHandle:
     ino: int
     entries: list[tuple[str, NodeKey, Record]]
+    fld_id: int | None = None  # the folder whose view the entries came from (None: /.vipfs)
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,10 +105,12 @@ class Tree:
         m = self.m
         node = m.node(ino)
         entries: list[tuple[str, NodeKey, Record]]
+        folder: int | None = None
         match node.key:
             case VirtualKey() if node.key == VIRTUAL_DIR_KEY:
                 entries = [(name, VirtualKey(name), None) for name in m.remote.virtual.names()]
             case FolderKey(fld_id):
+                folder = fld_id
                 listing = await m.views.get(fld_id)
                 entries = [(c.name, c.key, c.entry) for c in listing.children]
                 if node.ino == ROOT_INO:
@@ -115,7 +118,7 @@ class Tree:
             case _:
                 raise VfsError(errno.ENOTDIR)
         fh = next(self._handles)
-        self._dirs[fh] = _DirHandle(ino, entries)
+        self._dirs[fh] = _DirHandle(ino, entries, folder)
         return fh
 
     def readdir(self, fh: int, start_id: int) -> Iterator[DirEntry]:
@@ -129,8 +132,24 @@ class Tree:
             raise VfsError(errno.EBADF)
         for index in range(start_id, len(handle.entries)):
             name, key, entry = handle.entries[index]
-            node = self.m.adopt(key, name, entry, handle.ino)
+            now = self._listed_now(handle, name, key, entry)
+            if now is None:
+                continue  # removed (or renamed away) since opendir
+            node = self.m.adopt(now[0], name, now[1], handle.ino)
             yield DirEntry(name, self.m.attr(node), index + 1)
+
+    def _listed_now(
+        self, handle: _DirHandle, name: str, key: NodeKey, entry: Record
+    ) -> tuple[NodeKey, Record] | None:
+        """A snapshot entry as the folder's view holds it now. An upload that finished since
+        opendir is its file (the same inode, its real attributes), a removed entry is gone:
+        readdir never adopts a key the model has moved on from, which would make a new inode
+        with invented attributes for readdirplus to hand the kernel."""
+        listing = None if handle.fld_id is None else self.m.views.cached(handle.fld_id)
+        if listing is None or isinstance(key, VirtualKey):
+            return key, entry
+        child = listing.child(name)
+        return None if child is None else (child.key, child.entry)
 
     def releasedir(self, fh: int) -> None:
         self._dirs.pop(fh, None)
