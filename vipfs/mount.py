@@ -470,7 +470,7 @@ async def _serve(
     finally:
         pids.unlink(missing_ok=True)
         pyfuse3.close(unmount=True)
-    left = fs.w.queue.status() if fs.w is not None else None
+    left = fs.queue_status()
     if left is not None and (left.pending or left.held or left.writing):
         log.warning(
             "%d upload(s) not finished; they resume at the next mount",

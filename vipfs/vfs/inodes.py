@@ -1,9 +1,15 @@
-"""The inode table: kernel inode numbers ↔ server identities, kept alive by lookup counts.
+"""The node kinds and the inode table: kernel inode numbers ↔ what each stands for.
 
-An inode is keyed by what it stands for (`("dir", fld_id)`, `("file", code)`, `("virt", name)`,
-`("up", upload_id)` for a file still in the upload queue), so the same folder or file keeps its
-number across listings and renames; `rekey` moves an inode to its new identity when an upload
-finishes (or an uploaded file starts being replaced), so the kernel's number never changes.
+Owns: the node kinds (`FolderKey`, `FileKey`, `QueuedKey`, `VirtualKey`), `Node`, and the
+inode table with its lookup counts.  Imports: `vipfs.api.records` only.
+
+A node's kind lives in its key, a small frozen record of the identity it stands for (a folder
+id, a file code, an upload row, a `/.vipfs` name), in the manner of rclone's vfs.Dir/vfs.File;
+code branches on it with `match`. The kind is in the key rather than in a Node subclass because
+an inode keeps ONE Node object while its identity changes: `rekey` moves it from a queued upload
+to the file code the upload returned (or back, when an uploaded file starts being replaced), and
+an operation holding the node (a rename during which an upload finishes) follows it.
+
 Inodes never expire with a TTL: the kernel holds references (lookup, readdirplus entries,
 create) and gives them back with `forget`; an inode lives exactly as long as the kernel can
 name it.
@@ -12,16 +18,45 @@ name it.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
 
 from vipfs.api.records import FileEntry, Folder
 
 ROOT_INO = 1
 
-Kind = Literal["dir", "file", "virt", "up"]
-NodeKey = tuple[Kind, int | str]
 
-ROOT_KEY: NodeKey = ("dir", 0)
+@dataclass(frozen=True, slots=True)
+class FolderKey:
+    """A host folder (the root is fld_id 0)."""
+
+    fld_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class FileKey:
+    """A file on the host, by its code."""
+
+    code: str
+
+
+@dataclass(frozen=True, slots=True)
+class QueuedKey:
+    """A file still in the upload queue, by its row."""
+
+    upload_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class VirtualKey:
+    """A file of `/.vipfs`, by name; the empty name is the `/.vipfs` folder itself."""
+
+    name: str
+
+
+NodeKey = FolderKey | FileKey | QueuedKey | VirtualKey
+EntryKey = FolderKey | FileKey  # what a host listing holds
+
+ROOT_KEY = FolderKey(0)
+VIRTUAL_DIR_KEY = VirtualKey("")
 
 
 @dataclass(slots=True)
@@ -41,22 +76,7 @@ class Node:
 
     @property
     def is_dir(self) -> bool:
-        return self.key[0] == "dir" or (self.key[0] == "virt" and self.key[1] == "")
-
-    @property
-    def fld_id(self) -> int:
-        assert self.key[0] == "dir" and isinstance(self.key[1], int)
-        return self.key[1]
-
-    @property
-    def upload_id(self) -> int:
-        assert self.key[0] == "up" and isinstance(self.key[1], int)
-        return self.key[1]
-
-    @property
-    def code(self) -> str:
-        assert self.key[0] == "file" and isinstance(self.key[1], str)
-        return self.key[1]
+        return isinstance(self.key, FolderKey) or self.key == VIRTUAL_DIR_KEY
 
 
 class InodeTable:

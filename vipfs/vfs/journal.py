@@ -6,6 +6,9 @@ listing fetched in that window must not make the user's own change flicker away 
 back), so every change the facade makes is noted here per folder, and applied to each
 listing answer for `hold` seconds: added entries win over what the answer says of them,
 removed ones stay hidden. After that the server's word is final again.
+
+Owns: the per-folder notes of our own changes and their hold time.
+Imports: `vipfs.api.records`, `vipfs.vfs.inodes` (the entry keys).
 """
 
 from __future__ import annotations
@@ -15,14 +18,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from vipfs.api.records import FileEntry, Folder, FolderListing
+from vipfs.vfs.inodes import EntryKey, FileKey, FolderKey
 
 HOLD = 600.0  # seconds: well past any host's listing delay or stale-read window
 
-EntryKey = tuple[str, int | str]
-
 
 def key_of(entry: FileEntry | Folder) -> EntryKey:
-    return ("file", entry.code) if isinstance(entry, FileEntry) else ("dir", entry.fld_id)
+    return FileKey(entry.code) if isinstance(entry, FileEntry) else FolderKey(entry.fld_id)
 
 
 @dataclass(slots=True)
@@ -57,8 +59,8 @@ class Journal:
         if not notes:
             del self._notes[fld_id]
             return raw
-        folders = [f for f in raw.folders if ("dir", f.fld_id) not in notes]
-        files = [f for f in raw.files if ("file", f.code) not in notes]
+        folders = [f for f in raw.folders if FolderKey(f.fld_id) not in notes]
+        files = [f for f in raw.files if FileKey(f.code) not in notes]
         for note in notes.values():
             if isinstance(note.entry, Folder):
                 folders.append(note.entry)

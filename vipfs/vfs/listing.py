@@ -9,6 +9,9 @@ dictionary reads. Two local sources sit over the server's answer:
   they are created; the server's copy of one (found by code, or by the upload token in its
   title while the answer is still on its way) stays hidden until the queue says it is done, so
   a listing that catches up mid-upload never shows the file twice.
+
+Owns: naming one folder's children over local knowledge, and one-entry edits of that.
+Imports: `vipfs.api.records`, `vipfs.vfs.inodes` (keys), `vipfs.vfs.names` (every naming rule).
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 from vipfs.api.records import FileEntry, Folder, FolderListing
-from vipfs.vfs.inodes import NodeKey
+from vipfs.vfs.inodes import FileKey, FolderKey, NodeKey, QueuedKey
 from vipfs.vfs.names import Entry, assign_names, file_order, title_token, unique_name
 
 VIRTUAL_DIR = ".vipfs"
@@ -43,7 +46,7 @@ class Pending:
 
 def folder_entry(folder: Folder) -> Entry:
     return Entry(
-        key=("dir", folder.fld_id),
+        key=FolderKey(folder.fld_id),
         title=folder.name,
         is_dir=True,
         suffix=folder.code or str(folder.fld_id),
@@ -53,7 +56,7 @@ def folder_entry(folder: Folder) -> Entry:
 
 def file_entry(file: FileEntry, exact: str = "") -> Entry:
     return Entry(
-        key=("file", file.code),
+        key=FileKey(file.code),
         title=file.title,
         is_dir=False,
         suffix=file.code,
@@ -64,7 +67,7 @@ def file_entry(file: FileEntry, exact: str = "") -> Entry:
 
 def pending_entry(item: Pending) -> Entry:
     return Entry(
-        key=("up", item.upload_id),
+        key=QueuedKey(item.upload_id),
         title=item.name,
         is_dir=False,
         suffix=f"queued {item.upload_id}",
@@ -96,7 +99,7 @@ class Listing:
         entries: list[Entry] = []
         by_key: dict[NodeKey, FileEntry | Folder | None] = {}
         for folder in raw.folders:
-            key: NodeKey = ("dir", folder.fld_id)
+            key: NodeKey = FolderKey(folder.fld_id)
             if folder.fld_id in (fld_id, 0) or key in by_key:
                 continue  # a folder cannot contain itself or the root; one entry per id
             by_key[key] = folder
@@ -105,7 +108,7 @@ class Listing:
         hidden = {c for p in pending for c in (p.code, p.replaces) if c} | set(hide)
         tokens = {p.token for p in pending if p.token} | set(tokens)
         for file in raw.files:
-            key = ("file", file.code)
+            key = FileKey(file.code)
             if key in by_key or file.code in hidden:
                 continue
             if tokens and title_token(file.title) in tokens:
@@ -113,7 +116,7 @@ class Listing:
             by_key[key] = file
             entries.append(file_entry(file, exact.get(file.code, "")))
         for item in pending:
-            by_key[("up", item.upload_id)] = None
+            by_key[QueuedKey(item.upload_id)] = None
             entries.append(pending_entry(item))
         names = assign_names(entries, self._reserved)
         self._by_key = {key: Child(names[key], key, entry) for key, entry in by_key.items()}
@@ -124,7 +127,9 @@ class Listing:
     def children(self) -> list[Child]:
         """Folders first, then by name (sorted once per change, when asked)."""
         if self._sorted is None:
-            self._sorted = sorted(self._by_key.values(), key=lambda c: (c.key[0] != "dir", c.name))
+            self._sorted = sorted(
+                self._by_key.values(), key=lambda c: (not isinstance(c.key, FolderKey), c.name)
+            )
         return self._sorted
 
     def __len__(self) -> int:

@@ -1,15 +1,35 @@
-"""The `user.vipfs.*` attributes of files and folders, as `getfattr` shows them.
+"""The `user.vipfs.*` attributes of files and folders, as `getfattr` shows and sets them.
 
-Values are UTF-8 text. `file/info` (fetched lazily, per folder, by the facade) wins over the
-listing where both say something, since it is the fresher and fuller answer.
+Owns: the attribute values of each node kind, which are writable, and what setting one sends
+(`file/edit`, `folder/edit`, the queue's record; the clone and URL-upload controls are
+`controls.py`'s).  Imports: `vipfs.api.records`, `vipfs.vfs` controls, errors, inodes, listing,
+metadb (states), model, names.
+
+Values are UTF-8 text. `file/info` (fetched lazily, per folder) wins over the listing where
+both say something, since it is the fresher and fuller answer.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import errno
+import logging
+from typing import Any
+
 from vipfs.api.records import FileEntry, FileInfo, Folder
-from vipfs.vfs.names import host_text
+from vipfs.vfs.controls import Controls
+from vipfs.vfs.errors import VfsError
+from vipfs.vfs.inodes import FileKey, FolderKey, Node, QueuedKey, VirtualKey
+from vipfs.vfs.listing import VIRTUAL_DIR
+from vipfs.vfs.metadb import Upload, UploadState
+from vipfs.vfs.model import Model
+from vipfs.vfs.names import as_listed, host_text
+
+log = logging.getLogger(__name__)
 
 PREFIX = "user.vipfs."
+CLONE_XATTR = PREFIX + "clone"  # on a folder: {"code": ..., "name": ...} → file/clone into it
+URL_XATTR = PREFIX + "url_upload"  # on a folder: a URL → upload/url into it
 
 
 def _flag(value: bool) -> str:
@@ -51,3 +71,128 @@ def folder_xattrs(folder: Folder) -> dict[str, bytes]:
 
 def _text(value: int | None) -> str | None:
     return None if value is None else str(value)
+
+
+EDITABLE = ("title", "descr", "tags", "public", "adult", "cat_id")
+
+
+def parse_edit(key: str, text: str) -> dict[str, Any]:
+    """An xattr value as the `file/edit` argument it sets."""
+    if key in ("public", "adult"):
+        value = text.strip().lower()
+        if value not in ("0", "1", "true", "false", "yes", "no"):
+            raise VfsError(errno.EINVAL, f"{PREFIX}{key} takes 0 or 1, not {text!r}")
+        return {key: value in ("1", "true", "yes")}
+    if key == "cat_id":
+        try:
+            return {key: int(text.strip())}
+        except ValueError:
+            raise VfsError(errno.EINVAL, f"{PREFIX}cat_id takes a number, not {text!r}") from None
+    return {key: text}
+
+
+def queued_status(row: Upload) -> str:
+    """`user.vipfs.status` of a file still in the upload queue."""
+    if row.state in (UploadState.FAILED, UploadState.INCOMPLETE):
+        return f"{row.state}: {row.last_error}"
+    if row.state is UploadState.QUEUED and row.attempts:
+        return f"retrying: {row.last_error} ({_attempts(row.attempts)} failed)"
+    return str(row.state)
+
+
+def _attempts(count: int) -> str:
+    return f"{count} attempt" + ("" if count == 1 else "s")
+
+
+class Xattrs:
+    """getxattr/listxattr/setxattr/removexattr of every node kind."""
+
+    def __init__(self, model: Model, controls: Controls) -> None:
+        self.m = model
+        self.controls = controls
+
+    async def get(self, ino: int, name: str) -> bytes:
+        if not name.startswith("user."):
+            raise VfsError(errno.ENOTSUP)
+        values = await self._values(self.m.node(ino))
+        try:
+            return values[name]
+        except KeyError:
+            raise VfsError(errno.ENODATA) from None
+
+    async def list(self, ino: int) -> list[str]:
+        return sorted(await self._values(self.m.node(ino)))
+
+    async def set(self, ino: int, name: str, value: bytes) -> str | None:
+        """Set a `user.vipfs.*` attribute; returns the name of an entry it created in the
+        folder `ino` (a clone), whose earlier misses the kernel may still remember."""
+        if not name.startswith(PREFIX):
+            raise VfsError(errno.ENOTSUP)
+        m = self.m
+        node = m.node(ino)
+        if isinstance(node.key, VirtualKey):
+            raise VfsError(errno.EROFS, f"{VIRTUAL_DIR} is read-only")
+        w = m.remote.writer()
+        key = name[len(PREFIX) :]
+        text = value.decode(errors="replace")
+        match node.key:
+            case FolderKey(fld_id):
+                if name == CLONE_XATTR:
+                    return await self.controls.clone_into(node, fld_id, text)
+                if name == URL_XATTR:
+                    await self.controls.url_upload(node, fld_id, text)
+                elif key == "descr":
+                    await m.bounded(w.names.edit_folder(fld_id, descr=text), "folder descr")
+                else:
+                    raise VfsError(errno.EPERM, f"{name}: folders take only {PREFIX}descr")
+                return None
+            case _ if key not in EDITABLE:
+                raise VfsError(errno.EPERM, f"{name} is read-only; writable: {', '.join(EDITABLE)}")
+            case QueuedKey(upload_id):
+                if key not in ("tags", "descr"):
+                    raise VfsError(errno.EBUSY, f"{name}: {node.name} is not uploaded yet")
+                await w.queue.set_meta(upload_id, **{key: text})
+            case FileKey(code):
+                await self._edit_file(node, code, name, key, text)
+        return None
+
+    async def remove(self, ino: int, name: str) -> None:
+        if not name.startswith("user."):
+            raise VfsError(errno.ENOTSUP)
+        raise VfsError(errno.EPERM, "user.vipfs.* attributes can be set, not removed")
+
+    async def _edit_file(self, node: Node, code: str, name: str, key: str, text: str) -> None:
+        m = self.m
+        w = m.remote.writer()
+        changes = parse_edit(key, text)
+        await m.bounded(
+            w.names.edit_file(code, f"setting {name} of {node.name}", **changes),
+            f"file/edit of {node.name}",
+        )
+        entry = node.entry
+        if isinstance(entry, FileEntry):
+            m.remote.infos.invalidate(entry.fld_id)
+            if key == "title":
+                retitled = dataclasses.replace(entry, title=as_listed(text))
+                node.entry = retitled
+                m.views.add(entry.fld_id, retitled)
+
+    async def _values(self, node: Node) -> dict[str, bytes]:
+        m = self.m
+        entry = node.entry
+        match node.key:
+            case QueuedKey(upload_id):
+                row = m.remote.writer().queue.get(upload_id)
+                return {} if row is None else {PREFIX + "status": queued_status(row).encode()}
+            case FolderKey(fld_id):
+                values = folder_xattrs(entry) if isinstance(entry, Folder) else {}
+                values[PREFIX + "fld_id"] = str(fld_id).encode()
+                return values
+        if not isinstance(entry, FileEntry):
+            return {}
+        try:
+            info = (await m.remote.infos.get(entry.fld_id)).get(entry.code)
+        except VfsError as exc:  # the listing still says most of it
+            log.info("xattrs of %r without file/info: %s", node.name, exc.why)
+            info = None
+        return file_xattrs(entry, info, file_status(entry, info))

@@ -16,7 +16,7 @@ from vipfs.api.errors import TransientError
 from vipfs.vfs.attrs import UNLIMITED_BYTES, Owner
 from vipfs.vfs.errors import VfsError
 from vipfs.vfs.filesystem import NO_READER, Filesystem, Options
-from vipfs.vfs.inodes import ROOT_INO
+from vipfs.vfs.inodes import ROOT_INO, FolderKey
 
 
 class Clock:
@@ -154,7 +154,7 @@ async def test_stale_listing_served_when_api_fails_then_heals() -> None:
         await fs.opendir((await fs.lookup(ROOT_INO, "cold")).ino)
     assert err.value.errno == errno.EIO
     api.fail_all = None
-    assert await listdir(fs, fs.inodes.by_key(("dir", sub)).ino) == {}  # type: ignore[union-attr]
+    assert await listdir(fs, fs.inodes.by_key(FolderKey(sub)).ino) == {}  # type: ignore[union-attr]
 
 
 async def test_hung_api_is_bounded() -> None:

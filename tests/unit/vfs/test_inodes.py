@@ -5,9 +5,9 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from vipfs.vfs.inodes import ROOT_INO, InodeTable, NodeKey
+from vipfs.vfs.inodes import ROOT_INO, FileKey, FolderKey, InodeTable, NodeKey, VirtualKey
 
-keys = st.sampled_from([("dir", 5), ("dir", 6), ("file", "a"), ("file", "b"), ("virt", "x")])
+keys = st.sampled_from([FolderKey(5), FolderKey(6), FileKey("a"), FileKey("b"), VirtualKey("x")])
 ops = st.lists(
     st.tuples(st.sampled_from(["ref", "forget", "peek"]), keys, st.integers(1, 3)), max_size=60
 )

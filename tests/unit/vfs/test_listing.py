@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from vipfs.api.records import FileEntry, Folder, FolderListing
+from vipfs.vfs.inodes import FileKey, FolderKey, QueuedKey
 from vipfs.vfs.listing import Listing, Pending, file_entry, folder_entry, pending_entry
 
 
@@ -29,11 +30,11 @@ def test_full_build_uses_exact_names_and_hides_what_the_queue_stands_for() -> No
     listing = Listing(0, raw, exact={"ddd": "episode.mkv"}, pending=pending)
     names = {c.name: c.key for c in listing.children}
     assert names == {
-        "clip": ("dir", 7),
-        "clip [aaa]": ("file", "aaa"),  # a file beside a folder of its name takes the suffix
-        "episode.mkv": ("file", "ddd"),
-        "old version.mp4": ("up", 1),
-        "new clip.mp4": ("up", 2),
+        "clip": FolderKey(7),
+        "clip [aaa]": FileKey("aaa"),  # a file beside a folder of its name takes the suffix
+        "episode.mkv": FileKey("ddd"),
+        "old version.mp4": QueuedKey(1),
+        "new clip.mp4": QueuedKey(2),
     }
     assert listing.children[0].name == "clip"  # folders first
 
@@ -42,7 +43,7 @@ def test_one_entry_changes_rename_nothing_else() -> None:
     listing = Listing(0, FolderListing([], [entry("aaa", "a"), entry("bbb", "a", 2)]))
     assert {c.name for c in listing.children} == {"a", "a [bbb]"}
     assert listing.add(pending_entry(Pending(5, "a")), None) == "a [queued 5]"
-    listing.remove(("file", "aaa"))
+    listing.remove(FileKey("aaa"))
     assert listing.child("a") is None and listing.child("a [bbb]") is not None  # stable names
     assert listing.add(file_entry(entry("ccc", "x"), "a"), None) == "a"
     assert listing.add(folder_entry(Folder(9, ".vipfs", None)), None) == ".vipfs [9]"  # reserved

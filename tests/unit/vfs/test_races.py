@@ -38,7 +38,6 @@ from vipfs.vfs.metadb import MetaDb
 
 # Both races are open on main: these tests fail there, deterministically (see --runxfail). The
 # marks go with the fixes: strict, so a test that passes while marked fails the suite.
-READDIR_RACE = pytest.mark.xfail(strict=True, reason="readdir adopts a stale snapshot key")
 
 
 @pytest.fixture
@@ -71,7 +70,6 @@ def facts(attr: Attr) -> tuple[int, int, int, int]:
     return attr.ino, attr.size, attr.mtime_ns, stat.S_IMODE(attr.mode)
 
 
-@READDIR_RACE
 async def test_readdir_of_a_snapshot_taken_before_the_upload_finished_shows_the_uploaded_file(
     mount: Mount, virtual_clock: MockClock
 ) -> None:
@@ -89,7 +87,6 @@ async def test_readdir_of_a_snapshot_taken_before_the_upload_finished_shows_the_
     assert facts(await fs.getattr(ino)) == (ino, 10, MTIME, 0o600)
 
 
-@READDIR_RACE
 async def test_a_snapshot_read_in_two_batches_across_an_upload_keeps_every_inode(
     mount: Mount, virtual_clock: MockClock
 ) -> None:
@@ -109,7 +106,6 @@ async def test_a_snapshot_read_in_two_batches_across_an_upload_keeps_every_inode
         assert got[name] == (inos[name], i + 1, MTIME + i, 0o600), name
 
 
-@READDIR_RACE
 async def test_a_queued_file_removed_after_opendir_is_not_resurrected_by_readdir(
     mount: Mount, virtual_clock: MockClock
 ) -> None:
@@ -127,7 +123,6 @@ async def test_a_queued_file_removed_after_opendir_is_not_resurrected_by_readdir
     assert err.value.errno == errno.ENOENT
 
 
-@READDIR_RACE
 async def test_an_uploaded_file_removed_after_opendir_is_not_resurrected_by_readdir(
     mount: Mount, virtual_clock: MockClock
 ) -> None:

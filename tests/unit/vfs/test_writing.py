@@ -341,6 +341,31 @@ async def test_rename_onto_an_existing_file_replaces_it(
     assert await names(fs) == {".vipfs": 0, "old.mp4": 5}
 
 
+async def test_a_failed_rename_changes_nothing_and_a_failed_replace_hides_nothing(
+    mount: Mount, virtual_clock: MockClock
+) -> None:
+    """Rename does its host calls first: when the move fails, the model is as it was; when
+    the move succeeded but the replaced file could not go, both show (neither is hidden)."""
+    fs = await mount.start()
+    for name in ("a.mp4", "b.mp4", "c.mp4"):
+        await write_file(fs, name, name.encode())
+    await fs.wait_uploads()
+    await fs.unlink(ROOT_INO, "c.mp4")  # file/delete is probed and known from here on
+    before = await names(fs)
+    mount.api.fail("file_edit", TransientError("connection refused"))
+    with pytest.raises(VfsError) as err:
+        await fs.rename(ROOT_INO, "b.mp4", ROOT_INO, "a.mp4")
+    assert err.value.errno == errno.EIO
+    assert await names(fs) == before == {".vipfs": 0, "a.mp4": 5, "b.mp4": 5}
+    mount.api.fail("file_delete", TransientError("connection refused"))
+    with pytest.raises(VfsError) as err:
+        await fs.rename(ROOT_INO, "b.mp4", ROOT_INO, "a.mp4")
+    assert err.value.errno == errno.EIO
+    assert sorted(f.title for f in mount.api.files.values()) == ["a", "a"]
+    shown = await names(fs)
+    assert "b.mp4" not in shown and "a.mp4" in shown and len(shown) == 3
+
+
 async def test_rm_deletes_where_the_host_allows(mount: Mount, virtual_clock: MockClock) -> None:
     fs = await mount.start()
     await write_file(fs, "gone.mp4", b"x")
@@ -752,8 +777,8 @@ async def test_stat_during_the_last_close_shows_the_written_size(
     mount: Mount, virtual_clock: MockClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     fs = await mount.start()
-    assert fs.w is not None
-    queue = fs.w.queue
+    assert fs.remote.writes is not None
+    queue = fs.remote.writes.queue
     real_touch = queue.touch
     sizes: list[int] = []
 

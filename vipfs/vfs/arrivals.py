@@ -1,0 +1,39 @@
+"""The upload queue's callback: a queued file is on the host now.
+
+Owns: the one synchronous model step of an upload done (the queue has recorded the file in
+the metadata already, and tells of no discarded row): the inode moves from its queue row to
+the file code (same inode, same Node), the file shows in its folder instead of the queued
+entry; and starting the removal of the copy it replaced.
+Imports: `vipfs.vfs` inodes, metadb (rows), model, names, tree.
+"""
+
+from __future__ import annotations
+
+from vipfs.vfs.inodes import FileKey, QueuedKey
+from vipfs.vfs.metadb import Upload
+from vipfs.vfs.model import Model
+from vipfs.vfs.names import as_listed, file_title
+from vipfs.vfs.tree import Tree, synthetic
+
+
+class Arrivals:
+    def __init__(self, model: Model, tree: Tree) -> None:
+        self.m = model
+        self.tree = tree
+
+    def uploaded(self, row: Upload) -> None:
+        """Called by the queue, on the loop, with no await: one step of the model."""
+        m = self.m
+        code = row.code
+        if code is None:
+            return
+        entry = synthetic(code, as_listed(file_title(row.name)), row.fld_id)
+        node = m.inodes.by_key(QueuedKey(row.id))
+        if node is not None:
+            m.inodes.rekey(node.ino, FileKey(code))
+            node.entry = entry
+        m.views.hide_pending(row.fld_id, row.id)
+        m.views.add(row.fld_id, entry)
+        m.remote.writer().live.pop(row.id, None)
+        if row.replaces and row.replaces != code:
+            m.later(self.tree.drop_replaced, row.replaces, row.name)

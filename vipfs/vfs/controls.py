@@ -1,0 +1,67 @@
+"""The controls a folder takes through setxattr: `vipfs clone` and `vipfs url-upload`.
+
+Owns: `file/clone` into a folder under a chosen name (with the metadata the source had), and
+`upload/url` into a folder.  Imports: `vipfs.api` (errors, records), `vipfs.vfs` errors,
+inodes, model, names, tree (synthetic entries), writing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import errno
+import json
+import logging
+
+from vipfs.api.errors import UnsupportedError
+from vipfs.api.records import CloneResult
+from vipfs.vfs.errors import VfsError
+from vipfs.vfs.inodes import Node
+from vipfs.vfs.metadata import name_only
+from vipfs.vfs.model import Model
+from vipfs.vfs.names import as_listed, file_title
+from vipfs.vfs.tree import synthetic
+
+log = logging.getLogger(__name__)
+
+
+class Controls:
+    def __init__(self, model: Model) -> None:
+        self.m = model
+
+    async def clone_into(self, node: Node, fld_id: int, request: str) -> str:
+        """`vipfs clone`: file/clone of a code into this folder, under the asked name."""
+        m = self.m
+        w = m.remote.writer()
+        try:
+            asked = json.loads(request)
+            code, name = str(asked["code"]), str(asked["name"])
+        except (ValueError, KeyError, TypeError):
+            raise VfsError(errno.EINVAL, 'clone wants {"code": ..., "name": ...}') from None
+        if (await m.views.get(fld_id)).child(name) is not None:
+            raise VfsError(errno.EEXIST, f"clone: {name} exists")
+
+        async def clone() -> CloneResult:
+            try:
+                return await m.remote.api.file_clone(code, title=file_title(name), fld_id=fld_id)
+            except UnsupportedError:
+                w.features.mark_unsupported("clone")
+                raise
+
+        result = await m.bounded(clone(), f"file/clone of {code}")
+        source = w.metadata.meta(code)
+        if source is not None:
+            meta = dataclasses.replace(source, code=result.code, name=name, fld_id=fld_id)
+        else:
+            meta = name_only(result.code, name, fld_id)
+        await w.metadata.put(meta)
+        m.views.add(fld_id, synthetic(result.code, as_listed(file_title(name)), fld_id))
+        m.remote.infos.invalidate(fld_id)  # the folder's file/info answer lacks the clone
+        log.info("cloned %s into %s as %s (%s)", code, node.name or "/", name, result.code)
+        return name
+
+    async def url_upload(self, node: Node, fld_id: int, url: str) -> None:
+        """`vipfs url-upload`: the host fetches the URL; the file shows once it has it."""
+        m = self.m
+        code = await m.bounded(m.remote.api.upload_url(url.strip(), fld_id=fld_id), "upload/url")
+        m.remote.listings.invalidate(fld_id)
+        log.info("URL upload into %s queued by the host as %s", node.name or "/", code)

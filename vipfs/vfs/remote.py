@@ -1,0 +1,184 @@
+"""One host (one account) as the model holds it: every per-host part, built in one place.
+
+Owns: composing the per-host parts: the API client (which owns its rate limiter), the folder
+listing and file/info loaders, the journal of our own changes over those listings, quota, the
+`/.vipfs` producers, and, when the mount writes, the feature probes, namespace, upload queue
+and its status, the metadata (the `files` table's one writer), the spool and the open writers'
+live sizes. A mount holds one `Remote` today; none of it is a singleton, so a mount can hold
+several (mirrors) later.
+Imports: `vipfs.api`, and the vfs parts it composes (dto, errors, features, journal, loader,
+metadata, metadb, namespace, quota, spool, upload_status, uploads, virtual, writing).
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import sqlite3
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import trio
+
+from vipfs.api.protocol import XvsApi
+from vipfs.api.records import FileInfo, FolderListing
+from vipfs.vfs.dto import Options, WriteSetup
+from vipfs.vfs.errors import VfsError
+from vipfs.vfs.features import HostFeatures
+from vipfs.vfs.journal import Journal
+from vipfs.vfs.loader import Clock, Loader
+from vipfs.vfs.metadata import Metadata
+from vipfs.vfs.metadb import MetaDb, Upload, error_errno
+from vipfs.vfs.namespace import Namespace
+from vipfs.vfs.quota import Quota
+from vipfs.vfs.spool import Spool
+from vipfs.vfs.upload_status import QueueStatus
+from vipfs.vfs.uploads import UploadQueue
+from vipfs.vfs.virtual import Virtual
+from vipfs.vfs.writing import Live
+
+READ_ONLY = "the mount was started without a write engine"
+
+
+@dataclass(slots=True)
+class Writes:
+    """The write engine of one host: the parts a change through the mount goes through."""
+
+    setup: WriteSetup
+    db: MetaDb
+    spool: Spool
+    features: HostFeatures
+    names: Namespace
+    queue: UploadQueue
+    metadata: Metadata
+    live: dict[int, Live] = field(default_factory=dict)  # upload row → its open writers' size
+
+    async def enqueue(
+        self,
+        name: str,
+        fld_id: int,
+        mode: int,
+        *,
+        replaces: str | None = None,
+        tags: str | None = None,
+        descr: str | None = None,
+    ) -> Upload:
+        """A new, empty spool file and the queue row that names it."""
+        try:
+            path = await self.spool.create()
+        except OSError as exc:  # a full or broken spool disk: say so, not EIO
+            raise VfsError(exc.errno or errno.EIO, f"creating a spool file: {exc}") from None
+        row = Upload(
+            spool=path,
+            fld_id=fld_id,
+            name=name,
+            mtime_ns=time.time_ns(),
+            mode=mode,
+            replaces=replaces,
+            tags=tags,
+            descr=descr,
+        )
+        try:
+            return await self.queue.enqueue(row)
+        except sqlite3.Error as exc:  # no row names the (empty) spool file: it may go
+            await self.spool.delete(path)
+            raise VfsError(error_errno(exc), f"recording a new file in the queue: {exc}") from None
+
+    async def status_json(self) -> dict[str, Any]:
+        """`/.vipfs/status.json`: the queue, lost+found, the rate-limit budget, the probes."""
+        lost = await trio.to_thread.run_sync(self.spool.lost_files)
+        rate = self.setup.rate_state
+        return {
+            "pid": os.getpid(),  # so `vipfs umount` finds the process whatever its environment
+            "queue": self.queue.status().to_json(),
+            "lost_found": {"dir": str(self.spool.lost_found), "files": lost},
+            "rate_limit": rate() if rate is not None else None,
+            "features": self.features.as_dict(),
+            "trash_folder": self.names.trash_id,
+        }
+
+
+class Remote:
+    """The per-host parts. `writes` is None for a read-only mount."""
+
+    def __init__(
+        self,
+        api: XvsApi,
+        options: Options,
+        *,
+        clock: Clock = time.monotonic,
+        writes: WriteSetup | None = None,
+        on_uploaded: Callable[[Upload], None] | None = None,
+    ) -> None:
+        self.api = api
+        self.listings: Loader[int, FolderListing] = Loader(
+            self._fetch_listing,
+            ttl=options.dir_cache_time,
+            budget=options.budget,
+            clock=clock,
+            what="listing of folder",
+        )
+        self.infos: Loader[int, dict[str, FileInfo]] = Loader(
+            self._fetch_infos,
+            ttl=options.dir_cache_time,
+            budget=options.budget,
+            clock=clock,
+            what="file/info of folder",
+        )
+        self.quota = Quota(api)
+        self.virtual = Virtual(api)
+        self.journal = Journal(clock=clock)  # our own changes, over this host's listings
+        self.writes = None if writes is None else self._writes(writes, on_uploaded)
+        if self.writes is not None:
+            self.virtual.add("status.json", self.writes.status_json)
+
+    def _writes(self, setup: WriteSetup, on_uploaded: Callable[[Upload], None] | None) -> Writes:
+        metadata = Metadata(setup.db)
+        queue = UploadQueue(
+            self.api,
+            setup.db,
+            setup.spool,
+            metadata=metadata,
+            write_back=setup.write_back,
+            transfers=setup.transfers,
+            hold=setup.hold,
+            clock=setup.clock,
+            on_done=on_uploaded,
+        )
+        return Writes(
+            setup=setup,
+            db=setup.db,
+            spool=setup.spool,
+            features=setup.features,
+            names=Namespace(self.api, metadata, setup.features, trash=setup.trash),
+            queue=queue,
+            metadata=metadata,
+        )
+
+    def writer(self) -> Writes:
+        """The write engine, or EROFS on a mount started without one."""
+        if self.writes is None:
+            raise VfsError(errno.EROFS, READ_ONLY)
+        return self.writes
+
+    def queue_status(self) -> QueueStatus | None:
+        return None if self.writes is None else self.writes.queue.status()
+
+    def forget_all(self) -> None:
+        self.listings.forget_all()
+        self.infos.forget_all()
+
+    async def _fetch_listing(self, fld_id: int) -> FolderListing:
+        return await self.api.folder_list(fld_id, files=True)
+
+    async def _fetch_infos(self, fld_id: int) -> dict[str, FileInfo]:
+        """file/info for every file of the folder: the client sends 50 codes per call."""
+        listing = self.listings.peek(fld_id)
+        if listing is not None:
+            listing = self.journal.apply(fld_id, listing)
+        codes = [f.code for f in listing.files] if listing is not None else []
+        if not codes:
+            return {}
+        return {info.code: info for info in await self.api.file_info(codes)}

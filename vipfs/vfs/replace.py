@@ -1,0 +1,149 @@
+"""setattr, and replacing a file: truncate or O_TRUNC of an uploaded file makes a new upload
+that takes the file's place (and inode); the old copy goes once the new one is on the host.
+
+Owns: setattr of every node kind (size, mode, mtime), the in-place rule (an uploaded file is
+replaced whole, never changed in place), and the inode's move between a file code and a new
+queue row.  Imports: `vipfs.vfs` dto, errors, inodes, listing, metadb (states), model, writing.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+
+from vipfs.vfs.attrs import Attr
+from vipfs.vfs.dto import AttrChanges
+from vipfs.vfs.errors import VfsError
+from vipfs.vfs.inodes import FileKey, FolderKey, Node, QueuedKey, VirtualKey
+from vipfs.vfs.listing import VIRTUAL_DIR
+from vipfs.vfs.metadata import name_only
+from vipfs.vfs.metadb import Upload, UploadState
+from vipfs.vfs.model import Model
+from vipfs.vfs.writing import Live, SpoolHandle
+
+log = logging.getLogger(__name__)
+
+IN_PLACE = (
+    "{name}: uploaded files cannot be changed in place (the host keeps whole files only); "
+    "truncate or overwrite it (O_TRUNC) to replace it"
+)
+
+
+class Replace:
+    def __init__(self, model: Model) -> None:
+        self.m = model
+
+    async def setattr(self, node: Node, changes: AttrChanges, handle: object) -> Attr:
+        m = self.m
+        if isinstance(node.key, VirtualKey):
+            raise VfsError(errno.EROFS, f"{VIRTUAL_DIR} is read-only")
+        if isinstance(node.key, FolderKey) or m.remote.writes is None:
+            if m.remote.writes is None and changes.size is not None:
+                m.remote.writer()  # EROFS
+            return m.attr(node)  # folders keep no mode or mtime: accept, like chmod on FAT
+        if isinstance(node.key, FileKey) and changes.size is not None:
+            await self._truncate_uploaded(node, node.key.code, changes.size, handle)
+        match node.key:
+            case QueuedKey(upload_id):
+                await self._setattr_queued(node, upload_id, changes)
+            case FileKey(code):
+                await self._setattr_uploaded(node, code, changes)
+        return m.attr(node)
+
+    async def start_replace(self, node: Node, code: str) -> Upload:
+        """An uploaded file is being overwritten: a new upload takes its place (and inode);
+        the old copy is removed once the new one is on the host."""
+        m = self.m
+        w = m.remote.writer()
+        fld_id = m.folder_of(node)
+        meta = w.metadata.meta(code)
+        row = await w.enqueue(
+            node.name,
+            fld_id,
+            meta.mode if meta and meta.mode else 0o644,
+            replaces=code,
+            tags=meta.tags if meta else None,
+            descr=meta.descr if meta else None,
+        )
+        m.inodes.rekey(node.ino, QueuedKey(row.id))
+        node.entry = None
+        m.views.unshow(fld_id, FileKey(code))
+        m.views.show_pending(row)
+        log.info("replacing %s (%s): upload %d takes its place", node.name, code, row.id)
+        return row
+
+    async def restart_upload(self, node: Node, upload_id: int) -> bool:
+        """O_TRUNC of a file whose upload is running: its bytes are about to go, so the
+        attempt is cancelled (whatever it stored is found by token and removed) and a new
+        queue row takes the inode. False when the upload finished meanwhile."""
+        m = self.m
+        w = m.remote.writer()
+        old = w.queue.get(upload_id)
+        if old is None:
+            return False
+        new = await w.enqueue(
+            old.name, old.fld_id, old.mode, replaces=old.replaces, tags=old.tags, descr=old.descr
+        )
+        if w.queue.get(old.id) is None or node.key != QueuedKey(old.id):  # finished meanwhile
+            await w.queue.discard(new.id)
+            return False
+        discarding = w.queue.discard(old.id)  # checked just above, with no await between
+        w.live.pop(old.id, None)
+        m.views.hide_pending(old.fld_id, old.id)
+        m.inodes.rekey(node.ino, QueuedKey(new.id))
+        m.views.show_pending(new)
+        await discarding
+        log.info("%s rewritten while uploading: upload %d restarts as %d", old.name, old.id, new.id)
+        return True
+
+    async def _truncate_uploaded(self, node: Node, code: str, size: int, handle: object) -> None:
+        if size == self.m.attr(node).size:
+            return
+        if size != 0:
+            raise VfsError(errno.EPERM, IN_PLACE.format(name=node.name))
+        w = self.m.remote.writer()
+        row = await self.start_replace(node, code)
+        if isinstance(handle, SpoolHandle) and handle.upload_id is None:
+            await w.spool.open(row.spool)  # the lazy handle becomes the replacement's writer
+            handle.upload_id, handle.path = row.id, row.spool
+            w.live[row.id] = Live(0, row.mtime_ns, writers=1)
+        else:
+            await w.queue.touch(row.id)  # replaced by an empty file, closed at once
+
+    async def _setattr_queued(self, node: Node, upload_id: int, changes: AttrChanges) -> None:
+        w = self.m.remote.writer()
+        row = w.queue.get(upload_id)
+        if row is None:
+            return
+        live = w.live.get(upload_id)
+        if changes.size is not None:
+            if live is not None:
+                if changes.size == 0 and row.state is UploadState.INCOMPLETE:
+                    await w.queue.reopen(upload_id, trunc=True)  # starting over: complete again
+                await w.spool.truncate(row.spool, changes.size)
+                live.size = changes.size
+                live.wrote(changes.size)
+            elif await w.queue.reopen(upload_id, trunc=changes.size == 0):
+                await w.spool.truncate(row.spool, changes.size)
+                await w.queue.touch(upload_id)
+            else:
+                raise VfsError(errno.EBUSY, f"{node.name} is uploading right now")
+        if changes.mode is not None:
+            await w.queue.set_mode(upload_id, changes.mode & 0o7777)
+        if changes.mtime_ns is not None:
+            if live is not None:
+                live.mtime_ns, live.dirty = changes.mtime_ns, False
+            await w.queue.set_times(upload_id, changes.mtime_ns)
+
+    async def _setattr_uploaded(self, node: Node, code: str, changes: AttrChanges) -> None:
+        """chmod and utime of an uploaded file change only the local record (the host keeps
+        neither), so rsync -a finds what it set."""
+        w = self.m.remote.writer()
+        updates: dict[str, object] = {}
+        if changes.mode is not None:
+            updates["mode"] = changes.mode & 0o7777
+        if changes.mtime_ns is not None:
+            updates["mtime_ns"] = changes.mtime_ns
+        if updates:
+            fld_id = self.m.folder_of(node)
+            await w.metadata.change(code, name_only(code, node.name, fld_id), **updates)

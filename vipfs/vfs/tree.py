@@ -1,0 +1,286 @@
+"""The tree: names to nodes, directory handles, and the changes that add or remove entries.
+
+Owns: lookup, opendir/readdir/releasedir, mkdir, rmdir, unlink, and removal (delete or trash,
+through the namespace) with the model step that follows it; the old copy of a replaced file.
+Imports: `vipfs.api.records`, `vipfs.vfs` attrs, dto, errors, inodes, listing, model, names,
+namespace (Removed, TRASH).
+
+Each change does its host I/O first and then changes the model in one synchronous step.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import errno
+import itertools
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from vipfs.api.records import FileEntry, Folder, FolderListing
+from vipfs.vfs.attrs import Attr
+from vipfs.vfs.dto import DirEntry
+from vipfs.vfs.errors import VfsError
+from vipfs.vfs.inodes import (
+    ROOT_INO,
+    VIRTUAL_DIR_KEY,
+    FileKey,
+    FolderKey,
+    NodeKey,
+    QueuedKey,
+    VirtualKey,
+)
+from vipfs.vfs.listing import VIRTUAL_DIR
+from vipfs.vfs.model import Model
+from vipfs.vfs.names import as_listed, file_title, folder_title
+from vipfs.vfs.namespace import TRASH, Removed
+
+log = logging.getLogger(__name__)
+
+Record = FileEntry | Folder | None
+
+
+@dataclass(slots=True)
+class _DirHandle:
+    ino: int
+    entries: list[tuple[str, NodeKey, Record]]
+    fld_id: int | None = None  # the folder whose view the entries came from (None: /.vipfs)
+
+
+@dataclass(frozen=True, slots=True)
+class Gone:
+    """What a removal did on the host, for the model step that follows it."""
+
+    key: NodeKey
+    entry: Record
+    removed: Removed | None = None  # None: a queued file, discarded locally
+    replaced: str | None = None  # the uploaded file a discarded queued file overwrote
+
+
+def synthetic(code: str, title: str, fld_id: int) -> FileEntry:
+    """A listing record for a file the server has but a cached listing does not show yet."""
+    return FileEntry(
+        code=code,
+        title=title,
+        fld_id=fld_id,
+        uploaded=None,
+        length=None,
+        views=None,
+        canplay=False,
+        public=False,
+        thumbnail=None,
+        link=None,
+    )
+
+
+class Tree:
+    def __init__(self, model: Model) -> None:
+        self.m = model
+        self._dirs: dict[int, _DirHandle] = {}
+        self._handles = itertools.count(1)
+
+    # -- names ---------------------------------------------------------------------------------
+    async def lookup(self, parent_ino: int, name: str) -> Attr:
+        m = self.m
+        parent = m.node(parent_ino)
+        match parent.key:
+            case VirtualKey() if parent.key == VIRTUAL_DIR_KEY:
+                if name not in m.remote.virtual:
+                    raise VfsError(errno.ENOENT)
+                node = m.inodes.node(VirtualKey(name), name=name, parent=parent.ino)
+            case FolderKey() if parent.ino == ROOT_INO and name == VIRTUAL_DIR:
+                node = m.inodes.node(VIRTUAL_DIR_KEY, name=name, parent=ROOT_INO)
+            case FolderKey(fld_id):
+                child = (await m.views.get(fld_id)).child(name)
+                if child is None:
+                    raise VfsError(errno.ENOENT)
+                node = m.adopt(child.key, child.name, child.entry, parent.ino)
+            case _:
+                raise VfsError(errno.ENOTDIR)
+        m.inodes.remember(node.ino)
+        return m.attr(node)
+
+    # -- directories ---------------------------------------------------------------------------
+    async def opendir(self, ino: int) -> int:
+        m = self.m
+        node = m.node(ino)
+        entries: list[tuple[str, NodeKey, Record]]
+        folder: int | None = None
+        match node.key:
+            case VirtualKey() if node.key == VIRTUAL_DIR_KEY:
+                entries = [(name, VirtualKey(name), None) for name in m.remote.virtual.names()]
+            case FolderKey(fld_id):
+                folder = fld_id
+                listing = await m.views.get(fld_id)
+                entries = [(c.name, c.key, c.entry) for c in listing.children]
+                if node.ino == ROOT_INO:
+                    entries.insert(0, (VIRTUAL_DIR, VIRTUAL_DIR_KEY, None))
+            case _:
+                raise VfsError(errno.ENOTDIR)
+        fh = next(self._handles)
+        self._dirs[fh] = _DirHandle(ino, entries, folder)
+        return fh
+
+    def readdir(self, fh: int, start_id: int) -> Iterator[DirEntry]:
+        """Entries of the handle's snapshot from `start_id`; offsets are stable per handle.
+
+        Each yielded entry has an inode but no reference yet: the caller calls `remember` when
+        the kernel took it, or `drop_unreferenced` when it did not.
+        """
+        handle = self._dirs.get(fh)
+        if handle is None:
+            raise VfsError(errno.EBADF)
+        for index in range(start_id, len(handle.entries)):
+            name, key, entry = handle.entries[index]
+            now = self._listed_now(handle, name, key, entry)
+            if now is None:
+                continue  # removed (or renamed away) since opendir
+            node = self.m.adopt(now[0], name, now[1], handle.ino)
+            yield DirEntry(name, self.m.attr(node), index + 1)
+
+    def _listed_now(
+        self, handle: _DirHandle, name: str, key: NodeKey, entry: Record
+    ) -> tuple[NodeKey, Record] | None:
+        """A snapshot entry as the folder's view holds it now. An upload that finished since
+        opendir is its file (the same inode, its real attributes), a removed entry is gone:
+        readdir never adopts a key the model has moved on from, which would make a new inode
+        with invented attributes for readdirplus to hand the kernel."""
+        listing = None if handle.fld_id is None else self.m.views.cached(handle.fld_id)
+        if listing is None or isinstance(key, VirtualKey):
+            return key, entry
+        child = listing.child(name)
+        return None if child is None else (child.key, child.entry)
+
+    def releasedir(self, fh: int) -> None:
+        self._dirs.pop(fh, None)
+
+    # -- changes -------------------------------------------------------------------------------
+    async def mkdir(self, parent_ino: int, name: str) -> Attr:
+        m = self.m
+        parent, parent_fld = m.dir_for_change(parent_ino, name)
+        w = m.remote.writer()
+        listing = await m.views.get(parent_fld)
+        if listing.child(name) is not None:
+            raise VfsError(errno.EEXIST)
+        title = folder_title(name)
+        known = {c.key.fld_id for c in listing.children if isinstance(c.key, FolderKey)}
+        fld_id = await m.bounded(w.names.create_folder(title, parent_fld, known), f"mkdir {name}")
+        folder = Folder(fld_id, as_listed(title), None)
+        m.views.add(parent_fld, folder)
+        m.remote.listings.put(fld_id, FolderListing([], []))  # new: known empty, no call needed
+        node = m.inodes.node(FolderKey(fld_id), name=name, parent=parent.ino)
+        node.entry = folder
+        m.inodes.remember(node.ino)
+        return m.attr(node)
+
+    async def rmdir(self, parent_ino: int, name: str) -> None:
+        m = self.m
+        _, parent_fld = m.dir_for_change(parent_ino, name)
+        w = m.remote.writer()
+        child = (await m.views.get(parent_fld)).child(name)
+        if child is None:
+            raise VfsError(errno.ENOENT)
+        if not isinstance(child.key, FolderKey):
+            raise VfsError(errno.ENOTDIR)
+        fld_id = child.key.fld_id
+        if len(await m.views.get(fld_id)):
+            raise VfsError(errno.ENOTEMPTY)
+        removed = await m.bounded(w.names.remove_folder(fld_id, name), f"rmdir {name}")
+        m.views.drop(parent_fld, child.key)
+        m.remote.listings.invalidate(fld_id)
+        if isinstance(child.entry, Folder):
+            self.trashed(removed, folder=child.entry)
+
+    async def unlink(self, parent_ino: int, name: str) -> None:
+        _, parent_fld = self.m.dir_for_change(parent_ino, name)
+        child = (await self.m.views.get(parent_fld)).child(name)
+        if child is None:
+            raise VfsError(errno.ENOENT)
+        if isinstance(child.key, FolderKey):
+            raise VfsError(errno.EISDIR)
+        gone = await self.take_away(child.key, child.entry, name)
+        self.gone(parent_fld, gone)
+        await self.settle(gone, name)
+
+    # -- removal: the host's part, the model's step, what follows ------------------------------
+    async def take_away(self, key: NodeKey, entry: Record, name: str) -> Gone:
+        """Remove a file (or, as a rename target, an empty folder) from the host: I/O only."""
+        m = self.m
+        w = m.remote.writer()
+        match key:
+            case QueuedKey(upload_id):
+                w.live.pop(upload_id, None)
+                row = w.queue.get(upload_id)
+                if row is not None:
+                    await w.queue.discard(upload_id)
+                return Gone(key, entry, replaced=row.replaces if row is not None else None)
+            case FolderKey(fld_id):
+                what = w.names.remove_folder(fld_id, name)
+            case FileKey(code):
+                what = w.names.remove_file(code, name)
+            case _:
+                raise VfsError(errno.EROFS, f"{VIRTUAL_DIR} is read-only")
+        return Gone(key, entry, removed=await m.bounded(what, f"removing {name}"))
+
+    def gone(self, fld_id: int, gone: Gone) -> None:
+        """The model step of a removal from folder `fld_id`."""
+        match gone.key:
+            case QueuedKey(upload_id):
+                self.m.views.hide_pending(fld_id, upload_id)
+            case FolderKey() | FileKey() as key:
+                self.m.views.drop(fld_id, key)
+                if gone.removed is not None and isinstance(gone.entry, FileEntry | Folder):
+                    if isinstance(gone.entry, Folder):
+                        self.trashed(gone.removed, folder=gone.entry)
+                    else:
+                        self.trashed(gone.removed, file=gone.entry)
+
+    async def settle(self, gone: Gone, name: str) -> None:
+        """After the step: the metadata forgets a removed file; an overwritten one goes too."""
+        w = self.m.remote.writer()
+        if isinstance(gone.key, FileKey):
+            await w.metadata.drop(gone.key.code)
+        elif gone.replaced:  # it overwrote an uploaded file: that goes too
+            await self.drop_replaced(gone.replaced, name)
+
+    def trashed(
+        self, removed: Removed, *, file: FileEntry | None = None, folder: Folder | None = None
+    ) -> None:
+        """Show what went into the trash folder there (and the folder, if it is new)."""
+        if removed.trash is None:
+            return
+        trash = removed.trash
+        views = self.m.views
+        if removed.trash_created:
+            views.add(0, Folder(trash, TRASH, None))
+            self.m.remote.listings.put(trash, FolderListing([], []))
+        if file is not None:
+            views.add(trash, dataclasses.replace(file, fld_id=trash))
+        if folder is not None:
+            views.add(trash, folder)
+
+    async def drop_replaced(self, code: str, name: str) -> None:
+        """The old copy of an overwritten file goes once the new one is on the host (or when
+        the new one is removed before its upload)."""
+        m = self.m
+        w = m.remote.writer()
+        meta = w.metadata.meta(code)  # before a move into the trash changes its folder
+        try:
+            removed = await w.names.remove_file(code, name)
+        except VfsError as exc:
+            log.warning("the old copy of %s (%s) stays on the host: %s", name, code, exc.why)
+            return
+        folders = {meta.fld_id} if meta is not None else set()
+        old: FileEntry | None = None
+        for fld_id, view in m.views.all():  # the new version may have moved away
+            for file in (*view.fetched.files, *view.listing.raw.files):
+                if file.code == code:
+                    folders.add(fld_id)
+                    old = file
+        for fld_id in folders:
+            m.views.drop(fld_id, FileKey(code))
+        if old is None:  # no listing holds it any more: what the db knows stands in
+            title = as_listed(file_title(meta.name if meta else name))
+            old = synthetic(code, title, meta.fld_id if meta else 0)
+        self.trashed(removed, file=old)
+        await w.metadata.drop(code)

@@ -1,0 +1,177 @@
+"""The folders as the user sees them: each host listing under our own knowledge.
+
+Owns: the `View` of each folder (the fetched answer and the named `Listing` built from it),
+building it (in a worker thread for big folders), our own one-entry edits of it (`add`,
+`drop`, noted in the host's journal too), and showing queued files in their folders (which
+rows a folder holds is the queue's own index: `UploadQueue.in_folder`, `stand_ins`).
+Imports: `vipfs.api` (records, offloop), `vipfs.vfs` inodes (keys), listing, metadb (rows),
+remote (the host's parts).
+
+A view is built whole once per fetched answer; our changes then edit it in place, so a write
+into a folder of 10,000 files costs no more than one into an empty one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+import trio
+
+from vipfs.api import offloop
+from vipfs.api.records import FileEntry, Folder, FolderListing
+from vipfs.vfs.inodes import EntryKey, QueuedKey
+from vipfs.vfs.listing import Listing, Pending, file_entry, folder_entry, pending_entry
+from vipfs.vfs.metadb import Upload
+from vipfs.vfs.remote import Remote
+
+# Folders this big are named in a worker thread (about 15 µs an entry); one at a time.
+OFF_LOOP_ENTRIES = 5000
+
+
+@dataclass(frozen=True, slots=True)
+class View:
+    """A folder's view: the answer it was built from, and the named children."""
+
+    fetched: FolderListing
+    listing: Listing
+
+
+@dataclass(frozen=True, slots=True)
+class _Inputs:
+    """What a folder's view is built from besides the server's answer (compared by value)."""
+
+    exact: Mapping[str, str]
+    pending: list[Pending]
+    hide: set[str]
+    tokens: set[str]
+
+
+def _named(fld_id: int, raw: FolderListing, inputs: _Inputs) -> Listing:
+    return Listing(
+        fld_id,
+        raw,
+        exact=inputs.exact,
+        pending=inputs.pending,
+        hide=inputs.hide,
+        tokens=inputs.tokens,
+    )
+
+
+def pending_of(row: Upload) -> Pending:
+    return Pending(row.id, row.name, row.token, row.code, row.replaces)
+
+
+class Views:
+    def __init__(self, remote: Remote) -> None:
+        self._remote = remote
+        self._views: dict[int, View] = {}
+        self._build_slot = trio.CapacityLimiter(1)  # one big folder named at a time
+
+    async def get(self, fld_id: int) -> Listing:
+        """The folder's view, fetched (within the budget) and built when the answer is new."""
+        fetched = await self._remote.listings.get(fld_id)
+        cached = self._views.get(fld_id)
+        if cached is not None and cached.fetched is fetched:
+            return cached.listing
+        listing = None
+        if len(fetched.files) + len(fetched.folders) >= OFF_LOOP_ENTRIES:
+            listing = await self._build_off_loop(fld_id, fetched)
+            cached = self._views.get(fld_id)
+            if cached is not None and cached.fetched is fetched:
+                return cached.listing  # another caller won the race (and may have edited it)
+        if listing is None:
+            listing = self._build(fld_id, fetched, self._inputs(fld_id, snapshot=False))
+        self._views[fld_id] = View(fetched, listing)
+        return listing
+
+    def cached(self, fld_id: int) -> Listing | None:
+        """The view as it is now, without a fetch (None when none was built)."""
+        view = self._views.get(fld_id)
+        return None if view is None else view.listing
+
+    def all(self) -> Iterable[tuple[int, View]]:
+        return self._views.items()
+
+    def clear(self) -> None:
+        self._views.clear()
+
+    # -- our own changes, one entry at a time ------------------------------------------------
+    def add(self, fld_id: int, entry: FileEntry | Folder) -> None:
+        """Our own change shows at once, without a call, and survives a listing that lags."""
+        self._remote.journal.added(fld_id, entry)
+        listing = self.cached(fld_id)
+        if listing is None:
+            return
+        if isinstance(entry, Folder):
+            listing.add(folder_entry(entry), entry)
+        else:
+            writes = self._remote.writes
+            meta = writes.metadata.meta(entry.code) if writes is not None else None
+            listing.add(file_entry(entry, meta.name if meta else ""), entry)
+
+    def drop(self, fld_id: int, key: EntryKey) -> None:
+        self._remote.journal.removed(fld_id, key)
+        listing = self.cached(fld_id)
+        if listing is not None:
+            listing.remove(key)
+
+    def unshow(self, fld_id: int, key: EntryKey) -> None:
+        """Out of the view only (no journal note): it shows as a queued file meanwhile."""
+        listing = self.cached(fld_id)
+        if listing is not None:
+            listing.remove(key)
+
+    def show_pending(self, row: Upload) -> None:
+        """A file in the upload queue shows in its folder under its own name."""
+        listing = self.cached(row.fld_id)
+        if listing is not None:
+            listing.add(pending_entry(pending_of(row)), None)
+
+    def hide_pending(self, fld_id: int, upload_id: int) -> None:
+        """The queued file no longer shows in `fld_id` (done, discarded, or moved away)."""
+        listing = self.cached(fld_id)
+        if listing is not None:
+            listing.remove(QueuedKey(upload_id))
+
+    # -- building ------------------------------------------------------------------------------
+    def _inputs(self, fld_id: int, *, snapshot: bool = True) -> _Inputs:
+        """What a view of `fld_id` is built from. A build on the loop reads the mirror itself;
+        only a worker thread needs (and pays for) a copy of it."""
+        writes = self._remote.writes
+        mirror: Mapping[str, str] = writes.metadata if writes is not None else {}
+        hide, tokens = self._stand_ins()
+        exact = dict(mirror) if snapshot else mirror
+        return _Inputs(exact, self._pending(fld_id), hide, tokens)
+
+    def _build(self, fld_id: int, fetched: FolderListing, inputs: _Inputs) -> Listing:
+        return _named(fld_id, self._remote.journal.apply(fld_id, fetched), inputs)
+
+    async def _build_off_loop(self, fld_id: int, fetched: FolderListing) -> Listing | None:
+        """Name a big folder in a worker thread, so a 100,000-entry listing does not hold
+        every other handler for seconds. The thread sees only snapshots; when our own changes
+        touched the inputs meanwhile, or the folder has journal notes, None: build it here."""
+        journal = self._remote.journal
+        if journal.apply(fld_id, fetched) is not fetched:
+            return None
+        inputs = self._inputs(fld_id)
+
+        def build() -> Listing:  # the journal stays on the loop: it had nothing to apply
+            listing = _named(fld_id, fetched, inputs)
+            listing.children  # noqa: B018  (sorted here too: readdir asks for it next)
+            return listing
+
+        listing = await offloop.run_sync(build, limiter=self._build_slot)
+        if journal.apply(fld_id, fetched) is not fetched:
+            return None
+        return listing if self._inputs(fld_id) == inputs else None
+
+    def _stand_ins(self) -> tuple[set[str], set[str]]:
+        """Codes and tokens of server files that queued rows stand for, in any folder."""
+        writes = self._remote.writes
+        return writes.queue.stand_ins() if writes is not None else (set(), set())
+
+    def _pending(self, fld_id: int) -> list[Pending]:
+        writes = self._remote.writes
+        rows = writes.queue.in_folder(fld_id) if writes is not None else []
+        return [pending_of(row) for row in rows]
