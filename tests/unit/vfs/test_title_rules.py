@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from hypothesis import assume, given, settings
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from vipfs.emulator.mangle import upload_title
@@ -27,9 +27,6 @@ from vipfs.vfs.names import (
     title_token,
     tokened_title,
 )
-
-# microseconds of work per example: a per-example deadline would only measure the machine's load
-UNDER_LOAD = settings(deadline=None)
 
 AWKWARD = [
     "My_clip.v2.mp4",
@@ -89,7 +86,6 @@ def test_the_token_comes_back_out_of_the_title(name: str) -> None:
     assert title_token(upload_title(title, name)) == token  # as the upload node keeps it
 
 
-@UNDER_LOAD
 @given(names)
 def test_the_token_survives_any_name(name: str) -> None:
     token = new_token()
@@ -113,13 +109,11 @@ def test_as_listed_escapes_like_the_host_lists() -> None:
     assert host_text("Tom &amp; Jerry &#40;1&#41;") == "Tom & Jerry (1)"
 
 
-@UNDER_LOAD
 @given(st.text(max_size=60))
 def test_host_text_undoes_as_listed_for_any_text(text: str) -> None:
     assert host_text(as_listed(text)) == text
 
 
-@UNDER_LOAD
 @given(names)
 def test_a_folder_made_by_mkdir_lists_under_its_name(name: str) -> None:
     """mkdir sends `folder_title(name)`, the host lists it escaped, the mount shows `encode` of

@@ -1,9 +1,11 @@
-"""The write path's ownership rules, read from the source (issue 9, items 2 and 3).
+"""The write path's layering, read from the source (issue 9, item 2).
 
-* Only `vfs/metadata.py` calls the MetaDb methods that write the `files` table.
-* The namespace and the file/edit policy never import the module that defines `UploadQueue`
-  (the dependency that used to run backwards).
-* The queue's parts below it (scheduler, job, strays, status) do not import the queue either.
+* The parts below the queue (namespace, file/edit policy, metadata, scheduler, job, strays,
+  status) never import the module that defines `UploadQueue` (the dependency that used to run
+  backwards).
+* The scheduler is generic: it imports nothing from vipfs.
+
+The one-writer rule of the `files` table lives in tests/unit/test_layout_rules.py.
 """
 
 from __future__ import annotations
@@ -14,21 +16,11 @@ from pathlib import Path
 import pytest
 
 VFS = Path(__file__).resolve().parents[3] / "vipfs" / "vfs"
-FILES_WRITERS = {"put_file", "update_file", "delete_file", "finish_upload"}
 SOURCES = sorted(VFS.rglob("*.py"))
 
 
 def _tree(path: Path) -> ast.Module:
     return ast.parse(path.read_text(), filename=str(path))
-
-
-def _calls(path: Path) -> set[str]:
-    """Names of the methods `path` calls as `<something>.<name>(...)`."""
-    return {
-        node.func.attr
-        for node in ast.walk(_tree(path))
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
-    }
 
 
 def _imports(path: Path) -> set[str]:
@@ -44,23 +36,6 @@ def _imports(path: Path) -> set[str]:
 def _queue_module() -> str:
     (path,) = [p for p in SOURCES if "class UploadQueue" in p.read_text()]
     return "vipfs.vfs." + path.stem
-
-
-def test_metadb_still_has_the_writers_this_rule_names() -> None:
-    """A renamed writer must not slip past the rule."""
-    defined = {
-        node.name
-        for node in ast.walk(_tree(VFS / "metadb.py"))
-        if isinstance(node, ast.AsyncFunctionDef)
-    }
-    assert defined >= FILES_WRITERS
-
-
-@pytest.mark.parametrize("path", SOURCES, ids=lambda p: p.name)
-def test_only_metadata_writes_the_files_table(path: Path) -> None:
-    if path.name in ("metadb.py", "metadata.py"):
-        return
-    assert not _calls(path) & FILES_WRITERS, f"{path.name} writes `files` behind Metadata"
 
 
 @pytest.mark.parametrize(
