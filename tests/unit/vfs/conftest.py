@@ -13,6 +13,7 @@ import trio.testing
 
 from tests.unit.vfs.clock import thread_aware_clock
 from tests.unit.vfs.fake_api import FakeApi
+from tests.unit.vfs.writable import CloningApi, Mount
 from vipfs.vfs.metadata import Metadata
 from vipfs.vfs.metadb import MetaDb, Upload
 from vipfs.vfs.spool import Spool
@@ -100,3 +101,16 @@ async def eventually(
     with trio.fail_after(limit):
         while not predicate():  # noqa: ASYNC110 (conditions span the queue and the fake)
             await trio.sleep(step)
+
+
+@pytest.fixture
+async def mount(
+    tmp_path: Path, nursery: trio.Nursery, virtual_clock: trio.testing.MockClock
+) -> AsyncIterator[Mount]:
+    """A writable facade on the fake host (tests/unit/vfs/writable.py), stopped at the end."""
+    db = await MetaDb.open(tmp_path / "meta.db")
+    m = Mount(tmp_path, nursery, db, CloningApi())
+    yield m
+    if m.scope is not None:
+        m.stop()
+    await db.close()

@@ -21,40 +21,19 @@ from __future__ import annotations
 import errno
 import os
 import stat
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-import trio
 from trio.testing import MockClock
 
-from tests.unit.vfs.clock import thread_aware_clock
-from tests.unit.vfs.test_writing import MTIME, CloningApi, Mount, write_file
+from tests.unit.vfs.writable import MTIME, Mount, write_file
 from vipfs.vfs.attrs import Attr
 from vipfs.vfs.errors import VfsError
 from vipfs.vfs.filesystem import DirEntry, Filesystem
 from vipfs.vfs.inodes import ROOT_INO
-from vipfs.vfs.metadb import MetaDb
 
 # Both races are open on main: these tests fail there, deterministically (see --runxfail). The
 # marks go with the fixes: strict, so a test that passes while marked fails the suite.
-
-
-@pytest.fixture
-def virtual_clock(monkeypatch: pytest.MonkeyPatch) -> MockClock:
-    return thread_aware_clock(monkeypatch)
-
-
-@pytest.fixture
-async def mount(
-    tmp_path: Path, nursery: trio.Nursery, virtual_clock: MockClock
-) -> AsyncIterator[Mount]:
-    db = await MetaDb.open(tmp_path / "meta.db")
-    m = Mount(tmp_path, nursery, db, CloningApi())
-    yield m
-    if m.scope is not None:
-        m.stop()
-    await db.close()
 
 
 def read_all(fs: Filesystem, fh: int, start: int = 0) -> list[DirEntry]:

@@ -19,7 +19,7 @@ import trio
 from trio.testing import MockClock
 
 from tests.unit.vfs.clock import thread_aware_clock
-from tests.unit.vfs.test_writing import CloningApi, Mount, names, write_file
+from tests.unit.vfs.writable import CloningApi, Mount, names, write_file
 from vipfs.vfs.errors import VfsError
 from vipfs.vfs.filesystem import AttrChanges, Filesystem
 from vipfs.vfs.holdlist import HoldList
