@@ -1,4 +1,8 @@
-"""`python -m vipfs` is the same as the `vipfs` command."""
+"""`python -m vipfs` is the same as the `vipfs` command.
+
+Owns: `python -m vipfs`.
+Imports: `vipfs.cli` only.
+"""
 
 import sys
 

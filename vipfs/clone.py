@@ -1,5 +1,8 @@
 """`vipfs clone SRC DST`: a server-side copy (`file/clone`) inside a mount, no bytes moved.
 
+Owns: the `vipfs clone` command.
+Imports: the standard library only (it talks to the mount through xattrs).
+
 The mount does the work: this command reads SRC's `user.vipfs.code` and asks DST's folder, by
 setting its `user.vipfs.clone` attribute, to clone that code under DST's name. So it needs no
 key and no URL, and the mount's model (names, sizes, mtimes) learns the copy at once.

@@ -1,5 +1,8 @@
 """`vipfs demo`: an emulated account with sample content, mounted in the foreground.
 
+Owns: the `vipfs demo` command: the emulator subprocess, the mount and the cleanup.
+Imports: the standard library only (it runs `vipfs emulator` and `vipfs mount` as subprocesses).
+
 Starts `vipfs emulator` as a subprocess (its first stdout line is its URL), mounts it with a
 throw-away key, prints what to try, and on Ctrl-C unmounts, stops the emulator and removes the
 mount point if it created it.

@@ -1,5 +1,9 @@
 """pyfuse3 handlers that only translate: bytes ↔ str, `Attr` → `EntryAttributes`, errors.
 
+Owns: `Operations`, the pyfuse3 handlers, and the one VfsError -> FUSEError translation.
+Imports: pyfuse3, `vipfs.vfs` attrs, errors and the facade (filesystem); never
+`vipfs.api` or the emulator.
+
 All filesystem logic lives in `vipfs.vfs.filesystem.Filesystem`. One decorator maps a
 `VfsError` to `FUSEError(errno)` (its reason logged once) and anything else to a logged `EIO`:
 an exception escaping a handler would end the whole mount.

@@ -1,6 +1,10 @@
 """What the mount process does so the key stays its own: no core dumps, no key in its
 environment, a private log file whose lines a host message cannot forge.
 
+Owns: the mount process's hygiene: core dumps off, `$VIPFS_KEY` wiped, the private log file and its
+indented tracebacks.
+Imports: `vipfs.api.redact` only.
+
 * A core dump holds the key (and file data) and lands wherever `core_pattern` says, often
   readable by others: the soft and hard limits go to 0 at start.
 * `$VIPFS_KEY` is removed from `os.environ` once read, and its bytes are wiped from the

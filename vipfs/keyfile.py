@@ -1,6 +1,9 @@
 """The key file format: the key on its first line that is not blank or a `#` comment; a
 `login = NAME` line may sit beside it (the emulator writes one).
 
+Owns: reading a key file (format and mode check).
+Imports: the standard library only.
+
 A key file that group or others may read is refused, as ssh refuses such a private key: the
 key would already be out. The mode is checked on the descriptor the key is read from, so a
 file swapped between the check and the read cannot slip through.

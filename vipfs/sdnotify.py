@@ -1,5 +1,8 @@
 """systemd's readiness protocol (`Type=notify`), spoken with a plain datagram socket.
 
+Owns: systemd readiness notifications (`READY`, `STOPPING`, `STATUS`).
+Imports: the standard library only.
+
 systemd passes a unix socket in `$NOTIFY_SOCKET` (a path, or `@name` for the abstract namespace)
 and reads `KEY=value` lines from it: `READY=1` once the mount answers, so units ordered after it
 (and `systemctl start`) wait for a usable mount; `STOPPING=1` while the queue drains; `STATUS=`

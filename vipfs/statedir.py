@@ -1,5 +1,9 @@
 """Where a mount keeps what it must not lose, and the one process that may use it.
 
+Owns: where state and cache live, the move from the old layout (`migrate`), and the one-process lock
+(`StateLock`).
+Imports: `vipfs.vfs.localdirs` only.
+
 The authoritative state of an account (meta.db with its -wal/-shm, `spool/`, `lost+found/`,
 `lock`) lives in the STATE directory, `$XDG_STATE_HOME/vipfs/<hash>` (`--state-dir`): a cache
 cleaner must never reach files not yet uploaded. Only the read cache lives in the CACHE

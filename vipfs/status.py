@@ -1,5 +1,8 @@
 """`vipfs status [MOUNTPOINT]`: what the upload queue of a mount is doing, readably.
 
+Owns: the `vipfs status` command: finding vipfs mounts and printing their queues.
+Imports: the standard library only (it reads the mount's `status.json`).
+
 The mount publishes its state in `/.vipfs/status.json` (served from memory, never waiting on
 the network), so this command needs no key and no API call: it reads that file. Without a
 mountpoint it reports every vipfs mount listed in /proc/mounts.

@@ -1,5 +1,8 @@
 """`vipfs umount MOUNTPOINT`: unmount once the upload queue is empty, showing its progress.
 
+Owns: the `vipfs umount` command: signalling the mount process and showing the queue drain.
+Imports: `vipfs.mount` (pid_files, progress_line), and with it pyfuse3.
+
 `fusermount3 -u` detaches the filesystem at once (what is left in the queue resumes at the next
 mount). This command instead asks the mount process (SIGTERM; its pid is in a file named after
 the mountpoint) to upload what is queued and then unmount itself, and shows the queue from

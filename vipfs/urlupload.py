@@ -1,5 +1,8 @@
 """`vipfs url-upload URL --to DIR`: the host downloads URL into a folder (`upload/url`).
 
+Owns: the `vipfs url-upload` command.
+Imports: the standard library only (it talks to the mount through xattrs).
+
 Like `vipfs clone`, the mount makes the call: setting DIR's `user.vipfs.url_upload` attribute
 asks the mount to start the remote upload into that folder. The file shows up in DIR once the
 host has fetched it (the mount refreshes the folder's listing).

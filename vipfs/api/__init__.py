@@ -1,5 +1,9 @@
 """The wire: typed records, one error tree, the httpx client and its rate limiter.
 
+Owns: nothing itself: it names the wire's modules.
+Imports: nothing; its modules import only the standard library, httpx, trio and each other, never
+`vipfs.vfs`, `vipfs.fuse_ops`, `vipfs.mount`, the emulator or pyfuse3.
+
 Knows nothing of files or FUSE; everything above talks to an XVS host only through here.
 
   protocol   XvsApi, the surface the layers above code against

@@ -1,5 +1,8 @@
 """Jittered exponential backoff between retries of a transient failure.
 
+Owns: the delays between retries of one transient failure (`Backoff`).
+Imports: the standard library only.
+
 Jitter keeps the several tasks of one mount (and several mounts of one account) from retrying in
 lockstep against a host that is already struggling.
 """

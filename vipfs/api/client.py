@@ -1,5 +1,11 @@
 """`XvsClient`: the XVS API over httpx on trio, with retries, one rate limiter and no key leaks.
 
+Owns: `XvsClient`: every HTTP request to the host (API calls, upload node, direct links), their
+retries within a budget, the reply size cap, and the key kept off URLs and logs.
+Imports: httpx, trio, `vipfs.__version__` and the `vipfs.api` modules below it (backoff, clock,
+envelope, errors, lowspeed, multipart, offloop, plainhttp, protocol, ratelimit, records, redact,
+wire); never `vipfs.vfs`.
+
 Every API call goes through `_api`: the shared limiter's gate, one POST (the key travels as a
 form field, never in a URL), decoding and error mapping in `envelope`, and retries of transient
 failures within the call's time budget. Only idempotent calls are retried after a failure that

@@ -1,5 +1,8 @@
 """The server's clock: XVS hosts stamp replies in their own local time, zone unknown.
 
+Owns: the host's UTC offset (`ServerClock`) and the ends of its calendar minute and day.
+Imports: the standard library only.
+
 Every envelope carries `server_time` (`YYYY-MM-DD HH:MM:SS`, Perl `localtime`). Comparing it with
 our UTC clock gives the host's UTC offset, rounded to 15 minutes (every real zone is a multiple),
 which turns the naive dates of listings into epoch seconds and tells when the server's calendar

@@ -1,5 +1,8 @@
 """One XVS reply, decoded, and the single place where replies become errors.
 
+Owns: decoding an HTTP answer into a `Reply`, and the one mapping of replies onto the error tree.
+Imports: `vipfs.api` clock, errors, offloop, wire.
+
 XVS answers API errors with HTTP 200 and a JSON `status`/`msg`; proxies and dead nodes answer
 with HTML, Cloudflare pages or truncated bodies. `decode` turns any HTTP answer into a `Reply` or
 a TransientError; `error_for` maps a decoded reply onto the error tree (by `msg` for the messages

@@ -1,5 +1,8 @@
 """One error tree for everything an XVS host can answer.
 
+Owns: the one tree of API errors and the cleaning of their messages.
+Imports: `vipfs.api.redact` only.
+
 XVS hosts answer API errors with HTTP 200 and a JSON `status`; the client maps those, transport
 failures and non-JSON pages onto this tree at one place, so callers decide by type alone:
 

@@ -1,5 +1,8 @@
 """A minimum transfer rate, as curl's `--low-speed-limit`/`--low-speed-time`, for one transfer.
 
+Owns: the minimum transfer rate (`SpeedFloor`) and one transfer's next deadline (`Pace`).
+Imports: `vipfs.api.errors` only.
+
 A node that reads uploads at 1 byte/s, or a direct link that sends 1 byte/s, never trips a
 socket timeout: bytes keep trickling. Left alone, such transfers held every upload and download
 slot of the mount for hours. So each attempt must move at least `limit` bytes in every window of

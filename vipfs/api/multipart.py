@@ -1,5 +1,8 @@
 """A multipart/form-data body streamed from disk, with its length known up front.
 
+Owns: the streamed multipart/form-data upload body (`MultipartFile`).
+Imports: trio and the standard library only.
+
 Uploads are video files of several GiB: the body is produced chunk by chunk from the file
 (read in a worker thread by trio's async file), so memory stays flat, and Content-Length is
 computed from the file size so nodes that refuse chunked bodies accept it.

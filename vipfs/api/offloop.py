@@ -1,5 +1,9 @@
 """Work on a big reply, done off the trio loop without stalling it.
 
+Owns: parsing and building big replies in a worker thread without holding the loop (`loads`,
+`run_sync`).
+Imports: trio and the standard library only.
+
 A worker thread alone is not enough under the GIL: two things still hold the loop for a third
 of a second on a 100,000-entry folder. `json.loads` is one C call that keeps the GIL; `loads`
 here decodes the outer levels itself and leaves only each inner value to the C decoder, so the

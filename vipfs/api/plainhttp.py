@@ -1,5 +1,8 @@
 """Where the key may travel over plain http: only to this machine.
 
+Owns: the rule of where an `http://` URL may carry the key, and upgrading node URLs to https.
+Imports: the standard library only.
+
 Every API call and every upload carries the key, so an `http://` URL sends it in clear to
 anyone on the path. An `http://` API URL is refused unless it names this machine (the
 emulator, a local proxy). When the API is https, an `http://` upload node URL (real hosts

@@ -1,5 +1,8 @@
 """What the rest of vipfs may ask of an XVS host: the client's public surface as a Protocol.
 
+Owns: `XvsApi`, the host surface every layer above codes against.
+Imports: `vipfs.api.records` only.
+
 `vipfs.api.client.XvsClient` implements it over HTTP; unit tests of the layers above implement
 it with in-memory fakes. Methods raise only `vipfs.api.errors.ApiError` subclasses.
 """

@@ -1,5 +1,8 @@
 """The one gate every API call passes: a concurrency cap plus the host's per-minute quota.
 
+Owns: `RateLimiter`, the one gate every call passes (in-flight cap and the host's per-minute quota).
+Imports: trio, `vipfs.api` clock and errors.
+
 XVS hosts count calls per *server calendar minute* (and per server day) and refuse the excess
 with `Requests limit reached`; some allow only 5 a minute. Wasting calls on refusals only
 deepens the hole, so the limiter learns the budget from `requests_available` in every reply and

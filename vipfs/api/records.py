@@ -1,5 +1,8 @@
 """Typed records of what XVS hosts send, with Pythonic names.
 
+Owns: the typed records of host replies and their lenient `from_wire` parsers.
+Imports: `vipfs.api.wire` only.
+
 The field names here are the contract between the client and everything above it. Parsing is
 lenient (real hosts send numbers as strings, drift key names, and send malformed dates), and
 lives in the `from_wire` constructors so no caller ever touches raw JSON.

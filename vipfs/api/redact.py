@@ -1,5 +1,9 @@
 """Keep the API key out of every log record, whoever logs it, and host text to one line.
 
+Owns: keeping the key and control characters out of log records and of messages shown to the user
+(`protect`, `redact`, `printable`, `one_line`).
+Imports: the standard library only.
+
 httpx and httpcore log request URLs at INFO/DEBUG, and a key in a URL (`?key=...`) would reach
 whatever handler the application configured. Filters on a logger do not see records of its
 children, so the redaction hooks the record factory instead: every record created in the process

@@ -1,5 +1,8 @@
 """Lenient readers for raw XVS JSON values.
 
+Owns: the lenient readers of raw JSON values (numbers, codes, ids, dates, lists).
+Imports: the standard library only.
+
 Real hosts send numbers as strings or numbers or null, drift key names between builds, put `{}`
 where a list belongs, and emit dates such as `2021-08-102`. Every record parser goes through
 these few functions so that each quirk is handled once and never fails a whole listing.

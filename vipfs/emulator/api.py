@@ -1,5 +1,9 @@
 """The `/api/<a>/<b>` operations of an XVS host, with the envelope, auth order and quirks of §1–§3.
 
+Owns: the `/api/...` operations: auth order, envelopes and the host's quirks.
+Imports: the standard library and `vipfs.emulator` config, faults, host, mangle, store, urlfetch,
+virtual only; never `vipfs.api` or `vipfs.vfs`.
+
 Each operation takes a `Call` and returns the reply without `server_time`/`requests_available`,
 which `answer` adds. Database fields go out as strings and computed ones as numbers (§3).
 """

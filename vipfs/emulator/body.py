@@ -1,5 +1,8 @@
 """Reading a request body as a stream: Content-Length or chunked, optionally throttled or stalled.
 
+Owns: reading a request body as a stream (`Body`, `Throttle`).
+Imports: the standard library and `vipfs.emulator` slow only; never `vipfs.api` or `vipfs.vfs`.
+
 Uploads can be many GiB, so nothing here buffers more than one chunk.
 """
 

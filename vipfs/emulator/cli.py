@@ -1,5 +1,9 @@
 """`vipfs emulator`: run an XVS host on 127.0.0.1 until SIGINT/SIGTERM.
 
+Owns: the `vipfs emulator` command: its flags and its run until a signal.
+Imports: the standard library and `vipfs.emulator` config, keys, server only; never `vipfs.api` or
+`vipfs.vfs`.
+
 The first stdout line is the API URL (scripts read it to find the port); with a generated key,
 the second is the key file's path. The key itself is never printed.
 """

@@ -1,5 +1,9 @@
 """The emulator's switches: one mutable dataclass shared by the CLI, control endpoint and tests.
 
+Owns: `EmulatorConfig`, every switch of the emulator, and the lists of fault kinds and feature
+answers.
+Imports: the standard library only; never `vipfs.api` or `vipfs.vfs`.
+
 Every field can be changed at runtime through `POST /_emu/faults` (by its field name or the CLI
 spelling with dashes), so a test can flip a host's behaviour without restarting it.
 """

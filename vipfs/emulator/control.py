@@ -1,5 +1,9 @@
 """Test-control endpoints under `/_emu/` (no key, never faulted): counters, switches, seeding.
 
+Owns: the `/_emu/` control endpoints and seeding.
+Imports: the standard library and `vipfs.emulator` content, host, response, store only; never
+`vipfs.api` or `vipfs.vfs`.
+
 The contract here is relied on by other test suites; see the emulator brief.
 """
 

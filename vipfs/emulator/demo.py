@@ -1,5 +1,9 @@
 """`--seed-demo`: a small, plausible account with the quirks a client must cope with.
 
+Owns: the `--seed-demo` account.
+Imports: the standard library and `vipfs.emulator` control, host only; never `vipfs.api` or
+`vipfs.vfs`.
+
 Deterministic: the same titles, sizes and bytes every time (codes are fixed too), so demos and
 screenshots are repeatable.
 """

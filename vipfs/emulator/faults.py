@@ -1,5 +1,8 @@
 """Fault injection: which fault (if any) hits a request, drawn from a seeded generator.
 
+Owns: which fault hits a request (`FaultDice`) and the answers faults give.
+Imports: the standard library and `vipfs.emulator` config only; never `vipfs.api` or `vipfs.vfs`.
+
 One draw per request, kinds tried in a fixed order, so a given seed and request sequence always
 gives the same faults. The answers the faults produce live here too, so every surface (API,
 upload node) misbehaves the same way.

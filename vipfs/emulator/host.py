@@ -1,4 +1,9 @@
-"""One emulated host: the state and the counters every surface (API, node, control) shares."""
+"""One emulated host: the state and the counters every surface (API, node, control) shares.
+
+Owns: `Host`: its config, store, quotas, fault dice, call counters, link secret and clock.
+Imports: the standard library and `vipfs.emulator` config, faults, quota, store only; never
+`vipfs.api` or `vipfs.vfs`.
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,8 @@
 """Replies a broken or malicious host sends (`hostile_reply`): too deep, too big, or not JSON.
 
+Owns: the hostile replies (deep, huge, garbage).
+Imports: the standard library and `vipfs.emulator` response only; never `vipfs.api` or `vipfs.vfs`.
+
 `deep` keeps the envelope and makes its result a 100,000-deep nested array (a recursive parser
 overflows); `huge` keeps the whole real reply and pads it with one string to `hostile_bytes`
 bytes, written while it is sent (never held in memory); `garbage` is bytes that are not JSON.

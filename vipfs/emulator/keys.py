@@ -1,5 +1,8 @@
 """API key files: the key alone on the first non-empty, non-`#` line, optionally `login = NAME`.
 
+Owns: the emulator's key files and the key -> user mapping.
+Imports: the standard library only; never `vipfs.api` or `vipfs.vfs`.
+
 vipfs reads the same format. Keys are secrets: nothing here prints or logs one.
 """
 

@@ -1,5 +1,8 @@
 """How an XVS host rewrites text: upload titles (§4), SecureStr escaping (§6.9), tags (§6.10).
 
+Owns: the host's text rewriting: titles, SecureStr escaping, tags.
+Imports: the standard library only; never `vipfs.api` or `vipfs.vfs`.
+
 Written from the behaviour described in xvs-api.md, not from the host's source.
 """
 

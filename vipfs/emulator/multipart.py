@@ -1,5 +1,8 @@
 """A small streaming multipart/form-data parser: parts go to sinks as they arrive.
 
+Owns: the streaming multipart/form-data parser.
+Imports: the standard library only; never `vipfs.api` or `vipfs.vfs`.
+
 Memory stays flat whatever the upload size: at most one read chunk plus one boundary is held.
 """
 

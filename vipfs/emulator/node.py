@@ -1,5 +1,9 @@
 """The upload node (`/upload/01`) and the direct-link byte server (`/v/...`).
 
+Owns: the upload node and the direct-link byte server.
+Imports: the standard library and `vipfs.emulator` body, faults, host, mangle, multipart, response,
+slow, store, virtual only; never `vipfs.api` or `vipfs.vfs`.
+
 Uploads stream each `file` part to a temp file while hashing it, so memory stays flat; the per-file
 verdicts follow §4 and the answer is built by string concatenation, as the real node does (a `"`
 in a filename yields invalid JSON, faithfully).

@@ -1,5 +1,8 @@
 """Per-account request quotas, as XVS counts them: a server-local calendar minute and day.
 
+Owns: the per-account minute and day request counters (`Quota`).
+Imports: the standard library only; never `vipfs.api` or `vipfs.vfs`.
+
 The day counter is incremented before the minute check, so a call refused for the minute limit
 still spends daily quota (a faithful bug: clients that hammer lose their day).
 """

@@ -1,4 +1,8 @@
-"""What a handler hands back to the HTTP layer: status, headers and a body (bytes or a stream)."""
+"""What a handler hands back to the HTTP layer: status, headers and a body (bytes or a stream).
+
+Owns: `Response`, what a handler hands the HTTP layer.
+Imports: the standard library only; never `vipfs.api` or `vipfs.vfs`.
+"""
 
 from __future__ import annotations
 

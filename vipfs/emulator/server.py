@@ -1,5 +1,9 @@
 """HTTP plumbing: routing, shaping, faults, and the `Emulator` that runs it all in a thread.
 
+Owns: the HTTP server: routing, shaping, faults, and `Emulator`, which runs it in a thread.
+Imports: the standard library and `vipfs.emulator` api, body, config, control, demo, faults, host,
+hostile, keys, mangle, node, response, store, virtual only; never `vipfs.api` or `vipfs.vfs`.
+
 `ThreadingHTTPServer` with HTTP/1.1 gives keep-alive and one thread per connection, which is
 what real clients (httpx pools) expect of a host.
 """

@@ -1,6 +1,9 @@
 """Slow hosts: an upload node that takes request bodies, and direct links that send bytes, at a
 trickle (issue 8's 1-byte/s node and links).
 
+Owns: the trickle rates of slow nodes and links (`Trickle`).
+Imports: the standard library and `vipfs.emulator` config only; never `vipfs.api` or `vipfs.vfs`.
+
 The rate is read again at every step, so a test that turns a switch off mid-transfer sees the
 transfer speed up at once (and a client that gave up sees the lingering thread end soon).
 """

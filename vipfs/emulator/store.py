@@ -1,5 +1,8 @@
 """The host's state: SQLite for accounts, folders, files, stats and the URL queue; blobs on disk.
 
+Owns: `Store`: the host's SQLite state and blob files.
+Imports: the standard library and `vipfs.emulator` content only; never `vipfs.api` or `vipfs.vfs`.
+
 One connection guarded by one lock: the server is threaded, and SQLite calls here are short.
 Times are stored as UTC epoch seconds and rendered in the server's zone only at the edge.
 """

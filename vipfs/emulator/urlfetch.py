@@ -1,6 +1,10 @@
 """URL uploads: a queued URL is fetched in a background thread and becomes a file with its
 reserved code. Only loopback URLs are fetched (tests serve them); any other URL ends in ERROR,
 as an unreachable source would on a real host.
+
+Owns: fetching queued URL uploads in a background thread.
+Imports: the standard library and `vipfs.emulator` host, mangle only; never `vipfs.api` or
+`vipfs.vfs`.
 """
 
 from __future__ import annotations

@@ -1,5 +1,9 @@
 """Files that exist only in replies: entries with hostile codes, and synthetic big folders.
 
+Owns: the files that exist only in replies: hostile codes and synthetic folders.
+Imports: the standard library and `vipfs.emulator` host, response, store only; never `vipfs.api` or
+`vipfs.vfs`.
+
 Neither is stored. A hostile entry (`hostile_codes`) carries a code that is a path, too long, or
 holds NUL or a newline, and a direct link that serves real bytes (under a clean 12-character alias,
 since the link path must stay routable). A synthetic folder (`synthetic_files`) answers N

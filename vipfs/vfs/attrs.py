@@ -1,5 +1,8 @@
 """What `stat` shows, as plain records: fuse_ops turns them into pyfuse3 types.
 
+Owns: the plain records `stat` and `statfs` show (`Attr`, `Owner`, `Statfs`) and their clamping.
+Imports: the standard library only.
+
 Sizes come from what is known (the read cache after a direct_link, later the local database)
 and are 0 otherwise: the API never says how many bytes a video has.
 """

@@ -1,5 +1,8 @@
 """A bounded set of open file descriptors over many files: least recently used closed first.
 
+Owns: `FdPool`, the capped, least-recently-used set of open read-cache descriptors.
+Imports: trio and the standard library only.
+
 The read cache may hold thousands of cache files. Keeping one descriptor open per file ran the
 mount into `EMFILE` after about 20,000 reads, and then every open, read and write of the mount
 failed. So descriptors live here, capped: a file's descriptor is opened on demand, kept while

@@ -1,5 +1,9 @@
 """Which optional operations this host offers, learned once per mount by harmless probes.
 
+Owns: `HostFeatures`: which optional operations the host offers, and the harmless probes that learn
+it.
+Imports: trio, `vipfs.api` errors and protocol.
+
 XVS hosts switch `file/direct_link`, `file/delete` and `folder/delete` on or off per site (and
 older builds lack `folder/delete`), and nothing in the API says which. Each is probed with a call
 that cannot change anything: a bogus file code, and folder 0 (which the server refuses to

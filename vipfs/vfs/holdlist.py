@@ -1,5 +1,8 @@
 """Which names are temporary, so their uploads wait for a rename (or a long idle spell).
 
+Owns: the temp-name patterns whose uploads wait (`HoldList`).
+Imports: `vipfs.vfs.defaults` only.
+
 Uploading a half-written temp file to a video host is expensive and cannot be undone, and tools
 that write through temp names (rsync, browsers, editors, LibreOffice) always rename them at the
 end. So a file whose name matches a pattern here is held: uploaded only once renamed to a name

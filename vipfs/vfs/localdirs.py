@@ -1,5 +1,8 @@
 """The rules for the local directories vipfs keeps files in (state, spool, read cache).
 
+Owns: the rules for vipfs's local directories (owned, private, never chmodded) and O_NOFOLLOW opens.
+Imports: the standard library only.
+
 vipfs creates its own directories, mode 0700. A directory it is given but did not create is
 used only if it is the user's own and nobody else can write into it (another user could swap a
 file for a symlink there); vipfs then never chmods it and never cleans it: its own files go into

@@ -1,5 +1,9 @@
 """The local metadata database: vipfs's authority over what the API cannot keep.
 
+Owns: the SQLite database (schema, WAL, the one connection in a worker thread); what is written to
+the `files` table is `metadata.py`'s.
+Imports: trio, `vipfs.vfs.localdirs` only.
+
 XVS listings carry no byte size and no original filename, and titles are rewritten at upload,
 so everything vipfs knows better than the server lives here, in SQLite in the state directory:
 

@@ -1,5 +1,8 @@
 """`df` from `account/info`, refreshed in the background so statfs never waits on the network.
 
+Owns: `Quota`: the `statfs` figures from `account/info` and their background refresh.
+Imports: trio, `vipfs.api` errors, protocol, records, and `vipfs.vfs.attrs`.
+
 The first statfs before any answer shows the 1 PiB default; afterwards the last answer, however
 old. A statfs that finds the answer older than `max_age` only wakes the refresher.
 """

@@ -1,5 +1,10 @@
 """The read path: file contents fetched through `file/direct_link` into sparse local cache files.
 
+Owns: the read path: direct-link downloads into sparse cache files, readahead, the cache's cap and
+eviction.
+Imports: trio, `vipfs.api` backoff, errors, lowspeed, protocol, records, wire, and `vipfs.vfs`
+errors, fdpool, features, localdirs.
+
 XVS has no download endpoint of its own; where a host enables `file/direct_link`, each version of
 a video has a signed, expiring, often speed-capped URL that accepts HTTP ranges. So a read is
 served from a sparse cache file that fills chunk by chunk with ranged GETs:

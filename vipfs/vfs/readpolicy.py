@@ -1,5 +1,8 @@
 """Who may read file contents: `--deny-read-procs` refuses thumbnailers and indexers by name.
 
+Owns: `--deny-read-procs`: which calling processes may read contents.
+Imports: `vipfs.vfs.errors` only.
+
 Reading a vipfs file downloads it through a slow, capped direct link, so a thumbnailer that
 visits a folder would pull the whole account. The kernel tells FUSE the id of the calling
 thread; `/proc/<id>/comm` holds the name of the executable it runs, cut to 15 bytes (a process

@@ -1,5 +1,8 @@
 """Spool files: the local bytes of files written through the mount, until they are uploaded.
 
+Owns: the spool files on disk (`Spool`): their bytes, descriptors, and `rescue` into lost+found.
+Imports: trio, `vipfs.vfs.localdirs` only.
+
 The host takes whole files only, so every write lands in a file under `<state>/spool` (directory
 0700, files 0600, opened with O_NOFOLLOW: they are the user's data) and the upload queue later
 streams it. All disk I/O runs in worker threads so the trio loop serving FUSE never blocks on

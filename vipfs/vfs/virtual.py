@@ -1,5 +1,8 @@
 """`/.vipfs/`: read-only JSON views of the account, generated when a file is opened.
 
+Owns: `/.vipfs`: its files, their producers, snapshots and modes (`Virtual`).
+Imports: `vipfs.api.protocol` only.
+
 Each open handle gets its own snapshot, so a reader never sees the content change under it.
 Their size is unknown before opening (getattr says 0), so handles are opened with direct_io.
 The write engine adds `status.json` through `Virtual.add`.
