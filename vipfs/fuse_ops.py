@@ -20,6 +20,7 @@ from typing import Any, ParamSpec, TypeVar
 
 import pyfuse3
 
+from vipfs.vfs import defaults
 from vipfs.vfs.attrs import Attr
 from vipfs.vfs.errors import VfsError
 from vipfs.vfs.filesystem import AttrChanges, Filesystem, Opened
@@ -74,7 +75,7 @@ def translated(
 class Operations(pyfuse3.Operations):
     enable_writeback_cache = False
 
-    def __init__(self, fs: Filesystem, *, attr_timeout: float = 1.0) -> None:
+    def __init__(self, fs: Filesystem, *, attr_timeout: float = defaults.ATTR_TIMEOUT) -> None:
         super().__init__()
         self.fs = fs
         self.attr_timeout = attr_timeout
