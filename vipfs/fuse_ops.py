@@ -1,7 +1,7 @@
 """pyfuse3 handlers that only translate: bytes ↔ str, `Attr` → `EntryAttributes`, errors.
 
 Owns: `Operations`, the pyfuse3 handlers, and the one VfsError -> FUSEError translation.
-Imports: pyfuse3, `vipfs.vfs` attrs, errors and the facade (filesystem); never
+Imports: pyfuse3, `vipfs.vfs` attrs, defaults, errors and the facade (filesystem); never
 `vipfs.api` or the emulator.
 
 All filesystem logic lives in `vipfs.vfs.filesystem.Filesystem`. One decorator maps a
