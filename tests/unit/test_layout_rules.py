@@ -283,3 +283,18 @@ def test_only_names_escapes_titles(path: Path) -> None:
     another."""
     found = title_escaping(path)
     assert not found, f"{module_name(path)} escapes titles itself: {'; '.join(found)}"
+
+
+OWNS = re.compile(r"^\s*Owns:", re.MULTILINE)
+IMPORTS = re.compile(r"\bImports:")
+
+
+@pytest.mark.parametrize("path", SOURCES, ids=module_name)
+def test_every_module_says_what_it_owns_and_may_import(path: Path) -> None:
+    """Each module's docstring names its one job ("Owns: …") and what it may import
+    ("Imports: …"), so the layout can be read module by module and a new import is a decision."""
+    doc = ast.get_docstring(ast.parse(path.read_text(), filename=str(path))) or ""
+    missing = [
+        label for label, rule in (("Owns:", OWNS), ("Imports:", IMPORTS)) if not rule.search(doc)
+    ]
+    assert not missing, f"{module_name(path)}: its docstring lacks {' and '.join(missing)}"
