@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import errno
-import hashlib
 import logging
 import math
 import os
@@ -33,7 +32,8 @@ import pyfuse3
 import trio
 
 from vipfs import config as settings
-from vipfs import hygiene, mount_options, sdnotify, statedir
+from vipfs import hygiene, mount_options, runfiles, sdnotify, statedir
+from vipfs import status as status_text
 from vipfs.api.client import DEFAULT_MAX_REPLY, XvsClient
 from vipfs.api.errors import ApiError, AuthError
 from vipfs.api.lowspeed import SpeedFloor
@@ -55,7 +55,6 @@ from vipfs.vfs.spool import Spool
 log = logging.getLogger("vipfs.mount")
 
 DEFAULT_API_URL = mount_options.DEFAULT_API_URL
-OLD_RUN_DIR = Path("~/.cache/vipfs/run")  # where older versions kept pid files
 
 
 class StartupError(Exception):
@@ -115,7 +114,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"vipfs: {exc}", file=sys.stderr)
         return 1
     if not args.foreground and not args.log_file:  # a daemon has no stderr to log to
-        args.log_file = str(default_log_file(Path(args.mountpoint).absolute()))
+        args.log_file = str(runfiles.default_log_file(Path(args.mountpoint).absolute()))
     setup_logging(args.verbose, args.log_file)
     for warning in found.key.warnings:
         log.warning("%s", warning)
@@ -364,37 +363,6 @@ def fuse_options(config: MountConfig, login: str) -> set[str]:
     return options
 
 
-def _mount_id(mountpoint: Path) -> str:
-    return hashlib.sha256(str(mountpoint.resolve()).encode()).hexdigest()[:16]
-
-
-def run_dir() -> Path:
-    """Pid files, so `vipfs umount` can wait for the process: `$XDG_RUNTIME_DIR/vipfs`, else
-    beside the state (never in a cache: a cleaner would make `vipfs umount` skip the drain)."""
-    runtime = os.environ.get("XDG_RUNTIME_DIR", "")
-    if os.path.isabs(runtime):
-        return Path(runtime) / "vipfs"
-    return statedir.state_home() / "run"
-
-
-def pid_file(mountpoint: Path) -> Path:
-    return run_dir() / f"{_mount_id(mountpoint)}.pid"
-
-
-def pid_files(mountpoint: Path) -> list[Path]:
-    """Where a mount of `mountpoint` may have left its pid: here, in the fallback run dir (a
-    mount started without $XDG_RUNTIME_DIR, e.g. by mount(8)), or where older versions did."""
-    name = f"{_mount_id(mountpoint)}.pid"
-    places = [run_dir(), statedir.state_home() / "run", OLD_RUN_DIR.expanduser()]
-    return [place / name for place in dict.fromkeys(places)]
-
-
-def default_log_file(mountpoint: Path) -> Path:
-    folder = statedir.state_home() / "log"  # beside the state: a cache cleaner keeps the story
-    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-    return folder / f"{mountpoint.name or 'root'}-{_mount_id(mountpoint)}.log"
-
-
 async def _main(config: MountConfig, report: Report) -> None:
     async with XvsClient(
         config.api_url,
@@ -453,7 +421,7 @@ async def _serve(
     fs = Filesystem(api, options=config.options, reader=reader, writes=writes)
     fs.quota.update(info)
     ops = Operations(fs, attr_timeout=config.attr_timeout)
-    pids = pid_file(config.mountpoint)  # before init: resolving a path inside would hang
+    pids = runfiles.pid_file(config.mountpoint)  # before init: resolving a path inside would hang
     pyfuse3.init(ops, str(config.mountpoint), fuse_options(config, info.login))
     try:
         pids.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -512,7 +480,7 @@ async def _drain_then_stop(fs: Filesystem, config: MountConfig) -> None:
 
     def progress(status: dict[str, object]) -> None:
         nonlocal shown
-        line = progress_line(status)
+        line = status_text.progress_line(status)
         if line != shown:
             log.log(logging.INFO if shown else logging.WARNING, "%s", line)
             shown = line
@@ -525,22 +493,3 @@ async def _drain_then_stop(fs: Filesystem, config: MountConfig) -> None:
     if waited.cancelled_caught:
         log.warning("unmount timeout: pending uploads resume at the next mount")
     pyfuse3.terminate()
-
-
-def progress_line(status: dict[str, object]) -> str:
-    """One line about the queue: what an unmount waits for."""
-
-    def rows(name: str) -> list[dict[str, object]]:
-        value = status.get(name)
-        return value if isinstance(value, list) else []
-
-    queued, uploading = rows("queued"), rows("uploading")
-    total = sum(int(str(r.get("size", 0))) for r in queued + uploading)
-    sent = sum(int(str(r.get("sent", 0))) for r in uploading)
-    failed = len(rows("failed"))
-    parts = [f"{len(queued)} queued", f"{len(uploading)} uploading"]
-    if total:
-        parts.append(f"{sent / 1e6:.1f}/{total / 1e6:.1f} MB sent")
-    if failed:
-        parts.append(f"{failed} failed (kept; see vipfs status)")
-    return "uploads: " + ", ".join(parts)

@@ -1,6 +1,7 @@
 """`vipfs status [MOUNTPOINT]`: what the upload queue of a mount is doing, readably.
 
-Owns: the `vipfs status` command: finding vipfs mounts and printing their queues.
+Owns: the `vipfs status` command: finding vipfs mounts and printing their queues; and the
+one-line queue summary `vipfs umount` and the mount print while draining (`progress_line`).
 Imports: the standard library only (it reads the mount's `status.json`).
 
 The mount publishes its state in `/.vipfs/status.json` (served from memory, never waiting on
@@ -116,3 +117,22 @@ def render(mount: Path, status: dict[str, Any]) -> str:
             line += f"; blocked per {rate.get('scope')} until {rate['blocked_until']:.0f}"
         lines.append(line)
     return "\n".join(lines)
+
+
+def progress_line(status: dict[str, object]) -> str:
+    """One line about the queue: what an unmount waits for."""
+
+    def rows(name: str) -> list[dict[str, object]]:
+        value = status.get(name)
+        return value if isinstance(value, list) else []
+
+    queued, uploading = rows("queued"), rows("uploading")
+    total = sum(int(str(r.get("size", 0))) for r in queued + uploading)
+    sent = sum(int(str(r.get("sent", 0))) for r in uploading)
+    failed = len(rows("failed"))
+    parts = [f"{len(queued)} queued", f"{len(uploading)} uploading"]
+    if total:
+        parts.append(f"{sent / 1e6:.1f}/{total / 1e6:.1f} MB sent")
+    if failed:
+        parts.append(f"{failed} failed (kept; see vipfs status)")
+    return "uploads: " + ", ".join(parts)

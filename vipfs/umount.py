@@ -1,7 +1,8 @@
 """`vipfs umount MOUNTPOINT`: unmount once the upload queue is empty, showing its progress.
 
 Owns: the `vipfs umount` command: signalling the mount process and showing the queue drain.
-Imports: `vipfs.mount` (pid_files, progress_line), and with it pyfuse3.
+Imports: `vipfs.runfiles` (pid files) and `vipfs.status` (the progress line); never `vipfs.mount`
+or pyfuse3.
 
 `fusermount3 -u` detaches the filesystem at once (what is left in the queue resumes at the next
 mount). This command instead asks the mount process (SIGTERM; its pid is in a file named after
@@ -22,7 +23,8 @@ import sys
 import time
 from pathlib import Path
 
-from vipfs.mount import pid_files, progress_line
+from vipfs.runfiles import pid_files
+from vipfs.status import progress_line
 
 
 def configure(parser: argparse.ArgumentParser) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -55,6 +56,16 @@ def test_the_option_table_needs_no_pyfuse3() -> None:
     helper = without_pyfuse3("default", "/mnt", "-o", "dir_cache_time=60,allow_other", "-f", "-v")
     assert helper.returncode == 0, helper.stderr
     assert "mount default /mnt --dir-cache-time 60 --allow-other" in helper.stderr
+
+
+def test_umount_and_status_need_no_pyfuse3(tmp_path: Path) -> None:
+    """They only talk to a running mount (its status.json and pid): no FUSE needed."""
+    for command in ("umount", "status"):
+        out = without_pyfuse3(command, "--help")
+        assert out.returncode == 0, out.stderr
+        assert f"usage: vipfs {command}" in out.stdout
+    gone = without_pyfuse3("umount", str(tmp_path))  # not mounted: a clear refusal, no traceback
+    assert "Traceback" not in gone.stderr and "pyfuse3" not in gone.stderr
 
 
 def test_help_lists_every_command_without_importing_one() -> None:

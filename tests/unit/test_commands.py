@@ -10,8 +10,7 @@ import pytest
 
 from vipfs import status
 from vipfs.clone import target
-from vipfs.mount import progress_line
-from vipfs.status import render
+from vipfs.status import progress_line, render
 
 STATUS = {
     "queue": {

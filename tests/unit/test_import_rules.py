@@ -27,6 +27,10 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
     "vipfs.config_check": ("vipfs.mount", "vipfs.fuse_ops", "pyfuse3"),
     "vipfs.mount_helper": ("vipfs.mount", "vipfs.fuse_ops", "pyfuse3"),
     "vipfs.cli": ("vipfs.mount", "vipfs.fuse_ops", "pyfuse3", "vipfs.vfs", "vipfs.api"),
+    # commands that only talk to a running mount need neither the mount nor FUSE
+    "vipfs.umount": ("vipfs.mount", "vipfs.fuse_ops", "pyfuse3"),
+    "vipfs.status": ("vipfs.mount", "vipfs.fuse_ops", "pyfuse3"),
+    "vipfs.runfiles": ("vipfs.mount", "vipfs.fuse_ops", "pyfuse3"),
 }
 
 
