@@ -4,7 +4,7 @@ Owns: the one synchronous model step of an upload done (the queue has recorded t
 the metadata already, and tells of no discarded row): the inode moves from its queue row to
 the file code (same inode, same Node), the file shows in its folder instead of the queued
 entry; and starting the removal of the copy it replaced.
-Imports: `vipfs.vfs` inodes, metadb (rows), model, names, tree.
+Imports: `vipfs.vfs` inodes, metadb (rows), model, tree.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ from __future__ import annotations
 from vipfs.vfs.inodes import FileKey, QueuedKey
 from vipfs.vfs.metadb import Upload
 from vipfs.vfs.model import Model
-from vipfs.vfs.names import as_listed, file_title
 from vipfs.vfs.tree import Tree, synthetic
 
 
@@ -27,7 +26,7 @@ class Arrivals:
         code = row.code
         if code is None:
             return
-        entry = synthetic(code, as_listed(file_title(row.name)), row.fld_id)
+        entry = synthetic(code, row.name, row.fld_id)
         node = m.inodes.by_key(QueuedKey(row.id))
         if node is not None:
             m.inodes.rekey(node.ino, FileKey(code))

@@ -18,7 +18,7 @@ from vipfs.vfs.errors import VfsError
 from vipfs.vfs.inodes import Node
 from vipfs.vfs.metadata import name_only
 from vipfs.vfs.model import Model
-from vipfs.vfs.names import as_listed, file_title
+from vipfs.vfs.names import file_title
 from vipfs.vfs.tree import synthetic
 
 log = logging.getLogger(__name__)
@@ -54,7 +54,7 @@ class Controls:
         else:
             meta = name_only(result.code, name, fld_id)
         await w.metadata.put(meta)
-        m.views.add(fld_id, synthetic(result.code, as_listed(file_title(name)), fld_id))
+        m.views.add(fld_id, synthetic(result.code, name, fld_id))
         m.remote.infos.invalidate(fld_id)  # the folder's file/info answer lacks the clone
         log.info("cloned %s into %s as %s (%s)", code, node.name or "/", name, result.code)
         return name

@@ -168,10 +168,12 @@ class Rename:
                 if row is not None:
                     m.views.show_pending(row)
             case FileKey(code) as key:
-                entry = node.entry if isinstance(node.entry, FileEntry) else synthetic(code, "", 0)
-                entry = dataclasses.replace(
-                    entry, title=as_listed(file_title(name)), fld_id=dst_fld
-                )
+                if isinstance(node.entry, FileEntry):
+                    entry = dataclasses.replace(
+                        node.entry, title=as_listed(file_title(name)), fld_id=dst_fld
+                    )
+                else:
+                    entry = synthetic(code, name, dst_fld)
                 node.entry = entry
                 m.views.drop(src_fld, key)
                 m.views.add(dst_fld, entry)

@@ -57,11 +57,12 @@ class Gone:
     replaced: str | None = None  # the uploaded file a discarded queued file overwrote
 
 
-def synthetic(code: str, title: str, fld_id: int) -> FileEntry:
-    """A listing record for a file the server has but a cached listing does not show yet."""
+def synthetic(code: str, name: str, fld_id: int) -> FileEntry:
+    """A listing record for a file the server has, under the title vipfs gave it for `name`,
+    while a cached listing does not show it yet."""
     return FileEntry(
         code=code,
-        title=title,
+        title=as_listed(file_title(name)),
         fld_id=fld_id,
         uploaded=None,
         length=None,
@@ -280,7 +281,6 @@ class Tree:
         for fld_id in folders:
             m.views.drop(fld_id, FileKey(code))
         if old is None:  # no listing holds it any more: what the db knows stands in
-            title = as_listed(file_title(meta.name if meta else name))
-            old = synthetic(code, title, meta.fld_id if meta else 0)
+            old = synthetic(code, meta.name if meta else name, meta.fld_id if meta else 0)
         self.trashed(removed, file=old)
         await w.metadata.drop(code)
