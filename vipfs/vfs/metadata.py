@@ -27,10 +27,12 @@ class Metadata(Mapping[str, str]):
     def __init__(self, db: MetaDb, rows: list[FileMeta] | None = None) -> None:
         self.db = db
         self._rows = {row.code: row for row in rows or []}
+        self.version = 0  # counts changes: a view built from a copy can tell it is stale
 
     async def load(self) -> None:
         """Take the db's rows (at the start of a mount, before anything writes)."""
         self._rows = {row.code: row for row in await self.db.files()}
+        self.version += 1
 
     def __getitem__(self, code: str) -> str:
         return self._rows[code].name
@@ -46,6 +48,7 @@ class Metadata(Mapping[str, str]):
 
     async def put(self, meta: FileMeta) -> None:
         self._rows[meta.code] = meta
+        self.version += 1
         await self.db.put_file(meta)
 
     async def update(self, code: str, **changes: object) -> bool:
@@ -54,6 +57,7 @@ class Metadata(Mapping[str, str]):
         if row is None:
             return False
         self._rows[code] = replace(row, **changes)  # type: ignore[arg-type]
+        self.version += 1
         return await self.db.update_file(code, **changes)
 
     async def change(self, code: str, default: FileMeta, **changes: object) -> None:
@@ -63,6 +67,7 @@ class Metadata(Mapping[str, str]):
 
     async def drop(self, code: str) -> None:
         if self._rows.pop(code, None) is not None:
+            self.version += 1
             await self.db.delete_file(code)
 
     async def record_upload(self, upload_id: int, meta: FileMeta) -> None:
@@ -70,6 +75,7 @@ class Metadata(Mapping[str, str]):
         so a crash leaves either a row to resume or a finished file, never both or neither."""
         await self.db.finish_upload(upload_id, meta)
         self._rows[meta.code] = meta
+        self.version += 1
 
 
 def name_only(code: str, name: str, fld_id: int) -> FileMeta:

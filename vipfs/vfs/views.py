@@ -14,7 +14,7 @@ into a folder of 10,000 files costs no more than one into an empty one.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import trio
 
@@ -39,9 +39,11 @@ class View:
 
 @dataclass(frozen=True, slots=True)
 class _Inputs:
-    """What a folder's view is built from besides the server's answer (compared by value)."""
+    """What a folder's view is built from besides the server's answer (compared by value;
+    the exact names by the metadata's change count, so a check never copies them)."""
 
-    exact: Mapping[str, str]
+    exact: Mapping[str, str] = field(compare=False)
+    version: int
     pending: list[Pending]
     hide: set[str]
     tokens: set[str]
@@ -140,9 +142,10 @@ class Views:
         only a worker thread needs (and pays for) a copy of it."""
         writes = self._remote.writes
         mirror: Mapping[str, str] = writes.metadata if writes is not None else {}
+        version = writes.metadata.version if writes is not None else 0
         hide, tokens = self._stand_ins()
         exact = dict(mirror) if snapshot else mirror
-        return _Inputs(exact, self._pending(fld_id), hide, tokens)
+        return _Inputs(exact, version, self._pending(fld_id), hide, tokens)
 
     def _build(self, fld_id: int, fetched: FolderListing, inputs: _Inputs) -> Listing:
         return _named(fld_id, self._remote.journal.apply(fld_id, fetched), inputs)
@@ -164,7 +167,7 @@ class Views:
         listing = await offloop.run_sync(build, limiter=self._build_slot)
         if journal.apply(fld_id, fetched) is not fetched:
             return None
-        return listing if self._inputs(fld_id) == inputs else None
+        return listing if self._inputs(fld_id, snapshot=False) == inputs else None
 
     def _stand_ins(self) -> tuple[set[str], set[str]]:
         """Codes and tokens of server files that queued rows stand for, in any folder."""
