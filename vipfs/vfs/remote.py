@@ -30,7 +30,7 @@ from vipfs.vfs.features import HostFeatures
 from vipfs.vfs.journal import Journal
 from vipfs.vfs.loader import Clock, Loader
 from vipfs.vfs.metadata import Metadata
-from vipfs.vfs.metadb import MetaDb, Upload, error_errno
+from vipfs.vfs.metadb import Upload, error_errno
 from vipfs.vfs.namespace import Namespace
 from vipfs.vfs.quota import Quota
 from vipfs.vfs.spool import Spool
@@ -46,13 +46,12 @@ READ_ONLY = "the mount was started without a write engine"
 class Writes:
     """The write engine of one host: the parts a change through the mount goes through."""
 
-    setup: WriteSetup
-    db: MetaDb
     spool: Spool
     features: HostFeatures
     names: Namespace
     queue: UploadQueue
     metadata: Metadata
+    rate_state: Callable[[], object] | None = None  # the client's limiter, for status.json
     live: dict[int, Live] = field(default_factory=dict)  # upload row → its open writers' size
 
     async def enqueue(
@@ -89,7 +88,7 @@ class Writes:
     async def status_json(self) -> dict[str, Any]:
         """`/.vipfs/status.json`: the queue, lost+found, the rate-limit budget, the probes."""
         lost = await trio.to_thread.run_sync(self.spool.lost_files)
-        rate = self.setup.rate_state
+        rate = self.rate_state
         return {
             "pid": os.getpid(),  # so `vipfs umount` finds the process whatever its environment
             "queue": self.queue.status().to_json(),
@@ -148,13 +147,12 @@ class Remote:
             on_done=on_uploaded,
         )
         return Writes(
-            setup=setup,
-            db=setup.db,
             spool=setup.spool,
             features=setup.features,
             names=Namespace(self.api, metadata, setup.features, trash=setup.trash),
             queue=queue,
             metadata=metadata,
+            rate_state=setup.rate_state,
         )
 
     def writer(self) -> Writes:
