@@ -1,7 +1,7 @@
 """Jittered exponential backoff between retries of a transient failure.
 
 Owns: the delays between retries of one transient failure (`Backoff`).
-Imports: the standard library only.
+Imports: `vipfs.api.errors` (a rate limit's wait) and the standard library.
 
 Jitter keeps the several tasks of one mount (and several mounts of one account) from retrying in
 lockstep against a host that is already struggling.
@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
+
+from vipfs.api.errors import RateLimitedError
 
 
 class Backoff:
@@ -29,3 +31,9 @@ class Backoff:
     def delay(self, attempt: int) -> float:
         ceiling = min(self.cap, self.base * 2.0 ** min(attempt, 30))
         return ceiling * (0.5 + self._rand() / 2)
+
+    def after(self, attempt: int, exc: Exception) -> float:
+        """The delay before retry `attempt` after `exc`: a rate limit waits at least as long
+        as the host said."""
+        delay = self.delay(attempt)
+        return max(delay, exc.retry_after) if isinstance(exc, RateLimitedError) else delay

@@ -56,7 +56,6 @@ from vipfs.api.errors import (
     ApiError,
     LinkExpiredError,
     NotFoundError,
-    RateLimitedError,
     TooSlowError,
     TransientError,
     UnsupportedError,
@@ -420,9 +419,7 @@ class ReadCache:
     async def _backoff(self, exc: TransientError, attempt: int, deadline: float, what: str) -> int:
         """Sleep before retry number `attempt` (the one backoff, api.backoff), or raise EIO when
         that would pass the deadline; returns the next attempt's number."""
-        wait = self._retry.delay(attempt)
-        if isinstance(exc, RateLimitedError):
-            wait = max(wait, exc.retry_after)
+        wait = self._retry.after(attempt, exc)
         if trio.current_time() + wait > deadline:
             raise VfsError(errno.EIO, f"{what}: gave up after retries ({exc})") from exc
         log.debug("%s: %s; retrying in %.1fs", what, exc, wait)

@@ -20,7 +20,6 @@ from vipfs.api.errors import (
     ApiError,
     NotFoundError,
     ProtocolError,
-    RateLimitedError,
     TransientError,
 )
 from vipfs.api.protocol import XvsApi
@@ -78,10 +77,8 @@ class StrayCleaner:
                     log.info("deleted %s: an abandoned upload of %s", code, stray.name)
                 break
             except (TransientError, ProtocolError) as exc:
-                delay = self._backoff.delay(attempts)
+                delay = self._backoff.after(attempts, exc)
                 attempts += 1
-                if isinstance(exc, RateLimitedError):
-                    delay = max(delay, exc.retry_after)
                 await trio.sleep(delay)
             except (ApiError, AmbiguousTokenError) as exc:
                 log.warning(
