@@ -2,7 +2,7 @@
 
 Owns: `Options`, `WriteSetup`, `DirEntry`, `Opened`, `AttrChanges`, and the `FileReader`
 protocol the read cache meets.  Imports: `vipfs.vfs.attrs`, `defaults`, `features`, `holdlist`,
-`metadb`, `spool` (types only).
+`metadb`, `names` (`Titles`), `spool` (types only).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from vipfs.vfs.attrs import Attr, Owner
 from vipfs.vfs.features import HostFeatures
 from vipfs.vfs.holdlist import HoldList
 from vipfs.vfs.metadb import MetaDb
+from vipfs.vfs.names import Titles
 from vipfs.vfs.spool import Spool
 
 
@@ -36,6 +37,9 @@ class Options:
     budget: float = defaults.OP_TIMEOUT  # seconds an interactive call may wait on the API
     deny_read_procs: frozenset[str] = frozenset()  # process names refused reads (readpolicy)
     sync_uploads: bool = False  # close (flush) uploads and waits, like fsync
+    titles: Titles = field(
+        default_factory=Titles
+    )  # how names and host titles map (`--default-extension`)
 
 
 @dataclass(slots=True)

@@ -122,6 +122,34 @@ def host_text(value: str) -> str:
     return html.unescape(value)
 
 
+@dataclass(frozen=True, slots=True)
+class Titles:
+    """The naming settings of one mount, and the four directions between names and titles.
+
+    Every title vipfs sends and every name it shows from a host title goes through one of these
+    methods, so the encoding lives in one place. `default_extension` is added to the names of
+    host files whose title carries no video extension (`--default-extension`, "" for none).
+    """
+
+    default_extension: str = ".mp4"
+
+    def file_name(self, title: str) -> str:
+        """The filename a host file's title (as listed) stands for, before length cut and dedupe."""
+        return encode(title)
+
+    def folder_name(self, title: str) -> str:
+        """The filename a host folder's name (as listed) stands for."""
+        return encode(title)
+
+    def file_title(self, name: str) -> str:
+        """The title to send (upload `file_title`, `file/edit`, clone) for a filename."""
+        return file_title(name)
+
+    def folder_title(self, name: str) -> str:
+        """The folder name to send (`folder/create`, `folder/edit`) for a filename."""
+        return folder_title(name)
+
+
 def fit(base: str, tail: str = "") -> str:
     """`base + tail` cut to NAME_MAX bytes: the base loses its end and gains a short hash."""
     if len((base + tail).encode()) <= NAME_MAX:
