@@ -89,6 +89,7 @@ class MountConfig:
     hold: str | None = None
     hold_idle: float = defaults.HOLD_IDLE
     trash: bool = True
+    upload_retitle: bool = False  # tokened titles + a retitle edit per file (benchmark baseline)
     unmount_timeout: float | None = None
     low_speed: SpeedFloor = field(default_factory=SpeedFloor)
     max_reply_size: int = DEFAULT_MAX_REPLY
@@ -164,6 +165,7 @@ def mount_config(args: argparse.Namespace, key: str) -> MountConfig:
         hold=args.hold,
         hold_idle=args.hold_idle,
         trash=not args.no_trash,
+        upload_retitle=args.upload_retitle,
         unmount_timeout=args.unmount_timeout,
         low_speed=SpeedFloor(args.low_speed_limit, args.low_speed_time),
         state_dir=local(args.state_dir),
@@ -416,6 +418,7 @@ async def _serve(
         transfers=config.transfers,
         hold=hold,
         trash=config.trash,
+        retitle=config.upload_retitle,
         rate_state=lambda: api.rate_state,
     )
     fs = Filesystem(api, options=config.options, reader=reader, writes=writes)

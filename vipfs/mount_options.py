@@ -321,6 +321,13 @@ OPTIONS: tuple[Option, ...] = (
         default=False,
     ),
     Option(
+        ("--upload-retitle",),
+        argparse.SUPPRESS,  # the benchmark's baseline: the upload design before issue 10
+        "upload_retitle",
+        kind="flag",
+        default=False,
+    ),
+    Option(
         ("--no-trash",),
         f"where the host cannot delete, refuse rm/rmdir (EPERM) instead of using {TRASH}",
         "trash",  # inverted: --no-trash is trash=False

@@ -55,6 +55,9 @@ class WriteSetup:
     trash: bool = True
     clock: Callable[[], float] = time.time
     rate_state: Callable[[], object] | None = None  # the client's limiter, for status.json
+    # True: the upload design before issue 10 (tokened title, `upload/server` per file, a
+    # retitle edit after each): the benchmark's baseline, `--upload-retitle`
+    retitle: bool = False
 
 
 @dataclass(frozen=True, slots=True)

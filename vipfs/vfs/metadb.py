@@ -10,9 +10,11 @@ so everything vipfs knows better than the server lives here, in SQLite in the st
 * `files`, keyed by file code: the exact filename vipfs wrote, its folder, size, mtime, mode,
   sha256, and the tags/descr vipfs last sent (every `file/edit` must resend tags, or the server
   wipes them). NULL tags means "not known yet", which is different from "known to be empty".
-* `uploads`, the persistent upload queue (one row per spooled file; see `UploadState`).
-* `strays`: upload tokens (and codes, when known) of copies that an abandoned attempt may have
-  left on the host (the file was rewritten or deleted meanwhile); removed once cleaned up.
+* `uploads`, the persistent upload queue (one row per spooled file; see `UploadState`), with
+  what its last POST sent while the answer may be missing (`posted_*`).
+* `strays`: copies that an abandoned attempt may have left on the host (the file was rewritten
+  or deleted meanwhile), keyed by the attempt's local token: its code when known, else what it
+  posted (folder, title, time window); removed once cleaned up.
 
 The file is opened in WAL mode with `synchronous=FULL`, so a committed change survives kill -9
 and power loss. All access goes through one connection in worker threads, one call at a time
@@ -75,15 +77,35 @@ CREATE TABLE uploads (
     created   REAL NOT NULL,
     tags      TEXT,
     descr     TEXT,
-    replaces  TEXT
+    replaces  TEXT,
+    posted_title TEXT,
+    posted_fld INTEGER,
+    posted_at REAL,
+    posted_end REAL
 );
 CREATE INDEX uploads_by_state ON uploads (state);
 CREATE TABLE strays (
     token     TEXT PRIMARY KEY,
     code      TEXT,
-    name      TEXT NOT NULL
+    name      TEXT NOT NULL,
+    fld_id    INTEGER,
+    title     TEXT,
+    since     REAL,
+    until     REAL
 );
 """
+
+# Columns the upload economy (issue 10) added to tables of schema 1: a db made before them gets
+# them (NULL) when it is opened, so no schema version is spent on them.
+_ADDED_COLUMNS = {
+    "uploads": (
+        ("posted_title", "TEXT"),
+        ("posted_fld", "INTEGER"),
+        ("posted_at", "REAL"),
+        ("posted_end", "REAL"),
+    ),
+    "strays": (("fld_id", "INTEGER"), ("title", "TEXT"), ("since", "REAL"), ("until", "REAL")),
+}
 
 
 class UploadState(StrEnum):
@@ -117,11 +139,18 @@ class FileMeta:
 
 @dataclass(frozen=True, slots=True)
 class Stray:
-    """A copy an abandoned upload attempt may have stored: found by `token`, or by `code`."""
+    """A copy an abandoned upload attempt may have stored: found by `code` when it is known,
+    else by what the attempt posted (`fld_id`, `title`, stamped `since`..`until`), else (a
+    tokened upload: `--upload-retitle`, or a db of an older vipfs) by `token` in its title.
+    `token` is the attempt's local id either way."""
 
     token: str
     code: str | None
     name: str
+    fld_id: int | None = None
+    title: str | None = None
+    since: float | None = None
+    until: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,10 +173,17 @@ class Upload:
     tags: str | None = None
     descr: str | None = None
     replaces: str | None = None  # code of the uploaded file this one overwrites
+    # the last POST whose answer may be missing: its folder and title as sent, its start and
+    # end (queue clock; end None while it runs, or when vipfs died during it)
+    posted_title: str | None = None
+    posted_fld: int | None = None
+    posted_at: float | None = None
+    posted_end: float | None = None
     id: int = 0
 
 
 _FILE_COLS = tuple(f.name for f in fields(FileMeta))
+_STRAY_COLS = tuple(f.name for f in fields(Stray))
 _UPLOAD_COLS = tuple(f.name for f in fields(Upload) if f.name != "id")
 _UPLOAD_UPDATABLE = frozenset(_UPLOAD_COLS)
 _FILE_UPDATABLE = frozenset(_FILE_COLS) - {"code"}
@@ -324,16 +360,17 @@ class MetaDb:
     def _add_stray(self, stray: Stray) -> None:
         with self._conn:
             self._conn.execute(
-                "INSERT OR REPLACE INTO strays (token, code, name) VALUES (?, ?, ?)",
-                (stray.token, stray.code, stray.name),
+                f"INSERT OR REPLACE INTO strays ({', '.join(_STRAY_COLS)}) "
+                f"VALUES ({', '.join('?' for _ in _STRAY_COLS)})",
+                [getattr(stray, c) for c in _STRAY_COLS],
             )
 
     async def add_stray(self, stray: Stray) -> None:
         await self._run(self._add_stray, stray)
 
     def _strays(self) -> list[Stray]:
-        rows = self._conn.execute("SELECT token, code, name FROM strays ORDER BY rowid")
-        return [Stray(r["token"], r["code"], r["name"]) for r in rows]
+        rows = self._conn.execute(f"SELECT {', '.join(_STRAY_COLS)} FROM strays ORDER BY rowid")
+        return [Stray(**{c: r[c] for c in _STRAY_COLS}) for r in rows]
 
     async def strays(self) -> list[Stray]:
         return await self._run(self._strays)
@@ -409,6 +446,16 @@ def _set_aside(path: Path) -> Path:
     return aside
 
 
+def _add_columns(conn: sqlite3.Connection) -> None:
+    """Give a db made before `_ADDED_COLUMNS` those columns (NULL in its old rows)."""
+    for table, columns in _ADDED_COLUMNS.items():
+        have = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+        for name, kind in columns:
+            if name not in have:
+                with conn:
+                    conn.execute(f"ALTER TABLE {table} ADD COLUMN {name} {kind}")
+
+
 def _open(path: Path) -> sqlite3.Connection:
     conn = sqlite3.connect(path, check_same_thread=False, isolation_level="DEFERRED")
     conn.row_factory = sqlite3.Row
@@ -422,6 +469,7 @@ def _open(path: Path) -> sqlite3.Connection:
             raise RuntimeError(
                 f"{path} has schema version {version}; this vipfs knows up to {SCHEMA_VERSION}"
             )
+        _add_columns(conn)
     except BaseException:
         conn.close()
         raise

@@ -129,11 +129,16 @@ class Remote:
         self.quota = Quota(api)
         self.virtual = Virtual(api)
         self.journal = Journal(clock=clock)  # our own changes, over this host's listings
-        self.writes = None if writes is None else self._writes(writes, on_uploaded)
+        self.writes = None if writes is None else self._writes(writes, options, on_uploaded)
         if self.writes is not None:
             self.virtual.add("status.json", self.writes.status_json)
 
-    def _writes(self, setup: WriteSetup, on_uploaded: Callable[[Upload], None] | None) -> Writes:
+    def _writes(
+        self,
+        setup: WriteSetup,
+        options: Options,
+        on_uploaded: Callable[[Upload], None] | None,
+    ) -> Writes:
         metadata = Metadata(setup.db)
         queue = UploadQueue(
             self.api,
@@ -145,6 +150,8 @@ class Remote:
             hold=setup.hold,
             clock=setup.clock,
             on_done=on_uploaded,
+            titles=options.titles,
+            retitle=setup.retitle,
         )
         return Writes(
             spool=setup.spool,

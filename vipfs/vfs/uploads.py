@@ -16,14 +16,20 @@ Life of a queue row (`metadb.UploadState`):
 
 * The upload is due `write_back` seconds after the LAST close, so rsync's close → utime → chmod
   → rename all land on the queued record, and the temp name never reaches the server.
-* An upload (`upload_job`) is `upload/server`, the multipart POST, then one `file/edit` that
-  sets the exact title (the node mangles titles: extension stripped, `_`/`.` to spaces) and the
-  folder the file was moved to meanwhile. The title sent with the POST carries a unique token
-  (`<title> vipfs-<12 hex>`) until that edit; a retry after a lost answer, or after a crash
-  mid-upload, first looks the token up with `file/list` and adopts what it finds. Never twice.
-* vipfs acts (adopts, retitles, deletes) only on a file whose title ends in the exact token,
-  and only when exactly one file does (`proven_copy`). Several → the row fails and every one of
-  them is left alone; none → upload again.
+* An upload (`upload_job`) is the multipart POST to the node (whose URL `upload/server` gave,
+  reused: `upload_node`) under the file's own title (`Titles.file_title`) in its folder; a
+  `file/edit` follows only when the row was renamed, moved or given other tags meanwhile. So a
+  file costs no API call in steady state. What the POST sent (folder, title, start and end) is
+  in the row before the POST starts and until its code is known.
+* A retry after a lost answer, or after a crash mid-upload, first looks for the copy the POST
+  may have stored, and adopts it only on proof (`adoption.posted_copy`: its folder, its exact
+  title, a code vipfs does not know, stamped in the attempt's window, the only such file).
+  Several → the row fails and every one of them is left alone; none → upload again. Never
+  twice: one upload per (folder, title) is in flight at a time (`_admit`: a second row with
+  the pair, or a stray of it not yet settled, waits).
+* `retitle` (`--upload-retitle`, the benchmark's baseline) is the design before: a title with a
+  unique token (`<title> vipfs-<12 hex>`), `upload/server` per file, the token look-up
+  (`proven_copy`), and the retitle edit after every upload.
 * Transient errors retry forever with jittered exponential backoff (`api.backoff.Backoff`,
   1 s → 5 min; a rate limit waits at least its `retry_after`). A refusal (bad format, too big,
   bad key) marks the row `failed`, keeps the spool data, and logs one WARNING with the server's
@@ -43,6 +49,7 @@ dropped again, and the facade hears nothing of it.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import logging
 import random
@@ -57,6 +64,7 @@ import trio
 from vipfs.api.backoff import Backoff
 from vipfs.api.errors import (
     ApiError,
+    NotSentError,
     ProtocolError,
     RateLimitedError,
     TransientError,
@@ -64,15 +72,17 @@ from vipfs.api.errors import (
 )
 from vipfs.api.protocol import XvsApi
 from vipfs.vfs import defaults
+from vipfs.vfs.adoption import AmbiguousCopyError
 from vipfs.vfs.errors import VfsError
 from vipfs.vfs.holdlist import HoldList
 from vipfs.vfs.metadata import Metadata
 from vipfs.vfs.metadb import FileMeta, MetaDb, Upload, UploadState
-from vipfs.vfs.names import new_token
+from vipfs.vfs.names import Titles, new_token
 from vipfs.vfs.scheduler import Scheduler
 from vipfs.vfs.spool import Spool
-from vipfs.vfs.strays import StrayCleaner
-from vipfs.vfs.upload_job import AmbiguousTokenError, UploadJob
+from vipfs.vfs.strays import StrayCleaner, stray_of
+from vipfs.vfs.upload_job import AmbiguousTokenError, Sent, UploadJob, sent_by
+from vipfs.vfs.upload_node import UploadNode
 from vipfs.vfs.upload_status import QueueStatus, status_of
 
 log = logging.getLogger(__name__)
@@ -80,6 +90,31 @@ log = logging.getLogger(__name__)
 
 class _Gone(Exception):
     """The row was discarded while an attempt was using it; the attempt just ends."""
+
+
+class _Unsendable(Exception):
+    """No title can carry the row's name (`names.UnsendableName`): it never uploads as is."""
+
+
+Pair = tuple[int, str]  # (folder, title as sent): one upload of each in flight at a time
+_NO_POST: dict[str, Any] = {
+    "posted_title": None,
+    "posted_fld": None,
+    "posted_at": None,
+    "posted_end": None,
+}
+
+
+class _Known:
+    """The codes vipfs accounts for (the metadata's, and every row's own or replaced one):
+    never the copy of a lost attempt."""
+
+    def __init__(self, metadata: Metadata, rows: dict[int, Upload]) -> None:
+        self._metadata = metadata
+        self._codes = {c for row in rows.values() for c in (row.code, row.replaces) if c}
+
+    def __contains__(self, code: object) -> bool:
+        return code in self._codes or code in self._metadata
 
 
 BACKOFF_FIRST = 1.0
@@ -105,6 +140,8 @@ class UploadQueue:
         clock: Callable[[], float] = time.time,
         rng: random.Random | None = None,
         on_done: Callable[[Upload], None] | None = None,
+        titles: Titles | None = None,
+        retitle: bool = False,
     ) -> None:
         if transfers < 1:
             raise ValueError("transfers must be at least 1")
@@ -116,12 +153,16 @@ class UploadQueue:
         self._clock = clock
         self._rng = rng or random.Random()
         self._backoff = Backoff(BACKOFF_FIRST, BACKOFF_CAP, self._rng.random)
-        self._job = UploadJob(api, metadata)
-        self._strays = StrayCleaner(api, db, self._backoff)
+        self._retitle = retitle
+        node = UploadNode(api, clock, reuse=not retitle)
+        titles = titles if titles is not None else Titles()
+        self._job = UploadJob(api, metadata, titles=titles, node=node, retitle=retitle)
+        self._strays = StrayCleaner(api, db, self._backoff, known=self._known, settled=self._notify)
         self._on_done = on_done
         self._rows: dict[int, Upload] = {}  # every row not yet done
         self._folders: dict[int, dict[int, None]] = {}  # folder → the rows it shows
         self._sent: dict[int, int] = {}  # id -> bytes sent by the running attempt
+        self._flying: dict[int, set[Pair]] = {}  # running id -> the pairs it may post or adopt
         self._scheduler = Scheduler(
             self._attempt,
             current=self._is_due,
@@ -129,6 +170,7 @@ class UploadQueue:
             ended=self._ended,
             slots=transfers,
             clock=clock,
+            admit=self._admit,
         )
         self._changed = trio.Event()
         self._started = False
@@ -212,15 +254,18 @@ class UploadQueue:
         """The rows that show in folder `fld_id` (every row not yet done), in id order."""
         return [self._rows[i] for i in sorted(self._folders.get(fld_id, ()))]
 
-    def stand_ins(self) -> tuple[set[str], set[str]]:
-        """Codes (a row's own copy, the file it replaces) and tokens of the host files that
-        rows stand for, in any folder: a listing hides those and shows the row instead."""
+    def stand_ins(self) -> tuple[set[str], set[Pair]]:
+        """The host files rows stand for, in any folder: a listing hides those and shows the
+        row instead. Codes (a row's own copy, the file it replaces), and `posted`: (folder,
+        title sent) of rows whose POST may have stored a copy whose code is not known."""
         codes: set[str] = set()
-        tokens: set[str] = set()
+        posted: set[Pair] = set()
         for row in self._rows.values():
             codes.update(c for c in (row.code, row.replaces) if c)
-            tokens.add(row.token)
-        return codes, tokens
+            pair = _posted_pair(row)
+            if pair is not None:
+                posted.add(pair)
+        return codes, posted
 
     async def enqueue(self, upload: Upload) -> Upload:
         """Record a new spooled file, open for write (no timer runs until `touch`)."""
@@ -273,8 +318,8 @@ class UploadQueue:
         changes: dict[str, Any] = {"state": state, "next_try": due, "attempts": 0}
         changes["last_error"] = None
         if row.attempts > 0 or row.code is not None:
-            await self._strays.abandon(row)
-            changes.update(token=new_token(), code=None)
+            await self._strays.abandon(stray_of(row, now, tokened=self._retitle))
+            changes.update(token=new_token(), code=None, **_NO_POST)
         return changes
 
     async def touch(self, upload_id: int) -> Upload:
@@ -331,7 +376,7 @@ class UploadQueue:
         self._forget(upload_id)
         self._notify()
         if running or row.code is not None or row.attempts > 0:
-            await self._strays.abandon(row)
+            await self._strays.abandon(stray_of(row, self._clock(), tokened=self._retitle))
         await self._db.delete_upload(upload_id)
         await self._spool.delete(row.spool)
 
@@ -459,12 +504,39 @@ class UploadQueue:
         row = self._rows.get(upload_id)
         return row is not None and row.state in _PENDING and row.next_try == due
 
+    def _known(self) -> _Known:
+        return _Known(self._metadata, self._rows)
+
+    def _pairs(self, row: Upload) -> set[Pair]:
+        """The (folder, title) pairs an attempt of `row` may look up or post."""
+        if self._retitle:
+            return set()  # a tokened title is unique by itself
+        pairs = {pair} if (pair := _posted_pair(row)) is not None else set()
+        with contextlib.suppress(ValueError):  # unsendable: the attempt fails the row
+            pairs.add((row.fld_id, self._job.title_for(row)))
+        return pairs
+
+    def _admit(self, upload_id: int) -> bool:
+        """May the due row start now? Not while another attempt, or a stray not yet settled,
+        holds one of its pairs: two copies of one pair with unknown codes prove nothing."""
+        row = self._rows.get(upload_id)
+        if row is None:
+            return True  # `_is_due` already said no; nothing to hold back
+        busy = set(self._strays.pairs())
+        for other, pairs in self._flying.items():
+            if other != upload_id:
+                busy |= pairs
+        return not (self._pairs(row) & busy)
+
     def _claim(self, upload_id: int) -> None:
         """A slot is the row's: it is uploading from now on, for every caller."""
-        self._rows[upload_id] = replace(self._rows[upload_id], state=UploadState.UPLOADING)
+        row = replace(self._rows[upload_id], state=UploadState.UPLOADING)
+        self._rows[upload_id] = row
+        self._flying[upload_id] = self._pairs(row)
 
     def _ended(self, upload_id: int) -> None:
         self._sent.pop(upload_id, None)
+        self._flying.pop(upload_id, None)
         row = self._rows.get(upload_id)
         if row is not None and row.state in _PENDING:  # its entry was dropped while busy
             self._schedule(row)
@@ -492,16 +564,17 @@ class UploadQueue:
             size = await self._spool.size(row.spool)
             sha256 = await self._spool.sha256(row.spool)
             code = row.code
-            if code is None and looked_before:
-                code = await self._job.find_token(row)
+            held = self._held(row)
             if code is None:
-                code = await self._job.post(row, sent)
+                code = await self._find(upload_id, looked_before)
+            if code is None:
+                code, held = await self._post(upload_id, sent)
             row = await self._set(upload_id, code=code, size=size)
-            row = await self._job.retitle(code, lambda: self._live(upload_id))
+            row = await self._job.retitle(code, lambda: self._live(upload_id), held)
         except (TransientError, ProtocolError) as exc:
             await self._retry_later(upload_id, exc)
             return
-        except (ApiError, AmbiguousTokenError) as exc:
+        except (ApiError, AmbiguousTokenError, AmbiguousCopyError, _Unsendable) as exc:
             await self._fail(upload_id, exc)
             return
         except OSError as exc:
@@ -529,6 +602,52 @@ class UploadQueue:
         self._done(replace(row, state=UploadState.DONE))
         await self._spool.delete(row.spool)
 
+    def _held(self, row: Upload) -> Sent | None:
+        """What the host holds for a row's copy, as far as the row says (None: unknown, so
+        the attempt edits it: the tokened design, or a copy of no recorded POST)."""
+        if self._retitle or row.posted_title is None or row.posted_fld is None:
+            return None
+        return Sent(row.posted_title, row.posted_fld)
+
+    async def _find(self, upload_id: int, looked_before: bool) -> str | None:
+        """The copy an earlier POST of the row stored, when one is proven; None → post.
+        A look-up that proves none ends that POST's claim on its (folder, title)."""
+        row = self._live(upload_id)
+        if self._retitle:
+            return await self._job.find_token(row) if looked_before else None
+        if _posted_pair(row) is None:
+            return None
+        code = await self._job.find_copy(row, self._known(), self._clock())
+        if code is None:
+            await self._set(upload_id, **_NO_POST)
+        return code
+
+    async def _post(self, upload_id: int, sent: Callable[[int], None]) -> tuple[str, Sent]:
+        """The POST, recorded in the row first (what it sends, from when), so that a lost
+        answer or a crash can be resolved; what the host then holds."""
+        row = self._live(upload_id)
+        try:
+            title = self._job.title_for(row)
+        except ValueError as exc:
+            raise _Unsendable(f"no host title can carry this name: {exc}") from None
+        row = await self._set(
+            upload_id,
+            posted_title=title,
+            posted_fld=row.fld_id,
+            posted_at=self._clock(),
+            posted_end=None,
+        )
+        self._flying.setdefault(upload_id, set()).add((row.fld_id, title))
+        try:
+            code = await self._job.post(row, title, sent)
+        except (NotSentError, UploadRejectedError):
+            await self._set(upload_id, **_NO_POST)  # the node stored nothing
+            raise
+        except ApiError:
+            await self._set(upload_id, posted_end=self._clock())
+            raise
+        return code, sent_by(row, title)
+
     async def _retry_later(self, upload_id: int, exc: Exception) -> None:
         row = self._live(upload_id)
         delay = self._backoff.delay(max(0, row.attempts - 1))
@@ -554,3 +673,10 @@ class UploadQueue:
             self._on_done(row)
         except Exception:
             log.exception("upload callback failed for %s", row.name)
+
+
+def _posted_pair(row: Upload) -> Pair | None:
+    """(folder, title) of the row's last POST while its copy's code is unknown."""
+    if row.code is not None or row.posted_title is None or row.posted_fld is None:
+        return None
+    return row.posted_fld, row.posted_title

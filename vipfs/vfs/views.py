@@ -172,7 +172,10 @@ class Views:
     def _stand_ins(self) -> tuple[set[str], set[str]]:
         """Codes and tokens of server files that queued rows stand for, in any folder."""
         writes = self._remote.writes
-        return writes.queue.stand_ins() if writes is not None else (set(), set())
+        if writes is None:
+            return set(), set()
+        codes, _posted = writes.queue.stand_ins()  # helper A's listing hides `_posted` (issue 10)
+        return codes, set()
 
     def _pending(self, fld_id: int) -> list[Pending]:
         writes = self._remote.writes

@@ -7,7 +7,8 @@ the upload-time title mangling (extension stripped, `_`/`.` runs to spaces), HTM
 Seeding, for tests that start from an existing account: `add_folder` and `add_file` (listed
 newest first, with the thumbnail and link a real listing has); `account` is what
 `account_info` answers; `file_info` answers in batches of 50 codes, recorded in `info_batches`.
-The host's clock runs `EPOCH_OFFSET` seconds ahead of UTC.
+The host's clock runs `EPOCH_OFFSET` seconds ahead of UTC; uploads are stamped with the trio
+clock's time in it (`server_now`), as the queue's clock in these tests is the trio clock.
 
 Bytes, for the read cache: `FakeApi.serving({code: {version: bytes}})` builds a host whose
 `file_direct_link` answers (otherwise it is refused, like most accounts) with `fake://` URLs that
@@ -493,6 +494,7 @@ class FakeApi:
             filename=filename,
             created=next(self._seq),
             tags=tags or "",
+            uploaded=self.server_now(),
         )
         if progress is not None:
             progress(len(data))
@@ -538,6 +540,10 @@ class FakeApi:
 
     def starts(self, code: str) -> list[int]:
         return [start for c, start, _ in self.downloads if c == code]
+
+    def server_now(self) -> datetime:
+        """The host's local time now, on the trio clock (as the queue's clock in tests)."""
+        return datetime.fromtimestamp(trio.current_time() + EPOCH_OFFSET, UTC).replace(tzinfo=None)
 
     def server_to_epoch(self, when: datetime) -> float:
         return when.replace(tzinfo=UTC).timestamp() - EPOCH_OFFSET

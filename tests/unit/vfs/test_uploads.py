@@ -19,7 +19,7 @@ from vipfs.vfs.edits import edit_keep_tags
 from vipfs.vfs.errors import VfsError
 from vipfs.vfs.holdlist import HoldList
 from vipfs.vfs.metadb import FileMeta, UploadState
-from vipfs.vfs.names import file_title, tokened_title
+from vipfs.vfs.names import Titles, file_title, tokened_title
 from vipfs.vfs.spool import Spool
 from vipfs.vfs.upload_status import QueueStatus
 from vipfs.vfs.uploads import CUT_OFF
@@ -58,7 +58,9 @@ async def test_upload_is_due_write_back_after_the_last_close(
     assert env.api.count("upload_file") == 1
     remote = env.api.files[done.code]
     assert remote.data == data
-    assert remote.title == "My_clip.v2"  # the node's mangled title was replaced
+    ((_, args),) = [c for c in env.api.calls if c[0] == "upload_file"]
+    assert args["title"] == Titles().file_title("My_clip.v2.mp4")  # the name rides the POST
+    assert env.api.count("file_edit") == 0 and env.api.count("upload_server") == 1
     meta = await env.db.get_file(done.code)
     assert meta == FileMeta(
         code=done.code,
@@ -79,7 +81,7 @@ async def test_upload_is_due_write_back_after_the_last_close(
 async def test_the_upload_title_carries_a_token_that_survives_mangling(
     env: Env, virtual_clock: MockClock
 ) -> None:
-    queue = await env.start()
+    queue = await env.start(retitle=True)  # the design before issue 10 (--upload-retitle)
     row = await env.new_file(queue, "big_buck.bunny.mp4")
     await queue.upload_now(row.id)
     ((_, args),) = [c for c in env.api.calls if c[0] == "upload_file"]
@@ -388,7 +390,7 @@ async def test_upload_now_uploads_at_once_or_raises(env: Env, virtual_clock: Moc
         await queue.upload_now(bad.id)
     assert info.value.errno == errno.EIO and "Not video file" in str(info.value)
 
-    env.api.fail("upload_server", TransientError("503"))
+    env.api.fail("upload_file", TransientError("503"))  # the node URL is reused: its POST fails
     flaky = await env.new_file(queue, "flaky.mp4")
     with pytest.raises(VfsError):
         await queue.upload_now(flaky.id)
@@ -581,7 +583,7 @@ async def test_a_refused_title_edit_still_completes_the_upload(
     env: Env, caplog: pytest.LogCaptureFixture, virtual_clock: MockClock
 ) -> None:
     env.api.fail("file_edit", RequestRejectedError("Invalid file name", status=400))
-    queue = await env.start(write_back=0)
+    queue = await env.start(write_back=0, retitle=True)  # the tokened design edits every file
     row = await env.new_file(queue, "clip.mp4")
     with caplog.at_level(logging.WARNING, logger="vipfs"):
         await queue.upload_now(row.id)

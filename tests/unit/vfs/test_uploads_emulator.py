@@ -11,11 +11,13 @@ from typing import Any
 import pytest
 import trio
 
+from tests.unit.vfs.conftest import STAND_INS
 from vipfs.api.backoff import Backoff
 from vipfs.api.client import XvsClient
 from vipfs.api.records import UploadedFile
 from vipfs.emulator.config import EmulatorConfig
 from vipfs.emulator.keys import generate_key
+from vipfs.emulator.mangle import upload_title
 from vipfs.emulator.server import Emulator
 from vipfs.vfs.metadata import Metadata
 from vipfs.vfs.metadb import MetaDb, Upload
@@ -77,6 +79,7 @@ async def run_queue(
         transfers=1,
         rng=random.Random(1),
         on_done=done.append,
+        titles=STAND_INS,
     )
     async with trio.open_nursery() as nursery:
         await nursery.start(queue.run)
@@ -105,7 +108,8 @@ async def test_queue_uploads_through_client_and_emulator_exactly_once(
         assert sorted(d.name for d in done) == sorted(names)
         listing = await client.folder_list(folder)
         titles = sorted(f.title for f in listing.files)
-        assert titles == ["My_clip.v2", "big_buck.bunny"]  # exact, token gone, no duplicate
+        # the name rides the POST (as the node keeps it), no token, no duplicate, no edit
+        assert titles == sorted(upload_title(STAND_INS.file_title(n), n) for n in names)
         for row in done:
             assert row.code is not None
             meta = await db.get_file(row.code)
@@ -115,4 +119,6 @@ async def test_queue_uploads_through_client_and_emulator_exactly_once(
         calls = emulator.calls()
         assert calls.get("faulted", 0) >= 1  # the first answer really was lost...
         assert calls["upload"] == 2  # ...yet each file was posted once
-        assert calls["file/list"] >= 1  # because the retry found it by its token
+        assert calls["file/list"] >= 1  # because the retry found it by its title proof
+        assert calls.get("file/edit", 0) == 0
+        assert calls["upload/server"] == 2  # once, and again after the node's answer broke

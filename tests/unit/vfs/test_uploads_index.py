@@ -8,6 +8,7 @@ from trio.testing import MockClock
 from tests.unit.vfs.conftest import Env, eventually
 from vipfs.api.errors import TransientError
 from vipfs.vfs.metadb import FileMeta, Upload
+from vipfs.vfs.names import Titles
 
 
 def _ids(env: Env, fld_id: int) -> list[int]:
@@ -52,7 +53,7 @@ async def test_in_folder_is_rebuilt_from_the_db_at_a_restart(
     assert _ids(env, 4) == [a.id, b.id]
 
 
-async def test_stand_ins_are_the_codes_and_tokens_of_every_row(
+async def test_stand_ins_are_the_codes_and_posted_titles_of_every_row(
     env: Env, virtual_clock: MockClock
 ) -> None:
     queue = await env.start(write_back=5)
@@ -60,16 +61,18 @@ async def test_stand_ins_are_the_codes_and_tokens_of_every_row(
     a = await env.new_file(queue, "a.mp4", fld_id=1)
     spool = await env.spool.create()
     b = await queue.enqueue(Upload(spool=spool, fld_id=2, name="b.mp4", replaces="oldcode00000"))
-    assert queue.stand_ins() == ({"oldcode00000"}, {a.token, b.token})
-    assert a.token != b.token
+    assert queue.stand_ins() == ({"oldcode00000"}, set())  # nothing posted yet
 
-    env.api.fail("file_edit", TransientError("502"))  # stored, but its title edit is lost
+    env.api.lose_upload_responses(1)  # stored, answer lost: a copy of unknown code
+    env.api.fail("file_list_all", TransientError("502"))  # and the retry cannot look yet
     await queue.touch(a.id)
-    await eventually(lambda: bool(queue.status().retrying))
-    (stored,) = env.api.files
-    assert queue.stand_ins() == ({stored, "oldcode00000"}, {a.token, b.token})
+    await eventually(lambda: env.api.count("file_list_all") == 1)
+    assert queue.stand_ins() == ({"oldcode00000"}, {(1, Titles().file_title("a.mp4"))})
     await eventually(lambda: bool(env.done))
-    assert queue.stand_ins() == ({"oldcode00000"}, {b.token})  # done: stands for nothing
+    (stored,) = env.api.files
+    assert env.done[0].code == stored and env.api.count("upload_file") == 1  # adopted
+    assert queue.stand_ins() == ({"oldcode00000"}, set())  # done: stands for nothing
+    assert b.id in {r.id for r in queue.in_folder(2)}
 
 
 async def test_a_row_discarded_while_its_upload_is_recorded_leaves_nothing(

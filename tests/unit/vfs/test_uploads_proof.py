@@ -1,4 +1,5 @@
-"""The queue acts only on a host file it can prove is its own (issue 8, item 2).
+"""The queue acts only on a host file it can prove is its own (issue 8, item 2): the tokened
+design, kept as `--upload-retitle` (issue 10); the title proof is in test_upload_adoption.py.
 
 The fake host here ignores `file/list` filters, as some builds do, so every token search
 answers the whole account; only the exact token, carried by exactly one file, counts.
@@ -76,7 +77,7 @@ async def test_retry_adopts_only_the_file_carrying_its_token(
     env.api.ignore_list_filters = True
     others = _seed_account(env)
     env.api.lose_upload_responses(1)  # stored, answer lost
-    queue = await env.start(write_back=0)
+    queue = await env.start(write_back=0, retitle=True)
     row = await env.new_file(queue, "clip.mp4", b"our bytes")
     await queue.touch(row.id)
     await eventually(lambda: bool(env.done))
@@ -96,7 +97,7 @@ async def test_retry_uploads_again_when_no_file_carries_its_token(
     env.api.ignore_list_filters = True
     others = _seed_account(env)
     env.api.fail("upload_file", TransientError("reset"), times=1)  # nothing stored
-    queue = await env.start(write_back=0)
+    queue = await env.start(write_back=0, retitle=True)
     row = await env.new_file(queue, "clip.mp4", b"our bytes")
     await queue.touch(row.id)
     await eventually(lambda: bool(env.done))
@@ -113,7 +114,7 @@ async def test_several_carriers_fail_the_row_and_touch_none(
     env.api.ignore_list_filters = True
     others = _seed_account(env)
     env.api.fail("upload_file", TransientError("reset"), times=1)
-    queue = await env.start(write_back=0)
+    queue = await env.start(write_back=0, retitle=True)
     row = await env.new_file(queue, "clip.mp4", b"our bytes")
     copies = {env.api.add_file(f"clip {row.token}"), env.api.add_file(f"clip {row.token}")}
     await queue.touch(row.id)
@@ -134,7 +135,7 @@ async def test_discard_deletes_at_most_its_own_stray(env: Env, virtual_clock: Mo
     others = _seed_account(env)
     env.api.lose_upload_responses(1)
     env.api.fail("file_list_all", TransientError("reset"), times=1)  # the retry cannot look yet
-    queue = await env.start(write_back=0)
+    queue = await env.start(write_back=0, retitle=True)
     row = await env.new_file(queue, "clip.mp4")
     await queue.touch(row.id)
     await eventually(lambda: _retrying(queue.status(), 2))
@@ -150,7 +151,7 @@ async def test_an_ambiguous_stray_is_left_alone(env: Env, virtual_clock: MockClo
     others = _seed_account(env)
     env.api.fail("upload_file", TransientError("reset"), times=1)
     env.api.fail("file_list_all", TransientError("reset"), times=1)
-    queue = await env.start(write_back=0)
+    queue = await env.start(write_back=0, retitle=True)
     row = await env.new_file(queue, "clip.mp4")
     copies = {env.api.add_file(f"clip {row.token}"), env.api.add_file(f"clip {row.token}")}
     await queue.touch(row.id)
@@ -167,7 +168,7 @@ async def test_a_stray_with_a_recorded_code_deletes_that_code_only(
     env.api.ignore_list_filters = True
     others = _seed_account(env)
     env.api.fail("file_edit", TransientError("reset"), times=1)  # uploaded, retitle pending
-    queue = await env.start(write_back=0)
+    queue = await env.start(write_back=0, retitle=True)
     row = await env.new_file(queue, "clip.mp4")
     await queue.touch(row.id)
     await eventually(lambda: _retrying(queue.status(), 1))
