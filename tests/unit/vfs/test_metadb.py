@@ -191,3 +191,37 @@ async def test_a_symlink_in_place_of_the_db_is_refused(tmp_path: Path) -> None:
     (tmp_path / "meta.db").symlink_to(target)
     with pytest.raises(RuntimeError, match="symbolic link"):
         await MetaDb.open(tmp_path / "meta.db")
+
+
+async def test_a_db_made_before_the_posted_columns_gains_them(tmp_path: Path) -> None:
+    path = tmp_path / "meta.db"
+    conn = sqlite3.connect(path)
+    conn.executescript(
+        "CREATE TABLE files (code TEXT PRIMARY KEY, name TEXT NOT NULL, fld_id INTEGER NOT NULL,"
+        " size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, mode INTEGER NOT NULL, sha256 TEXT,"
+        " tags TEXT, descr TEXT);"
+        "CREATE TABLE uploads (id INTEGER PRIMARY KEY AUTOINCREMENT, spool TEXT NOT NULL,"
+        " fld_id INTEGER NOT NULL, name TEXT NOT NULL, size INTEGER NOT NULL,"
+        " mtime_ns INTEGER NOT NULL, mode INTEGER NOT NULL, state TEXT NOT NULL,"
+        " token TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, last_error TEXT,"
+        " next_try REAL NOT NULL DEFAULT 0, code TEXT, created REAL NOT NULL, tags TEXT,"
+        " descr TEXT, replaces TEXT);"
+        "CREATE TABLE strays (token TEXT PRIMARY KEY, code TEXT, name TEXT NOT NULL);"
+        "INSERT INTO uploads (spool, fld_id, name, size, mtime_ns, mode, state, token, created)"
+        " VALUES ('/s/1', 0, 'a.mp4', 1, 0, 420, 'queued', 'vipfs-000000000001', 1.0);"
+        "INSERT INTO strays VALUES ('vipfs-000000000002', NULL, 'b.mp4');"
+        f"PRAGMA user_version = {SCHEMA_VERSION};"
+    )
+    conn.close()
+    db = await MetaDb.open(path)
+    try:
+        (row,) = await db.uploads()
+        assert (row.name, row.posted_title, row.posted_at) == ("a.mp4", None, None)
+        assert await db.strays() == [Stray("vipfs-000000000002", None, "b.mp4")]  # tokened
+        await db.update_upload(row.id, posted_title="a", posted_fld=3, posted_at=5.0)
+        titled = Stray("vipfs-000000000003", None, "c.mp4", 3, "c", 5.0, 9.0)
+        await db.add_stray(titled)
+        assert (await db.strays())[-1] == titled
+        assert (await db.get_upload(row.id)).posted_fld == 3  # type: ignore[union-attr]
+    finally:
+        await db.close()
