@@ -39,7 +39,18 @@ def _queue_module() -> str:
 
 
 @pytest.mark.parametrize(
-    "name", ["namespace", "edits", "metadata", "scheduler", "upload_job", "strays", "upload_status"]
+    "name",
+    [
+        "namespace",
+        "edits",
+        "metadata",
+        "scheduler",
+        "upload_job",
+        "upload_node",
+        "adoption",
+        "strays",
+        "upload_status",
+    ],
 )
 def test_the_write_path_below_the_queue_does_not_import_it(name: str) -> None:
     queue = _queue_module()

@@ -20,7 +20,7 @@ import trio
 from trio.testing import MockClock
 
 from tests.unit.vfs.conftest import eventually
-from tests.unit.vfs.fake_api import FakeFile, FakeFolder
+from tests.unit.vfs.fake_api import FakeFile, FakeFolder, mangle_upload_title
 from tests.unit.vfs.writable import MTIME, CloningApi, Mount, names, uploads, write_file
 from vipfs.api.errors import (
     NotSentError,
@@ -36,6 +36,7 @@ from vipfs.vfs.filesystem import (
     Filesystem,
 )
 from vipfs.vfs.inodes import ROOT_INO
+from vipfs.vfs.names import Titles
 from vipfs.vfs.namespace import TRASH
 
 
@@ -52,7 +53,9 @@ async def test_a_written_file_shows_at_once_then_uploads_on_the_same_inode(
     await eventually(lambda: len(mount.api.files) == 1)
     await fs.wait_uploads()
     (stored,) = mount.api.files.values()
-    assert stored.data == b"0123456789" and stored.title == "My_clip.v2"
+    assert stored.data == b"0123456789"  # under the title sent, as the node keeps it, no edit
+    assert stored.title == mangle_upload_title(Titles().file_title("My_clip.v2.mp4"))
+    assert mount.api.count("file_edit") == 0
     again = await fs.lookup(ROOT_INO, "My_clip.v2.mp4")
     assert again.ino == ino and again.size == 10 and again.mtime_ns == MTIME
     fs.forget_all()  # the listing catches up: still one entry, same name and inode
