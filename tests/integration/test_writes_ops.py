@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import errno
 import hashlib
+import json
 import os
 import time
 from collections.abc import Callable
@@ -37,10 +38,17 @@ def host_file(emu: Emulator, code: str) -> dict[str, object]:
     return found[0]
 
 
-def settled(emu: Emulator, count: int) -> bool:
-    """`count` files on the host, every one with its final title (no upload token left)."""
+def settled(emu: Emulator, count: int, mnt: Path | None = None) -> bool:
+    """`count` files on the host, every one with its final title (no upload token left), and,
+    given the mount, none of its uploads still running (the host holds a file as soon as the
+    node stored it, a moment before the mount has recorded its code)."""
     live = emu.live_files()
-    return len(live) == count and not any("vipfs-" in f["title"] for f in live)
+    if len(live) != count or any("vipfs-" in f["title"] for f in live):
+        return False
+    if mnt is None:
+        return True
+    queue = json.loads((mnt / ".vipfs/status.json").read_text())["queue"]
+    return not (queue["queued"] or queue["uploading"] or queue["retrying"])
 
 
 def trash_ids(emu: Emulator) -> dict[int, str]:
@@ -82,7 +90,7 @@ def test_mkdir_cp_mv_rm_rmdir(
     assert sh("cp", "-a", src / "clip 000.mp4", m / "Alpha").returncode == 0
     assert sh("cp", "-a", src / "album", m / "Alpha/Beta").returncode == 0
     assert snapshot(m / "Alpha/Beta/album") == snapshot(src / "album")
-    wait_for("6 uploads", lambda: settled(emu, 6))
+    wait_for("6 uploads", lambda: settled(emu, 6, m))
     assert snapshot(m / "Alpha/Beta/album") == snapshot(src / "album")  # and after the upload
     folders = emu.folders()
 
@@ -117,7 +125,7 @@ def test_mkdir_cp_mv_rm_rmdir(
 
     # a rename onto an existing name replaces it; the old file is deleted or trashed
     assert sh("cp", "-a", src / "take_001_final.mp4", m / "Alpha/take.mp4").returncode == 0
-    wait_for("the 7th upload", lambda: settled(emu, 7))
+    wait_for("the 7th upload", lambda: settled(emu, 7, m))
     take = code_of(m / "Alpha/take.mp4")
     assert sh("mv", m / "Alpha/take.mp4", gamma / "uno.mp4").returncode == 0
     assert os.listdir(gamma) == ["uno.mp4"] and code_of(gamma / "uno.mp4") == take
@@ -154,7 +162,7 @@ def test_no_trash_refuses_rm_and_rmdir(
     for folder in ("Keep", "Spare"):
         assert sh("mkdir", mount.path / folder).returncode == 0
     assert sh("cp", "-a", clip, mount.path / "Keep").returncode == 0
-    wait_for("the upload", lambda: settled(emu, 1))
+    wait_for("the upload", lambda: settled(emu, 1, mount.path))
     for tool, path in (("rm", "Keep/keep.mp4"), ("rmdir", "Spare")):
         refused = sh(tool, mount.path / path)
         assert refused.returncode != 0 and "Operation not permitted" in refused.stderr, tool
@@ -171,7 +179,7 @@ def test_overwrite_replaces_and_an_in_place_change_is_refused(
     mount = start_mount(emulator, "--write-back", "0.2")
     clip = mount.path / "clip.mp4"
     assert sh("cp", v1, clip).returncode == 0
-    wait_for("the first version", lambda: settled(emulator, 1))
+    wait_for("the first version", lambda: settled(emulator, 1, mount.path))
     old = code_of(clip)
     assert sh("cp", v2, clip).returncode == 0  # open(O_TRUNC) of an uploaded file: a new version
     new_sha = hashlib.sha256(v2.read_bytes()).hexdigest()

@@ -13,6 +13,10 @@ import os
 from pathlib import Path, PurePosixPath
 
 from tests.integration.conftest import Emulator, sh
+from vipfs.emulator.mangle import upload_title
+from vipfs.vfs.names import Titles
+
+TITLES = Titles()
 
 # (folder, number of files): 200 files in nested folders.
 LAYOUT: tuple[tuple[str, int], ...] = (
@@ -93,8 +97,9 @@ def codes(mnt: Path, rels: list[str]) -> dict[str, str]:
 
 def assert_host_holds(emu: Emulator, mnt: Path, expected: dict[str, str]) -> None:
     """The account holds exactly `expected` (path → sha256): one live file per path, in the
-    folder of that path, with those bytes and the title vipfs gives it (its name minus the
-    extension); no other file, no deleted copy, no temp name, no upload token."""
+    folder of that path, with those bytes and the title vipfs gives it (`Titles.file_title`,
+    as the upload node keeps it: no edit follows an upload, issue 10); no other file, no
+    deleted copy, no temp name, no upload token."""
     files = emu.files()
     deleted = [f["title"] for f in files if f["deleted"]]
     assert not deleted, f"copies were made and deleted: {deleted[:5]}"
@@ -106,7 +111,8 @@ def assert_host_holds(emu: Emulator, mnt: Path, expected: dict[str, str]) -> Non
         assert held is not None, f"{rel}: code {code} is not on the host"
         path = PurePosixPath(rel)
         assert held["sha256"] == expected[rel], f"{rel}: wrong bytes on the host"
-        assert html.unescape(held["title"]) == os.path.splitext(path.name)[0], rel
+        sent = TITLES.file_title(path.name)
+        assert html.unescape(held["title"]) in (sent, upload_title(sent, path.name)), rel
         parent = "" if str(path.parent) == "." else str(path.parent)
         assert int(held["fld_id"]) == folders[parent], f"{rel}: in the wrong folder"
     assert not by_code, f"files nobody sent: {[f['title'] for f in by_code.values()][:5]}"
