@@ -101,3 +101,20 @@ def test_chmod_and_touch_of_a_folder_survive_a_remount(
     st = os.stat(again.path / "Keep these")
     assert (stat.S_IMODE(st.st_mode), st.st_mtime_ns) == (0o750, 1_500_000_000_250_000_000)
     assert stat.S_IMODE(os.stat(again.path / "Left alone").st_mode) == 0o755  # the default
+
+
+def test_mkdir_keeps_the_mode_it_was_given_under_the_callers_umask(
+    emulator: Emulator, start_mount: StartMount
+) -> None:
+    """The kernel applies the caller's umask before vipfs sees mkdir's mode."""
+    mount = start_mount(emulator, *FAST)
+    umask = os.umask(0o027)
+    try:
+        os.mkdir(mount.path / "Shared", 0o777)
+        os.mkdir(mount.path / "Mine", 0o700)
+    finally:
+        os.umask(umask)
+    umount(mount)
+    again = start_mount(emulator, *FAST)
+    assert stat.S_IMODE(os.stat(again.path / "Shared").st_mode) == 0o750
+    assert stat.S_IMODE(os.stat(again.path / "Mine").st_mode) == 0o700

@@ -5,7 +5,10 @@ Imports: `vipfs.api.records`, `vipfs.vfs` attrs, inodes, metadata (UNKNOWN_SIZE)
 model (type only).
 
 A folder's mode and mtime are what chmod/utime (or mkdir) recorded in the metadata, else the
-defaults (the mount's time, 0755 under the umask): the host keeps neither.
+defaults (the mount's time, 0755 under the umask): the host keeps neither. Entries made or
+removed in a folder leave its mtime alone: changes made on the website or from another machine
+could not move it, so a bump for ours alone would look like a change time it cannot be (and
+rsync -a sets folder times after writing into them anyway).
 A host file's size and mtime come from the metadata vipfs keeps where it knows them (it
 uploaded the file, or chmod/utime were called), else the read cache's size and the listing's
 upload time; a queued file's from its open writers, else its queue row.
