@@ -7,7 +7,7 @@ the source for it) and of the `folders` table (`put_folder`, `delete_folder`), a
 in-memory copy that building a listing or a `stat` reads in one synchronous step without
 touching SQLite. Being the one writer, memory and db never disagree, and nobody re-reads what
 another writer wrote.
-Imports: `metadb` only.
+Imports: `metadb` only (and the clock, for a new folder's time).
 
 A change lands in memory first, synchronously, and the db follows in a worker thread (writes
 keep call order); a finished upload is the exception: it shows only once the db holds it.
@@ -15,6 +15,7 @@ keep call order); a finished upload is the exception: it shows only once the db 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator, Mapping
 from dataclasses import replace
 
@@ -102,6 +103,11 @@ class Metadata(Mapping[str, str]):
             return
         self._folders[fld_id] = new
         await self.db.put_folder(new)
+
+    async def folder_made(self, fld_id: int, mode: int | None) -> None:
+        """vipfs created the folder (mkdir): its mode (None: the default) and this time."""
+        kept = None if mode is None else mode & 0o7777
+        await self.change_folder(fld_id, mode=kept, mtime_ns=time.time_ns())
 
     async def drop_folder(self, fld_id: int) -> None:
         """The folder is gone (rmdir): what was set on it goes too."""

@@ -14,7 +14,6 @@ import dataclasses
 import errno
 import itertools
 import logging
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -175,8 +174,7 @@ class Tree:
         node = m.inodes.node(FolderKey(fld_id), name=name, parent=parent.ino)
         node.entry = folder
         m.inodes.remember(node.ino)
-        kept = None if mode is None else mode & 0o7777
-        await w.metadata.change_folder(fld_id, mode=kept, mtime_ns=time.time_ns())
+        await w.metadata.folder_made(fld_id, mode)
         return m.attr(node)
 
     async def rmdir(self, parent_ino: int, name: str) -> None:
