@@ -1,11 +1,13 @@
 """The persistent upload queue: spooled files go to the host in the background, exactly once.
 
 Owns: the row state machine of `metadb.UploadState` (the diagram below), the in-memory rows
-and the `uploads` table behind them, and the folder index of the rows (what each folder shows).
-It hands due rows to a generic `Scheduler`, whose job is one `UploadJob` attempt; abandoned
-copies go to the `StrayCleaner`; a finished upload is recorded through `Metadata`.
-Imports: `api` (errors, Protocol, `Backoff`), and of `vfs` `defaults`, `errors`, `holdlist`,
-`metadata`, `metadb`, `names`, `scheduler`, `spool`, `strays`, `upload_job`, `upload_status`.
+and the `uploads` table behind them, the folder index of the rows (what each folder shows),
+and which (folder, title) pairs are in flight (`_admit`). It hands due rows to a generic
+`Scheduler`, whose job is one `UploadJob` attempt; abandoned copies go to the `StrayCleaner`;
+a finished upload is recorded through `Metadata`.
+Imports: `api` (errors, Protocol, `Backoff`), and of `vfs` `adoption`, `defaults`, `errors`,
+`holdlist`, `metadata`, `metadb`, `names`, `scheduler`, `spool`, `strays`, `upload_job`,
+`upload_node`, `upload_status`.
 
 Life of a queue row (`metadb.UploadState`):
 
