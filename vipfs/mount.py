@@ -36,6 +36,7 @@ from vipfs import hygiene, mount_options, runfiles, sdnotify, statedir
 from vipfs import status as status_text
 from vipfs.api.client import DEFAULT_MAX_REPLY, XvsClient
 from vipfs.api.errors import ApiError, AuthError
+from vipfs.api.lanes import Lane, lane
 from vipfs.api.lowspeed import SpeedFloor
 from vipfs.api.plainhttp import InsecureUrlError, check_api_url
 from vipfs.api.records import AccountInfo
@@ -45,7 +46,6 @@ from vipfs.vfs import defaults
 from vipfs.vfs.attrs import Owner
 from vipfs.vfs.features import HostFeatures
 from vipfs.vfs.filesystem import Filesystem, Options, WriteSetup
-from vipfs.vfs.guard import never_fatal
 from vipfs.vfs.holdlist import HoldList
 from vipfs.vfs.localdirs import DirError, check_dir, private_dir
 from vipfs.vfs.metadb import MetaDb
@@ -427,9 +427,11 @@ async def _serve(
         pids.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         pids.write_text(f"{os.getpid()}\n")
         async with trio.open_nursery() as nursery:
-            await nursery.start(reader.run)
-            await nursery.start(fs.run)
-            nursery.start_soon(never_fatal, "the host feature probe", features.probe, api)
+            await nursery.start(reader.run)  # reads: someone waits on them, INTERACTIVE
+            with lane(Lane.BACKGROUND):  # the upload queue, strays, retitles, the quota
+                await nursery.start(fs.run)
+            # No feature probe here: each is asked where first needed (a read, an rm), so a
+            # mount's first minute of quota goes to browsing, not to three probes.
             nursery.start_soon(_signals, fs, config)
             nursery.start_soon(_announce, config, info, report)
             await pyfuse3.main()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import errno
 import glob
 import os
+import signal
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -118,7 +119,7 @@ def test_deep_account_info_leaves_the_mount_answering(
 ) -> None:
     """Today: the background quota refresh dies of RecursionError and takes the mount with it.
 
-    The refresher asks at most once a minute, so this test waits for that one call (~60 s).
+    The refresher asks only when a df finds the numbers old (5 minutes); SIGHUP makes them old.
     """
     seed_two_folders(emulator)
     mount = start_mount(emulator, "--op-timeout", "5")
@@ -130,18 +131,24 @@ def test_deep_account_info_leaves_the_mount_answering(
     assert account.returncode != 0 and EIO in account.stderr  # that one call fails
     alive(mount)
     emulator.reset_calls()
+    mount.process.send_signal(signal.SIGHUP)  # the quota's age too: the next df asks
 
     def refreshed() -> bool:
         alive(mount)
         assert df_avail(mount) == before  # the last good numbers while the host talks nonsense
         return served(emulator, "account/info", 0)()
 
-    wait_for("the quota refresh to meet the deep reply", refreshed, timeout=100)
+    wait_for("the quota refresh to meet the deep reply", refreshed, timeout=30)
     assert df_avail(mount) == before
     assert ls(mount.path / "warm") == ["w1"] and ls(mount.path / "cold") == ["c1"]
     alive(mount)
     emulator.switch(hostile_reply="", storage_gb=7.0)
-    wait_for("df to heal", lambda: df_avail(mount) < 8 << 30, timeout=90)
+
+    def healed() -> bool:
+        mount.process.send_signal(signal.SIGHUP)  # a refresh as soon as the last one ended
+        return df_avail(mount) < 8 << 30
+
+    wait_for("df to heal", healed, timeout=30)
     assert sh("cat", mount.path / ".vipfs" / "account.json").returncode == 0
     alive(mount)
     assert "Traceback" not in mount.log()
@@ -161,21 +168,28 @@ def test_deep_reply_at_start_is_one_line(emulator: Emulator, tmp_path: Path) -> 
     assert "Traceback" not in (tmp_path / "mount.log").read_text()
 
 
-PROBES = ("file/direct_link", "file/delete", "folder/delete")  # asked once, after mounting
+PROBES = ("file/direct_link", "file/delete", "folder/delete")  # asked where first needed
 
 
 def test_deep_feature_probes_leave_the_mount_up(
     emulator: Emulator, start_mount: StartMount
 ) -> None:
-    """Today: the once-per-mount feature probe meets RecursionError and ends the mount."""
+    """Today: the once-per-mount feature probe meets RecursionError and ends the mount.
+
+    The probes run where an answer is first needed: the first read asks about direct links,
+    the first rm about file/delete, the first rmdir about folder/delete."""
     seed_two_folders(emulator)
     emulator.switch(hostile_reply="deep", hostile_ops=",".join(PROBES))
     emulator.reset_calls()
     mount = start_mount(emulator)
-    wait_for("the feature probes", lambda: all(emulator.calls().get(op) for op in PROBES))
     assert ls(mount.path / "warm") == ["w1"] and ls(mount.path / "cold") == ["c1"]
+    assert not any(emulator.calls().get(op) for op in PROBES)  # nothing probed at mount time
     read = sh("cat", mount.path / "warm" / "w1", timeout=30)  # its direct link is deep too
     assert read.returncode != 0 and EIO in read.stderr
+    (mount.path / "spare").mkdir()
+    assert sh("rmdir", mount.path / "spare", timeout=30).returncode == 0  # into vipfs-trash
+    assert sh("rm", mount.path / "warm" / "w1", timeout=30).returncode == 0
+    assert all(emulator.calls().get(op) for op in PROBES)
     assert df_avail(mount) > 0
     alive(mount)
     emulator.switch(hostile_reply="")

@@ -165,8 +165,10 @@ class Remote:
         return None if self.writes is None else self.writes.queue.status()
 
     def forget_all(self) -> None:
+        """SIGHUP: listings, file/info answers and the quota's age (the next df asks)."""
         self.listings.forget_all()
         self.infos.forget_all()
+        self.quota.forget()
 
     async def _fetch_listing(self, fld_id: int) -> FolderListing:
         return await self.api.folder_list(fld_id, files=True)
