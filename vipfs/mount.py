@@ -55,6 +55,7 @@ from vipfs.vfs.spool import Spool
 log = logging.getLogger("vipfs.mount")
 
 DEFAULT_API_URL = mount_options.DEFAULT_API_URL
+ROOT_LISTING_WAIT = 5.0  # seconds the start-up waits for the root listing before mounting anyway
 
 
 class StartupError(Exception):
@@ -421,6 +422,7 @@ async def _serve(
     fs = Filesystem(api, options=config.options, reader=reader, writes=writes)
     fs.quota.update(info)
     ops = Operations(fs, attr_timeout=config.attr_timeout)
+    await fs.list_root(within=min(config.options.budget, ROOT_LISTING_WAIT))
     pids = runfiles.pid_file(config.mountpoint)  # before init: resolving a path inside would hang
     pyfuse3.init(ops, str(config.mountpoint), fuse_options(config, info.login))
     try:

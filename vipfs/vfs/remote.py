@@ -164,6 +164,11 @@ class Remote:
     def queue_status(self) -> QueueStatus | None:
         return None if self.writes is None else self.writes.queue.status()
 
+    def refresh_in(self, nursery: trio.Nursery) -> None:
+        """Expired listings and file/info answers are asked again in `nursery` (the model's
+        background work) while the last ones are served; see `Loader`."""
+        self.listings.nursery = self.infos.nursery = nursery
+
     def forget_all(self) -> None:
         """SIGHUP: listings, file/info answers and the quota's age (the next df asks)."""
         self.listings.forget_all()
