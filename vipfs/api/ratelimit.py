@@ -14,7 +14,8 @@ stale data instead of hanging.
 The budget of a window is learned, not only read: the largest `requests_available` ever seen,
 plus the call that reply answered, is the host's per-minute limit, and each new server minute
 starts from it. So the calls let out as a minute begins are counted before their replies come
-back, and a burst never overruns the quota.
+back, and a burst never overruns the quota. The first reply of a window whose budget was not
+known counts the calls still on the wire as spent too (the host may count them after it).
 
 Lanes (`vipfs.api.lanes`), the rule written once:
 - a BACKGROUND call waits while any INTERACTIVE call waits, for a turn or for an in-flight slot;
@@ -193,8 +194,8 @@ class RateLimiter:
         same = now < self._window_end and ends <= self._window_end + _NEW_WINDOW
         if same and self._remaining is not None:
             self._remaining = min(self._remaining, requests_available)
-        else:
-            self._remaining = requests_available
+        else:  # a new window: the calls still on the wire may all be counted in it too
+            self._remaining = max(0, requests_available - self._in_flight)
         self._window_end = ends if not same else max(self._window_end, ends)
         self._notify()
 

@@ -192,3 +192,25 @@ async def test_a_background_burst_leaves_a_call_for_the_user(autojump_clock: obj
             await api.folder_list()  # the user's call: at once
             assert trio.current_time() - started < 1
     assert len(done) == 3 and done[2] >= 29  # the last background call waited for the minute
+
+
+async def test_the_first_reply_counts_the_calls_still_on_the_wire(autojump_clock: object) -> None:
+    """Four calls out before any budget is known; the first reply says 4 left of 5: the other
+    three will be counted too, so one is left (the interactive reserve), not four."""
+    limiter = RateLimiter()
+    release = trio.Event()
+
+    async def on_the_wire() -> None:
+        await limiter.turn(trio.current_time() + FAR)
+        async with limiter.slot():
+            await release.wait()
+
+    async with trio.open_nursery() as nursery:
+        for _ in range(3):
+            nursery.start_soon(on_the_wire)
+        await trio.testing.wait_all_tasks_blocked()
+        limiter.observe(4, AT_30S)  # the reply of a fourth call, sent beside them
+        with lane(Lane.BACKGROUND), pytest.raises(RateLimitedError):
+            await limiter.turn(trio.current_time() + 1)  # the last one is kept back
+        await limiter.turn(trio.current_time() + 1)  # for this interactive call
+        release.set()
