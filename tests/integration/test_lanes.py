@@ -81,3 +81,5 @@ def test_browsing_goes_before_uploads_on_a_five_a_minute_host(
     assert len(ls(mount.path / "unseen")) == 1  # the call kept back for interactive work
     assert emulator.calls().get("folder/list", 0) == before + 1
     assert unfinished(mount)  # and the uploads were still going on all along
+    assert os.statvfs(mount.path).f_bavail > 0  # df at once, from the start-up numbers
+    assert emulator.calls().get("account/info") == 1  # the start-up check's: none per upload

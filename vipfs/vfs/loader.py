@@ -7,7 +7,7 @@ Listings and `file/info` batches both follow the same rules, so they live here o
   is one, else the caller gets `VfsError(EIO)`; the next ask tries again (the mount heals itself);
 - `invalidate` drops one key (our own changes), `forget_all` drops everything (SIGHUP);
 - once the loader has a `nursery` (the mount's background work), an expired answer is asked
-  again THERE, in the BACKGROUND lane, and the asker waits for it at most `grace` (1 s): a
+  again THERE, in the BACKGROUND lane, and the asker waits for it at most `grace` (0.5 s): a
   quick host gives the new answer, a slow or rate-limited one the last answer at once, and the
   new one lands in the cache when it comes. So a folder that was listed once never waits on the
   host's quota again, not even after its TTL, and a refresh never takes an interactive turn.
@@ -45,7 +45,7 @@ V = TypeVar("V")
 
 Clock = Callable[[], float]
 
-GRACE = 1.0  # seconds an asker holding an expired answer waits for the new one
+GRACE = 0.5  # seconds an asker holding an expired answer waits for the new one
 
 
 class _Flight(Generic[V]):
