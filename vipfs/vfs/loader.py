@@ -19,7 +19,7 @@ serve. So the last answer of every key stays in a plain dict beside it, unbounde
 folders of the account are; a bound on the TTLCache would bound no memory, only add calls.
 
 Owns: the cache of answers, the shared flights, the stale fallback and background refreshes.
-Imports: cachetools, trio, vipfs.api (errors, lanes), vipfs.vfs.errors.
+Imports: cachetools, trio, vipfs.api (errors, lanes), vipfs.vfs (errors, guard).
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ from cachetools import TTLCache
 from vipfs.api.errors import ApiError
 from vipfs.api.lanes import Lane, lane
 from vipfs.vfs.errors import VfsError, from_api, no_answer
+from vipfs.vfs.guard import never_fatal
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +107,8 @@ class Loader(Generic[K, V]):
             if not stale or self.nursery is None:
                 return await self._lead(key)
             flight = self._flights[key] = _Flight()
-            self.nursery.start_soon(self._refresh, key, flight)
+            what = f"the refresh of the {self._what} {key}"
+            self.nursery.start_soon(never_fatal, what, self._refresh, key, flight)
         with trio.move_on_after(self.grace if stale else self.budget):
             await flight.done.wait()
         if flight.value is not None:

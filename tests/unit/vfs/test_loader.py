@@ -167,3 +167,21 @@ async def test_a_quick_refresh_gives_the_new_answer_and_a_vanished_folder_its_er
         with pytest.raises(VfsError) as caught:
             await loader.get(1)
     assert caught.value.errno == errno.ENOENT  # never a stale listing of a folder that is gone
+
+
+async def test_a_refresh_that_meets_a_bug_leaves_the_mount_and_the_cache_alone(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    source = Source()
+    loader = Loader(source, ttl=10, clock=trio.current_time)
+    await loader.get(1)
+    await trio.sleep(11)
+    source.error = OverflowError("a date out of range")  # not an ApiError: a bug, say
+    async with trio.open_nursery() as nursery:  # would end with the error if it escaped
+        loader.nursery = nursery
+        first = await loader.get(1)
+        await trio.testing.wait_all_tasks_blocked()
+    assert first == "v1@1" and source.calls == 2
+    assert loader.peek(1) == "v1@1"  # the last answer is kept
+    loader.nursery, source.error, source.value = None, None, "v2"
+    assert await loader.get(1) == "v2@1"  # asked again, it heals
