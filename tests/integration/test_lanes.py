@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -80,6 +81,9 @@ def test_browsing_goes_before_uploads_on_a_five_a_minute_host(
     assert emulator.calls().get("folder/list", 0) == before
     assert len(ls(mount.path / "unseen")) == 1  # the call kept back for interactive work
     assert emulator.calls().get("folder/list", 0) == before + 1
+    mount.process.send_signal(signal.SIGHUP)  # forget the listings: each is asked again
+    assert {"seen", "unseen"} <= set(ls(mount.path))  # new, or the last one: never EIO
+    assert ls(mount.path / "seen") == seen
     assert unfinished(mount)  # and the uploads were still going on all along
     assert os.statvfs(mount.path).f_bavail > 0  # df at once, from the start-up numbers
     assert emulator.calls().get("account/info") == 1  # the start-up check's: none per upload

@@ -132,7 +132,8 @@ class Filesystem:
         return False
 
     def forget_all(self) -> None:
-        """SIGHUP: drop every cached listing and file/info; inodes stay (the kernel holds them)."""
+        """SIGHUP: every cached listing and file/info is asked again when next needed (the
+        last answers stay for the stale fallback); inodes stay (the kernel holds them)."""
         self.remote.forget_all()
         log.info("forgot all cached listings")
 

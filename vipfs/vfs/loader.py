@@ -5,7 +5,8 @@ Listings and `file/info` batches both follow the same rules, so they live here o
 - concurrent askers of the same missing key share ONE call;
 - every call is bounded by a budget; when it fails or runs out, a stale answer is served if there
   is one, else the caller gets `VfsError(EIO)`; the next ask tries again (the mount heals itself);
-- `invalidate` drops one key (our own changes), `forget_all` drops everything (SIGHUP);
+- `invalidate` drops one key (our own changes), `forget_all` drops everything, `expire_all`
+  makes everything old (SIGHUP: asked again, but still there to fall back on);
 - once the loader has a `nursery` (the mount's background work), an expired answer is asked
   again THERE, in the BACKGROUND lane, and the asker waits for it at most `grace` (0.5 s): a
   quick host gives the new answer, a slow or rate-limited one the last answer at once, and the
@@ -95,6 +96,13 @@ class Loader(Generic[K, V]):
     def forget_all(self) -> None:
         for key in list(self._last):
             self.invalidate(key)
+
+    def expire_all(self) -> None:
+        """SIGHUP: every answer counts as expired (the next ask fetches it again), and calls
+        in flight are not taken as new; the last answers stay, for the stale fallback."""
+        self._fresh.clear()
+        for key in {*self._last, *self._flights}:
+            self._generation[key] = self._generation.get(key, 0) + 1
 
     async def get(self, key: K) -> V:
         try:

@@ -170,9 +170,11 @@ class Remote:
         self.listings.nursery = self.infos.nursery = nursery
 
     def forget_all(self) -> None:
-        """SIGHUP: listings, file/info answers and the quota's age (the next df asks)."""
-        self.listings.forget_all()
-        self.infos.forget_all()
+        """SIGHUP: listings and file/info answers are asked again when next needed (the last
+        ones serve while the host cannot answer: a spent quota is no EIO), and so is the
+        quota (at the next df)."""
+        self.listings.expire_all()
+        self.infos.expire_all()
         self.quota.forget()
 
     async def _fetch_listing(self, fld_id: int) -> FolderListing:

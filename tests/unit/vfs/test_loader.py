@@ -185,3 +185,31 @@ async def test_a_refresh_that_meets_a_bug_leaves_the_mount_and_the_cache_alone(
     assert loader.peek(1) == "v1@1"  # the last answer is kept
     loader.nursery, source.error, source.value = None, None, "v2"
     assert await loader.get(1) == "v2@1"  # asked again, it heals
+
+
+async def test_expire_all_asks_again_but_keeps_the_last_answer_to_fall_back_on() -> None:
+    """SIGHUP on a host that cannot answer (quota spent) must not turn a listed folder to EIO."""
+    source = Source()
+    loader = Loader(source, ttl=10, clock=Clock())
+    await loader.get(1)
+    loader.expire_all()
+    source.value = "v2"
+    assert await loader.get(1) == "v2@1"  # asked again at once
+    loader.expire_all()
+    source.error = RateLimitedError("quota", retry_after=40, scope="min")
+    assert await loader.get(1) == "v2@1"  # the last answer, not EIO
+    assert source.calls == 3
+
+
+async def test_an_answer_in_flight_at_expire_all_is_not_taken_as_new() -> None:
+    source = Source()
+    source.gate = trio.Event()
+    loader = Loader(source, ttl=10, clock=Clock())
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(loader.get, 1)
+        await trio.testing.wait_all_tasks_blocked()
+        loader.expire_all()  # the answer on its way was asked for before the signal
+        source.gate.set()
+    source.gate, source.value = None, "v2"
+    assert await loader.get(1) == "v2@1"
+    assert source.calls == 2
