@@ -1,7 +1,7 @@
 """`vipfs mount`: the composition root. Builds the client, the model and the FUSE ops; runs them.
 
 The only `trio.run` of the mount lives here, and so do the signals (SIGTERM/SIGINT unmount
-cleanly, SIGHUP forgets cached listings) and the teardown order. Before anything is mounted the
+cleanly, SIGHUP expires cached listings) and the teardown order. Before anything is mounted the
 key and the server are checked, so a bad key or a dead server costs one line and exit 1 with
 nothing mounted. Without `-f` the process forks, and the parent exits only once the child's mount
 answers (or prints the child's one-line failure).

@@ -135,7 +135,7 @@ class Filesystem:
         """SIGHUP: every cached listing and file/info is asked again when next needed (the
         last answers stay for the stale fallback); inodes stay (the kernel holds them)."""
         self.remote.forget_all()
-        log.info("forgot all cached listings")
+        log.info("cached listings expired: each is asked again when next needed")
 
     async def wait_uploads(self, progress: Callable[[dict[str, Any]], None] | None = None) -> None:
         """Upload everything queued now and wait until nothing is queued or uploading."""
