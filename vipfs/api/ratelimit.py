@@ -18,7 +18,9 @@ back, and a burst never overruns the quota. The first reply of a window whose bu
 known counts the calls still on the wire as spent too (the host may count them after it).
 
 Lanes (`vipfs.api.lanes`), the rule written once:
-- a BACKGROUND call waits while any INTERACTIVE call waits, for a turn or for an in-flight slot;
+- a BACKGROUND call waits while any INTERACTIVE call waits, for a turn or for an in-flight slot,
+  and background calls hold at most all but `SLOT_RESERVE` of the in-flight places, so a user's
+  call never waits for a slow background one to end;
 - a BACKGROUND call never spends the last `RESERVE` calls of a window whose budget is known, so
   an interactive call that comes mid-minute finds one at once (on a host allowing 1 call a
   minute there is nothing to keep back: background keeps that one);
@@ -46,6 +48,7 @@ from vipfs.api.lanes import Lane
 _NEW_WINDOW = 30.0
 _MINUTE = 60.0
 RESERVE = 1  # calls of a known window that background leaves to interactive callers
+SLOT_RESERVE = 1  # in-flight places background leaves free for interactive callers
 _YIELD_RETRY = 1.0  # retry_after told to a background call whose budget ran out behind others
 
 
@@ -168,9 +171,12 @@ class RateLimiter:
             self._notify()
 
     def _slot_free(self, which: Lane) -> bool:
-        if self._in_flight >= self._max_in_flight:
+        if which is Lane.INTERACTIVE:
+            return self._in_flight < self._max_in_flight
+        kept = SLOT_RESERVE if self._max_in_flight > SLOT_RESERVE else 0
+        if self._in_flight >= self._max_in_flight - kept:
             return False
-        return which is Lane.INTERACTIVE or not self._want_slot[Lane.INTERACTIVE]
+        return not self._want_slot[Lane.INTERACTIVE]
 
     async def _park(self, longest: float) -> None:
         """Sleep `longest` seconds or until the limiter's state changes, whichever comes first."""

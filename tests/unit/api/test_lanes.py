@@ -214,3 +214,33 @@ async def test_the_first_reply_counts_the_calls_still_on_the_wire(autojump_clock
             await limiter.turn(trio.current_time() + 1)  # the last one is kept back
         await limiter.turn(trio.current_time() + 1)  # for this interactive call
         release.set()
+
+
+async def test_background_never_holds_the_last_in_flight_place(autojump_clock: object) -> None:
+    limiter = RateLimiter(max_in_flight=2)
+    release = trio.Event()
+    order: list[str] = []
+
+    async def call(which: Lane, name: str) -> None:
+        with lane(which):
+            async with limiter.slot():
+                order.append(name)
+                await release.wait()
+
+    async with trio.open_nursery() as nursery:
+        for name in ("bg1", "bg2"):
+            nursery.start_soon(call, Lane.BACKGROUND, name)
+        await trio.testing.wait_all_tasks_blocked()
+        assert order == ["bg1"] or order == ["bg2"]  # one place stays free
+        nursery.start_soon(call, Lane.INTERACTIVE, "ui")
+        await trio.testing.wait_all_tasks_blocked()
+        assert order[-1] == "ui" and limiter.state.in_flight == 2  # at once
+        release.set()
+    assert len(order) == 3
+
+
+async def test_one_place_in_flight_is_shared_by_both_lanes(autojump_clock: object) -> None:
+    limiter = RateLimiter(max_in_flight=1)
+    with lane(Lane.BACKGROUND):
+        async with limiter.slot():  # nothing to keep back from a single place
+            assert limiter.state.in_flight == 1
