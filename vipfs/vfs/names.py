@@ -45,6 +45,7 @@ _SLASH = "／"
 _DOT = "．"
 _DEL_PICTURE = "␡"
 _CONTROL_PICTURES = {chr(c): chr(0x2400 + c) for c in range(0x20)} | {"\x7f": _DEL_PICTURE}
+_FROM_PICTURE = {v: k for k, v in _CONTROL_PICTURES.items()}
 
 # The one character table: what the host damages → the stand-in sent instead.
 _STAND_INS = {
@@ -196,7 +197,7 @@ def legacy_title(name: str) -> str:
         elif ch == _DOT:
             out.append(".")
         else:
-            out.append({v: k for k, v in _CONTROL_PICTURES.items()}.get(ch, ch))
+            out.append(_FROM_PICTURE.get(ch, ch))
     return "".join(out)
 
 
