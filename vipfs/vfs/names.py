@@ -69,6 +69,9 @@ _FOLDER_DAMAGED = frozenset('<>"\\')  # folder/create and folder/edit (§6.9) on
 _DELETED_WORDS = re.compile(r"x264|h264|divx|xvid", re.IGNORECASE)
 _DELETED_ANYWHERE = re.compile(r"warez|xvideo", re.IGNORECASE)
 FOLDER_MIN = 2  # characters the host wants in a folder name
+# Fast paths (a folder may list 100,000 titles): what the decoders would change at all.
+_ENCODED = re.compile("[" + re.escape(_ESCAPE + "".join(_FROM_STAND_IN)) + "]")
+_UNFIT = re.compile("[/\x00-\x1f\x7f\ud800-\udfff]")
 
 # Kept in step with the host's list of video extensions (the emulator's `mangle`, which vfs
 # may not import): a title ending in one of these gets no default extension.
@@ -149,6 +152,8 @@ def _break_deleted_words(title: str) -> str:
 def _receive(title: str) -> tuple[str, bool]:
     """The text a host title (as listed) stands for, and whether it ends in a lone `＼`."""
     text = host_text(title)
+    if not _ENCODED.search(text):
+        return text, False
     out: list[str] = []
     chars = iter(text)
     for ch in chars:
@@ -169,6 +174,8 @@ def _as_filename(text: str, tail: str = "") -> str:
         return _ESCAPE + tail
     if text in (".", "..") and not tail:
         return _DOT * len(text)
+    if not _UNFIT.search(text):
+        return text + tail
     out: list[str] = []
     for ch in text:
         if ch == "/":
