@@ -384,5 +384,5 @@ def test_big_synthetic_folder_lists_while_others_answer(
         count.kill()
         count.wait()
     assert int(out) == 100_000
-    assert mtime(mount.path / "big" / "synthetic 000099999") > 0
+    assert mtime(mount.path / "big" / "synthetic 000099999.mp4") > 0
     alive(mount)
