@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 from datetime import datetime
+from types import SimpleNamespace
+from typing import Any, cast
+
+import pytest
 
 from vipfs.api.records import FileEntry, Folder, FolderListing
 from vipfs.vfs.inodes import FileKey, FolderKey, QueuedKey
 from vipfs.vfs.listing import Listing, Pending, file_entry, folder_entry, pending_entry
 from vipfs.vfs.names import Titles
+from vipfs.vfs.views import Views
 
 NO_EXT = Titles("")
 
@@ -87,3 +92,18 @@ def test_a_posted_title_hides_an_unknown_copy_in_its_folder_only() -> None:
         "clip [bbb].mp4": FileKey("bbb"),  # known to the metadata: not a stand-in
         "other.mp4": FileKey("ccc"),  # posted into another folder
     }
+
+
+@pytest.mark.parametrize(
+    ("marks", "tokens", "posted"),
+    [
+        ({"vipfs-0123456789ab"}, {"vipfs-0123456789ab"}, set()),  # the queue of today: tokens
+        ({(4, "clip")}, set(), {(4, "clip")}),  # the queue of the new uploads: (folder, title)
+    ],
+)
+def test_views_read_either_shape_of_the_queues_stand_ins(
+    marks: set[object], tokens: set[str], posted: set[tuple[int, str]]
+) -> None:
+    queue = SimpleNamespace(stand_ins=lambda: ({"aaa"}, marks))
+    views = Views(cast(Any, SimpleNamespace(writes=SimpleNamespace(queue=queue))))
+    assert views._stand_ins() == ({"aaa"}, tokens, posted)
