@@ -29,6 +29,10 @@ from vipfs.vfs.remote import Remote
 
 log = logging.getLogger(__name__)
 
+# Seconds after a rename during which a listing still showing the old name may be a stale
+# read (hosts cache answers, 60 s on bufjoy's memcached): our name stays until then.
+STALE_WINDOW = 60.0
+
 # Folders this big are named in a worker thread (about 15 µs an entry); one at a time.
 OFF_LOOP_ENTRIES = 5000
 
@@ -48,6 +52,7 @@ class _Expected:
     fld_id: int
     name: str
     before: FolderListing | None  # the answer the view showed at the rename
+    at: float  # when, on the journal's clock
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,7 +140,8 @@ class Views:
         """Our rename named `key` `name` in `fld_id`: the folder's next answer from the host
         must show that name, or the host's own wins (a host may drop an edit silently)."""
         view = self._views.get(fld_id)
-        self._expected[key] = _Expected(fld_id, name, None if view is None else view.fetched)
+        before = None if view is None else view.fetched
+        self._expected[key] = _Expected(fld_id, name, before, self._remote.journal.now())
 
     def drop(self, fld_id: int, key: EntryKey) -> None:
         self._expected.pop(key, None)
@@ -164,13 +170,17 @@ class Views:
 
     def _check_renames(self, fld_id: int, fetched: FolderListing) -> None:
         """A new answer for `fld_id` settles the renames it shows: one the host did not take
-        is logged (once) and the host's name shows again instead of ours."""
+        is logged (once) and the host's name shows again instead of ours. An answer with the
+        old name inside STALE_WINDOW may be a cached read: it settles nothing yet."""
+        now = self._remote.journal.now()
         for key, want in list(self._expected.items()):
             if want.fld_id != fld_id or want.before is fetched:
                 continue
             shown = self._host_name(key, fetched)
             if shown is None:
                 continue  # not in this answer yet (a host's listing may lag)
+            if shown != want.name and now - want.at < STALE_WINDOW:
+                continue
             del self._expected[key]
             if shown != want.name:
                 log.warning(

@@ -37,6 +37,8 @@ async def test_a_rename_the_host_drops_shows_the_old_name_at_the_next_listing(
     await fs.rename(ROOT_INO, "video 04.mp4", ROOT_INO, 'video <4> "one".mp4')
     assert 'video <4> "one".mp4' in await names(fs)  # at once, as rename(2) promises
     with caplog.at_level(logging.WARNING, logger="vipfs.vfs.views"):
+        fs.forget_all()  # an answer this soon may be a host's cached read: ours stays
+        assert 'video <4> "one".mp4' in await names(fs)
         await trio.sleep(DIR_CACHE)
         assert set(await names(fs)) == {".vipfs", "video 04.mp4"}
         await trio.sleep(DIR_CACHE)
