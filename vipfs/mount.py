@@ -49,6 +49,7 @@ from vipfs.vfs.filesystem import Filesystem, Options, WriteSetup
 from vipfs.vfs.holdlist import HoldList
 from vipfs.vfs.localdirs import DirError, check_dir, private_dir
 from vipfs.vfs.metadb import MetaDb
+from vipfs.vfs.names import Titles
 from vipfs.vfs.readcache import ReadCache
 from vipfs.vfs.spool import Spool
 
@@ -151,6 +152,7 @@ def mount_config(args: argparse.Namespace, key: str) -> MountConfig:
             budget=args.op_timeout,
             deny_read_procs=args.deny_read_procs,
             sync_uploads=args.sync_uploads,
+            titles=Titles(args.default_extension),
         ),
         attr_timeout=args.attr_timeout,
         cache_dir=local(args.cache_dir),
