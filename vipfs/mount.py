@@ -1,7 +1,7 @@
 """`vipfs mount`: the composition root. Builds the client, the model and the FUSE ops; runs them.
 
 The only `trio.run` of the mount lives here, and so do the signals (SIGTERM/SIGINT unmount
-cleanly, SIGHUP forgets cached listings) and the teardown order. Before anything is mounted the
+cleanly, SIGHUP expires cached listings) and the teardown order. Before anything is mounted the
 key and the server are checked, so a bad key or a dead server costs one line and exit 1 with
 nothing mounted. Without `-f` the process forks, and the parent exits only once the child's mount
 answers (or prints the child's one-line failure).
@@ -36,6 +36,7 @@ from vipfs import hygiene, mount_options, runfiles, sdnotify, statedir
 from vipfs import status as status_text
 from vipfs.api.client import DEFAULT_MAX_REPLY, XvsClient
 from vipfs.api.errors import ApiError, AuthError
+from vipfs.api.lanes import Lane, lane
 from vipfs.api.lowspeed import SpeedFloor
 from vipfs.api.plainhttp import InsecureUrlError, check_api_url
 from vipfs.api.records import AccountInfo
@@ -45,16 +46,17 @@ from vipfs.vfs import defaults
 from vipfs.vfs.attrs import Owner
 from vipfs.vfs.features import HostFeatures
 from vipfs.vfs.filesystem import Filesystem, Options, WriteSetup
-from vipfs.vfs.guard import never_fatal
 from vipfs.vfs.holdlist import HoldList
 from vipfs.vfs.localdirs import DirError, check_dir, private_dir
 from vipfs.vfs.metadb import MetaDb
+from vipfs.vfs.names import Titles
 from vipfs.vfs.readcache import ReadCache
 from vipfs.vfs.spool import Spool
 
 log = logging.getLogger("vipfs.mount")
 
 DEFAULT_API_URL = mount_options.DEFAULT_API_URL
+ROOT_LISTING_WAIT = 5.0  # seconds the start-up waits for the root listing before mounting anyway
 
 
 class StartupError(Exception):
@@ -151,6 +153,7 @@ def mount_config(args: argparse.Namespace, key: str) -> MountConfig:
             budget=args.op_timeout,
             deny_read_procs=args.deny_read_procs,
             sync_uploads=args.sync_uploads,
+            titles=Titles(args.default_extension),
         ),
         attr_timeout=args.attr_timeout,
         cache_dir=local(args.cache_dir),
@@ -424,15 +427,18 @@ async def _serve(
     fs = Filesystem(api, options=config.options, reader=reader, writes=writes)
     fs.quota.update(info)
     ops = Operations(fs, attr_timeout=config.attr_timeout)
+    await fs.list_root(within=min(config.options.budget, ROOT_LISTING_WAIT))
     pids = runfiles.pid_file(config.mountpoint)  # before init: resolving a path inside would hang
     pyfuse3.init(ops, str(config.mountpoint), fuse_options(config, info.login))
     try:
         pids.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         pids.write_text(f"{os.getpid()}\n")
         async with trio.open_nursery() as nursery:
-            await nursery.start(reader.run)
-            await nursery.start(fs.run)
-            nursery.start_soon(never_fatal, "the host feature probe", features.probe, api)
+            await nursery.start(reader.run)  # reads: someone waits on them, INTERACTIVE
+            with lane(Lane.BACKGROUND):  # the upload queue, strays, retitles, the quota
+                await nursery.start(fs.run)
+            # No feature probe here: each is asked where first needed (a read, an rm), so a
+            # mount's first minute of quota goes to browsing, not to three probes.
             nursery.start_soon(_signals, fs, config)
             nursery.start_soon(_announce, config, info, report)
             await pyfuse3.main()

@@ -126,6 +126,21 @@ def byte_size(text: str) -> int:
     return int(digits) * _UNITS[unit]
 
 
+EXTENSION_MAX = 16  # characters a default extension may have, its dot included
+
+
+def extension(text: str) -> str:
+    """`--default-extension`: `mp4` or `.mp4` → `.mp4`; empty → "" (none added)."""
+    if not text:
+        return ""
+    ext = text if text.startswith(".") else "." + text
+    if "/" in ext or "\0" in ext or ext == "." or len(ext) > EXTENSION_MAX:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: an extension such as .mp4 (at most {EXTENSION_MAX} characters, no /)"
+        )
+    return ext
+
+
 def process_names(text: str) -> frozenset[str]:
     try:
         return parse_names(text)
@@ -312,6 +327,14 @@ OPTIONS: tuple[Option, ...] = (
         parse=float,
         default=defaults.HOLD_IDLE,
         metavar="S",
+    ),
+    Option(
+        ("--default-extension",),
+        "added to the names of host files whose title has no video extension ('' for none)",
+        "options.titles.default_extension",
+        parse=extension,
+        default=".mp4",
+        metavar="EXT",
     ),
     Option(
         ("--sync-uploads",),

@@ -56,14 +56,14 @@ async def test_tools_see_the_tree(mounted: tuple[FakeApi, Path]) -> None:
     api.add_file("a/b")
     ls = await sh("ls", "-la", str(mnt))
     assert ls.returncode == 0, ls.stderr
-    assert "Season 1" in ls.stdout and "a／b" in ls.stdout and ".vipfs" in ls.stdout
+    assert "Season 1" in ls.stdout and "a／b.mp4" in ls.stdout and ".vipfs" in ls.stdout
     found = await sh("find", str(mnt / "Season 1"), "-type", "f")
     assert len(found.stdout.splitlines()) == 3
-    stat = await sh("stat", "-c", "%s %h %F", str(mnt / "Season 1" / "Episode"))
+    stat = await sh("stat", "-c", "%s %h %F", str(mnt / "Season 1" / "Episode.mp4"))
     assert stat.stdout.strip() == "0 1 regular empty file"
     missing = await sh("stat", str(mnt / "nope"))
     assert missing.returncode != 0 and "No such file" in missing.stderr
-    xattr = await sh("getfattr", "-d", str(mnt / "a／b"))
+    xattr = await sh("getfattr", "-d", str(mnt / "a／b.mp4"))
     assert 'user.vipfs.status="ready"' in xattr.stdout
     assert 'user.vipfs.views="103"' in xattr.stdout
     df = await sh("df", "-B1", "--output=size,avail", str(mnt))
@@ -71,9 +71,9 @@ async def test_tools_see_the_tree(mounted: tuple[FakeApi, Path]) -> None:
     assert int(avail) == 100 * 4096 and int(size) == 110 * 4096
     account = json.loads((await sh("cat", str(mnt / ".vipfs" / "account.json"))).stdout)
     assert account["login"] == "tester"
-    cat = await sh("cat", str(mnt / "a／b"))
+    cat = await sh("cat", str(mnt / "a／b.mp4"))
     assert cat.returncode != 0 and "Permission denied" in cat.stderr
-    acl = await sh("getfattr", "-n", "system.posix_acl_access", str(mnt / "a／b"))
+    acl = await sh("getfattr", "-n", "system.posix_acl_access", str(mnt / "a／b.mp4"))
     assert acl.returncode != 0 and "Operation not supported" in acl.stderr
     assert api.count("folder_list") == 2  # root and Season 1, once each
     assert await trio.to_thread.run_sync(os.path.ismount, mnt)

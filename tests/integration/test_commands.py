@@ -79,7 +79,7 @@ def test_url_upload_lands_in_the_folder(
     assert done.returncode == 0, done.stderr
     wait_for("the fetched file", lambda: os.listdir(mount.path / "Fetched"))
     (name,) = os.listdir(mount.path / "Fetched")
-    assert name == "remote clip"  # the host's title: vipfs did not write this one
+    assert name == "remote clip.mp4"  # the host's title and the default extension
     bad = vipfs("url-upload", "ftp://example.org/x.mp4", "--to", mount.path / "Fetched")
     assert bad.returncode != 0
 
@@ -93,15 +93,17 @@ def test_setfattr_edits_and_status_lists_every_mount(
     assert sh("cp", clip, mount.path).returncode == 0
     wait_for("the upload", lambda: settled(emulator, 1))
     target = mount.path / "tagged.mp4"
-    for name, value in (("tags", "cats, dogs"), ("title", "A <nice> title"), ("public", "1")):
+    for name, value in (("tags", "cats, dogs"), ("public", "1"), ("title", "A <nice> title")):
         done = sh("setfattr", "-n", f"user.vipfs.{name}", "-v", value, target)
         assert done.returncode == 0, done.stderr
     (held,) = emulator.live_files()
     assert held["title"] == "A &lt;nice&gt; title"  # file/edit escapes; the xattr unescapes
+    # the title names the file, as any host title does (the raw title is not encoded)
+    assert os.listdir(mount.path) == [".vipfs", "A <nice> title.mp4"]
+    target = mount.path / "A <nice> title.mp4"
     for name, value in (("tags", "cats, dogs"), ("title", "A <nice> title"), ("public", "1")):
         shown = sh("getfattr", "--only-values", "-n", f"user.vipfs.{name}", target)
         assert shown.stdout == value, (name, shown)
-    assert os.listdir(mount.path) == [".vipfs", "tagged.mp4"]  # the name vipfs wrote stays
     refused = sh("setfattr", "-n", "user.vipfs.code", "-v", "x", target)
     assert refused.returncode != 0 and "Operation not permitted" in refused.stderr
     status = vipfs("status")

@@ -47,15 +47,15 @@ def test_listed_thumbnailer_is_refused_and_cat_reads(
     shutil.copy(cat, thumbnailer)
     emulator.reset_calls()
     for _ in range(3):
-        refused = sh(thumbnailer, mount.path / "clip")
+        refused = sh(thumbnailer, mount.path / "clip.mp4")
         assert refused.returncode == 1 and "Permission denied" in refused.stderr
     assert emulator.calls().get("download", 0) == 0
     # a process that only calls itself tumblerd (argv[0]) is still cat
     disguised = subprocess.run(
-        ["tumblerd", str(mount.path / "clip")], executable=cat, capture_output=True, timeout=60
+        ["tumblerd", str(mount.path / "clip.mp4")], executable=cat, capture_output=True, timeout=60
     )
     assert disguised.returncode == 0 and len(disguised.stdout) == SIZE
-    assert len(subprocess.run([cat, mount.path / "clip"], capture_output=True).stdout) == SIZE
+    assert len(subprocess.run([cat, mount.path / "clip.mp4"], capture_output=True).stdout) == SIZE
     refusals = [line for line in mount.log().splitlines() if "'tumblerd'" in line]
     assert len(refusals) == 1, refusals  # one line per process name, not per open
 

@@ -61,7 +61,9 @@ HOSTILE = ("--enable", "direct_link,delete", "--ignore-list-filters")
 USER_FILES = (
     ("000000000001", "Movie (2021)", "2019-03-01 20:00:00"),
     ("000000000002", "Holiday", "2020-07-14 09:30:00"),
-    ("000000000003", "clip", "2021-01-02 03:04:05"),  # the very title our file will get
+    # the very title our file will get; in another folder, as in ours it would be the name
+    # "clip.mp4" itself (the default extension), which a cp of clip.mp4 rightly replaces
+    ("000000000003", "clip", "2021-01-02 03:04:05"),
     ("000000000004", "vipfs-notatoken", "2022-05-06 07:08:09"),
 )
 
@@ -83,10 +85,11 @@ def seed_user_files(emu: Emulator) -> dict[str, tuple[str, str]]:
             "title": title,
             "uploaded": uploaded,
             "content_b64": base64.b64encode(video_bytes(i)).decode(),
+            **({"folder_ref": "elsewhere"} if title == "clip" else {}),
         }
         for i, (code, title, uploaded) in enumerate(USER_FILES)
     ]
-    emu.seed({"files": spec})
+    emu.seed({"folders": [{"ref": "elsewhere", "name": "Elsewhere"}], "files": spec})
     return {code: (title, sha256(video_bytes(i))) for i, (code, title, _) in enumerate(USER_FILES)}
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import errno
 import glob
 import os
+import signal
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -96,20 +97,22 @@ def test_deep_listing_serves_the_stale_one_and_heals(
     """Today: RecursionError is no ApiError, so the loader has no stale answer to give: EIO."""
     seed_two_folders(emulator)
     mount = start_mount(emulator, "--dir-cache-time", "1", "--op-timeout", "5")
-    assert ls(mount.path / "warm") == ["w1"]
+    assert ls(mount.path / "warm") == ["w1.mp4"]
     emulator.switch(hostile_reply="deep", hostile_ops="folder/list")
     emulator.reset_calls()
 
     def listed_after_deep() -> bool:
-        assert ls(mount.path / "warm") == ["w1"]  # fresh or stale, never an error
+        assert ls(mount.path / "warm") == ["w1.mp4"]  # fresh or stale, never an error
         return emulator.calls().get("folder/list", 0) > 0
 
     wait_for("a listing that got the deep reply", listed_after_deep, timeout=30)
-    assert ls(mount.path / "warm") == ["w1"]
+    assert ls(mount.path / "warm") == ["w1.mp4"]
     alive(mount)
     emulator.switch(hostile_reply="")
     emulator.seed({"files": [{"title": "w2", "fld_id": emulator.folders()["warm"]}]})
-    wait_for("the healed listing", lambda: ls(mount.path / "warm") == ["w1", "w2"], timeout=30)
+    wait_for(
+        "the healed listing", lambda: ls(mount.path / "warm") == ["w1.mp4", "w2.mp4"], timeout=30
+    )
     assert "Traceback" not in mount.log()
 
 
@@ -118,7 +121,7 @@ def test_deep_account_info_leaves_the_mount_answering(
 ) -> None:
     """Today: the background quota refresh dies of RecursionError and takes the mount with it.
 
-    The refresher asks at most once a minute, so this test waits for that one call (~60 s).
+    The refresher asks only when a df finds the numbers old (5 minutes); SIGHUP makes them old.
     """
     seed_two_folders(emulator)
     mount = start_mount(emulator, "--op-timeout", "5")
@@ -130,18 +133,24 @@ def test_deep_account_info_leaves_the_mount_answering(
     assert account.returncode != 0 and EIO in account.stderr  # that one call fails
     alive(mount)
     emulator.reset_calls()
+    mount.process.send_signal(signal.SIGHUP)  # the quota's age too: the next df asks
 
     def refreshed() -> bool:
         alive(mount)
         assert df_avail(mount) == before  # the last good numbers while the host talks nonsense
         return served(emulator, "account/info", 0)()
 
-    wait_for("the quota refresh to meet the deep reply", refreshed, timeout=100)
+    wait_for("the quota refresh to meet the deep reply", refreshed, timeout=30)
     assert df_avail(mount) == before
-    assert ls(mount.path / "warm") == ["w1"] and ls(mount.path / "cold") == ["c1"]
+    assert ls(mount.path / "warm") == ["w1.mp4"] and ls(mount.path / "cold") == ["c1.mp4"]
     alive(mount)
     emulator.switch(hostile_reply="", storage_gb=7.0)
-    wait_for("df to heal", lambda: df_avail(mount) < 8 << 30, timeout=90)
+
+    def healed() -> bool:
+        mount.process.send_signal(signal.SIGHUP)  # a refresh as soon as the last one ended
+        return df_avail(mount) < 8 << 30
+
+    wait_for("df to heal", healed, timeout=30)
     assert sh("cat", mount.path / ".vipfs" / "account.json").returncode == 0
     alive(mount)
     assert "Traceback" not in mount.log()
@@ -161,25 +170,34 @@ def test_deep_reply_at_start_is_one_line(emulator: Emulator, tmp_path: Path) -> 
     assert "Traceback" not in (tmp_path / "mount.log").read_text()
 
 
-PROBES = ("file/direct_link", "file/delete", "folder/delete")  # asked once, after mounting
+PROBES = ("file/direct_link", "file/delete", "folder/delete")  # asked where first needed
 
 
 def test_deep_feature_probes_leave_the_mount_up(
     emulator: Emulator, start_mount: StartMount
 ) -> None:
-    """Today: the once-per-mount feature probe meets RecursionError and ends the mount."""
+    """Today: the once-per-mount feature probe meets RecursionError and ends the mount.
+
+    The probes run where an answer is first needed: the first read asks about direct links,
+    the first rm about file/delete, the first rmdir about folder/delete."""
     seed_two_folders(emulator)
     emulator.switch(hostile_reply="deep", hostile_ops=",".join(PROBES))
     emulator.reset_calls()
     mount = start_mount(emulator)
-    wait_for("the feature probes", lambda: all(emulator.calls().get(op) for op in PROBES))
-    assert ls(mount.path / "warm") == ["w1"] and ls(mount.path / "cold") == ["c1"]
-    read = sh("cat", mount.path / "warm" / "w1", timeout=30)  # its direct link is deep too
+    assert ls(mount.path / "warm") == ["w1.mp4"] and ls(mount.path / "cold") == ["c1.mp4"]
+    assert not any(emulator.calls().get(op) for op in PROBES)  # nothing probed at mount time
+    read = sh("cat", mount.path / "warm" / "w1.mp4", timeout=30)  # its direct link is deep too
     assert read.returncode != 0 and EIO in read.stderr
+    (mount.path / "spare").mkdir()
+    assert sh("rmdir", mount.path / "spare", timeout=30).returncode == 0  # into vipfs-trash
+    assert sh("rm", mount.path / "warm" / "w1.mp4", timeout=30).returncode == 0
+    assert all(emulator.calls().get(op) for op in PROBES)
     assert df_avail(mount) > 0
     alive(mount)
     emulator.switch(hostile_reply="")
-    wait_for("a read once direct links heal", lambda: read_size(mount.path / "cold" / "c1") == 1000)
+    wait_for(
+        "a read once direct links heal", lambda: read_size(mount.path / "cold" / "c1.mp4") == 1000
+    )
     alive(mount)
 
 
@@ -192,17 +210,17 @@ def test_absurd_server_time_keeps_mtimes_sane(
     computing the server's next midnight (OverflowError: EIO instead of the stale listing)."""
     seed_two_folders(emulator)
     mount = start_mount(emulator, "--dir-cache-time", "1", "--op-timeout", "5")
-    w1 = mount.path / "warm" / "w1"
+    w1 = mount.path / "warm" / "w1.mp4"
     assert mtime(w1) == SEEDED_EPOCH
     emulator.switch(server_time_override=stamp)
     emulator.reset_calls()
 
     def relisted() -> bool:
-        assert ls(mount.path / "warm") == ["w1"]
+        assert ls(mount.path / "warm") == ["w1.mp4"]
         return emulator.calls().get("folder/list", 0) > 0
 
     wait_for("a listing under the absurd server_time", relisted, timeout=30)
-    for path in (w1, mount.path / "cold" / "c1"):
+    for path in (w1, mount.path / "cold" / "c1.mp4"):
         when = mtime(path)
         assert 0 <= when <= LATEST_SANE, f"{path.name}: mtime {when}"
     # a clock that says nonsense must not move a known date by more than a day
@@ -211,11 +229,11 @@ def test_absurd_server_time_keeps_mtimes_sane(
     emulator.reset_calls()
 
     def refused() -> bool:
-        assert ls(mount.path / "warm") == ["w1"]  # the stale listing
+        assert ls(mount.path / "warm") == ["w1.mp4"]  # the stale listing
         return emulator.calls().get("folder/list", 0) > 0
 
     wait_for("a listing refused for the day", refused, timeout=30)
-    assert ls(mount.path / "warm") == ["w1"]
+    assert ls(mount.path / "warm") == ["w1.mp4"]
     assert df_avail(mount) > 0
     alive(mount)
     assert "Traceback" not in mount.log()
@@ -232,10 +250,10 @@ def test_absurd_file_dates_are_clamped(
     seed_two_folders(emulator)
     emulator.switch(file_date_override=stamp)
     mount = start_mount(emulator)
-    for path in (mount.path / "warm" / "w1", mount.path / "cold" / "c1"):
+    for path in (mount.path / "warm" / "w1.mp4", mount.path / "cold" / "c1.mp4"):
         when = mtime(path)
         assert 0 <= when <= LATEST_SANE, f"{path.name}: mtime {when} from {stamp!r}"
-    assert ls(mount.path / "warm") == ["w1"]
+    assert ls(mount.path / "warm") == ["w1.mp4"]
     assert df_avail(mount) > 0
     alive(mount)
     assert "Traceback" not in mount.log()
@@ -246,13 +264,13 @@ def test_garbage_replies_fail_calls_not_the_mount(
 ) -> None:
     seed_two_folders(emulator)
     mount = start_mount(emulator, "--dir-cache-time", "1", "--op-timeout", "5")
-    assert ls(mount.path / "warm") == ["w1"]
+    assert ls(mount.path / "warm") == ["w1.mp4"]
     before = df_avail(mount)
     emulator.switch(hostile_reply="garbage")  # every API op
     emulator.reset_calls()
 
     def asked_again() -> bool:
-        assert ls(mount.path / "warm") == ["w1"]  # the stale listing
+        assert ls(mount.path / "warm") == ["w1.mp4"]  # the stale listing
         return emulator.calls().get("folder/list", 0) > 0
 
     wait_for("a listing that got garbage", asked_again, timeout=30)
@@ -263,8 +281,10 @@ def test_garbage_replies_fail_calls_not_the_mount(
     assert df_avail(mount) == before
     alive(mount)
     emulator.switch(hostile_reply="")
-    wait_for("the healed folder", lambda: sh("ls", mount.path / "cold").stdout.split() == ["c1"])
-    assert read_size(mount.path / "warm" / "w1") == 1000
+    wait_for(
+        "the healed folder", lambda: sh("ls", mount.path / "cold").stdout.split() == ["c1.mp4"]
+    )
+    assert read_size(mount.path / "warm" / "w1.mp4") == 1000
     alive(mount)
 
 
@@ -294,13 +314,15 @@ def test_hostile_codes_never_become_paths(
     made = local_names(tmp_path, skip=mount.path)
     leaked = [n for n in made if any(part in n for part in CODE_PARTS)]
     assert leaked == [], f"files named after host codes: {leaked}"
-    assert names == ["real"], f"listed: {names}"
-    bad_titles = {hostile_title(i) for i in range(len(HOSTILE_CODES))}
+    assert names == ["real.mp4"], f"listed: {names}"
+    bad_titles = {hostile_title(i) + ext for i in range(len(HOSTILE_CODES)) for ext in ("", ".mp4")}
     bad_folders = {hostile_folder_name(i) for i in range(10)}
     assert not (set(root) & (bad_titles | bad_folders)), f"root lists {sorted(root)}"
-    assert read_size(mount.path / "hostile" / "real") == 5000
+    assert read_size(mount.path / "hostile" / "real.mp4") == 5000
     real_code = next(f["code"] for f in emulator.files() if f["title"] == "real")
-    code = sh("getfattr", "--only-values", "-n", "user.vipfs.code", mount.path / "hostile" / "real")
+    code = sh(
+        "getfattr", "--only-values", "-n", "user.vipfs.code", mount.path / "hostile" / "real.mp4"
+    )
     assert code.stdout == real_code  # file/info answers hostile entries too: they change nothing
     alive(mount)
     assert "Traceback" not in mount.log()
@@ -334,20 +356,20 @@ def test_oversized_listing_fails_that_folder_only(
     """Today: the 1 GiB reply is read whole (several GiB of RSS) and the folder lists fine."""
     seed_two_folders(emulator)
     mount = start_mount(emulator)
-    assert ls(mount.path / "warm") == ["w1"]  # cached for the default 300 s
+    assert ls(mount.path / "warm") == ["w1.mp4"]  # cached for the default 300 s
     huge = 1 << 30
     emulator.switch(hostile_reply="huge", hostile_ops="folder/list", hostile_bytes=huge)
     cold = sh("ls", mount.path / "cold", timeout=60)
     assert cold.returncode != 0 and EIO in cold.stderr, cold.stdout[:200]
-    assert ls(mount.path / "warm") == ["w1"]
-    assert mtime(mount.path / "warm" / "w1") == SEEDED_EPOCH
+    assert ls(mount.path / "warm") == ["w1.mp4"]
+    assert mtime(mount.path / "warm" / "w1.mp4") == SEEDED_EPOCH
     assert df_avail(mount) > 0
     alive(mount)
     peak = vm_hwm(mount.pid)
     assert peak < huge // 2, f"the mount peaked at {peak >> 20} MiB for a {huge >> 20} MiB reply"
     emulator.switch(hostile_reply="")
     assert wait_for("the healed folder", lambda: sh("ls", mount.path / "cold").stdout.split())
-    assert ls(mount.path / "cold") == ["c1"]
+    assert ls(mount.path / "cold") == ["c1.mp4"]
 
 
 def test_big_synthetic_folder_lists_while_others_answer(
@@ -359,7 +381,7 @@ def test_big_synthetic_folder_lists_while_others_answer(
     fld_id = int(emulator.seed({"folders": [{"ref": "s", "name": "big"}]})["folders"]["s"])
     emulator.switch(synthetic_files=100_000, synthetic_fld_id=fld_id)
     mount = start_mount(emulator)
-    assert ls(mount.path / "warm") == ["w1"]
+    assert ls(mount.path / "warm") == ["w1.mp4"]
     count = subprocess.Popen(
         ["sh", "-c", 'ls -f -- "$1" | wc -l', "count", str(mount.path / "big")],
         stdout=subprocess.PIPE,
@@ -368,7 +390,7 @@ def test_big_synthetic_folder_lists_while_others_answer(
     deadline = time.monotonic() + 120
     try:
         while count.poll() is None:  # stat a cached file again and again while it lists
-            assert mtime(mount.path / "warm" / "w1") == SEEDED_EPOCH
+            assert mtime(mount.path / "warm" / "w1.mp4") == SEEDED_EPOCH
             assert df_avail(mount) > 0
             assert time.monotonic() < deadline, "a 100,000-entry listing took over 120 s"
         out, _ = count.communicate(timeout=30)
@@ -376,5 +398,5 @@ def test_big_synthetic_folder_lists_while_others_answer(
         count.kill()
         count.wait()
     assert int(out) == 100_000
-    assert mtime(mount.path / "big" / "synthetic 000099999") > 0
+    assert mtime(mount.path / "big" / "synthetic 000099999.mp4") > 0
     alive(mount)

@@ -95,13 +95,13 @@ def test_many_reads_under_a_128_descriptor_limit_then_a_write(
     assert limited.returncode == 0, limited.stderr
     folder = mount.path / "reads"
     names = sorted(os.listdir(folder))
-    assert names == sorted(contents)
+    assert names == sorted(f"{t}.mp4" for t in contents)
     idle = fds(mount.pid)
     after: list[int] = []
     for batch in (names[:150], names[150:]):
         out = bounded("cat", *[folder / n for n in batch], mount=mount, seconds=120)
         assert out.returncode == 0, out.stderr.decode()[-400:]  # no EIO, no EMFILE
-        assert out.stdout == b"".join(contents[n] for n in batch)
+        assert out.stdout == b"".join(contents[n.removesuffix(".mp4")] for n in batch)
         after.append(fds(mount.pid))
     # 150 more distinct files read: the count has stopped growing with the files ever read,
     # and stays near idle (an LRU of some 64 descriptors at most, well under the limit)
@@ -186,7 +186,7 @@ def test_slow_links_fail_in_bounded_time_while_other_reads_go_on(
     try:
         wait_for("the slow links to hold the download slots",
                  lambda: emulator.calls().get("download", 0) >= 4, timeout=30)  # fmt: skip
-        read = bounded("cat", mount.path / "healthy", mount=mount, seconds=20)
+        read = bounded("cat", mount.path / "healthy.mp4", mount=mount, seconds=20)
         assert read.returncode == 0, read.stderr.decode()
         assert read.stdout == healthy
         for reader in readers:
@@ -198,7 +198,7 @@ def test_slow_links_fail_in_bounded_time_while_other_reads_go_on(
             assert os.strerror(errno.EIO) in err.decode(), err
     finally:
         release(readers, mount)
-    again = bounded("cat", mount.path / "healthy", mount=mount, seconds=20)
+    again = bounded("cat", mount.path / "healthy.mp4", mount=mount, seconds=20)
     assert again.returncode == 0 and again.stdout == healthy
     assert mount.process.poll() is None
 
@@ -242,8 +242,8 @@ def test_a_host_folder_cycle_never_hangs_the_mount(
         assert mount.process.poll() is None
     bounded("find", root, mount=mount, seconds=30)
     alive = bounded("ls", root, mount=mount, seconds=20)
-    assert alive.returncode == 0 and b"top" in alive.stdout.split(), alive
-    assert bounded("stat", root / "top", mount=mount, seconds=20).returncode == 0
+    assert alive.returncode == 0 and b"top.mp4" in alive.stdout.split(), alive
+    assert bounded("stat", root / "top.mp4", mount=mount, seconds=20).returncode == 0
     still = emulator.api("folder/list", fld_id=refs[parent])["folders"]
     assert refs[moved] in [int(f["fld_id"]) for f in still]  # vipfs moved nothing it met
     assert "Traceback" not in mount.log()

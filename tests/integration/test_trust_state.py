@@ -288,7 +288,7 @@ def test_rm_rf_of_the_cache_while_a_file_is_queued_loses_nothing(
     mount = mounts.start(emulator, user, "--write-back", "600", *options)
     clip = write_clip(tmp_path, "queued.mp4")
     assert sh("cp", clip, mount.path).returncode == 0
-    assert (mount.path / "watched").read_bytes() == watched  # fills the read cache
+    assert (mount.path / "watched.mp4").read_bytes() == watched  # fills the read cache
 
     assert (state / "meta.db").is_file(), f"no {state}/meta.db; state is in {user.state_dir()}"
     assert user.spool_files() and all(state in p.parents for p in user.spool_files())
@@ -553,7 +553,7 @@ def test_cache_dir_of_the_user_keeps_its_mode_and_its_files(
     seed_video(emulator, "watched", watched)
     for _ in range(2):  # the second mount meets the first one's leftovers
         mount = mounts.start(emulator, user, "--cache-dir", str(mine), "--write-back", "0.2")
-        assert (mount.path / "watched").read_bytes() == watched
+        assert (mount.path / "watched.mp4").read_bytes() == watched
         assert mode_of(mine) == 0o755, f"{mine} was chmodded to {mode_of(mine):o}"
         umount(user, mount)
     assert {name: (mine / name).read_bytes() for name in USERS_FILES} == USERS_FILES

@@ -30,7 +30,7 @@ async def test_lookup_translates_names_and_attributes() -> None:
     api = FakeApi()
     api.add_file("ça va")
     ops = make(api)
-    entry = await ops.lookup(pyfuse3.ROOT_INODE, "ça va".encode(), CTX)
+    entry = await ops.lookup(pyfuse3.ROOT_INODE, "ça va.mp4".encode(), CTX)
     assert entry.st_ino > 1
     assert entry.entry_timeout == 2.5 and entry.attr_timeout == 2.5
     assert entry.st_mode == 0o100644 and entry.st_uid == 1 and entry.st_gid == 2
@@ -104,7 +104,7 @@ async def test_xattr_namespaces() -> None:
     api = FakeApi()
     api.add_file("v")
     ops = make(api)
-    ino = (await ops.lookup(pyfuse3.ROOT_INODE, b"v", CTX)).st_ino
+    ino = (await ops.lookup(pyfuse3.ROOT_INODE, b"v.mp4", CTX)).st_ino
     names = await ops.listxattr(ino, CTX)
     assert b"user.vipfs.code" in names
     assert await ops.getxattr(ino, b"user.vipfs.status", CTX) == b"ready"

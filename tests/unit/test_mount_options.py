@@ -23,6 +23,7 @@ SAMPLES: dict[object, str] = {
     mount_options.positive_float: "7.5",
     mount_options.subtype: "sshfs",
     mount_options.process_names: "gimp",
+    mount_options.extension: ".mkv",
     None: "/srv/sample",
 }
 # where the mount's settings are not the option's value itself
@@ -73,3 +74,17 @@ def test_a_remote_may_set_only_what_the_table_marks_settable() -> None:
     assert "dir_cache_time" in settable and "write_back" in settable
     assert not settable & {"remote", "mountpoint", "config", "key_file"}
     assert all(o.dest.replace("_", "-") in o.flags[-1] for o in OPTIONS)
+
+
+@pytest.mark.parametrize(("text", "ext"), [("mp4", ".mp4"), (".mkv", ".mkv"), ("", "")])
+def test_default_extension_takes_with_or_without_the_dot(text: str, ext: str) -> None:
+    assert mount_options.extension(text) == ext
+    options = mount.mount_config(settled(f"--default-extension={text}"), KEY).options
+    assert options.titles.default_extension == ext
+
+
+@pytest.mark.parametrize("text", ["a/b", "mp\0", ".", "." + "x" * 16])
+def test_default_extension_refuses_nonsense_in_one_line(text: str) -> None:
+    with pytest.raises(argparse.ArgumentTypeError) as caught:
+        mount_options.extension(text)
+    assert "\n" not in str(caught.value) and "extension" in str(caught.value)

@@ -138,7 +138,7 @@ class XvsClient:
         self._sleep = sleep
         self._backoff = backoff or (Backoff(rand=rand) if rand else Backoff())
         self.clock = ServerClock(wall)
-        self.limiter = RateLimiter(max_in_flight, now=now, sleep=sleep, wall=wall)
+        self.limiter = RateLimiter(max_in_flight, now=now, wall=wall)
         self._client: httpx.AsyncClient | None = None
         self.max_reply_size = max_reply_size
         # One big parse at a time: parsing holds a reply's objects in memory, and two at once

@@ -321,6 +321,14 @@ def file_info(c: Call) -> Reply:
     return ok(out)
 
 
+def _secure_name(c: Call, value: str) -> str | None:
+    """A title or folder name as the host stores it; None when it is skipped: with
+    `edit_drops_markup`, as real hosts do, any value holding `<`, `>` or `"` (§6.9)."""
+    if c.host.config.edit_drops_markup and any(ch in value for ch in '<>"'):
+        return None
+    return mangle.secure_str(value)
+
+
 def file_edit(c: Call) -> Reply:
     if len(c.params.get("title", "")) >= 2:
         return err(400, "Invalid file name")  # the faithful bug: `title` is not `file_title`
@@ -328,11 +336,14 @@ def file_edit(c: Call) -> Reply:
     if cat is not None and not cat.isdigit():
         return err(400, "Invalid cat_id")
     changes: dict[str, Any] = {}
-    for param, column in (("file_title", "title"), ("file_descr", "descr")):
-        if param in c.params:
-            value = mangle.secure_str(c.params[param])
-            if value is not None:
-                changes[column] = value
+    if "file_title" in c.params:
+        title = _secure_name(c, c.params["file_title"])
+        if title is not None:
+            changes["title"] = title
+    if "file_descr" in c.params:
+        descr = mangle.secure_str(c.params["file_descr"])
+        if descr is not None:
+            changes["descr"] = descr
     if cat is not None:
         changes["cat_id"] = int(cat)
     if c.get("file_fld_id") is not None:
@@ -593,7 +604,7 @@ def folder_create(c: Call) -> Reply:
     parent = c.int_param("parent_id")
     if parent != 0 and not _own_folder(c, parent):
         return err(403, "Parent folder not exist or not yours")
-    name = mangle.secure_str(c.params.get("name", ""))
+    name = _secure_name(c, c.params.get("name", ""))
     if name is None or len(name) < 2:
         return err(400, "Invalid folder name")
     descr = mangle.secure_str(c.params.get("descr", "")) or ""
@@ -608,7 +619,7 @@ def folder_edit(c: Call) -> Reply:
         return err(403, "Folder not exist")
     changes: dict[str, Any] = {}
     if "name" in c.params:
-        name = mangle.secure_str(c.params["name"])
+        name = _secure_name(c, c.params["name"])
         if name is None or len(name) < 2:
             return err(400, "Invalid folder name")
         changes["name"] = name

@@ -130,6 +130,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
     add("--allow-anonymous-uploads", action="store_true")
     add("--ignore-list-filters", action="store_true", help="file/list lists every file")
     add(
+        "--edit-drops-markup",
+        action="store_true",
+        help='file/edit, folder/create and folder/edit ignore a title or name with < > or "',
+    )
+    add(
         "--node-fail-after-store",
         type=float,
         default=0.0,
@@ -185,6 +190,7 @@ def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
         allow_anonymous_uploads=args.allow_anonymous_uploads,
         verbose=args.verbose,
         ignore_list_filters=args.ignore_list_filters,
+        edit_drops_markup=args.edit_drops_markup,
         node_fail_after_store=args.node_fail_after_store,
         upload_server_url=args.upload_server_url,
         echo_key=args.echo_key,

@@ -103,6 +103,7 @@ class EmulatorConfig:
     link_ip_bind: bool = False  # direct links only work from the caller's /16 prefix
     # hostile-host switches (issue 8, items 2, 3, 14)
     ignore_list_filters: bool = False  # file/list drops `title` and `fld_id`: every file listed
+    edit_drops_markup: bool = False  # edits and folder names with `<`, `>` or `"` are ignored
     node_fail_after_store: float = 0.0  # chance an upload is stored, then answered by HTML 500
     upload_server_url: str = ""  # what upload/server answers ("" = this emulator's own node)
     echo_key: bool = False  # error messages end with "for key <the caller's key>"

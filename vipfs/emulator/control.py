@@ -41,6 +41,8 @@ def handle(host: Host, method: str, path: str, body: bytes) -> Response:
             return Response.json(seed(host, _object(body)))
         if path == "/_emu/files" and method == "GET":
             return Response.json(files(host))
+        if path == "/_emu/folders" and method == "GET":
+            return Response.json(folders(host))
         if path == "/_emu/folder" and method == "POST":
             return Response.json(edit_folder(host, _object(body)))
     except (ValueError, KeyError, TypeError) as exc:
@@ -70,6 +72,21 @@ def files(host: Host) -> list[dict[str, Any]]:
         }
         for f, login in host.store.all_files()
     ]
+
+
+def folders(host: Host) -> list[dict[str, Any]]:
+    """Every account's folders as stored (names escaped as the host keeps them)."""
+    out: list[dict[str, Any]] = []
+    for account in host.store.accounts():
+        todo, seen = [0], {0}
+        while todo:
+            for f in host.store.child_folders(account.usr_id, todo.pop()):
+                if f.fld_id not in seen:  # a looped tree is listed once
+                    seen.add(f.fld_id)
+                    todo.append(f.fld_id)
+                    row = {"fld_id": f.fld_id, "name": f.name, "parent_id": f.parent_id}
+                    out.append({**row, "login": account.login})
+    return out
 
 
 def edit_folder(host: Host, spec: dict[str, Any]) -> dict[str, Any]:

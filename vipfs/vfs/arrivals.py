@@ -26,7 +26,7 @@ class Arrivals:
         code = row.code
         if code is None:
             return
-        entry = synthetic(code, row.name, row.fld_id)
+        entry = synthetic(code, row.name, row.fld_id, m.views.titles)
         node = m.inodes.by_key(QueuedKey(row.id))
         if node is not None:
             m.inodes.rekey(node.ino, FileKey(code))

@@ -2,7 +2,7 @@
 
 Owns: `file/clone` into a folder under a chosen name (with the metadata the source had), and
 `upload/url` into a folder.  Imports: `vipfs.api` (errors, records), `vipfs.vfs` errors,
-inodes, model, names, tree (synthetic entries), writing.
+inodes, model, tree (synthetic entries, the titles sent), writing.
 """
 
 from __future__ import annotations
@@ -18,8 +18,7 @@ from vipfs.vfs.errors import VfsError
 from vipfs.vfs.inodes import Node
 from vipfs.vfs.metadata import name_only
 from vipfs.vfs.model import Model
-from vipfs.vfs.names import file_title
-from vipfs.vfs.tree import synthetic
+from vipfs.vfs.tree import synthetic, title_for
 
 log = logging.getLogger(__name__)
 
@@ -40,9 +39,11 @@ class Controls:
         if (await m.views.get(fld_id)).child(name) is not None:
             raise VfsError(errno.EEXIST, f"clone: {name} exists")
 
+        title = title_for(m.options.titles.file_title, name)
+
         async def clone() -> CloneResult:
             try:
-                return await m.remote.api.file_clone(code, title=file_title(name), fld_id=fld_id)
+                return await m.remote.api.file_clone(code, title=title, fld_id=fld_id)
             except UnsupportedError:
                 w.features.mark_unsupported("clone")
                 raise
@@ -54,7 +55,7 @@ class Controls:
         else:
             meta = name_only(result.code, name, fld_id)
         await w.metadata.put(meta)
-        m.views.add(fld_id, synthetic(result.code, name, fld_id))
+        m.views.add(fld_id, synthetic(result.code, name, fld_id, m.views.titles))
         m.remote.infos.invalidate(fld_id)  # the folder's file/info answer lacks the clone
         log.info("cloned %s into %s as %s (%s)", code, node.name or "/", name, result.code)
         return name

@@ -1,4 +1,4 @@
-"""Which optional operations this host offers, learned once per mount by harmless probes.
+"""Which optional operations this host offers, learned by harmless probes where first needed.
 
 Owns: `HostFeatures`: which optional operations the host offers, and the harmless probes that learn
 it.
@@ -12,6 +12,11 @@ delete). An answer about the bogus object means the operation exists; "not allow
 unknown and is probed again later rather than switched off for the whole mount.
 
 `file/clone` has no harmless probe; it is assumed on until a real clone says otherwise.
+
+Nothing probes at mount time: on a host allowing 5 calls a minute, three probes would take most
+of the first minute from browsing. A probe runs when an answer is first needed (the first read
+needs `direct_link`, the first removal `delete`), in the lane of whoever needs it: the user
+waiting on that read or `rm` is interactive.
 """
 
 from __future__ import annotations

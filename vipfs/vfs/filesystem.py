@@ -2,7 +2,8 @@
 
 Owns: nothing but the composition of the model's parts and one short method per operation
 that delegates to the part owning it.  Imports: the vfs parts it composes (arrivals, controls,
-dto, handles, inodes, model, readpolicy, remote, rename, replace, tree, views, xattrs).
+dto, errors, handles, inodes, model, readpolicy, remote, rename, replace, tree, views,
+xattrs).
 
 The parts: `tree` (names, directories, mkdir/rmdir/unlink and removal), `rename`, `handles`
 (open … release, read/write, flush/fsync), `replace` (setattr, truncate and replace-on-O_TRUNC),
@@ -28,8 +29,9 @@ from vipfs.vfs.arrivals import Arrivals
 from vipfs.vfs.attrs import Attr, Statfs
 from vipfs.vfs.controls import Controls
 from vipfs.vfs.dto import AttrChanges, DirEntry, FileReader, Opened, Options, WriteSetup
+from vipfs.vfs.errors import VfsError
 from vipfs.vfs.handles import NO_READER, Handles
-from vipfs.vfs.inodes import InodeTable
+from vipfs.vfs.inodes import ROOT_KEY, InodeTable
 from vipfs.vfs.journal import Journal
 from vipfs.vfs.loader import Clock
 from vipfs.vfs.metadb import Upload
@@ -102,9 +104,11 @@ class Filesystem:
     # -- background ----------------------------------------------------------------------------
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Background work of the model: the upload queue (resumed from the db before this
-        reports started, so the first listing already shows it) and the quota refresher."""
+        reports started, so the first listing already shows it), refreshes of expired
+        listings, and the quota refresher."""
         async with trio.open_nursery() as nursery:
             self.model.nursery = nursery
+            self.remote.refresh_in(nursery)
             w = self.remote.writes
             if w is not None:
                 await w.metadata.load()
@@ -113,10 +117,25 @@ class Filesystem:
             task_status.started()
             await self.remote.quota.run()
 
+    async def list_root(self, within: float) -> bool:
+        """Fetch the root's listing ahead, waiting at most `within` seconds; True if it came.
+        Every path under the mount is looked up through it, so asking before the mount shows
+        spends no call that the first `ls`, `stat` or `cp` would not spend (and a cold `ls -l`
+        of a big folder right after the mount comes up is its one folder/list)."""
+        with trio.move_on_after(within):
+            try:
+                await self.remote.listings.get(ROOT_KEY.fld_id)
+            except VfsError as exc:
+                log.info("the root listing is not cached yet: %s", exc.why)
+                return False
+            return True
+        return False
+
     def forget_all(self) -> None:
-        """SIGHUP: drop every cached listing and file/info; inodes stay (the kernel holds them)."""
+        """SIGHUP: every cached listing and file/info is asked again when next needed (the
+        last answers stay for the stale fallback); inodes stay (the kernel holds them)."""
         self.remote.forget_all()
-        log.info("forgot all cached listings")
+        log.info("cached listings expired: each is asked again when next needed")
 
     async def wait_uploads(self, progress: Callable[[dict[str, Any]], None] | None = None) -> None:
         """Upload everything queued now and wait until nothing is queued or uploading."""

@@ -45,6 +45,16 @@ class Journal:
     def removed(self, fld_id: int, key: EntryKey) -> None:
         self._notes.setdefault(fld_id, {})[key] = _Note(None, self._until())
 
+    def now(self) -> float:
+        """The journal's clock (the host's, for its parts)."""
+        return self._clock()
+
+    def forget(self, fld_id: int, key: EntryKey) -> None:
+        """Drop the note on `key`: the server's word on it is final now."""
+        notes = self._notes.get(fld_id)
+        if notes is not None:
+            notes.pop(key, None)
+
     def _until(self) -> float:
         return self._clock() + self.hold
 

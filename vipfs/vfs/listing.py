@@ -2,13 +2,16 @@
 
 Built once per fetched listing (one API call fills the whole folder: no per-file calls) and
 again when one of our own changes touches the folder, so lookups and readdir of the folder are
-dictionary reads. Two local sources sit over the server's answer:
-* `exact`: the filename vipfs wrote for a file code (the local database), which wins over the
-  server's mangled, extension-less title;
+dictionary reads. Names come from the host's titles through `Titles` (the same on any machine),
+with two local sources over the server's answer:
+* `exact`: the filename vipfs wrote for a file code (the local database). It wins only under
+  the LEGACY rule (`Titles.listed_file_name`): files uploaded before the title encoding, whose
+  title is still the one old vipfs gave them, keep the name they were written under;
 * `pending`: files still in the upload queue. They show under their own name from the moment
-  they are created; the server's copy of one (found by code, or by the upload token in its
-  title while the answer is still on its way) stays hidden until the queue says it is done, so
-  a listing that catches up mid-upload never shows the file twice.
+  they are created; the server's copy of one (found by code, by the upload token in its title,
+  or by the exact title a row's POST sent into this folder, for a code the metadata does not
+  know yet) stays hidden until the queue says it is done, so a listing that catches up
+  mid-upload never shows the file twice.
 
 Owns: naming one folder's children over local knowledge, and one-entry edits of that.
 Imports: `vipfs.api.records`, `vipfs.vfs.inodes` (keys), `vipfs.vfs.names` (every naming rule).
@@ -21,7 +24,15 @@ from dataclasses import dataclass
 
 from vipfs.api.records import FileEntry, Folder, FolderListing
 from vipfs.vfs.inodes import FileKey, FolderKey, NodeKey, QueuedKey
-from vipfs.vfs.names import Entry, assign_names, file_order, title_token, unique_name
+from vipfs.vfs.names import (
+    Entry,
+    Titles,
+    assign_names,
+    file_order,
+    host_text,
+    title_token,
+    unique_name,
+)
 
 VIRTUAL_DIR = ".vipfs"
 
@@ -44,35 +55,34 @@ class Pending:
     replaces: str | None = None  # the uploaded file this one overwrites
 
 
-def folder_entry(folder: Folder) -> Entry:
+def folder_entry(folder: Folder, titles: Titles) -> Entry:
     return Entry(
         key=FolderKey(folder.fld_id),
-        title=folder.name,
+        name=titles.folder_name(folder.name),
         is_dir=True,
         suffix=folder.code or str(folder.fld_id),
         order=(0, None, folder.fld_id),
     )
 
 
-def file_entry(file: FileEntry, exact: str = "") -> Entry:
+def file_entry(file: FileEntry, titles: Titles, exact: str = "") -> Entry:
+    """`exact`: the name the local database holds for the file ("" when none)."""
     return Entry(
         key=FileKey(file.code),
-        title=file.title,
+        name=titles.listed_file_name(file.title, exact),
         is_dir=False,
         suffix=file.code,
         order=file_order(file.uploaded, file.code),
-        exact=exact,
     )
 
 
 def pending_entry(item: Pending) -> Entry:
     return Entry(
         key=QueuedKey(item.upload_id),
-        title=item.name,
+        name=item.name,
         is_dir=False,
         suffix=f"queued {item.upload_id}",
         order=(-1, None, item.upload_id),  # in a full build, the name just written keeps it
-        exact=item.name,
     )
 
 
@@ -86,15 +96,18 @@ class Listing:
         fld_id: int,
         raw: FolderListing,
         *,
+        titles: Titles | None = None,
         exact: Mapping[str, str] | None = None,
         pending: Sequence[Pending] = (),
         hide: Collection[str] = (),
-        tokens: Collection[str] = (),
+        posted: Collection[tuple[int, str]] = (),
     ) -> None:
-        """`pending`: this folder's queued files; `hide` and `tokens`: codes and upload tokens
-        of every queued file (one may stand for a server file in another folder)."""
+        """`pending`: this folder's queued files; `hide`: codes of every queued file's copies
+        (one may stand for a host file in another folder); `posted`: (fld_id, title sent) of
+        rows whose POST may have stored a copy of unknown code."""
         self.fld_id = fld_id
         self.raw = raw
+        self.titles = titles = titles or Titles()
         self._reserved = (VIRTUAL_DIR,) if fld_id == 0 else ()
         entries: list[Entry] = []
         by_key: dict[NodeKey, FileEntry | Folder | None] = {}
@@ -103,18 +116,21 @@ class Listing:
             if folder.fld_id in (fld_id, 0) or key in by_key:
                 continue  # a folder cannot contain itself or the root; one entry per id
             by_key[key] = folder
-            entries.append(folder_entry(folder))
+            entries.append(folder_entry(folder, titles))
         exact = exact or {}
         hidden = {c for p in pending for c in (p.code, p.replaces) if c} | set(hide)
-        tokens = {p.token for p in pending if p.token} | set(tokens)
+        tokens = {p.token for p in pending if p.token}  # the --upload-retitle titles carry one
+        sent = {title for fld, title in posted if fld == fld_id}
         for file in raw.files:
             key = FileKey(file.code)
             if key in by_key or file.code in hidden:
                 continue
             if tokens and title_token(file.title) in tokens:
                 continue
+            if sent and file.code not in exact and host_text(file.title) in sent:
+                continue  # maybe a queued row's own copy, not confirmed yet: the row shows
             by_key[key] = file
-            entries.append(file_entry(file, exact.get(file.code, "")))
+            entries.append(file_entry(file, titles, exact.get(file.code, "")))
         for item in pending:
             by_key[QueuedKey(item.upload_id)] = None
             entries.append(pending_entry(item))

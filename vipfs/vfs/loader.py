@@ -5,7 +5,13 @@ Listings and `file/info` batches both follow the same rules, so they live here o
 - concurrent askers of the same missing key share ONE call;
 - every call is bounded by a budget; when it fails or runs out, a stale answer is served if there
   is one, else the caller gets `VfsError(EIO)`; the next ask tries again (the mount heals itself);
-- `invalidate` drops one key (our own changes), `forget_all` drops everything (SIGHUP).
+- `invalidate` drops one key (our own changes), `forget_all` drops everything, `expire_all`
+  makes everything old (SIGHUP: asked again, but still there to fall back on);
+- once the loader has a `nursery` (the mount's background work), an expired answer is asked
+  again THERE, in the BACKGROUND lane, and the asker waits for it at most `grace` (0.5 s): a
+  quick host gives the new answer, a slow or rate-limited one the last answer at once, and the
+  new one lands in the cache when it comes. So a folder that was listed once never waits on the
+  host's quota again, not even after its TTL, and a refresh never takes an interactive turn.
 
 Freshness is a `cachetools.TTLCache` on the loader's clock: it owns the "younger than the TTL"
 rule. It cannot hold the answers themselves: TTLCache drops an entry once it expires, and an
@@ -13,8 +19,8 @@ expired answer is exactly what the stale-on-error rule and `peek` (views built w
 serve. So the last answer of every key stays in a plain dict beside it, unbounded as the
 folders of the account are; a bound on the TTLCache would bound no memory, only add calls.
 
-Owns: the cache of answers, the shared flights, the stale fallback. Imports: cachetools, trio,
-vipfs.api.errors, vipfs.vfs.errors.
+Owns: the cache of answers, the shared flights, the stale fallback and background refreshes.
+Imports: cachetools, trio, vipfs.api (errors, lanes), vipfs.vfs (errors, guard).
 """
 
 from __future__ import annotations
@@ -30,7 +36,9 @@ import trio
 from cachetools import TTLCache
 
 from vipfs.api.errors import ApiError
+from vipfs.api.lanes import Lane, lane
 from vipfs.vfs.errors import VfsError, from_api, no_answer
+from vipfs.vfs.guard import never_fatal
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +46,8 @@ K = TypeVar("K")
 V = TypeVar("V")
 
 Clock = Callable[[], float]
+
+GRACE = 0.5  # seconds an asker holding an expired answer waits for the new one
 
 
 class _Flight(Generic[V]):
@@ -61,6 +71,8 @@ class Loader(Generic[K, V]):
     ) -> None:
         self._fetch = fetch
         self.budget = budget
+        self.grace = min(GRACE, budget)
+        self.nursery: trio.Nursery | None = None  # where expired answers are asked again
         self._what = what
         # key → answer while it is fresh; `_last` keeps it after (see the module docstring)
         self._fresh: TTLCache[K, V] = TTLCache(maxsize=math.inf, ttl=ttl, timer=clock)
@@ -85,23 +97,51 @@ class Loader(Generic[K, V]):
         for key in list(self._last):
             self.invalidate(key)
 
+    def expire_all(self) -> None:
+        """SIGHUP: every answer counts as expired (the next ask fetches it again), and calls
+        in flight are not taken as new; the last answers stay, for the stale fallback."""
+        self._fresh.clear()
+        for key in {*self._last, *self._flights}:
+            self._generation[key] = self._generation.get(key, 0) + 1
+
     async def get(self, key: K) -> V:
         try:
             return self._fresh[key]  # one look at the clock: `in` then `[]` could disagree
         except KeyError:
             pass
+        stale = key in self._last
         flight = self._flights.get(key)
         if flight is None:
-            return await self._lead(key)
-        with trio.move_on_after(self.budget):
+            if not stale or self.nursery is None:
+                return await self._lead(key)
+            flight = self._flights[key] = _Flight()
+            what = f"the refresh of the {self._what} {key}"
+            self.nursery.start_soon(never_fatal, what, self._refresh, key, flight)
+        with trio.move_on_after(self.grace if stale else self.budget):
             await flight.done.wait()
         if flight.value is not None:
             return flight.value
+        if not flight.done.is_set() and key in self._last:
+            return self._last[key]  # the new answer lands in the cache when it comes
         return self._fallback(key, flight.error)
 
     async def _lead(self, key: K) -> V:
         flight: _Flight[V] = _Flight()
         self._flights[key] = flight
+        await self._fly(key, flight)
+        if flight.value is not None:
+            return flight.value
+        return self._fallback(key, flight.error)
+
+    async def _refresh(self, key: K, flight: _Flight[V]) -> None:
+        """Ask again for an expired answer that is being served meanwhile; nobody waits."""
+        with lane(Lane.BACKGROUND):
+            await self._fly(key, flight)
+        if flight.error is not None:
+            log.info("could not refresh the %s for %s: %s", self._what, key, flight.error.why)
+
+    async def _fly(self, key: K, flight: _Flight[V]) -> None:
+        """One call within the budget; its answer (or failure) ends up in `flight`."""
         generation = self._generation.get(key, 0)
         try:
             with trio.move_on_after(self.budget):
@@ -115,10 +155,9 @@ class Loader(Generic[K, V]):
                     flight.value = value
                     if self._generation.get(key, 0) == generation:
                         self.put(key, value)
-                    return value
+                    return
             if flight.error is None:
                 flight.error = no_answer(f"{self._what} {key}", self.budget)
-            return self._fallback(key, flight.error)
         finally:
             del self._flights[key]
             flight.done.set()

@@ -37,7 +37,7 @@ class Model:
         self.options = options
         self.reader = reader
         self.inodes = InodeTable()
-        self.views = Views(remote)
+        self.views = Views(remote, options.titles)
         self.mount_time_ns = time.time_ns()
         self.nursery: trio.Nursery | None = None  # set while `Filesystem.run` runs
 

@@ -171,9 +171,18 @@ class Remote:
     def queue_status(self) -> QueueStatus | None:
         return None if self.writes is None else self.writes.queue.status()
 
+    def refresh_in(self, nursery: trio.Nursery) -> None:
+        """Expired listings and file/info answers are asked again in `nursery` (the model's
+        background work) while the last ones are served; see `Loader`."""
+        self.listings.nursery = self.infos.nursery = nursery
+
     def forget_all(self) -> None:
-        self.listings.forget_all()
-        self.infos.forget_all()
+        """SIGHUP: listings and file/info answers are asked again when next needed (the last
+        ones serve while the host cannot answer: a spent quota is no EIO), and so is the
+        quota (at the next df)."""
+        self.listings.expire_all()
+        self.infos.expire_all()
+        self.quota.forget()
 
     async def _fetch_listing(self, fld_id: int) -> FolderListing:
         return await self.api.folder_list(fld_id, files=True)

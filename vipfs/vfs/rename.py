@@ -21,8 +21,8 @@ from vipfs.vfs.errors import VfsError
 from vipfs.vfs.inodes import ROOT_INO, FileKey, FolderKey, Node, NodeKey, QueuedKey
 from vipfs.vfs.metadata import name_only
 from vipfs.vfs.model import Model
-from vipfs.vfs.names import as_listed, file_title, folder_title
-from vipfs.vfs.tree import Gone, Tree, synthetic
+from vipfs.vfs.names import as_listed
+from vipfs.vfs.tree import Gone, Tree, synthetic, title_for
 
 RENAME_NOREPLACE = 1
 RENAME_EXCHANGE = 2
@@ -92,10 +92,12 @@ class Rename:
             case FolderKey(fld_id):
                 if node.ino in self._ancestry(dst_dir):
                     raise VfsError(errno.EINVAL, f"cannot move folder {node.name!r} under itself")
+                titles = self.m.options.titles
+                title = title_for(titles.folder_title, name) if name != node.name else None
                 await self.m.bounded(
                     w.names.edit_folder(
                         fld_id,
-                        name=folder_title(name) if name != node.name else None,
+                        name=title,
                         parent=dst_fld if dst_dir.ino != src_dir.ino else None,
                     ),
                     f"renaming folder {node.name}",
@@ -116,12 +118,12 @@ class Rename:
     ) -> None:
         """`file/edit` of the title and/or folder, then the metadata's record of the name."""
         w = self.m.remote.writer()
-        title = file_title(name)
+        title = title_for(self.m.options.titles.file_title, name) if name != node.name else None
         await self.m.bounded(
             w.names.edit_file(
                 code,
                 f"renaming {node.name}",
-                title=title if title != file_title(node.name) else None,
+                title=title,
                 fld_id=dst_fld if dst_fld != src_fld else None,
             ),
             f"renaming {node.name}",
@@ -153,29 +155,29 @@ class Rename:
 
     # -- the model's step ----------------------------------------------------------------------
     def _moved(self, node: Node, src_fld: int, dst_fld: int, dst_ino: int, name: str) -> None:
-        """The renamed entry shows under its new name in its new folder (synchronous)."""
+        """The renamed entry shows under its new name in its new folder (synchronous); the
+        folder's next listing checks that the host took the name."""
         m = self.m
         match node.key:
             case FolderKey(fld_id) as key:
                 code = node.entry.code if isinstance(node.entry, Folder) else None
-                folder = Folder(fld_id, as_listed(folder_title(name)), code)
+                folder = Folder(fld_id, as_listed(m.options.titles.folder_title(name)), code)
                 node.entry = folder
                 m.views.drop(src_fld, key)
                 m.views.add(dst_fld, folder)
+                m.views.expect(dst_fld, key, name)
             case QueuedKey(upload_id):
                 m.views.hide_pending(src_fld, upload_id)
                 row = m.remote.writer().queue.get(upload_id)
                 if row is not None:
                     m.views.show_pending(row)
             case FileKey(code) as key:
+                entry = synthetic(code, name, dst_fld, m.views.titles)
                 if isinstance(node.entry, FileEntry):
-                    entry = dataclasses.replace(
-                        node.entry, title=as_listed(file_title(name)), fld_id=dst_fld
-                    )
-                else:
-                    entry = synthetic(code, name, dst_fld)
+                    entry = dataclasses.replace(node.entry, title=entry.title, fld_id=dst_fld)
                 node.entry = entry
                 m.views.drop(src_fld, key)
                 m.views.add(dst_fld, entry)
+                m.views.expect(dst_fld, key, name)
                 m.remote.infos.invalidate(src_fld)
         node.name, node.parent = name, dst_ino

@@ -14,7 +14,7 @@ import dataclasses
 import errno
 import itertools
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from vipfs.api.records import FileEntry, Folder, FolderListing
@@ -32,7 +32,7 @@ from vipfs.vfs.inodes import (
 )
 from vipfs.vfs.listing import VIRTUAL_DIR
 from vipfs.vfs.model import Model
-from vipfs.vfs.names import as_listed, file_title, folder_title
+from vipfs.vfs.names import Titles, UnsendableName, as_listed, legacy_title
 from vipfs.vfs.namespace import TRASH, Removed
 
 log = logging.getLogger(__name__)
@@ -57,12 +57,25 @@ class Gone:
     replaced: str | None = None  # the uploaded file a discarded queued file overwrote
 
 
-def synthetic(code: str, name: str, fld_id: int) -> FileEntry:
+def title_for(make: Callable[[str], str], name: str) -> str:
+    """The title `make` (a `Titles` method) gives `name`; EINVAL for a name no title carries."""
+    try:
+        return make(name)
+    except UnsendableName as exc:
+        raise VfsError(errno.EINVAL, str(exc)) from None
+
+
+def synthetic(code: str, name: str, fld_id: int, titles: Titles) -> FileEntry:
     """A listing record for a file the server has, under the title vipfs gave it for `name`,
-    while a cached listing does not show it yet."""
+    while a cached listing does not show it yet. A name no title carries gets its legacy
+    title, which the listing's LEGACY rule shows under the metadata's exact name."""
+    try:
+        title = titles.file_title(name)
+    except UnsendableName:
+        title = legacy_title(name)
     return FileEntry(
         code=code,
-        title=as_listed(file_title(name)),
+        title=as_listed(title),
         fld_id=fld_id,
         uploaded=None,
         length=None,
@@ -165,7 +178,7 @@ class Tree:
         listing = await m.views.get(parent_fld)
         if listing.child(name) is not None:
             raise VfsError(errno.EEXIST)
-        title = folder_title(name)
+        title = title_for(m.options.titles.folder_title, name)
         known = {c.key.fld_id for c in listing.children if isinstance(c.key, FolderKey)}
         fld_id = await m.bounded(w.names.create_folder(title, parent_fld, known), f"mkdir {name}")
         folder = Folder(fld_id, as_listed(title), None)
@@ -287,6 +300,8 @@ class Tree:
         for fld_id in folders:
             m.views.drop(fld_id, FileKey(code))
         if old is None:  # no listing holds it any more: what the db knows stands in
-            old = synthetic(code, meta.name if meta else name, meta.fld_id if meta else 0)
+            old = synthetic(
+                code, meta.name if meta else name, meta.fld_id if meta else 0, m.views.titles
+            )
         self.trashed(removed, file=old)
         await w.metadata.drop(code)

@@ -13,6 +13,7 @@ into a folder of 10,000 files costs no more than one into an empty one.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
@@ -20,10 +21,17 @@ import trio
 
 from vipfs.api import offloop
 from vipfs.api.records import FileEntry, Folder, FolderListing
-from vipfs.vfs.inodes import EntryKey, QueuedKey
+from vipfs.vfs.inodes import EntryKey, FileKey, FolderKey, QueuedKey
 from vipfs.vfs.listing import Listing, Pending, file_entry, folder_entry, pending_entry
 from vipfs.vfs.metadb import Upload
+from vipfs.vfs.names import Titles
 from vipfs.vfs.remote import Remote
+
+log = logging.getLogger(__name__)
+
+# Seconds after a rename during which a listing still showing the old name may be a stale
+# read (hosts cache answers, 60 s on bufjoy's memcached): our name stays until then.
+STALE_WINDOW = 60.0
 
 # Folders this big are named in a worker thread (about 15 µs an entry); one at a time.
 OFF_LOOP_ENTRIES = 5000
@@ -38,6 +46,16 @@ class View:
 
 
 @dataclass(frozen=True, slots=True)
+class _Expected:
+    """A name our own rename gave an entry, to be checked against the host's next answer."""
+
+    fld_id: int
+    name: str
+    before: FolderListing | None  # the answer the view showed at the rename
+    at: float  # when, on the journal's clock
+
+
+@dataclass(frozen=True, slots=True)
 class _Inputs:
     """What a folder's view is built from besides the server's answer (compared by value;
     the exact names by the metadata's change count, so a check never copies them)."""
@@ -46,17 +64,18 @@ class _Inputs:
     version: int
     pending: list[Pending]
     hide: set[str]
-    tokens: set[str]
+    posted: set[tuple[int, str]]
 
 
-def _named(fld_id: int, raw: FolderListing, inputs: _Inputs) -> Listing:
+def _named(fld_id: int, raw: FolderListing, inputs: _Inputs, titles: Titles) -> Listing:
     return Listing(
         fld_id,
         raw,
+        titles=titles,
         exact=inputs.exact,
         pending=inputs.pending,
         hide=inputs.hide,
-        tokens=inputs.tokens,
+        posted=inputs.posted,
     )
 
 
@@ -65,9 +84,11 @@ def pending_of(row: Upload) -> Pending:
 
 
 class Views:
-    def __init__(self, remote: Remote) -> None:
+    def __init__(self, remote: Remote, titles: Titles | None = None) -> None:
         self._remote = remote
+        self.titles = titles or Titles()
         self._views: dict[int, View] = {}
+        self._expected: dict[EntryKey, _Expected] = {}
         self._build_slot = trio.CapacityLimiter(1)  # one big folder named at a time
 
     async def get(self, fld_id: int) -> Listing:
@@ -76,6 +97,7 @@ class Views:
         cached = self._views.get(fld_id)
         if cached is not None and cached.fetched is fetched:
             return cached.listing
+        self._check_renames(fld_id, fetched)
         listing = None
         if len(fetched.files) + len(fetched.folders) >= OFF_LOOP_ENTRIES:
             listing = await self._build_off_loop(fld_id, fetched)
@@ -106,13 +128,21 @@ class Views:
         if listing is None:
             return
         if isinstance(entry, Folder):
-            listing.add(folder_entry(entry), entry)
+            listing.add(folder_entry(entry, self.titles), entry)
         else:
             writes = self._remote.writes
             meta = writes.metadata.meta(entry.code) if writes is not None else None
-            listing.add(file_entry(entry, meta.name if meta else ""), entry)
+            listing.add(file_entry(entry, self.titles, meta.name if meta else ""), entry)
+
+    def expect(self, fld_id: int, key: EntryKey, name: str) -> None:
+        """Our rename named `key` `name` in `fld_id`: the folder's next answer from the host
+        must show that name, or the host's own wins (a host may drop an edit silently)."""
+        view = self._views.get(fld_id)
+        before = None if view is None else view.fetched
+        self._expected[key] = _Expected(fld_id, name, before, self._remote.journal.now())
 
     def drop(self, fld_id: int, key: EntryKey) -> None:
+        self._expected.pop(key, None)
         self._remote.journal.removed(fld_id, key)
         listing = self.cached(fld_id)
         if listing is not None:
@@ -136,6 +166,42 @@ class Views:
         if listing is not None:
             listing.remove(QueuedKey(upload_id))
 
+    def _check_renames(self, fld_id: int, fetched: FolderListing) -> None:
+        """A new answer for `fld_id` settles the renames it shows: one the host did not take
+        is logged (once) and the host's name shows again instead of ours. An answer with the
+        old name inside STALE_WINDOW may be a cached read: it settles nothing yet."""
+        now = self._remote.journal.now()
+        for key, want in list(self._expected.items()):
+            if want.fld_id != fld_id or want.before is fetched:
+                continue
+            shown = self._host_name(key, fetched)
+            if shown is None:
+                continue  # not in this answer yet (a host's listing may lag)
+            if shown != want.name and now - want.at < STALE_WINDOW:
+                continue
+            del self._expected[key]
+            if shown != want.name:
+                log.warning(
+                    "the host did not take the name %r (it still shows %r): showing the host's",
+                    want.name,
+                    shown,
+                )
+                self._remote.journal.forget(fld_id, key)
+
+    def _host_name(self, key: EntryKey, fetched: FolderListing) -> str | None:
+        """The name the host's own answer gives `key` (None when it does not list it)."""
+        if isinstance(key, FolderKey):
+            for folder in fetched.folders:
+                if folder.fld_id == key.fld_id:
+                    return self.titles.folder_name(folder.name)
+        elif isinstance(key, FileKey):
+            writes = self._remote.writes
+            for file in fetched.files:
+                if file.code == key.code:
+                    meta = writes.metadata.meta(file.code) if writes is not None else None
+                    return self.titles.listed_file_name(file.title, meta.name if meta else "")
+        return None
+
     # -- building ------------------------------------------------------------------------------
     def _inputs(self, fld_id: int, *, snapshot: bool = True) -> _Inputs:
         """What a view of `fld_id` is built from. A build on the loop reads the mirror itself;
@@ -143,12 +209,12 @@ class Views:
         writes = self._remote.writes
         mirror: Mapping[str, str] = writes.metadata if writes is not None else {}
         version = writes.metadata.version if writes is not None else 0
-        hide, tokens = self._stand_ins()
+        hide, posted = self._stand_ins()
         exact = dict(mirror) if snapshot else mirror
-        return _Inputs(exact, version, self._pending(fld_id), hide, tokens)
+        return _Inputs(exact, version, self._pending(fld_id), hide, posted)
 
     def _build(self, fld_id: int, fetched: FolderListing, inputs: _Inputs) -> Listing:
-        return _named(fld_id, self._remote.journal.apply(fld_id, fetched), inputs)
+        return _named(fld_id, self._remote.journal.apply(fld_id, fetched), inputs, self.titles)
 
     async def _build_off_loop(self, fld_id: int, fetched: FolderListing) -> Listing | None:
         """Name a big folder in a worker thread, so a 100,000-entry listing does not hold
@@ -160,7 +226,7 @@ class Views:
         inputs = self._inputs(fld_id)
 
         def build() -> Listing:  # the journal stays on the loop: it had nothing to apply
-            listing = _named(fld_id, fetched, inputs)
+            listing = _named(fld_id, fetched, inputs, self.titles)
             listing.children  # noqa: B018  (sorted here too: readdir asks for it next)
             return listing
 
@@ -169,13 +235,12 @@ class Views:
             return None
         return listing if self._inputs(fld_id, snapshot=False) == inputs else None
 
-    def _stand_ins(self) -> tuple[set[str], set[str]]:
-        """Codes and tokens of server files that queued rows stand for, in any folder."""
+    def _stand_ins(self) -> tuple[set[str], set[tuple[int, str]]]:
+        """Codes, and (folder, title sent), of host files that queued rows stand for."""
         writes = self._remote.writes
         if writes is None:
             return set(), set()
-        codes, _posted = writes.queue.stand_ins()  # helper A's listing hides `_posted` (issue 10)
-        return codes, set()
+        return writes.queue.stand_ins()
 
     def _pending(self, fld_id: int) -> list[Pending]:
         writes = self._remote.writes

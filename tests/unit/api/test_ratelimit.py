@@ -86,7 +86,7 @@ async def test_block_and_state(autojump_clock: object) -> None:
     assert state.scope == "day" and state.blocked_until == pytest.approx(4600)
     assert state.in_flight == 0
     async with limiter.slot():
-        assert limiter._slots.borrowed_tokens == 1
+        assert limiter.state.in_flight == 1
 
 
 async def test_no_reported_budget_means_no_waiting(autojump_clock: object) -> None:

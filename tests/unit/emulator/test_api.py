@@ -251,6 +251,22 @@ def test_file_edit_quirks(api: Api, emu: Emulator) -> None:
     assert api.ok("file/info", file_code=code)[0]["file_title"] == "Movie &#40;2021&#41;"
 
 
+def test_edit_drops_markup_ignores_titles_and_names_with_markup(api: Api, emu: Emulator) -> None:
+    """As real hosts: file/edit answers "true" and changes nothing; folder names are refused."""
+    code = emu.seed({"files": [{"title": "video 04", "size": 1}]})["files"][0]
+    fld = api.ok("folder/create", name="Shows")["fld_id"]
+    emu.set_faults(edit_drops_markup=True)
+    assert api.ok("file/edit", file_code=code, file_title='video <4> "one"') == "true"
+    assert api.ok("file/info", file_code=code)[0]["file_title"] == "video 04"
+    assert api("folder/create", name="a<b>")["msg"] == "Invalid folder name"
+    assert api("folder/edit", fld_id=fld, name='say "x"')["msg"] == "Invalid folder name"
+    assert api.ok("file/edit", file_code=code, file_title="video (4)") == "true"  # no markup
+    assert api.ok("file/info", file_code=code)[0]["file_title"] == "video &#40;4&#41;"
+    emu.set_faults(edit_drops_markup=False)
+    api.ok("file/edit", file_code=code, file_title="video <4>")
+    assert api.ok("file/info", file_code=code)[0]["file_title"] == "video &lt;4&gt;"
+
+
 def test_file_delete_moves_to_deleted(api: Api, emu: Emulator, clock: FakeClock) -> None:
     code = emu.seed({"files": [{"title": "gone", "size": 1}]})["files"][0]
     reply = api("file/delete", file_code=code)

@@ -41,6 +41,24 @@ def test_faults_endpoint(emu: Emulator, http: httpx.Client) -> None:
     assert http.get(url).json()["5xx"] == 0.1  # a refused change changes nothing
 
 
+def test_folders_lists_every_folder_as_stored(emu: Emulator, http: httpx.Client) -> None:
+    reply = http.post(
+        f"{emu.base_url}/_emu/seed",
+        json={
+            "folders": [
+                {"name": "A &lt;1&gt;", "parent_id": 0, "ref": "a"},
+                {"name": "B", "parent_ref": "a", "ref": "b"},
+            ]
+        },
+    ).json()
+    rows = http.get(f"{emu.base_url}/_emu/folders").json()
+    a, b = reply["folders"]["a"], reply["folders"]["b"]
+    assert {(r["fld_id"], r["name"], r["parent_id"], r["login"]) for r in rows} == {
+        (a, "A &lt;1&gt;", 0, "user1"),
+        (b, "B", a, "user1"),
+    }
+
+
 def test_seed_and_files(emu: Emulator, http: httpx.Client) -> None:
     data = b"exact bytes"
     hostile = 'a/b\x01 <i>"..\\'

@@ -21,17 +21,7 @@ from vipfs.vfs.spool import Spool
 from vipfs.vfs.upload_status import QueueItem
 from vipfs.vfs.uploads import UploadQueue
 
-
-class StandInTitles(Titles):
-    """Titles whose file titles the upload's mangling leaves alone (`_` and `.` sent as
-    stand-ins, as helper A's encoding does), for tests of the queue that need the host to keep
-    the title exactly as sent, whatever `names.Titles` does today."""
-
-    def file_title(self, name: str) -> str:
-        return super().file_title(name).replace("_", "＿").replace(".", "．")
-
-
-STAND_INS = StandInTitles()
+TITLES = Titles()  # the default encoding: the host keeps every title it sends exactly
 
 
 class Env:

@@ -42,7 +42,7 @@ async def test_a_big_folder_is_named_off_the_loop(monkeypatch: pytest.MonkeyPatc
     names = await listdir(make(big_account()))
     assert threads and threads[0] != threading.get_ident()
     assert len(names) == N + 3  # .vipfs, both "same" and every clip
-    assert "same" in names and sum(n.startswith("same [") for n in names) == 1
+    assert "same.mp4" in names and sum(n.startswith("same [") for n in names) == 1
 
 
 async def test_a_change_during_the_build_is_not_lost(monkeypatch: pytest.MonkeyPatch) -> None:

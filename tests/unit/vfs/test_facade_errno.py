@@ -55,7 +55,7 @@ def make(api: FakeApi, reader: Reader | None = None) -> Filesystem:
 
 async def a_file(fs: Filesystem, api: FakeApi) -> int:
     api.add_file("clip")
-    return (await fs.lookup(ROOT_INO, "clip")).ino
+    return (await fs.lookup(ROOT_INO, "clip.mp4")).ino
 
 
 async def test_open_with_a_refused_key_is_eacces() -> None:
@@ -91,7 +91,7 @@ async def test_listing_a_folder_with_a_refused_key_is_eacces() -> None:
         await fs.opendir(series.ino)
     assert err.value.errno == errno.EACCES
     with pytest.raises(VfsError) as err:
-        await fs.lookup(series.ino, "pilot")
+        await fs.lookup(series.ino, "pilot.mp4")
     assert err.value.errno == errno.EACCES
 
 

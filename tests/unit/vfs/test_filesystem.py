@@ -61,8 +61,8 @@ async def test_tree_attrs_and_one_call_per_folder() -> None:
     assert stat.S_ISDIR(series.mode) and stat.S_IMODE(series.mode) == 0o750
     assert series.nlink == 2 and series.uid == 1234 and series.gid == 5678
     inner = await listdir(fs, series.ino)
-    assert list(inner) == ["pilot"]
-    pilot = await fs.getattr(inner["pilot"])
+    assert list(inner) == ["pilot.mp4"]  # a host title with no extension gets the default
+    pilot = await fs.getattr(inner["pilot.mp4"])
     assert stat.S_ISREG(pilot.mode) and stat.S_IMODE(pilot.mode) == 0o640
     assert pilot.size == 0 and pilot.nlink == 1 and pilot.blksize == 1 << 20
     entry = next(f for f in api.files.values() if f.title == "pilot")
@@ -82,7 +82,7 @@ async def test_listing_ttl_and_invalidation() -> None:
     assert api.count("folder_list") == 1
     clock.now += 301
     api.add_file("b")
-    assert "b" in await listdir(fs)
+    assert "b.mp4" in await listdir(fs)
     assert api.count("folder_list") == 2
     fs.forget_all()
     await listdir(fs)
@@ -97,7 +97,7 @@ async def test_concurrent_lookups_share_one_call() -> None:
     results = []
 
     async def one() -> None:
-        results.append(await fs.lookup(ROOT_INO, "a"))
+        results.append(await fs.lookup(ROOT_INO, "a.mp4"))
 
     async with trio.open_nursery() as nursery:
         for _ in range(10):
@@ -114,8 +114,8 @@ async def test_inodes_follow_lookup_counts_not_ttl() -> None:
     api.add_file("a")
     clock = Clock()
     fs = make(api, clock)
-    ino = (await fs.lookup(ROOT_INO, "a")).ino
-    await fs.lookup(ROOT_INO, "a")
+    ino = (await fs.lookup(ROOT_INO, "a.mp4")).ino
+    await fs.lookup(ROOT_INO, "a.mp4")
     clock.now += 10_000  # the listing expires; the inode does not
     assert (await fs.getattr(ino)).ino == ino
     fs.forget([(ino, 1)])
@@ -128,14 +128,14 @@ async def test_inodes_follow_lookup_counts_not_ttl() -> None:
 
 async def test_duplicates_are_all_visible_and_stable() -> None:
     api = FakeApi()
-    api.add_folder("Same")
+    api.add_folder("Same.mp4")
     codes = [api.add_file("Same") for _ in range(3)]
     api.add_file("a/b &amp; c")
     fs = make(api)
     first = await listdir(fs)
-    assert "Same" in first
-    assert {f"Same [{c}]" for c in codes} <= set(first)  # the folder keeps the plain name
-    assert "a／b & c" in first
+    assert "Same.mp4" in first
+    assert {f"Same [{c}].mp4" for c in codes} <= set(first)  # the folder keeps the plain name
+    assert "a／b & c.mp4" in first
     fs.forget_all()
     assert await listdir(fs) == first  # same names, same inodes
 
@@ -149,7 +149,7 @@ async def test_stale_listing_served_when_api_fails_then_heals() -> None:
     await listdir(fs)
     clock.now += 1000
     api.fail_all = TransientError("connection refused")
-    assert "a" in await listdir(fs)  # stale, but served
+    assert "a.mp4" in await listdir(fs)  # stale, but served
     with pytest.raises(VfsError) as err:
         await fs.opendir((await fs.lookup(ROOT_INO, "cold")).ino)
     assert err.value.errno == errno.EIO
@@ -187,7 +187,7 @@ async def test_xattrs_batched_per_folder() -> None:
         values = {n: await fs.getxattr(ino, n) for n in await fs.listxattr(ino)}
         code = values["user.vipfs.code"].decode()
         entry = api.files[code]
-        assert entry.title == name
+        assert entry.title + ".mp4" == name
         assert values["user.vipfs.views"] == b"103"  # from file/info, not the listing
         assert values["user.vipfs.status"] == (b"ready" if entry.canplay else b"encoding")
         assert values["user.vipfs.canplay"] == (b"1" if entry.canplay else b"0")
@@ -256,7 +256,7 @@ async def test_reading_without_direct_link_is_refused_with_a_reason() -> None:
     api = FakeApi()
     api.add_file("movie")
     fs = make(api)
-    attr = await fs.lookup(ROOT_INO, "movie")
+    attr = await fs.lookup(ROOT_INO, "movie.mp4")
     with pytest.raises(VfsError) as err:
         await fs.open(attr.ino, os.O_RDONLY)
     assert err.value.errno == errno.EACCES and err.value.why == NO_READER

@@ -148,7 +148,7 @@ async def test_facade_refuses_listed_callers_before_any_download(tmp_path: Path)
     reader = OpenReader()
     fs = make(frozenset({"tumblerd"}), reader)
     fs.read_policy.proc = tmp_path
-    movie = await fs.lookup(ROOT_INO, "movie")
+    movie = await fs.lookup(ROOT_INO, "movie.mp4")
     with pytest.raises(VfsError) as err:
         await fs.open(movie.ino, os.O_RDONLY, 300)
     assert err.value.errno == errno.EACCES and reader.opens == 0
@@ -165,7 +165,7 @@ async def test_facade_refuses_listed_callers_before_any_download(tmp_path: Path)
 async def test_without_the_option_nobody_is_refused() -> None:
     reader = OpenReader()
     fs = make(frozenset(), reader)
-    movie = await fs.lookup(ROOT_INO, "movie")
+    movie = await fs.lookup(ROOT_INO, "movie.mp4")
     await fs.open(movie.ino, os.O_RDONLY, os.getpid())
     assert reader.opens == 1
 
@@ -175,7 +175,7 @@ async def test_fuse_open_passes_the_callers_pid(tmp_path: Path) -> None:
     fs = make(frozenset(DEFAULT_DENIED), OpenReader())
     fs.read_policy.proc = tmp_path
     ops = Operations(fs)
-    movie = await fs.lookup(ROOT_INO, "movie")
+    movie = await fs.lookup(ROOT_INO, "movie.mp4")
     ctx: Any = SimpleNamespace(pid=500, uid=0, gid=0, umask=0o022)
     with pytest.raises(pyfuse3.FUSEError) as err:
         await ops.open(movie.ino, os.O_RDONLY, ctx)

@@ -14,7 +14,7 @@ import pytest
 import trio
 from trio.testing import MockClock
 
-from tests.unit.vfs.conftest import STAND_INS, Env, eventually
+from tests.unit.vfs.conftest import TITLES, Env, eventually
 from tests.unit.vfs.fake_api import EPOCH_OFFSET
 from vipfs.api.errors import NotSentError, TransientError
 from vipfs.api.records import FileEntry, UploadedFile
@@ -93,9 +93,9 @@ async def test_a_lost_answer_adopts_the_proven_copy_without_an_edit(
 ) -> None:
     env.api.ignore_list_filters = True  # the look-up answers the whole account
     fld = env.api.add_folder("Videos")
-    elsewhere = env.api.add_file(STAND_INS.file_title("clip_one.mp4"), fld_id=0)
+    elsewhere = env.api.add_file(TITLES.file_title("clip_one.mp4"), fld_id=0)
     env.api.lose_upload_responses(1)
-    queue = await env.start(write_back=0, titles=STAND_INS)
+    queue = await env.start(write_back=0, titles=TITLES)
     row = await env.new_file(queue, "clip_one.mp4", b"ours", fld_id=fld)
     await queue.touch(row.id)
     await eventually(lambda: bool(env.done))
@@ -103,13 +103,13 @@ async def test_a_lost_answer_adopts_the_proven_copy_without_an_edit(
     assert done.code is not None and env.api.files[done.code].data == b"ours"
     assert env.api.count("upload_file") == 1 and env.api.count("file_edit") == 0
     ((_, look),) = [c for c in env.api.calls if c[0] == "file_list_all"]
-    assert look == {"fld_id": fld, "title": STAND_INS.file_title("clip_one.mp4")}
+    assert look == {"fld_id": fld, "title": TITLES.file_title("clip_one.mp4")}
     assert elsewhere in env.api.files and len(env.api.files) == 2
 
 
 async def test_a_lost_answer_with_no_copy_posts_again(env: Env, virtual_clock: MockClock) -> None:
     env.api.fail("upload_file", TransientError("reset"))  # nothing stored
-    queue = await env.start(write_back=0, titles=STAND_INS)
+    queue = await env.start(write_back=0, titles=TITLES)
     row = await env.new_file(queue, "clip.mp4")
     await queue.touch(row.id)
     await eventually(lambda: bool(env.done))
@@ -119,7 +119,7 @@ async def test_a_lost_answer_with_no_copy_posts_again(env: Env, virtual_clock: M
 
 async def test_a_refused_connection_needs_no_look_up(env: Env, virtual_clock: MockClock) -> None:
     env.api.fail("upload_file", NotSentError("cannot connect", op="upload"))
-    queue = await env.start(write_back=0, titles=STAND_INS)
+    queue = await env.start(write_back=0, titles=TITLES)
     row = await env.new_file(queue, "clip.mp4")
     await queue.touch(row.id)
     await eventually(lambda: bool(env.done))
@@ -131,11 +131,11 @@ async def test_several_candidates_fail_the_row_and_touch_none(
 ) -> None:
     env.api.lose_upload_responses(1)
     env.api.fail("file_list_all", TransientError("reset"))  # the look-up waits a little
-    queue = await env.start(write_back=0, titles=STAND_INS)
+    queue = await env.start(write_back=0, titles=TITLES)
     row = await env.new_file(queue, "clip.mp4", b"ours")
     await queue.touch(row.id)
     await eventually(lambda: env.api.count("file_list_all") == 1)
-    title = STAND_INS.file_title("clip.mp4")
+    title = TITLES.file_title("clip.mp4")
     twin = env.api.add_file(title, uploaded=env.api.server_now())  # someone else, same moment
     await eventually(lambda: bool(queue.status().failed))
     (failed,) = queue.status().failed
@@ -156,7 +156,7 @@ async def test_a_crash_mid_post_is_resolved_by_the_proof_at_the_next_mount(
         raise AssertionError("unreachable")
 
     monkeypatch.setattr(env.api, "upload_file", stored_then_hung)
-    queue = await env.start(write_back=0, titles=STAND_INS)
+    queue = await env.start(write_back=0, titles=TITLES)
     row = await env.new_file(queue, "clip.mp4", b"ours")
     await queue.touch(row.id)
     await eventually(lambda: len(env.api.files) == 1)
@@ -165,7 +165,7 @@ async def test_a_crash_mid_post_is_resolved_by_the_proof_at_the_next_mount(
     cut = await env.db.get_upload(row.id)
     assert cut is not None and cut.posted_at is not None and cut.posted_end is None
     monkeypatch.setattr(env.api, "upload_file", store)
-    await env.start(write_back=0, titles=STAND_INS)
+    await env.start(write_back=0, titles=TITLES)
     await eventually(lambda: bool(env.done))
     assert env.api.count("upload_file") == 1 and len(env.api.files) == 1
     assert env.done[0].code in env.api.files
@@ -174,9 +174,9 @@ async def test_a_crash_mid_post_is_resolved_by_the_proof_at_the_next_mount(
 async def test_a_stray_is_deleted_only_by_the_proof(env: Env, virtual_clock: MockClock) -> None:
     env.api.lose_upload_responses(1)
     env.api.fail("file_list_all", TransientError("reset"))
-    queue = await env.start(write_back=0, titles=STAND_INS)
+    queue = await env.start(write_back=0, titles=TITLES)
     row = await env.new_file(queue, "clip.mp4")
-    title = STAND_INS.file_title("clip.mp4")
+    title = TITLES.file_title("clip.mp4")
     older = env.api.add_file(title, uploaded=env.api.server_now())  # same title, long before
     await trio.sleep(CLOCK_SLACK * 3)
     await queue.touch(row.id)

@@ -10,14 +10,14 @@ from __future__ import annotations
 import trio
 from trio.testing import MockClock
 
-from tests.unit.vfs.conftest import STAND_INS, Env, eventually
+from tests.unit.vfs.conftest import TITLES, Env, eventually
 from tests.unit.vfs.fake_api import FakeApi
 from vipfs.api.errors import NotSentError, ProtocolError, TransientError
 from vipfs.vfs.upload_node import MAX_AGE, UploadNode
 
 
 async def _upload_all(env: Env, names: list[str], **kw: object) -> None:
-    queue = await env.start(write_back=0, titles=STAND_INS, **kw)
+    queue = await env.start(write_back=0, titles=TITLES, **kw)
     for name in names:
         row = await env.new_file(queue, name)
         await queue.touch(row.id)
@@ -33,7 +33,7 @@ async def test_steady_state_uploads_cost_one_api_call_in_all(
     assert env.api.count("upload_server") == 1
     assert env.api.count("file_edit") == 0 and env.api.count("file_list_all") == 0
     titles = sorted(f.title for f in env.api.files.values())
-    assert titles == sorted(STAND_INS.file_title(n) for n in names)  # the host took them as sent
+    assert titles == sorted(TITLES.file_title(n) for n in names)  # the host took them as sent
 
 
 async def test_the_baseline_asks_for_a_node_and_edits_every_file(
@@ -55,7 +55,7 @@ async def test_a_node_failure_fetches_the_url_again(env: Env, virtual_clock: Moc
 
 
 async def test_a_refused_file_keeps_the_url(env: Env, virtual_clock: MockClock) -> None:
-    queue = await env.start(write_back=0, titles=STAND_INS)
+    queue = await env.start(write_back=0, titles=TITLES)
     bad = await env.new_file(queue, "notes.txt")
     await queue.touch(bad.id)
     await eventually(lambda: bool(queue.status().failed))
@@ -122,7 +122,7 @@ async def test_only_a_change_during_the_upload_costs_an_edit(
     env: Env, virtual_clock: MockClock
 ) -> None:
     env.api.upload_gate = trio.Event()
-    queue = await env.start(write_back=0, titles=STAND_INS, transfers=2)
+    queue = await env.start(write_back=0, titles=TITLES, transfers=2)
     moved = await env.new_file(queue, "first.mp4")
     tagged = await env.new_file(queue, "second.mp4")
     still = await env.new_file(queue, "third.mp4")
@@ -137,7 +137,7 @@ async def test_only_a_change_during_the_upload_costs_an_edit(
     assert len(edits) == 2
     by_code = {d.name: d.code for d in env.done}
     renamed = env.api.files[by_code["renamed.mp4"] or ""]
-    assert (renamed.title, renamed.fld_id) == (STAND_INS.file_title("renamed.mp4"), 9)
+    assert (renamed.title, renamed.fld_id) == (TITLES.file_title("renamed.mp4"), 9)
     assert env.api.files[by_code["second.mp4"] or ""].tags == "cats"
     assert by_code["third.mp4"] not in {e["codes"] for e in edits}
 
@@ -146,7 +146,7 @@ async def test_one_upload_per_folder_and_title_in_flight(
     env: Env, virtual_clock: MockClock
 ) -> None:
     env.api.upload_gate = trio.Event()
-    queue = await env.start(write_back=0, titles=STAND_INS, transfers=3)
+    queue = await env.start(write_back=0, titles=TITLES, transfers=3)
     same = [await env.new_file(queue, "clip.mp4", fld_id=4) for _ in range(2)]
     other = await env.new_file(queue, "clip.mp4", fld_id=5)  # another folder: no conflict
     for row in [*same, other]:

@@ -13,24 +13,24 @@ import pytest
 import trio
 from trio.testing import MockClock
 
-from tests.unit.vfs.conftest import Env, eventually
+from tests.unit.vfs.conftest import TITLES, Env, eventually
 from vipfs.api.errors import AuthError, RateLimitedError, RequestRejectedError, TransientError
 from vipfs.vfs.edits import edit_keep_tags
 from vipfs.vfs.errors import VfsError
 from vipfs.vfs.holdlist import HoldList
 from vipfs.vfs.metadb import FileMeta, UploadState
-from vipfs.vfs.names import Titles, file_title, tokened_title
+from vipfs.vfs.names import Titles, legacy_title, tokened_title
 from vipfs.vfs.spool import Spool
 from vipfs.vfs.upload_status import QueueStatus
 from vipfs.vfs.uploads import CUT_OFF
 
 
 def test_titles_drop_only_the_extension() -> None:
-    assert file_title("My_clip.v2.mp4") == "My_clip.v2"
-    assert file_title(".hidden") == ".hidden"
-    assert file_title("noext") == "noext"
-    assert file_title("AC ／ DC.mp4") == "AC / DC"  # a name's encoding is undone, as for folders
-    assert file_title("．．.mp4") == ".."
+    assert legacy_title("My_clip.v2.mp4") == "My_clip.v2"
+    assert legacy_title(".hidden") == ".hidden"
+    assert legacy_title("noext") == "noext"
+    assert legacy_title("AC ／ DC.mp4") == "AC / DC"  # a name's encoding is undone, as for folders
+    assert legacy_title("．．.mp4") == ".."
     assert tokened_title("a／b.mp4", "vipfs-0123456789ab") == "a/b vipfs-0123456789ab"
     assert tokened_title("a.mp4", "vipfs-0123456789ab") == "a vipfs-0123456789ab"
 
@@ -88,7 +88,7 @@ async def test_the_upload_title_carries_a_token_that_survives_mangling(
     assert args["title"] == f"big_buck.bunny {row.token}"
     assert args["filename"] == "big_buck.bunny.mp4"
     edits = [a for op, a in env.api.calls if op == "file_edit"]
-    assert edits[-1]["title"] == "big_buck.bunny" and edits[-1]["tags"] == ""
+    assert edits[-1]["title"] == Titles().file_title(row.name) and edits[-1]["tags"] == ""
 
 
 async def test_rsync_temp_name_never_reaches_the_server(env: Env, virtual_clock: MockClock) -> None:
@@ -144,7 +144,10 @@ async def test_rename_during_upload_is_applied_by_the_title_edit(
     await eventually(lambda: bool(env.done))
     code = env.done[0].code
     assert code is not None
-    assert (env.api.files[code].title, env.api.files[code].fld_id) == ("second", 9)
+    assert (env.api.files[code].title, env.api.files[code].fld_id) == (
+        TITLES.file_title("second.mkv"),
+        9,
+    )
     meta = await env.db.get_file(code)
     assert meta is not None and meta.name == "second.mkv"
 

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import trio
 
-from tests.unit.vfs.conftest import STAND_INS
+from tests.unit.vfs.conftest import TITLES
 from vipfs.api.backoff import Backoff
 from vipfs.api.client import XvsClient
 from vipfs.api.records import UploadedFile
@@ -79,7 +79,7 @@ async def run_queue(
         transfers=1,
         rng=random.Random(1),
         on_done=done.append,
-        titles=STAND_INS,
+        titles=TITLES,
     )
     async with trio.open_nursery() as nursery:
         await nursery.start(queue.run)
@@ -109,7 +109,7 @@ async def test_queue_uploads_through_client_and_emulator_exactly_once(
         listing = await client.folder_list(folder)
         titles = sorted(f.title for f in listing.files)
         # the name rides the POST (as the node keeps it), no token, no duplicate, no edit
-        assert titles == sorted(upload_title(STAND_INS.file_title(n), n) for n in names)
+        assert titles == sorted(upload_title(TITLES.file_title(n), n) for n in names)
         for row in done:
             assert row.code is not None
             meta = await db.get_file(row.code)

@@ -12,7 +12,7 @@ import pytest
 import trio
 from trio.testing import MockClock
 
-from tests.unit.vfs.conftest import STAND_INS, Env, eventually
+from tests.unit.vfs.conftest import TITLES, Env, eventually
 from vipfs.api.errors import TransientError
 from vipfs.vfs.metadb import UploadState
 from vipfs.vfs.uploads import UploadQueue
@@ -44,7 +44,7 @@ async def step(
     if op == "restart":
         env.crash()  # like kill -9: whatever was in flight is cut off
         await trio.sleep(rng.choice([0, 0.1, 2]))
-        return await env.start(write_back=5, transfers=2, titles=STAND_INS)
+        return await env.start(write_back=5, transfers=2, titles=TITLES)
     if op == "create" or not live:
         data = rng.randbytes(rng.randint(1, 300))
         row = await env.new_file(queue, rng.choice(NAMES), data, fld_id=rng.randint(0, 2))
@@ -85,7 +85,7 @@ async def test_random_sequences_end_exactly_once(
     env: Env, virtual_clock: MockClock, seed: int
 ) -> None:
     rng = random.Random(seed)
-    queue = await env.start(write_back=5, transfers=2, titles=STAND_INS)
+    queue = await env.start(write_back=5, transfers=2, titles=TITLES)
     model: dict[int, bytes | None] = {}  # None: deleted
     for _ in range(40):
         queue = await step(env, queue, rng, model)
@@ -110,7 +110,7 @@ async def test_random_sequences_end_exactly_once(
             remote = env.api.files[row.code]
             assert remote.data == data
             # as the POST left it, or a rename's edit
-            assert (remote.title, remote.fld_id) == (STAND_INS.file_title(row.name), row.fld_id)
+            assert (remote.title, remote.fld_id) == (TITLES.file_title(row.name), row.fld_id)
             meta = await env.db.get_file(row.code)
             assert meta is not None and (meta.name, meta.size) == (row.name, len(data))
         else:

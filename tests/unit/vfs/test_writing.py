@@ -115,16 +115,19 @@ async def test_mkdir_and_its_refusals(mount: Mount, virtual_clock: MockClock) ->
     assert stat.S_ISDIR(made.mode)
     assert [f.name for f in mount.api.folders.values()] == ["Holiday 2024"]
     assert "Holiday 2024" in await names(fs)
+    await fs.mkdir(ROOT_INO, "x")  # one character: padded for the host, which wants 2
+    assert [f.name for f in mount.api.folders.values()] == ["Holiday 2024", "x＼"]
+    assert "x" in await names(fs)
     with pytest.raises(VfsError) as err:
-        await fs.mkdir(ROOT_INO, "x")
-    assert err.value.errno == errno.EINVAL and "2 characters" in err.value.why
+        await fs.mkdir(ROOT_INO, "bad\nname")
+    assert err.value.errno == errno.EINVAL
     with pytest.raises(VfsError) as err:
         await fs.mkdir(ROOT_INO, "Holiday 2024")
     assert err.value.errno == errno.EEXIST
     with pytest.raises(VfsError) as err:
         await fs.mkdir(ROOT_INO, ".vipfs")
     assert err.value.errno == errno.EPERM
-    assert mount.api.count("folder_create") == 1
+    assert mount.api.count("folder_create") == 2
 
 
 async def test_folder_rename_move_and_cycle(mount: Mount, virtual_clock: MockClock) -> None:
@@ -142,9 +145,11 @@ async def test_folder_rename_move_and_cycle(mount: Mount, virtual_clock: MockClo
     with pytest.raises(VfsError) as err:  # Beta under its own child Gamma
         await fs.rename(ROOT_INO, "Beta", a.ino, "Beta")
     assert err.value.errno == errno.EINVAL
+    await fs.rename(b.ino, "Gamma", ROOT_INO, "G")  # padded for the host, as mkdir
+    assert folder.name == "G＼" and "G" in await names(fs)
     with pytest.raises(VfsError) as err:
-        await fs.rename(b.ino, "Gamma", ROOT_INO, "G")
-    assert err.value.errno == errno.EINVAL
+        await fs.rename(ROOT_INO, "G", ROOT_INO, "G\x01")
+    assert err.value.errno == errno.EINVAL and folder.name == "G＼"
 
 
 async def test_a_folder_loop_sent_by_the_host_ends_the_walk_with_eloop(
@@ -332,7 +337,7 @@ async def test_the_old_copy_of_an_overwritten_file_shows_in_the_trash_at_once(
     await eventually(lambda: mount.api.files[first].fld_id == trash.fld_id)
     trash_ino = (await fs.lookup(ROOT_INO, TRASH)).ino
     # the old copy, before any listing of the trash: under its host title (the db forgot it)
-    assert list(await names(fs, trash_ino)) == ["v"]
+    assert list(await names(fs, trash_ino)) == ["v.mp4"]
     assert await names(fs) == {".vipfs": 0, TRASH: 0, "v.mp4": 2}
 
 
@@ -479,8 +484,8 @@ async def test_a_foreign_file_rename_keeps_the_written_name(
     mount.api.files["abc"] = FakeFile("abc", "Old Title", 0, b"", "x.mp4", 1, tags="t1")
     mount.api.folders[5] = FakeFolder(5, "Other", 0)
     fs = await mount.start()
-    assert "Old Title" in await names(fs)
-    await fs.rename(ROOT_INO, "Old Title", ROOT_INO, "New Name.mp4")
+    assert "Old Title.mp4" in await names(fs)  # the default extension
+    await fs.rename(ROOT_INO, "Old Title.mp4", ROOT_INO, "New Name.mp4")
     assert mount.api.files["abc"].title == "New Name" and mount.api.files["abc"].tags == "t1"
     assert "New Name.mp4" in await names(fs)
     await fs.setattr((await fs.lookup(ROOT_INO, "New Name.mp4")).ino, AttrChanges(mtime_ns=MTIME))
@@ -519,7 +524,7 @@ async def test_a_lagging_or_stale_listing_does_not_undo_our_changes(
     assert await names(fs) == {".vipfs": 0, "new.mp4": 2}
     await trio.sleep(3600)  # past the journal's hold: the host's word is final again
     fs.forget_all()
-    assert await names(fs) == {".vipfs": 0, "old": 0}
+    assert await names(fs) == {".vipfs": 0, "old.mp4": 0}
 
 
 async def test_mkdir_after_a_lost_answer_adopts_the_folder_it_made(
