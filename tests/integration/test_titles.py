@@ -9,14 +9,13 @@ shows nothing writing, held, queued or uploading (and `vipfs umount` waits for i
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import Emulator, Mount, sh, vipfs, wait_for
+from tests.integration.conftest import Emulator, Mount, drained, sh, vipfs, wait_for
 
 pytestmark = pytest.mark.fuse
 
@@ -72,18 +71,6 @@ def names_under(root: Path) -> list[str]:
     out = sh("find", root, "-mindepth", "1", "-printf", r"%P\n", timeout=120)
     assert out.returncode == 0, out.stderr
     return sorted(p for p in out.stdout.splitlines() if p.split("/")[0] != ".vipfs")
-
-
-def queue_rows(mount: Path) -> dict[str, list[object]]:
-    report = json.loads((mount / ".vipfs" / "status.json").read_text())
-    return dict(report.get("queue") or {})
-
-
-def drained(mount: Path) -> bool:
-    """Nothing left to send; a failed row fails the test at once (its error in the message)."""
-    queue = queue_rows(mount)
-    assert not queue.get("failed"), queue["failed"]
-    return not any(queue.get(k) for k in ("writing", "held", "queued", "uploading"))
 
 
 def machine(start_mount: StartMount, emu: Emulator, tmp: Path, tag: str, *extra: str) -> Mount:
