@@ -70,7 +70,7 @@ AWKWARD = [
     "trail ",
     "x264 h264 divx.mp4",
     "a x264 b.mkv",
-    '<b>&amp; "quoted" #1</b>.webm',
+    '<b>&amp; "quoted" #1<＼b>.webm',
     'video <4> "one".mp4',
     "Tom & Jerry &lt;3.mp4",
     "warez xvideo.mp4",
@@ -111,6 +111,7 @@ def edited(value: str) -> str:
 @pytest.mark.parametrize("titles", TITLES, ids=IDS)
 @pytest.mark.parametrize("name", AWKWARD)
 def test_awkward_file_names_round_trip_both_ways(titles: Titles, name: str) -> None:
+    assert _valid(name)
     assert titles.file_name(uploaded(titles, name)) == name
     assert titles.file_name(edited(titles.file_title(name))) == name
 
@@ -178,7 +179,7 @@ def test_host_escapes_are_undone_in_a_listed_title() -> None:
 
 def test_the_default_extension_is_left_out_of_the_title() -> None:
     assert Titles().file_title("clip.mp4") == "clip"
-    assert Titles(default_extension="").file_title("clip") == "clip"
+    assert Titles(default_extension=".mkv").file_title("clip.mkv") == "clip"
 
 
 def test_a_name_without_a_video_extension_is_sent_marked() -> None:
