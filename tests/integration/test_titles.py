@@ -58,12 +58,22 @@ FOLDERS = [
     "Tom &amp; Jerry",
     "映画",
 ]
-# (old, new) renames through the first mount, after the uploads: the edit path.
+# (old, new) renames through the first mount, after the uploads: the edit path, for files
+# and folders (one to a single character, one to what real hosts drop).
 RENAMES = [
     ("clip_01.mp4", "clip_01 renamed_v2.mkv"),
     ("UPPER.MP4", "no extension now"),
     ("twice.mp4.mp4", '<now> "quoted" #2.mp4'),
+    ("映画", "c"),
+    ("folder_with_underscores", '<f> "g"'),
 ]
+
+
+def renamed(paths: set[str]) -> set[str]:
+    """`paths` after RENAMES, in order (a folder's rename moves everything under it)."""
+    for old, new in RENAMES:
+        paths = {new + p[len(old) :] if p == old or p.startswith(old + "/") else p for p in paths}
+    return paths
 
 
 def names_under(root: Path) -> list[str]:
@@ -128,12 +138,13 @@ def test_a_second_machine_lists_identical_names(
         moved = sh("mv", first.path / old, first.path / new)
         assert moved.returncode == 0, (old, new, moved.stderr)
     expected = sorted(
-        {n for n in FILES if n not in dict(RENAMES)}
-        | {new for _, new in RENAMES}
-        | set(FOLDERS)
-        | {f"{f}/inside {f}.mp4" for f in FOLDERS}
-        | {"tree"}
-        | {f"tree/{p}" for p in tree}
+        renamed(
+            set(FILES)
+            | set(FOLDERS)
+            | {f"{f}/inside {f}.mp4" for f in FOLDERS}
+            | {"tree"}
+            | {f"tree/{p}" for p in tree}
+        )
     )
     assert names_under(first.path) == expected  # the writer sees what it wrote
     umount(first)
