@@ -201,6 +201,10 @@ def main() -> int:
     print(f"    (a) new: {ops(new.calls)}; baseline: {ops(old.calls) if old else 'n/a'}")
     print(f"    (b) new: {ops(qnew.calls)} in {qnew.seconds:.0f} s; baseline: "
           f"{f'{ops(qold.calls)} in {qold.seconds:.0f} s' if qold else 'n/a'}")  # fmt: skip
+    if old is None or qold is None:
+        print(
+            "    baseline n/a: this build has no --upload-retitle (its default is today's design)"
+        )
     print(
         f"(c) cold ls -l of {listing.entries:,} files right after the mount came up: "
         f"{sum(listing.during.values())} API call(s) ({ops(listing.during)}) in "
