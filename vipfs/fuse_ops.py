@@ -185,7 +185,7 @@ class Operations(pyfuse3.Operations):
     async def mkdir(
         self, parent_inode: int, name: bytes, mode: int, ctx: pyfuse3.RequestContext
     ) -> pyfuse3.EntryAttributes:
-        return self.entry(await self.fs.mkdir(parent_inode, os.fsdecode(name)))
+        return self.entry(await self.fs.mkdir(parent_inode, os.fsdecode(name), mode))
 
     @translated
     async def rmdir(self, parent_inode: int, name: bytes, ctx: pyfuse3.RequestContext) -> None:

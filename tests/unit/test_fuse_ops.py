@@ -147,6 +147,10 @@ class Recording(Filesystem):
     ) -> None:
         self.note("rename", (old_parent, old_name, new_parent, new_name, flags))
 
+    async def mkdir(self, parent_ino: int, name: str, mode: int | None = None) -> Attr:
+        self.note("mkdir", (parent_ino, name, mode))
+        return Attr(9, 0o40000 | (mode or 0), 2, 0, 1, 2, 0)
+
 
 @dataclass
 class Fields:
@@ -173,6 +177,15 @@ async def test_setattr_passes_only_the_fields_asked_for() -> None:
         ("setattr", (5, AttrChanges(mtime_ns=123_456_789), 9)),
         ("setattr", (5, AttrChanges(size=7, mode=0o100644), None)),
     ]
+
+
+async def test_mkdir_hands_on_its_mode() -> None:
+    """mkdir(2)'s mode (the umask applied by the kernel) is the new folder's own."""
+    ops = make(fs_class=Recording)
+    out = await ops.mkdir(1, b"Private", 0o700, CTX)
+    fs = ops.fs
+    assert isinstance(fs, Recording)
+    assert fs.seen == [("mkdir", (1, "Private", 0o700))] and out.st_ino == 9
 
 
 async def test_rename_decodes_names_and_keeps_flags() -> None:

@@ -1,10 +1,11 @@
 """Who may do what in vipfs/, enforced by walking the source (issue 9, "one place for each rule").
 
-- Only the metadata owner (vipfs/vfs/metadata.py) writes the `files` table: the MetaDb methods
-  that write it are found in metadb.py by what their SQL does, so a new writing method is covered
-  the day it is added, and no other module may call (or pass along) any of them. Where the owner
-  offers a method of the same name (`Metadata.finish_upload`), a call counts when its receiver is
-  a name that holds a MetaDb (found from `MetaDb` annotations and the assignments they flow to).
+- Only the metadata owner (vipfs/vfs/metadata.py) writes the `files` and `folders` tables: the
+  MetaDb methods that write them are found in metadb.py by what their SQL does, so a new writing
+  method is covered the day it is added, and no other module may call (or pass along) any of
+  them. Where the owner offers a method of the same name (`Metadata.finish_upload`), a call
+  counts when its receiver is a name that holds a MetaDb (found from `MetaDb` annotations and the
+  assignments they flow to).
 - Only vipfs/vfs/names.py escapes or unescapes titles: nothing else imports `html`'s escape or
   unescape. The emulator is the host, which mangles titles on purpose, so it is exempt.
 """
@@ -25,7 +26,7 @@ NAMES = PACKAGE / "vfs" / "names.py"
 EMULATOR = PACKAGE / "emulator"
 
 _WRITE = r"(?:INSERT(?:\s+OR\s+\w+)?\s+INTO|REPLACE\s+INTO|UPDATE(?:\s+OR\s+\w+)?|DELETE\s+FROM)"
-WRITES_FILES = re.compile(_WRITE + r"\s+files\b", re.IGNORECASE)
+METADATA_TABLES = ("files", "folders")  # per-node metadata: metadata.py is their one writer
 WRITES_ANY_TABLE = re.compile(_WRITE + r"\s+\{\}", re.IGNORECASE)  # f"UPDATE {table} ..."
 
 
@@ -57,12 +58,13 @@ def self_refs(node: ast.AST) -> set[str]:
     }
 
 
-def files_writers(source: str) -> set[str]:
-    """The public methods of the classes in `source` that write the `files` table.
+def files_writers(source: str, table: str = "files") -> set[str]:
+    """The public methods of the classes in `source` that write `table`.
 
     A method writes it when its SQL does (`INSERT ... INTO files`, `UPDATE files`, ...), when it
-    hands the table name "files" to a method whose SQL takes its table as a field (`UPDATE
+    hands the table name ("files") to a method whose SQL takes its table as a field (`UPDATE
     {table}`), or when a method it uses does either."""
+    writes_table = re.compile(_WRITE + rf"\s+{table}\b", re.IGNORECASE)
     methods: dict[str, ast.FunctionDef | ast.AsyncFunctionDef] = {}
     for cls in ast.parse(source).body:
         if isinstance(cls, ast.ClassDef):
@@ -82,10 +84,10 @@ def files_writers(source: str) -> set[str]:
 
     def writes(name: str) -> bool:
         reach = closure(name)
-        if any(WRITES_FILES.search(t) for m in reach for t in texts[m]):
+        if any(writes_table.search(t) for m in reach for t in texts[m]):
             return True
-        names_files = "files" in texts[name]
-        return names_files and any(WRITES_ANY_TABLE.search(t) for m in reach for t in texts[m])
+        names_table = table in texts[name]
+        return names_table and any(WRITES_ANY_TABLE.search(t) for m in reach for t in texts[m])
 
     return {name for name in methods if not name.startswith("_") and writes(name)}
 
@@ -119,12 +121,30 @@ class Db:
     assert files_writers(source) == {"put", "change_file", "finish"}
 
 
-FILES_WRITERS = files_writers(METADB.read_text())
+WRITERS_BY_TABLE = {table: files_writers(METADB.read_text(), table) for table in METADATA_TABLES}
+FILES_WRITERS = set().union(*WRITERS_BY_TABLE.values())
 
 
-def test_metadb_has_files_writers() -> None:
+@pytest.mark.parametrize("table", METADATA_TABLES)
+def test_metadb_has_writers_of_each_metadata_table(table: str) -> None:
     """The rule below is only as good as this list: an empty one would pass anything."""
-    assert FILES_WRITERS, "no MetaDb method writes the files table? the finder is broken"
+    assert WRITERS_BY_TABLE[table], f"no MetaDb method writes {table}? the finder is broken"
+
+
+def test_the_writer_finder_tells_tables_apart() -> None:
+    source = """
+class Db:
+    def _delete(self, table, key, ident):
+        self._conn.execute(f"DELETE FROM {table} WHERE {key} = ?", (ident,))
+    async def delete_file(self, code):
+        return await self._run(self._delete, "files", "code", code)
+    async def put_folder(self, row):
+        self._conn.execute("INSERT OR REPLACE INTO folders (fld_id) VALUES (?)", (row,))
+    async def delete_folder(self, fld_id):
+        return await self._run(self._delete, "folders", "fld_id", fld_id)
+"""
+    assert files_writers(source, "folders") == {"put_folder", "delete_folder"}
+    assert files_writers(source, "files") == {"delete_file"}
 
 
 def last_name(node: ast.expr) -> str | None:
@@ -230,12 +250,12 @@ def test_the_holder_finder_follows_annotations_and_assignments(tmp_path: Path) -
     ids=lambda p: module_name(p),
 )
 def test_only_the_metadata_owner_writes_the_files_table(path: Path) -> None:
-    """One writer of the metadata: every change of a `files` row goes through
+    """One writer of the metadata: every change of a `files` or `folders` row goes through
     vipfs/vfs/metadata.py, so the model's copy and the db cannot drift apart. (The emulator's
     store has methods of the same names on its own database; it never sees vipfs's.)"""
     found = writes_of(path)
     assert not found, (
-        f"{module_name(path)} writes the files table itself ({'; '.join(found)}); "
+        f"{module_name(path)} writes the metadata tables itself ({'; '.join(found)}); "
         f"only {module_name(METADATA_OWNER)} may call MetaDb.{sorted(FILES_WRITERS)}"
     )
 

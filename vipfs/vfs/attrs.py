@@ -54,8 +54,11 @@ class Owner:
     def current(cls, umask: int = 0o022) -> Owner:
         return cls(os.getuid(), os.getgid(), umask)
 
-    def dir_attr(self, ino: int, mtime_ns: int, *, writable: bool = True) -> Attr:
-        perm = (0o755 if writable else 0o555) & ~self.umask
+    def dir_attr(
+        self, ino: int, mtime_ns: int, *, writable: bool = True, mode: int | None = None
+    ) -> Attr:
+        """`mode`: permission bits vipfs recorded (chmod, mkdir); else the default."""
+        perm = mode & 0o7777 if mode is not None else (0o755 if writable else 0o555) & ~self.umask
         return Attr(ino, stat.S_IFDIR | perm, 2, 0, self.uid, self.gid, mtime_ns)
 
     def file_attr(

@@ -160,8 +160,8 @@ class Filesystem:
     def releasedir(self, fh: int) -> None:
         self.tree.releasedir(fh)
 
-    async def mkdir(self, parent_ino: int, name: str) -> Attr:
-        return await self.tree.mkdir(parent_ino, name)
+    async def mkdir(self, parent_ino: int, name: str, mode: int | None = None) -> Attr:
+        return await self.tree.mkdir(parent_ino, name, mode)
 
     async def rmdir(self, parent_ino: int, name: str) -> None:
         await self.tree.rmdir(parent_ino, name)

@@ -1,11 +1,13 @@
-"""The metadata authority: the `files` table of the metadata db, in memory and on disk.
+"""The metadata authority: the `files` and `folders` tables of the metadata db, in memory and
+on disk.
 
 Owns: every write of the `files` table (`MetaDb.put_file`, `update_file`, `delete_file` and
-`finish_upload` are called from here and nowhere else: tests/unit/vfs/test_write_path_rules.py
-reads the source for it), and the in-memory copy that building a listing reads in one
-synchronous step without touching SQLite. Being the one writer, memory and db never disagree,
-and nobody re-reads what another writer wrote.
-Imports: `metadb` only.
+`finish_upload` are called from here and nowhere else: tests/unit/test_layout_rules.py reads
+the source for it) and of the `folders` table (`put_folder`, `delete_folder`), and the
+in-memory copy that building a listing or a `stat` reads in one synchronous step without
+touching SQLite. Being the one writer, memory and db never disagree, and nobody re-reads what
+another writer wrote.
+Imports: `metadb` only (and the clock, for a new folder's time).
 
 A change lands in memory first, synchronously, and the db follows in a worker thread (writes
 keep call order); a finished upload is the exception: it shows only once the db holds it.
@@ -13,10 +15,11 @@ keep call order); a finished upload is the exception: it shows only once the db 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator, Mapping
 from dataclasses import replace
 
-from vipfs.vfs.metadb import FileMeta, MetaDb
+from vipfs.vfs.metadb import FileMeta, FolderMeta, MetaDb
 
 UNKNOWN_SIZE = -1  # a name-only record: vipfs renamed or touched a file it did not upload
 
@@ -27,11 +30,13 @@ class Metadata(Mapping[str, str]):
     def __init__(self, db: MetaDb, rows: list[FileMeta] | None = None) -> None:
         self.db = db
         self._rows = {row.code: row for row in rows or []}
+        self._folders: dict[int, FolderMeta] = {}
         self.version = 0  # counts changes: a view built from a copy can tell it is stale
 
     async def load(self) -> None:
         """Take the db's rows (at the start of a mount, before anything writes)."""
         self._rows = {row.code: row for row in await self.db.files()}
+        self._folders = {row.fld_id: row for row in await self.db.folders()}
         self.version += 1
 
     def __getitem__(self, code: str) -> str:
@@ -76,6 +81,38 @@ class Metadata(Mapping[str, str]):
         await self.db.finish_upload(upload_id, meta)
         self._rows[meta.code] = meta
         self.version += 1
+
+    # -- folders: what chmod/utime/mkdir set; no listing is built from them, so no `version` --
+    def folder(self, fld_id: int) -> FolderMeta | None:
+        return self._folders.get(fld_id)
+
+    async def change_folder(
+        self, fld_id: int, *, mode: int | None = None, mtime_ns: int | None = None
+    ) -> None:
+        """Set a folder's mode and/or mtime (None: leave as it is)."""
+        if mode is None and mtime_ns is None:
+            return
+        row = self._folders.get(fld_id)
+        old = row or FolderMeta(fld_id)
+        new = FolderMeta(
+            fld_id,
+            old.mode if mode is None else mode,
+            old.mtime_ns if mtime_ns is None else mtime_ns,
+        )
+        if new == row:
+            return
+        self._folders[fld_id] = new
+        await self.db.put_folder(new)
+
+    async def folder_made(self, fld_id: int, mode: int | None) -> None:
+        """vipfs created the folder (mkdir): its mode (None: the default) and this time."""
+        kept = None if mode is None else mode & 0o7777
+        await self.change_folder(fld_id, mode=kept, mtime_ns=time.time_ns())
+
+    async def drop_folder(self, fld_id: int) -> None:
+        """The folder is gone (rmdir): what was set on it goes too."""
+        if self._folders.pop(fld_id, None) is not None:
+            await self.db.delete_folder(fld_id)
 
 
 def name_only(code: str, name: str, fld_id: int) -> FileMeta:

@@ -1,7 +1,7 @@
 """The local metadata database: vipfs's authority over what the API cannot keep.
 
 Owns: the SQLite database (schema, WAL, the one connection in a worker thread); what is written to
-the `files` table is `metadata.py`'s.
+the `files` and `folders` tables is `metadata.py`'s.
 Imports: trio, `vipfs.vfs.localdirs` only.
 
 XVS listings carry no byte size and no original filename, and titles are rewritten at upload,
@@ -13,6 +13,11 @@ so everything vipfs knows better than the server lives here, in SQLite in the st
 * `uploads`, the persistent upload queue (one row per spooled file; see `UploadState`).
 * `strays`: upload tokens (and codes, when known) of copies that an abandoned attempt may have
   left on the host (the file was rewritten or deleted meanwhile); removed once cleaned up.
+* `folders`, keyed by fld_id: the mode and mtime chmod/utime (or mkdir) gave a folder, which the
+  host has no place to keep (NULL: never set, the default shows).
+
+A new table or column is a numbered migration (`_MIGRATIONS`); a new database runs the base
+schema and then every migration, so each table is defined once.
 
 The file is opened in WAL mode with `synchronous=FULL`, so a committed change survives kill -9
 and power loss. All access goes through one connection in worker threads, one call at a time
@@ -42,8 +47,6 @@ T = TypeVar("T")
 
 # not a database at all (never "disk full" or "locked"): set aside, start anew
 _UNREADABLE = frozenset({sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB})
-
-SCHEMA_VERSION = 1
 
 _SCHEMA = """
 CREATE TABLE files (
@@ -83,7 +86,19 @@ CREATE TABLE strays (
     code      TEXT,
     name      TEXT NOT NULL
 );
-"""
+"""  # version 1: the base every database starts from; later versions are _MIGRATIONS
+
+# version → the change that takes a database from the version before to it
+_MIGRATIONS: dict[int, str] = {
+    2: """
+CREATE TABLE folders (
+    fld_id    INTEGER PRIMARY KEY,
+    mode      INTEGER,
+    mtime_ns  INTEGER
+);
+""",
+}
+SCHEMA_VERSION = max(_MIGRATIONS)
 
 
 class UploadState(StrEnum):
@@ -113,6 +128,15 @@ class FileMeta:
     sha256: str | None = None
     tags: str | None = None  # None: unknown (fetch with file/info before an edit)
     descr: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FolderMeta:
+    """What chmod/utime set on a folder (the host keeps neither); None: never set."""
+
+    fld_id: int
+    mode: int | None = None  # permission bits only
+    mtime_ns: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -259,6 +283,29 @@ class MetaDb:
     async def files(self, fld_id: int | None = None) -> list[FileMeta]:
         """Every known file, or those of one folder."""
         return await self._run(self._files, fld_id)
+
+    # -- folders -----------------------------------------------------------------------------
+    def _put_folder(self, meta: FolderMeta) -> None:
+        with self._conn:
+            self._conn.execute(
+                "INSERT OR REPLACE INTO folders (fld_id, mode, mtime_ns) VALUES (?, ?, ?)",
+                (meta.fld_id, meta.mode, meta.mtime_ns),
+            )
+
+    async def put_folder(self, meta: FolderMeta) -> None:
+        """Insert or replace the row for `meta.fld_id`."""
+        await self._run(self._put_folder, meta)
+
+    async def delete_folder(self, fld_id: int) -> bool:
+        return await self._run(self._delete, "folders", "fld_id", fld_id)
+
+    def _folders(self) -> list[FolderMeta]:
+        rows = self._conn.execute("SELECT fld_id, mode, mtime_ns FROM folders ORDER BY fld_id")
+        return [FolderMeta(r["fld_id"], r["mode"], r["mtime_ns"]) for r in rows]
+
+    async def folders(self) -> list[FolderMeta]:
+        """Every folder vipfs keeps attributes of."""
+        return await self._run(self._folders)
 
     # -- uploads -----------------------------------------------------------------------------
     def _add_upload(self, upload: Upload) -> Upload:
@@ -409,19 +456,31 @@ def _set_aside(path: Path) -> Path:
     return aside
 
 
+def _migrate(conn: sqlite3.Connection, path: Path) -> None:
+    """Bring the schema to SCHEMA_VERSION, one version per transaction (a crash between two
+    leaves a database of the earlier version, which the next open carries on from)."""
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    if version > SCHEMA_VERSION:
+        raise RuntimeError(
+            f"{path} has schema version {version}; this vipfs knows up to {SCHEMA_VERSION}"
+        )
+    fresh = version == 0
+    if fresh:
+        conn.executescript(f"BEGIN; {_SCHEMA} PRAGMA user_version = 1; COMMIT;")
+        version = 1
+    for target in range(version + 1, SCHEMA_VERSION + 1):
+        conn.executescript(f"BEGIN; {_MIGRATIONS[target]} PRAGMA user_version = {target}; COMMIT;")
+        if not fresh:
+            log.info("%s: schema migrated to version %d", path, target)
+
+
 def _open(path: Path) -> sqlite3.Connection:
     conn = sqlite3.connect(path, check_same_thread=False, isolation_level="DEFERRED")
     conn.row_factory = sqlite3.Row
     try:
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = FULL")
-        version = conn.execute("PRAGMA user_version").fetchone()[0]
-        if version == 0:
-            conn.executescript(f"BEGIN; {_SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;")
-        elif version > SCHEMA_VERSION:
-            raise RuntimeError(
-                f"{path} has schema version {version}; this vipfs knows up to {SCHEMA_VERSION}"
-            )
+        _migrate(conn, path)
     except BaseException:
         conn.close()
         raise

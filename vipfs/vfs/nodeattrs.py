@@ -4,6 +4,11 @@ Owns: the size, mtime and mode rules of folders, host files, queued files and `/
 Imports: `vipfs.api.records`, `vipfs.vfs` attrs, inodes, metadata (UNKNOWN_SIZE), and the
 model (type only).
 
+A folder's mode and mtime are what chmod/utime (or mkdir) recorded in the metadata, else the
+defaults (the mount's time, 0755 under the umask): the host keeps neither. Entries made or
+removed in a folder leave its mtime alone: changes made on the website or from another machine
+could not move it, so a bump for ours alone would look like a change time it cannot be (and
+rsync -a sets folder times after writing into them anyway).
 A host file's size and mtime come from the metadata vipfs keeps where it knows them (it
 uploaded the file, or chmod/utime were called), else the read cache's size and the listing's
 upload time; a queued file's from its open writers, else its queue row.
@@ -25,8 +30,8 @@ if TYPE_CHECKING:
 def attr_of(m: Model, node: Node) -> Attr:
     owner = m.options.owner
     match node.key:
-        case FolderKey():
-            return owner.dir_attr(node.ino, m.mount_time_ns)
+        case FolderKey(fld_id):
+            return _folder_attr(m, node, fld_id)
         case VirtualKey() if node.key == VIRTUAL_DIR_KEY:
             return owner.dir_attr(node.ino, m.mount_time_ns, writable=False)
         case VirtualKey(name):
@@ -36,6 +41,15 @@ def attr_of(m: Model, node: Node) -> Attr:
             return _queued_attr(m, node, upload_id)
         case FileKey(code):
             return _file_attr(m, node, code)
+
+
+def _folder_attr(m: Model, node: Node, fld_id: int) -> Attr:
+    writes = m.remote.writes
+    meta = writes.metadata.folder(fld_id) if writes is not None else None
+    if meta is None:
+        return m.options.owner.dir_attr(node.ino, m.mount_time_ns)
+    mtime_ns = m.mount_time_ns if meta.mtime_ns is None else meta.mtime_ns
+    return m.options.owner.dir_attr(node.ino, mtime_ns, mode=meta.mode)
 
 
 def _file_attr(m: Model, node: Node, code: str) -> Attr:

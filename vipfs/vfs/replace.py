@@ -1,9 +1,10 @@
 """setattr, and replacing a file: truncate or O_TRUNC of an uploaded file makes a new upload
 that takes the file's place (and inode); the old copy goes once the new one is on the host.
 
-Owns: setattr of every node kind (size, mode, mtime), the in-place rule (an uploaded file is
-replaced whole, never changed in place), and the inode's move between a file code and a new
-queue row.  Imports: `vipfs.vfs` dto, errors, inodes, listing, metadb (states), model, writing.
+Owns: setattr of every node kind (size, mode, mtime; a folder's mode and mtime go to the
+metadata), the in-place rule (an uploaded file is replaced whole, never changed in place), and
+the inode's move between a file code and a new queue row.
+Imports: `vipfs.vfs` dto, errors, inodes, listing, metadb (states), model, writing.
 """
 
 from __future__ import annotations
@@ -37,10 +38,13 @@ class Replace:
         m = self.m
         if isinstance(node.key, VirtualKey):
             raise VfsError(errno.EROFS, f"{VIRTUAL_DIR} is read-only")
-        if isinstance(node.key, FolderKey) or m.remote.writes is None:
-            if m.remote.writes is None and changes.size is not None:
+        if m.remote.writes is None:
+            if changes.size is not None:
                 m.remote.writer()  # EROFS
-            return m.attr(node)  # folders keep no mode or mtime: accept, like chmod on FAT
+            return m.attr(node)  # nowhere to keep a mode or mtime: accept, like chmod on FAT
+        if isinstance(node.key, FolderKey):
+            await self._setattr_folder(node.key.fld_id, changes)
+            return m.attr(node)
         if isinstance(node.key, FileKey) and changes.size is not None:
             await self._truncate_uploaded(node, node.key.code, changes.size, handle)
         match node.key:
@@ -134,6 +138,15 @@ class Replace:
             if live is not None:
                 live.mtime_ns, live.dirty = changes.mtime_ns, False
             await w.queue.set_times(upload_id, changes.mtime_ns)
+
+    async def _setattr_folder(self, fld_id: int, changes: AttrChanges) -> None:
+        """chmod and utime of a folder are kept in the metadata by fld_id (the host keeps
+        neither, and a rename keeps the fld_id), so `rsync -a` finds what it set, remount or
+        not. A folder's size cannot be set: the kernel answers truncate with EISDIR."""
+        mode = None if changes.mode is None else changes.mode & 0o7777
+        await self.m.remote.writer().metadata.change_folder(
+            fld_id, mode=mode, mtime_ns=changes.mtime_ns
+        )
 
     async def _setattr_uploaded(self, node: Node, code: str, changes: AttrChanges) -> None:
         """chmod and utime of an uploaded file change only the local record (the host keeps

@@ -156,7 +156,9 @@ class Tree:
         self._dirs.pop(fh, None)
 
     # -- changes -------------------------------------------------------------------------------
-    async def mkdir(self, parent_ino: int, name: str) -> Attr:
+    async def mkdir(self, parent_ino: int, name: str, mode: int | None = None) -> Attr:
+        """`mode`: mkdir(2)'s (the umask applied), kept with the creation time as the folder's
+        own attributes; None keeps the defaults."""
         m = self.m
         parent, parent_fld = m.dir_for_change(parent_ino, name)
         w = m.remote.writer()
@@ -172,6 +174,7 @@ class Tree:
         node = m.inodes.node(FolderKey(fld_id), name=name, parent=parent.ino)
         node.entry = folder
         m.inodes.remember(node.ino)
+        await w.metadata.folder_made(fld_id, mode)
         return m.attr(node)
 
     async def rmdir(self, parent_ino: int, name: str) -> None:
@@ -191,6 +194,7 @@ class Tree:
         m.remote.listings.invalidate(fld_id)
         if isinstance(child.entry, Folder):
             self.trashed(removed, folder=child.entry)
+        await w.metadata.drop_folder(fld_id)
 
     async def unlink(self, parent_ino: int, name: str) -> None:
         _, parent_fld = self.m.dir_for_change(parent_ino, name)
@@ -241,6 +245,8 @@ class Tree:
         w = self.m.remote.writer()
         if isinstance(gone.key, FileKey):
             await w.metadata.drop(gone.key.code)
+        elif isinstance(gone.key, FolderKey):  # an empty folder a rename replaced
+            await w.metadata.drop_folder(gone.key.fld_id)
         elif gone.replaced:  # it overwrote an uploaded file: that goes too
             await self.drop_replaced(gone.replaced, name)
 

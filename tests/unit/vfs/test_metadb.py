@@ -13,7 +13,16 @@ from pathlib import Path
 import pytest
 import trio
 
-from vipfs.vfs.metadb import SCHEMA_VERSION, FileMeta, MetaDb, Stray, Upload, UploadState
+from vipfs.vfs import metadb
+from vipfs.vfs.metadb import (
+    SCHEMA_VERSION,
+    FileMeta,
+    FolderMeta,
+    MetaDb,
+    Stray,
+    Upload,
+    UploadState,
+)
 
 
 @pytest.fixture
@@ -141,6 +150,50 @@ async def test_committed_changes_survive_kill_9(tmp_path: Path) -> None:
         assert await db.get_file("abcdefghijkl") == want
     finally:
         await db.close()
+
+
+async def test_folders_round_trip_and_delete(db: MetaDb) -> None:
+    await db.put_folder(FolderMeta(12, 0o750, 1_700_000_000_123_456_789))
+    await db.put_folder(FolderMeta(0, None, 5))  # the root; a mode never set stays unset
+    await db.put_folder(FolderMeta(12, 0o700, 1_700_000_000_123_456_789))
+    assert await db.folders() == [
+        FolderMeta(0, None, 5),
+        FolderMeta(12, 0o700, 1_700_000_000_123_456_789),
+    ]
+    assert await db.delete_folder(12)
+    assert not await db.delete_folder(12)
+    assert await db.folders() == [FolderMeta(0, None, 5)]
+
+
+async def test_a_version_1_database_is_migrated_and_keeps_its_rows(tmp_path: Path) -> None:
+    """A state directory from before the folders table: opened, it gains the table and keeps
+    every file; a second open changes nothing."""
+    path = tmp_path / "meta.db"
+    raw = sqlite3.connect(path)
+    raw.executescript(f"BEGIN; {metadb._SCHEMA} PRAGMA user_version = 1; COMMIT;")
+    raw.execute(
+        "INSERT INTO files (code, name, fld_id, size, mtime_ns, mode) "
+        "VALUES ('abcdefghijkl', 'f.mp4', 0, 5, 6, 384)"
+    )
+    raw.commit()
+    raw.close()
+    kept = FileMeta("abcdefghijkl", "f.mp4", 0, 5, 6, 0o600)
+    db = await MetaDb.open(path)
+    try:
+        assert await db.get_file("abcdefghijkl") == kept
+        assert await db.folders() == []
+        await db.put_folder(FolderMeta(3, 0o755, 9))
+    finally:
+        await db.close()
+    db = await MetaDb.open(path)  # already at the current version: nothing runs again
+    try:
+        assert await db.get_file("abcdefghijkl") == kept
+        assert await db.folders() == [FolderMeta(3, 0o755, 9)]
+    finally:
+        await db.close()
+    raw = sqlite3.connect(path)
+    assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+    raw.close()
 
 
 async def test_strays_round_trip(db: MetaDb) -> None:
