@@ -224,3 +224,25 @@ def test_one_character_folders_take_an_rsync_tree(
     assert {"a", "b", "1", "z", "a/1"} <= padded, sorted(emulator.folders())
     second = machine(start_mount, emulator, tmp_path, "two")
     assert names_under(second.path) == sorted({"z", *tree})
+
+
+def test_the_emulator_drops_markup_edits_like_real_hosts(emulator: Emulator) -> None:
+    """The oracle of the rename test: with `edit_drops_markup`, `file/edit` and `folder/edit`
+    answer "true" to a value holding `<`, `>` or `"` and keep the old one; other values go
+    through (escaped as usual)."""
+    made = emulator.seed(
+        {"folders": [{"name": "old folder", "ref": "f"}], "files": [{"title": "old title"}]}
+    )
+    (code,) = made["files"]
+    fld_id = made["folders"]["f"]
+    emulator.switch(edit_drops_markup=True)
+    for value in ("a <b>", 'say "hi"', "x > y"):
+        assert emulator.api("file/edit", file_code=code, file_title=value) == "true"
+        assert emulator.api("folder/edit", fld_id=fld_id, name=value) == "true"
+    assert [f["title"] for f in emulator.live_files()] == ["old title"]
+    assert "old folder" in emulator.folders()
+    assert emulator.api("file/edit", file_code=code, file_title="new (1)") == "true"
+    assert [f["title"] for f in emulator.live_files()] == ["new &#40;1&#41;"]
+    emulator.switch(edit_drops_markup=False)
+    assert emulator.api("file/edit", file_code=code, file_title="a <b>") == "true"
+    assert [f["title"] for f in emulator.live_files()] == ["a &lt;b&gt;"]
