@@ -14,12 +14,14 @@ leading/trailing spaces (also the Unicode ones `str.strip` eats), ` x264 `-like 
 
 from __future__ import annotations
 
+import argparse
 import unicodedata
 
 import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
+from vipfs import config, mount
 from vipfs.emulator.mangle import secure_str, upload_title
 from vipfs.vfs import names as names_module
 from vipfs.vfs.names import NAME_MAX, Titles
@@ -227,3 +229,18 @@ def test_a_name_with_a_control_character_cannot_be_sent(ch: str) -> None:
         titles.file_title(f"bad{ch}name.mp4")
     with pytest.raises(unsendable):
         titles.folder_title(f"bad{ch}folder")
+
+
+def _mount_titles(*argv: str) -> Titles:
+    """`Options.titles` as `vipfs mount ARGV /mnt` would set it."""
+    parser = argparse.ArgumentParser()
+    mount.configure(parser)
+    args = parser.parse_args([*argv, "/mnt"])
+    config.apply(args, config.Remote("default", {}))
+    return mount.mount_config(args, "45tzu7ub0wtftr6df").options.titles
+
+
+def test_the_default_extension_is_a_mount_option() -> None:
+    assert _mount_titles().default_extension == ".mp4"
+    assert _mount_titles("--default-extension", "").default_extension == ""
+    assert _mount_titles("--default-extension", ".mkv").default_extension == ".mkv"
