@@ -248,7 +248,7 @@ def test_uploads_in_steady_state_cost_at_most_a_tenth_of_a_call_each(
     assert shown == sorted(p.name for p in src.iterdir())
 
 
-def test_after_sighup_the_root_answers_before_the_uploads(
+def test_after_sighup_the_root_answers_while_uploads_wait(
     recorder: tuple[Emulator, Recorder], start_mount: StartMount, tmp_path: Path
 ) -> None:
     """Issue 10 item 5: SIGHUP forgets every listing while 20 uploads wait for a 5-a-minute
