@@ -265,3 +265,13 @@ def wait_for(what: str, check: Callable[[], object], timeout: float = 60) -> Any
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
         time.sleep(0.1)
+
+
+# -- issue 10 (helper T): the queue as status.json shows it ------------------------------------
+def drained(mount: Path) -> bool:
+    """Whether the mount has nothing left to send, from its `/.vipfs/status.json` (no API
+    call); a failed row fails the test at once, its error in the message."""
+    report = json.loads((mount / ".vipfs" / "status.json").read_text())
+    queue = report.get("queue") or {}
+    assert not queue.get("failed"), queue["failed"]
+    return not any(queue.get(k) for k in ("writing", "held", "queued", "uploading"))
