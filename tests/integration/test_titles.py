@@ -227,9 +227,9 @@ def test_one_character_folders_take_an_rsync_tree(
 
 
 def test_the_emulator_drops_markup_edits_like_real_hosts(emulator: Emulator) -> None:
-    """The oracle of the rename test: with `edit_drops_markup`, `file/edit` and `folder/edit`
-    answer "true" to a value holding `<`, `>` or `"` and keep the old one; other values go
-    through (escaped as usual)."""
+    """The oracle of the rename test: with `edit_drops_markup`, `file/edit` answers "true" to
+    a value holding `<`, `>` or `"` and keeps the old one, and `folder/edit` refuses it as an
+    invalid name (the skipped value is shorter than 2); other values go through (escaped)."""
     made = emulator.seed(
         {"folders": [{"name": "old folder", "ref": "f"}], "files": [{"title": "old title"}]}
     )
@@ -238,7 +238,8 @@ def test_the_emulator_drops_markup_edits_like_real_hosts(emulator: Emulator) -> 
     emulator.switch(edit_drops_markup=True)
     for value in ("a <b>", 'say "hi"', "x > y"):
         assert emulator.api("file/edit", file_code=code, file_title=value) == "true"
-        assert emulator.api("folder/edit", fld_id=fld_id, name=value) == "true"
+        with pytest.raises(AssertionError, match="Invalid folder name"):
+            emulator.api("folder/edit", fld_id=fld_id, name=value)
     assert [f["title"] for f in emulator.live_files()] == ["old title"]
     assert "old folder" in emulator.folders()
     assert emulator.api("file/edit", file_code=code, file_title="new (1)") == "true"

@@ -14,11 +14,11 @@ import logging
 
 from vipfs.api.errors import UnsupportedError
 from vipfs.api.records import CloneResult
-from vipfs.vfs.errors import VfsError
+from vipfs.vfs.errors import VfsError, title_for
 from vipfs.vfs.inodes import Node
 from vipfs.vfs.metadata import name_only
 from vipfs.vfs.model import Model
-from vipfs.vfs.tree import synthetic, title_for
+from vipfs.vfs.tree import synthetic
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,8 @@
 """The one error the filesystem model raises, and the one way an API failure becomes it.
 
 Owns: `VfsError` (an errno plus the reason a user should read), `from_api` (THE API-error →
-errno mapping) and `bounded` (THE time budget of an interactive call). Imports: vipfs.api.errors.
+errno mapping), `title_for` (a name no title can carry is EINVAL) and `bounded` (THE time
+budget of an interactive call). Imports: vipfs.api.errors, vipfs.vfs.names (`UnsendableName`).
 
 fuse_ops turns VfsError into FUSEError(errno) in one decorator; `why` goes to the log once, so a
 refused operation always leaves a line that says what happened and what to do instead. Every
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 import errno as _errno
 import os
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 import trio
@@ -25,6 +26,7 @@ from vipfs.api.errors import (
     RequestRejectedError,
     UnsupportedError,
 )
+from vipfs.vfs.names import UnsendableName
 
 T = TypeVar("T")
 
@@ -66,3 +68,12 @@ async def bounded(call: Awaitable[T], budget: float, what: str) -> T:
         raise no_answer(what, budget) from None
     except ApiError as exc:
         raise from_api(exc, what) from None
+
+
+def title_for(make: Callable[[str], str], name: str) -> str:
+    """The title `make` (a `Titles` method) gives `name`; EINVAL, before anything is written or
+    sent, for a name no title can carry (control characters)."""
+    try:
+        return make(name)
+    except UnsendableName as exc:
+        raise VfsError(_errno.EINVAL, str(exc)) from None

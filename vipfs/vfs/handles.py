@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from vipfs.api.errors import ApiError
 from vipfs.vfs.attrs import Attr
 from vipfs.vfs.dto import Opened
-from vipfs.vfs.errors import VfsError, from_api
+from vipfs.vfs.errors import VfsError, from_api, title_for
 from vipfs.vfs.inodes import FileKey, FolderKey, Node, QueuedKey, VirtualKey
 from vipfs.vfs.listing import VIRTUAL_DIR
 from vipfs.vfs.metadb import UploadState
@@ -112,6 +112,7 @@ class Handles:
             opened = await self.open_for_write(node, flags)
             m.inodes.remember(node.ino)
             return opened, m.attr(node)
+        title_for(m.options.titles.file_title, name)  # EINVAL now, not a failed upload later
         row = await w.enqueue(name, parent_fld, mode & 0o7777 or 0o644)
         node = m.inodes.node(QueuedKey(row.id), name=name, parent=parent.ino)
         m.inodes.remember(node.ino)

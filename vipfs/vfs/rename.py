@@ -17,12 +17,12 @@ import dataclasses
 import errno
 
 from vipfs.api.records import FileEntry, Folder
-from vipfs.vfs.errors import VfsError
+from vipfs.vfs.errors import VfsError, title_for
 from vipfs.vfs.inodes import ROOT_INO, FileKey, FolderKey, Node, NodeKey, QueuedKey
 from vipfs.vfs.metadata import name_only
 from vipfs.vfs.model import Model
 from vipfs.vfs.names import as_listed
-from vipfs.vfs.tree import Gone, Tree, synthetic, title_for
+from vipfs.vfs.tree import Gone, Tree, synthetic
 
 RENAME_NOREPLACE = 1
 RENAME_EXCHANGE = 2
@@ -105,6 +105,7 @@ class Rename:
             case QueuedKey(upload_id):
                 if w.queue.get(upload_id) is None:
                     raise VfsError(errno.ENOENT, f"{node.name} was removed meanwhile")
+                title_for(self.m.options.titles.file_title, name)  # EINVAL before the move
                 await w.queue.rename(upload_id, name, dst_fld)
                 if isinstance(node.key, FileKey):  # it finished meanwhile, maybe under the
                     meta = w.metadata.meta(node.key.code)  # old name: rename the file now

@@ -14,13 +14,13 @@ import dataclasses
 import errno
 import itertools
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from vipfs.api.records import FileEntry, Folder, FolderListing
 from vipfs.vfs.attrs import Attr
 from vipfs.vfs.dto import DirEntry
-from vipfs.vfs.errors import VfsError
+from vipfs.vfs.errors import VfsError, title_for
 from vipfs.vfs.inodes import (
     ROOT_INO,
     VIRTUAL_DIR_KEY,
@@ -55,14 +55,6 @@ class Gone:
     entry: Record
     removed: Removed | None = None  # None: a queued file, discarded locally
     replaced: str | None = None  # the uploaded file a discarded queued file overwrote
-
-
-def title_for(make: Callable[[str], str], name: str) -> str:
-    """The title `make` (a `Titles` method) gives `name`; EINVAL for a name no title carries."""
-    try:
-        return make(name)
-    except UnsendableName as exc:
-        raise VfsError(errno.EINVAL, str(exc)) from None
 
 
 def synthetic(code: str, name: str, fld_id: int, titles: Titles) -> FileEntry:

@@ -88,3 +88,17 @@ async def test_a_name_with_control_characters_is_refused(
         await fs.mkdir(ROOT_INO, "tab\there")
     assert err.value.errno == errno.EINVAL
     assert mount.api.count("file_edit") == 0 and mount.api.count("folder_create") == 0
+
+
+async def test_a_new_file_with_control_characters_is_refused_before_anything_is_queued(
+    mount: Mount, virtual_clock: MockClock
+) -> None:
+    fs = await mount.start()
+    await write_file(fs, "queued.mp4", b"x" * 10)
+    with pytest.raises(VfsError) as err:
+        await fs.create(ROOT_INO, "bell\x07.mp4", 0o644)
+    assert err.value.errno == errno.EINVAL  # at create, not as a failed upload later
+    with pytest.raises(VfsError) as err:  # a queued file cannot take such a name either
+        await fs.rename(ROOT_INO, "queued.mp4", ROOT_INO, "two\nlines.mp4")
+    assert err.value.errno == errno.EINVAL
+    assert set(await names(fs)) == {".vipfs", "queued.mp4"}
