@@ -483,22 +483,29 @@ async def _signals(fs: Filesystem, config: MountConfig) -> None:
                     nursery.start_soon(_drain_then_stop, fs, config)
 
 
-async def _drain_then_stop(fs: Filesystem, config: MountConfig) -> None:
-    """Unmount once the queue is empty (or the unmount timeout ran out), with progress."""
+def progress_reporter(foreground: bool) -> Callable[[dict[str, object]], None]:
+    """Each new progress line once: on the terminal under -f (where the log, on the same
+    stderr, would repeat it), else in the log."""
     shown = ""
 
     def progress(status: dict[str, object]) -> None:
         nonlocal shown
         line = status_text.progress_line(status)
         if line != shown:
-            log.log(logging.INFO if shown else logging.WARNING, "%s", line)
-            shown = line
-            if config.foreground:
+            if foreground:
                 print(f"vipfs: {line}", file=sys.stderr, flush=True)
+            else:
+                log.log(logging.INFO if shown else logging.WARNING, "%s", line)
+            shown = line
 
+    return progress
+
+
+async def _drain_then_stop(fs: Filesystem, config: MountConfig) -> None:
+    """Unmount once the queue is empty (or the unmount timeout ran out), with progress."""
     timeout = config.unmount_timeout if config.unmount_timeout is not None else math.inf
     with trio.move_on_after(timeout) as waited:
-        await fs.wait_uploads(progress)
+        await fs.wait_uploads(progress_reporter(config.foreground))
     if waited.cancelled_caught:
         log.warning("unmount timeout: pending uploads resume at the next mount")
     pyfuse3.terminate()

@@ -1,12 +1,14 @@
 """`vipfs status [MOUNTPOINT]`: what the upload queue of a mount is doing, readably.
 
-Owns: the `vipfs status` command: finding vipfs mounts and printing their queues; and the
-one-line queue summary `vipfs umount` and the mount print while draining (`progress_line`).
+Owns: the `vipfs status` command: finding this user's vipfs mounts and printing their queues
+(`--watch` redraws); the one-line queue summary `vipfs umount` and the mount print while
+draining (`progress_line`); and the human sizes both show (`human_size`).
 Imports: the standard library only (it reads the mount's `status.json`).
 
 The mount publishes its state in `/.vipfs/status.json` (served from memory, never waiting on
 the network), so this command needs no key and no API call: it reads that file. Without a
-mountpoint it reports every vipfs mount listed in /proc/mounts.
+mountpoint it prints one summary line for each vipfs mount of this user in /proc/mounts (the
+kernel's `user_id=` option): another user's queue is neither ours to read nor to scroll past.
 """
 
 from __future__ import annotations
@@ -14,22 +16,46 @@ from __future__ import annotations
 import argparse
 import errno
 import json
+import os
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
 STATUS_FILE = Path(".vipfs") / "status.json"
+WATCH_EVERY = 2.0  # seconds between two redraws of `--watch`
+CLEAR = "\033[H\033[J"  # cursor home, erase below: a redraw in place on a terminal
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("mountpoint", nargs="?", help="a vipfs mount (default: every one)")
+    parser.add_argument(
+        "mountpoint", nargs="?", help="a vipfs mount (default: one line for each of yours)"
+    )
     parser.add_argument("--json", action="store_true", help="print the raw status.json")
+    parser.add_argument(
+        "-w", "--watch", action="store_true", help=f"redraw every {WATCH_EVERY:g} s until Ctrl-C"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
+    if not getattr(args, "watch", False):
+        return show(args)
+    try:
+        while True:
+            if sys.stdout.isatty():
+                print(CLEAR, end="")
+            print(time.strftime("%H:%M:%S"), "(Ctrl-C ends)", flush=True)
+            show(args)
+            time.sleep(WATCH_EVERY)  # a refresh interval, not synchronisation
+    except KeyboardInterrupt:
+        return 0
+
+
+def show(args: argparse.Namespace) -> int:
+    """Print once: the whole queue of the mount named, or one summary line per own mount."""
     mounts = [Path(args.mountpoint)] if args.mountpoint else vipfs_mounts()
     if not mounts:
-        print("vipfs: no vipfs mount found", file=sys.stderr)
+        print("vipfs: no vipfs mount of yours found", file=sys.stderr)
         return 1
     code = 0
     for mount in mounts:
@@ -56,26 +82,54 @@ def run(args: argparse.Namespace) -> int:
             continue
         if args.json:
             print(json.dumps(status, indent=2, ensure_ascii=False))
-        else:
+        elif args.mountpoint:
             print(render(mount, status))
+        else:
+            print(render(mount, status).splitlines()[0])
     return code
 
 
-def vipfs_mounts() -> list[Path]:
-    try:
-        lines = Path("/proc/mounts").read_text().splitlines()
-    except OSError:
-        return []
+def vipfs_mounts(table: str | None = None, uid: int | None = None) -> list[Path]:
+    """The vipfs mounts of user `uid` (default: ours) in `table` (default: /proc/mounts)."""
+    if table is None:
+        try:
+            table = Path("/proc/mounts").read_text()
+        except OSError:
+            return []
+    owner = f"user_id={os.getuid() if uid is None else uid}"
     found = []
-    for line in lines:
+    for line in table.splitlines():
         fields = line.split()
-        if len(fields) >= 3 and fields[2] == "fuse.vipfs":
-            found.append(Path(fields[1].replace("\\040", " ")))
+        if len(fields) >= 4 and fields[2] == "fuse.vipfs" and owner in fields[3].split(","):
+            found.append(Path(_unescape(fields[1])))
     return found
 
 
-def _mb(count: object) -> str:
-    return f"{int(str(count or 0)) / 1e6:.1f} MB"
+def _unescape(field: str) -> str:
+    """/proc/mounts writes space, tab, newline and backslash as octal escapes."""
+    for code, char in (("\\040", " "), ("\\011", "\t"), ("\\012", "\n"), ("\\134", "\\")):
+        field = field.replace(code, char)
+    return field
+
+
+def human_size(count: object) -> str:
+    """Bytes as people read them: `512 B`, `2.3 KB`, `4.0 MB`, `1.2 GB` (powers of 1000)."""
+    size = float(int(str(count or 0)))
+    if size < 1000:
+        return f"{size:.0f} B"
+    for unit in ("KB", "MB", "GB"):
+        size /= 1000
+        if size < 1000 or unit == "GB":
+            break
+    return f"{size:.1f} {unit}"
+
+
+def _where(row: dict[str, Any]) -> str:
+    """A row's path in the mount; a folder the mount no longer knows is named by its id."""
+    folder = row.get("dir")
+    if folder is None and row.get("fld_id"):
+        return f"{row['name']} (in folder {row['fld_id']})"
+    return f"{folder}/{row['name']}" if folder else str(row["name"])
 
 
 def render(mount: Path, status: dict[str, Any]) -> str:
@@ -88,19 +142,20 @@ def render(mount: Path, status: dict[str, Any]) -> str:
         counts += f", {len(queue['incomplete'])} incomplete"
     lines = [f"{mount}: {counts}"]
     for row in queue.get("uploading") or []:
-        lines.append(f"  uploading  {row['name']}  {_mb(row.get('sent'))} of {_mb(row['size'])}")
+        sent, size = human_size(row.get("sent")), human_size(row["size"])
+        lines.append(f"  uploading  {_where(row)}  {sent} of {size}")
     for row in queue.get("queued") or []:
         tries = row.get("attempts")
         extra = f"  (retrying: {row['error']}; {tries} attempt(s) failed)" if tries else ""
-        lines.append(f"  queued     {row['name']}  {_mb(row['size'])}{extra}")
+        lines.append(f"  queued     {_where(row)}  {human_size(row['size'])}{extra}")
     for row in queue.get("held") or []:
-        lines.append(f"  held       {row['name']}  (temp name: waits for a rename)")
+        lines.append(f"  held       {_where(row)}  (temp name: waits for a rename)")
     for row in queue.get("writing") or []:
-        lines.append(f"  writing    {row['name']}")
+        lines.append(f"  writing    {_where(row)}")
     for row in queue.get("failed") or []:
-        lines.append(f"  failed     {row['name']}: {row['error']}  (data kept)")
+        lines.append(f"  failed     {_where(row)}: {row['error']}  (data kept)")
     for row in queue.get("incomplete") or []:
-        lines.append(f"  incomplete {row['name']}: {row['error']}  (data kept; not uploaded)")
+        lines.append(f"  incomplete {_where(row)}: {row['error']}  (data kept; not uploaded)")
     lost = status.get("lost_found")
     if isinstance(lost, dict) and lost.get("files"):
         lines.append(
@@ -132,7 +187,7 @@ def progress_line(status: dict[str, object]) -> str:
     failed = len(rows("failed"))
     parts = [f"{len(queued)} queued", f"{len(uploading)} uploading"]
     if total:
-        parts.append(f"{sent / 1e6:.1f}/{total / 1e6:.1f} MB sent")
+        parts.append(f"{human_size(sent)} of {human_size(total)} sent")
     if failed:
         parts.append(f"{failed} failed (kept; see vipfs status)")
     return "uploads: " + ", ".join(parts)

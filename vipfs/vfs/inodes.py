@@ -107,6 +107,18 @@ class InodeTable:
             node.name, node.parent = name, parent
         return node
 
+    def folder_path(self, fld_id: int) -> str | None:
+        """Where a folder was last seen, as "A/B" from the root ("" for the root itself), or
+        None once the kernel forgot a node on the way: `vipfs status` names folders by it."""
+        parts: list[str] = []
+        node = self._by_key.get(FolderKey(fld_id))
+        while node is not None and node.ino != ROOT_INO:
+            if len(parts) > len(self._by_ino):  # a cycle cannot be a path
+                return None
+            parts.append(node.name)
+            node = self._by_ino.get(node.parent)
+        return None if node is None else "/".join(reversed(parts))
+
     def rekey(self, ino: int, key: NodeKey) -> None:
         """The inode now stands for `key` (an upload became a file code, or the reverse)."""
         node = self._by_ino[ino]

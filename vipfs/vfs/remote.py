@@ -34,7 +34,7 @@ from vipfs.vfs.metadb import Upload, error_errno
 from vipfs.vfs.namespace import Namespace
 from vipfs.vfs.quota import Quota
 from vipfs.vfs.spool import Spool
-from vipfs.vfs.upload_status import QueueStatus
+from vipfs.vfs.upload_status import FolderPath, QueueStatus
 from vipfs.vfs.uploads import UploadQueue
 from vipfs.vfs.virtual import Virtual
 from vipfs.vfs.writing import Live
@@ -53,6 +53,7 @@ class Writes:
     metadata: Metadata
     rate_state: Callable[[], object] | None = None  # the client's limiter, for status.json
     live: dict[int, Live] = field(default_factory=dict)  # upload row → its open writers' size
+    folder_path: FolderPath | None = None  # the model's inode table, for status.json's paths
 
     async def enqueue(
         self,
@@ -91,7 +92,7 @@ class Writes:
         rate = self.rate_state
         return {
             "pid": os.getpid(),  # so `vipfs umount` finds the process whatever its environment
-            "queue": self.queue.status().to_json(),
+            "queue": self.queue.status().to_json(self.folder_path),
             "lost_found": {"dir": str(self.spool.lost_found), "files": lost},
             "rate_limit": rate() if rate is not None else None,
             "features": self.features.as_dict(),

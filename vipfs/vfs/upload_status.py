@@ -12,6 +12,8 @@ from typing import Any
 
 from vipfs.vfs.metadb import Upload, UploadState
 
+FolderPath = Callable[[int], str | None]  # fld_id → "A/B" in the mount, None if not known
+
 
 @dataclass(frozen=True, slots=True)
 class QueueItem:
@@ -44,7 +46,9 @@ class QueueStatus:
         """Rows an unmount waits for."""
         return len(self.queued) + len(self.uploading)
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self, folder_path: FolderPath | None = None) -> dict[str, Any]:
+        """Each row with `dir`, its folder's path in the mount (None where not known)."""
+
         def items(rows: list[QueueItem]) -> list[dict[str, Any]]:
             return [
                 {
@@ -58,6 +62,7 @@ class QueueStatus:
                     "next_try": r.next_try,
                     "code": r.code,
                     "sent": r.sent,
+                    "dir": None if folder_path is None else folder_path(r.fld_id),
                 }
                 for r in rows
             ]

@@ -42,3 +42,16 @@ def test_nodes_live_exactly_while_referenced(sequence: list[tuple[str, NodeKey, 
         assert len(table) == 1 + len(refs)
         assert table.get(ROOT_INO) is not None
     assert len(set(inos.values())) == len(inos)
+
+
+def test_a_folder_path_walks_up_to_the_root_and_stops_where_a_node_was_forgotten() -> None:
+    table = InodeTable()
+    a = table.node(FolderKey(5), name="A")
+    b = table.node(FolderKey(6), name="B", parent=a.ino)
+    assert table.folder_path(0) == ""
+    assert table.folder_path(6) == "A/B"
+    table.drop_unreferenced(a.ino)
+    assert table.folder_path(6) is None  # its parent is no longer known
+    assert table.folder_path(7) is None
+    b.parent = b.ino  # a loop is no path
+    assert table.folder_path(6) is None

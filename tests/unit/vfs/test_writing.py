@@ -759,3 +759,17 @@ async def test_a_full_db_disk_at_create_is_enospc_and_leaves_no_spool_file(
         await fs.create(ROOT_INO, "new.mp4", 0o644)
     assert caught.value.errno == errno.ENOSPC
     assert os.listdir(tmp_path / "spool") == []
+
+
+async def test_status_json_names_the_folder_of_each_queued_file(
+    mount: Mount, virtual_clock: MockClock
+) -> None:
+    """`vipfs status` shows where a queued file lives, not only its name."""
+    fs = await mount.start(write_back=60)
+    series = await fs.mkdir(ROOT_INO, "Series")
+    season = await fs.mkdir(series.ino, "Season 1")
+    for parent in (ROOT_INO, season.ino):
+        opened, _ = await fs.create(parent, "ep.mp4", 0o644)
+        await fs.release(opened.fh)
+    doc = await status_json(fs)
+    assert [r["dir"] for r in doc["queue"]["queued"]] == ["", "Series/Season 1"]
