@@ -29,6 +29,8 @@ COMMANDS: list[tuple[str, str, str]] = [
     ("config", "vipfs.config_check", "check the config: files, remotes, API URL, key (masked)"),
     ("demo", "vipfs.demo", "mount an emulated account with sample content"),
     ("emulator", "vipfs.emulator.cli", "run an XVS host emulator on 127.0.0.1"),
+    ("man", "vipfs.manpage", "print the manual page (roff): vipfs man | man -l -"),
+    ("completion", "vipfs.completion", "print a completion script: vipfs completion bash"),
 ]
 
 
