@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import http.server
 import os
+import signal
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -133,3 +134,28 @@ def test_a_lagging_host_listing_does_not_hide_fresh_uploads(
         assert shown.splitlines() == [
             f"{mount.path / f'fresh {i}.mp4'} {5_000 + i}" for i in range(3)
         ]
+
+
+def test_status_names_folders_sums_up_each_mount_and_a_drain_prints_once(
+    emulator: Emulator, start_mount: StartMount, tmp_path: Path
+) -> None:
+    mount = start_mount(emulator, "--write-back", "600")
+    (mount.path / "Sub").mkdir()
+    clip = tmp_path / "clip.mp4"
+    clip.write_bytes(os.urandom(10_000))
+    assert sh("cp", clip, mount.path / "Sub").returncode == 0
+    full = vipfs("status", mount.path)
+    assert full.stdout.splitlines()[:2] == [
+        f"{mount.path}: 0 writing, 0 held, 1 queued, 0 uploading, 0 failed",
+        "  queued     Sub/clip.mp4  10.0 KB",  # its folder, and no "0.0 MB"
+    ], full.stderr
+    summary = vipfs("status").stdout.splitlines()  # other tests' mounts may be listed too
+    assert f"{mount.path}: 0 writing, 0 held, 1 queued, 0 uploading, 0 failed" in summary
+    assert not [line for line in summary if line.startswith(" ")]  # one line per mount
+    mount.process.send_signal(signal.SIGTERM)  # drains the queue (-f), with progress
+    assert mount.process.wait(120) == 0
+    assert len(emulator.live_files()) == 1  # uploaded before the process ended
+    said = (tmp_path / f"{mount.path.name}.stderr").read_text().splitlines()
+    shown = [line for line in said if line.startswith("vipfs: uploads:")]
+    assert shown and len(shown) == len(set(shown)), said  # each progress line once
+    assert "uploads: 1 queued" not in mount.log()  # on the terminal, not again in the log
