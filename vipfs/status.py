@@ -38,7 +38,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    if not getattr(args, "watch", False):
+    if not args.watch:
         return show(args)
     try:
         while True:
