@@ -96,6 +96,7 @@ class MountConfig:
     low_speed: SpeedFloor = field(default_factory=SpeedFloor)
     max_reply_size: int = DEFAULT_MAX_REPLY
     state_dir: Path | None = None
+    allow_non_empty: bool = False
 
     @property
     def host(self) -> str:
@@ -125,7 +126,7 @@ def run(args: argparse.Namespace) -> int:
         config = mount_config(args, found.key.key)
         if config.transfers < 1:
             raise StartupError("--transfers must be at least 1")
-        check_mountpoint(config.mountpoint)
+        check_mountpoint(config.mountpoint, allow_non_empty=config.allow_non_empty)
         check_given_dirs(config)
     except (MissingKeyError, StartupError) as exc:
         print(f"vipfs: {exc}", file=sys.stderr)
@@ -160,6 +161,7 @@ def mount_config(args: argparse.Namespace, key: str) -> MountConfig:
         cache_max_size=args.cache_max_size,
         max_reply_size=args.max_reply_size,
         allow_other=args.allow_other,
+        allow_non_empty=args.allow_non_empty,
         connect_timeout=args.connect_timeout,
         debug_fuse=args.debug_fuse,
         subtype=args.subtype,
@@ -192,7 +194,9 @@ def check_given_dirs(config: MountConfig) -> None:
                 raise StartupError(str(exc), code=2) from None
 
 
-def check_mountpoint(path: Path) -> None:
+def check_mountpoint(path: Path, *, allow_non_empty: bool = False) -> None:
+    """A directory, not mounted yet, and empty unless allowed: a mount over entries hides them,
+    which looks like lost files (rclone refuses the same way)."""
     try:
         if not stat.S_ISDIR(os.stat(path).st_mode):
             raise StartupError(f"{path} is not a directory")
@@ -206,6 +210,19 @@ def check_mountpoint(path: Path) -> None:
         raise StartupError(f"{path}: {exc.strerror}") from None
     if os.path.ismount(path):
         raise StartupError(f"{path} is already a mount point")
+    if not allow_non_empty and _has_entries(path):
+        raise StartupError(
+            f"{path} is not empty (a mount would hide its entries); "
+            "use --allow-non-empty to mount over them"
+        )
+
+
+def _has_entries(path: Path) -> bool:
+    try:
+        with os.scandir(path) as entries:
+            return next(entries, None) is not None
+    except OSError as exc:
+        raise StartupError(f"{path}: {exc.strerror}") from None
 
 
 def setup_logging(verbose: int, log_file: str | None) -> None:

@@ -173,7 +173,7 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option(
         ("mountpoint",),
-        "an empty directory to mount the account on",
+        "an empty directory to mount the account on (see --allow-non-empty)",
         "mountpoint",
         kind="positional",
         settable=False,
@@ -254,6 +254,14 @@ OPTIONS: tuple[Option, ...] = (
         default=SUBTYPE,
     ),
     Option(("--allow-other",), "let other users in", "allow_other", kind="flag", default=False),
+    Option(
+        ("--allow-non-empty",),
+        "mount over a directory that has entries (they are hidden while mounted; "
+        "-o nonempty says the same)",
+        "allow_non_empty",
+        kind="flag",
+        default=False,
+    ),
     Option(("--uid",), "owner of every entry", "options.owner.uid", parse=int, default=os.getuid()),
     Option(("--gid",), "group of every entry", "options.owner.gid", parse=int, default=os.getgid()),
     Option(

@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 
 def mount(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
@@ -96,3 +98,24 @@ def test_a_cache_dir_others_can_write_is_refused_before_anything(tmp_path: Path)
     done = mount(str(mnt), *args, "--state-dir", str(mnt / "state"))
     assert done.returncode == 2
     assert done.stderr == f"vipfs: refusing --state-dir {mnt / 'state'}: inside the mountpoint\n"
+
+
+def test_a_non_empty_mountpoint_is_refused_unless_allowed(tmp_path: Path) -> None:
+    """Mounting over entries hides them, which looks like lost files: refused in one line."""
+    from vipfs.mount import StartupError, check_mountpoint
+
+    check_mountpoint(tmp_path)  # empty: fine
+    (tmp_path / ".hidden").write_text("the user's")
+    with pytest.raises(StartupError, match=r"is not empty .*use --allow-non-empty"):
+        check_mountpoint(tmp_path)
+    check_mountpoint(tmp_path, allow_non_empty=True)
+    key = tmp_path / "key"
+    key.write_text("1abcdefghijklmnop\n")
+    key.chmod(0o600)
+    done = mount(str(tmp_path), "--key-file", str(key), "-f")
+    assert done.returncode == 1
+    assert done.stderr == (
+        f"vipfs: {tmp_path} is not empty (a mount would hide its entries); "
+        "use --allow-non-empty to mount over them\n"
+    )
+    assert sorted(os.listdir(tmp_path)) == [".hidden", "key"]
