@@ -7,13 +7,15 @@ or pyfuse3.
 `fusermount3 -u` detaches the filesystem at once (what is left in the queue resumes at the next
 mount). This command instead asks the mount process (SIGTERM; its pid is in a file named after
 the mountpoint) to upload what is queued and then unmount itself, and shows the queue from
-`/.vipfs/status.json` while it waits. Without a live process it falls back to fusermount3.
+`/.vipfs/status.json` while it waits. Without a live process it falls back to fusermount3;
+a directory that is not mounted is said to be so (exit 1).
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import json
 import os
 import shutil
@@ -41,6 +43,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     mountpoint = Path(args.mountpoint).absolute()
     pid = _mount_pid(mountpoint)
+    if pid is None and not _mounted(mountpoint):  # else fusermount3 says "Invalid argument"
+        print(f"vipfs: {mountpoint} is not mounted", file=sys.stderr)
+        return 1
     if pid is not None:
         os.kill(pid, signal.SIGTERM)
         if not wait_for_exit(pid, args.timeout, mountpoint):
@@ -65,6 +70,15 @@ def _fusermount(mountpoint: Path, pid: int | None, timeout: float | None) -> int
         print(f"vipfs: unmounted, but process {pid} is still running", file=sys.stderr)
         return 1
     return 0
+
+
+def _mounted(path: Path) -> bool:
+    """A mount point, or a dead FUSE mount (ENOTCONN), which fusermount3 -u still detaches."""
+    try:
+        os.lstat(path)
+    except OSError as exc:
+        return exc.errno == errno.ENOTCONN
+    return os.path.ismount(path)
 
 
 def _mount_pid(mountpoint: Path) -> int | None:
