@@ -122,6 +122,8 @@ def run(args: argparse.Namespace) -> int:
     setup_logging(args.verbose, args.log_file)
     for warning in found.key.warnings:
         log.warning("%s", warning)
+        if args.log_file:  # the log is not the terminal: a background mount's user sees it here
+            print(f"vipfs: warning: {warning}", file=sys.stderr)
     try:
         config = mount_config(args, found.key.key)
         if config.transfers < 1:

@@ -119,3 +119,21 @@ def test_a_non_empty_mountpoint_is_refused_unless_allowed(tmp_path: Path) -> Non
         "use --allow-non-empty to mount over them\n"
     )
     assert sorted(os.listdir(tmp_path)) == [".hidden", "key"]
+
+
+def test_a_background_mount_prints_its_warnings_before_detaching(tmp_path: Path) -> None:
+    """Not only in the log file: the user who typed the command sees them."""
+    conf = tmp_path / "config.toml"
+    conf.write_text('[remotes.default]\nkey = "1abcdefghijklmnop"\n')
+    conf.chmod(0o600)
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
+    log = tmp_path / "mount.log"
+    done = mount(
+        "default", str(mnt), "--config", str(conf), "--log-file", str(log),
+        "--api-url", "http://127.0.0.1:9/api", "--connect-timeout", "0.2",
+    )  # fmt: skip
+    warning = f"the key is written in {conf}; prefer key_file = a 0600 file"
+    assert done.returncode == 1  # nothing answers there
+    assert done.stderr.splitlines()[0] == f"vipfs: warning: {warning}"
+    assert warning in log.read_text()
