@@ -126,8 +126,6 @@ def run(args: argparse.Namespace) -> int:
             print(f"vipfs: warning: {warning}", file=sys.stderr)
     try:
         config = mount_config(args, found.key.key)
-        if config.transfers < 1:
-            raise StartupError("--transfers must be at least 1")
         check_mountpoint(config.mountpoint, allow_non_empty=config.allow_non_empty)
         check_given_dirs(config)
     except (MissingKeyError, StartupError) as exc:

@@ -1,8 +1,8 @@
 """`vipfs umount MOUNTPOINT`: unmount once the upload queue is empty, showing its progress.
 
 Owns: the `vipfs umount` command: signalling the mount process and showing the queue drain.
-Imports: `vipfs.runfiles` (pid files) and `vipfs.status` (the progress line); never `vipfs.mount`
-or pyfuse3.
+Imports: `vipfs.runfiles` (pid files), `vipfs.status` (the progress line) and
+`vipfs.mount_options` (its parser of durations); never `vipfs.mount` or pyfuse3.
 
 `fusermount3 -u` detaches the filesystem at once (what is left in the queue resumes at the next
 mount). This command instead asks the mount process (SIGTERM; its pid is in a file named after
@@ -25,6 +25,7 @@ import sys
 import time
 from pathlib import Path
 
+from vipfs.mount_options import positive_float
 from vipfs.runfiles import pid_files
 from vipfs.status import progress_line
 
@@ -33,7 +34,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("mountpoint", help="where a vipfs account is mounted")
     parser.add_argument(
         "--timeout",
-        type=float,
+        type=positive_float,
         default=None,
         metavar="S",
         help="give up waiting for the mount process after S seconds",
