@@ -112,8 +112,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"vipfs {__version__}")
     sub = parser.add_subparsers(
-        dest="command", metavar="COMMAND", required=True, parser_class=_Command
-    )
+        dest="command", metavar="COMMAND", parser_class=_Command
+    )  # not `required`: `vipfs` alone lists the commands, `vipfs --verison` gets "did you mean"
     for name, module_name, help_text in COMMANDS:
         sub.add_parser(name, help=help_text, description=help_text, module=module_name)
     return parser
@@ -126,10 +126,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return mount_helper.main(argv)
     parser = build_parser()
-    if not argv:  # what a new user types first: the commands, not "COMMAND is required"
+    args = parser.parse_args(argv)
+    if args.command is None:  # what a new user types first: the commands, not an error
         parser.print_help()
         return 2
-    args = parser.parse_args(argv)
     try:
         return int(args._run(args))
     except KeyboardInterrupt:

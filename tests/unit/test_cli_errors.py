@@ -91,6 +91,13 @@ def test_the_config_file_meets_the_same_checks() -> None:
     assert args.transfers == 2
 
 
+def test_a_typo_of_a_top_level_option(capsys: pytest.CaptureFixture[str]) -> None:
+    assert refused(capsys, "--verison") == [
+        "usage: vipfs [options] COMMAND ...",
+        "vipfs: error: unrecognized option --verison; did you mean --version?",
+    ]
+
+
 def test_vipfs_alone_lists_the_commands(capsys: pytest.CaptureFixture[str]) -> None:
     assert main([]) == 2
     out = capsys.readouterr().out
