@@ -15,6 +15,7 @@ vipfs.mount_options, nothing here declares one.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import errno
 import logging
 import math
@@ -26,6 +27,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TextIO
 from urllib.parse import urlsplit
 
 import pyfuse3
@@ -246,13 +248,14 @@ def _report_to_stderr(ok: bool, line: str) -> None:
 
 
 def daemonize(config: MountConfig, *, log_file: str | None) -> int:
-    """Fork; the parent waits on a pipe until the child's mount answers or fails."""
+    """Fork; the parent waits on a pipe until the child's mount answers or fails, and prints
+    the warnings the child logs until then (the log file is not where its user looks)."""
     read_end, write_end = os.pipe()
     pid = os.fork()
-    if pid:  # the parent: relay the child's verdict
+    if pid:  # the parent: relay the child's warnings and verdict
         os.close(write_end)
         with os.fdopen(read_end) as pipe:
-            verdict = pipe.readline()
+            verdict = relay_startup(pipe)
         if verdict.startswith("ok"):
             return 0
         print(verdict.rstrip("\n") or "vipfs: the mount process ended early", file=sys.stderr)
@@ -265,16 +268,50 @@ def daemonize(config: MountConfig, *, log_file: str | None) -> int:
     # output pipes open forever; the log file (always set in the background) has the words
     for fd in (0, 1, 2):
         os.dup2(devnull, fd)
-    pipe = os.fdopen(write_end, "w")
+    code = serve(config, report=startup_reporter(os.fdopen(write_end, "w")))
+    os._exit(code)
+
+
+WARNING_LINE = "warning: "  # a relayed warning; a verdict is "ok" or "vipfs: why"
+
+
+class _WarningsToPipe(logging.Handler):
+    """Until the mount is ready, each warning the child logs also goes up the pipe."""
+
+    def __init__(self, pipe: TextIO) -> None:
+        super().__init__(logging.WARNING)
+        self.pipe = pipe
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.levelno == logging.WARNING and not self.pipe.closed:  # errors: the verdict
+            line = " ".join(record.getMessage().split())  # one line, whatever it held
+            self.pipe.write(f"{WARNING_LINE}{line}\n")
+            self.pipe.flush()
+
+
+def startup_reporter(pipe: TextIO) -> Report:
+    """The child's `report`: warnings up the pipe until the one verdict, then nothing."""
+    relay = _WarningsToPipe(pipe)
+    logging.getLogger().addHandler(relay)
 
     def report(ok: bool, line: str) -> None:
-        if pipe.closed:
-            return
-        pipe.write("ok\n" if ok else line + "\n")
-        pipe.close()
+        with relay.lock or contextlib.nullcontext():
+            if pipe.closed:
+                return
+            logging.getLogger().removeHandler(relay)
+            pipe.write("ok\n" if ok else line + "\n")
+            pipe.close()
 
-    code = serve(config, report=report)
-    os._exit(code)
+    return report
+
+
+def relay_startup(pipe: TextIO) -> str:
+    """The parent's side: print each relayed warning; return the verdict ("" if none came)."""
+    for line in pipe:
+        if not line.startswith(WARNING_LINE):
+            return line
+        print(f"vipfs: {line.rstrip()}", file=sys.stderr, flush=True)
+    return ""
 
 
 Report = Callable[[bool, str], None]
