@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import difflib
 import importlib
+import itertools
 import sys
 from collections.abc import Sequence
 from typing import Any, NoReturn, Protocol, cast
@@ -57,6 +58,11 @@ class _Parser(argparse.ArgumentParser):
         super().__init__(*args, **kwargs)
 
     def parse_known_args(self, args: Any = None, namespace: Any = None) -> Any:
+        if args is not None and self._subparsers is None:  # a leaf: every argument is its own
+            known = {flag for action in self._actions for flag in action.option_strings}
+            for arg in itertools.takewhile(lambda arg: arg != "--", args):
+                if arg.startswith("--") and arg.partition("=")[0] not in known:
+                    self.error(self._unrecognized([arg]))  # before "mountpoint is required"
         namespace, extras = super().parse_known_args(args, namespace)
         if extras:
             self.error(self._unrecognized(extras))
@@ -67,7 +73,7 @@ class _Parser(argparse.ArgumentParser):
         if option is None:
             return f"unrecognized arguments: {' '.join(extras)}"
         known = [flag for action in self._actions for flag in action.option_strings]
-        close = difflib.get_close_matches(option, known, n=1)
+        close = difflib.get_close_matches(option, known, n=1, cutoff=0.75)  # a typo, not a guess
         return f"unrecognized option {option}" + (f"; did you mean {close[0]}?" if close else "")
 
     def short_usage(self) -> str:

@@ -36,6 +36,12 @@ def test_a_typo_in_a_nested_subcommand_shows_that_subcommand(
     lines = refused(capsys, "umount", "/mnt", "--bogus-thing")
     assert lines[0] == "usage: vipfs umount [options] mountpoint"
     assert lines[1] == "vipfs umount: error: unrecognized option --bogus-thing"
+    lines = refused(capsys, "mount", "--bogus")  # the typo, not "mountpoint is required"
+    assert lines[1] == "vipfs mount: error: unrecognized option --bogus"
+    lines = refused(capsys, "mount", "--allow-nonempty", "/mnt")
+    assert lines[1].endswith("did you mean --allow-non-empty?")
+    args = build_parser().parse_args(["mount", "--", "--a-directory"])
+    assert args.mountpoint == "--a-directory"
     lines = refused(capsys, "umount", "/mnt", "/other")
     assert lines[1] == "vipfs umount: error: unrecognized arguments: /other"
 
