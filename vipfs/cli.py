@@ -1,7 +1,8 @@
 """The `vipfs` command: one subcommand per module, imported only when needed.
 
-Owns: the table of commands and the dispatch to them. Imports: `vipfs` (the version) and, lazily,
-the one command module that argv names.
+Owns: the table of commands, the dispatch to them and how a parser reports a mistake (two
+lines: a short usage and the error, with "did you mean" for a typo). Imports: `vipfs` (the
+version) and, lazily, the one command module that argv names.
 
 Each command module exposes `configure(parser)` to declare its options and `run(args) -> int`.
 A command's module is imported only when argparse hands that command its arguments, so
@@ -12,10 +13,12 @@ machine without pyfuse3. This file stays a table rather than a second home for e
 from __future__ import annotations
 
 import argparse
+import difflib
 import importlib
+import itertools
 import sys
 from collections.abc import Sequence
-from typing import Any, Protocol, cast
+from typing import Any, NoReturn, Protocol, cast
 
 from vipfs import __version__
 
@@ -45,7 +48,48 @@ def is_mount_helper_call(argv: Sequence[str]) -> bool:
     return len(argv) >= 2 and argv[0] not in names and not argv[0].startswith("-")
 
 
-class _Command(argparse.ArgumentParser):
+class _Parser(argparse.ArgumentParser):
+    """A parser that says what went wrong in two lines: no prefix abbreviations (a typo is not
+    another option), a short usage line (not every option), and "did you mean" for a typo.
+
+    Unknown arguments are refused by the parser they were given to, so the usage line shown is
+    that subcommand's."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
+
+    def parse_known_args(self, args: Any = None, namespace: Any = None) -> Any:
+        if args is not None and self._subparsers is None:  # a leaf: every argument is its own
+            known = {flag for action in self._actions for flag in action.option_strings}
+            for arg in itertools.takewhile(lambda arg: arg != "--", args):
+                if arg.startswith("--") and arg.partition("=")[0] not in known:
+                    self.error(self._unrecognized([arg]))  # before "mountpoint is required"
+        namespace, extras = super().parse_known_args(args, namespace)
+        if extras:
+            self.error(self._unrecognized(extras))
+        return namespace, extras
+
+    def _unrecognized(self, extras: list[str]) -> str:
+        option = next((arg.partition("=")[0] for arg in extras if arg.startswith("-")), None)
+        if option is None:
+            return f"unrecognized arguments: {' '.join(extras)}"
+        known = [flag for action in self._actions for flag in action.option_strings]
+        close = difflib.get_close_matches(option, known, n=1, cutoff=0.75)  # a typo, not a guess
+        return f"unrecognized option {option}" + (f"; did you mean {close[0]}?" if close else "")
+
+    def short_usage(self) -> str:
+        """`usage: vipfs mount [options] [remote] mountpoint`: the positionals, options as one."""
+        formatter = self._get_formatter()
+        formatter.add_usage(None, self._get_positional_actions(), [], prefix="")
+        positionals = formatter.format_help().strip().removeprefix(self.prog)
+        return f"usage: {self.prog} [options]{positionals}"
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.short_usage()}\n{self.prog}: error: {message}\n")
+
+
+class _Command(_Parser):
     """A subcommand's parser that imports and configures its module on first use.
 
     argparse's subparsers action calls `parse_known_args` on the chosen subcommand only, so
@@ -70,14 +114,14 @@ class _Command(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="vipfs",
         description="Mount an XVideoSharing (vipstream.cc) account as a Linux filesystem.",
     )
     parser.add_argument("--version", action="version", version=f"vipfs {__version__}")
     sub = parser.add_subparsers(
-        dest="command", metavar="COMMAND", required=True, parser_class=_Command
-    )
+        dest="command", metavar="COMMAND", parser_class=_Command
+    )  # not `required`: `vipfs` alone lists the commands, `vipfs --verison` gets "did you mean"
     for name, module_name, help_text in COMMANDS:
         sub.add_parser(name, help=help_text, description=help_text, module=module_name)
     return parser
@@ -89,7 +133,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         from vipfs import mount_helper
 
         return mount_helper.main(argv)
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:  # what a new user types first: the commands, not an error
+        parser.print_help()
+        return 2
     try:
         return int(args._run(args))
     except KeyboardInterrupt:

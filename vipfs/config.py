@@ -33,7 +33,7 @@ from pathlib import Path
 
 from vipfs.hygiene import take_env
 from vipfs.keyfile import MissingKeyError, loose_key_file, read_key_file
-from vipfs.mount_options import BY_NAME, DEFAULT_REMOTE, Deferred, Option
+from vipfs.mount_options import BY_NAME, DEFAULT_REMOTE, Deferred, Option, octal
 
 SYSTEM_CONFIG = Path("/etc/vipfs/config.toml")
 # settings that are not `vipfs mount` options but still belong in a remote's table
@@ -181,13 +181,15 @@ def _coerce(option: Option, value: object, remote: Remote) -> object:
     convert = option.parse
     if convert is None:
         return str(value)
-    if isinstance(value, str) or (convert in (int, float) and isinstance(value, int | float)):
-        try:
-            return convert(value)  # type: ignore[arg-type]
+    if isinstance(value, int | float) and convert is octal:
+        return value  # umask = 0o022 in TOML is already the number
+    if isinstance(value, str | int | float):
+        try:  # a number as its text: `transfers = 0` meets the check `--transfers 0` does
+            return convert(value if isinstance(value, str) else str(value))
+        except argparse.ArgumentTypeError as exc:
+            raise ConfigError(f"{where}: {exc}") from None
         except (TypeError, ValueError):
             pass
-    elif isinstance(value, int | float):
-        return value  # e.g. umask = 0o022 in TOML is already the number
     raise ConfigError(f"{where}: cannot use {value!r}")
 
 

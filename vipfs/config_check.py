@@ -38,11 +38,16 @@ def configure(parser: argparse.ArgumentParser) -> None:
     check.add_argument("remote", nargs="?", default=None, help="the remote (default 'default')")
     check.add_argument("--config", metavar="FILE", help="read only this config file")
     check.add_argument("--key-file", help="check this key file instead of the remote's")
+    check.add_argument("--api-url", help="check this API URL instead of the remote's")
     check.add_argument(
         "--online", action="store_true", help="also ask the server whether it accepts the key"
     )
     check.add_argument(
-        "--timeout", type=float, default=15.0, metavar="S", help="for --online (default 15)"
+        "--timeout",
+        type=mount_options.positive_float,
+        default=15.0,
+        metavar="S",
+        help="for --online (default 15)",
     )
 
 
@@ -54,6 +59,8 @@ def run(args: argparse.Namespace) -> int:
         argv += ["--config", args.config]
     if args.key_file:
         argv += ["--key-file", args.key_file]
+    if args.api_url:
+        argv += ["--api-url", args.api_url]
     mount_args = parser.parse_args(argv)
     out = sys.stdout
     try:
@@ -76,7 +83,8 @@ def run(args: argparse.Namespace) -> int:
         return 1
     remote = found.remote
     print(f"remote {remote.name!r}{'' if remote.declared else ' (built-in defaults)'}:", file=out)
-    print(f"  api_url: {mount_args.api_url}{_origin(remote, 'api_url')}", file=out)
+    where = "  (--api-url)" if args.api_url else _origin(remote, "api_url")
+    print(f"  api_url: {mount_args.api_url}{where}", file=out)
     print(f"  key: {found.key.masked} from {found.key.origin}", file=out)
     if found.key.path is not None:
         print(f"  key file: {found.key.path} ({_describe(found.key.path)})", file=out)

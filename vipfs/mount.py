@@ -15,6 +15,7 @@ vipfs.mount_options, nothing here declares one.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import errno
 import logging
 import math
@@ -26,6 +27,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TextIO
 from urllib.parse import urlsplit
 
 import pyfuse3
@@ -96,6 +98,7 @@ class MountConfig:
     low_speed: SpeedFloor = field(default_factory=SpeedFloor)
     max_reply_size: int = DEFAULT_MAX_REPLY
     state_dir: Path | None = None
+    allow_non_empty: bool = False
 
     @property
     def host(self) -> str:
@@ -121,11 +124,11 @@ def run(args: argparse.Namespace) -> int:
     setup_logging(args.verbose, args.log_file)
     for warning in found.key.warnings:
         log.warning("%s", warning)
+        if args.log_file:  # the log is not the terminal: a background mount's user sees it here
+            print(f"vipfs: warning: {warning}", file=sys.stderr)
     try:
         config = mount_config(args, found.key.key)
-        if config.transfers < 1:
-            raise StartupError("--transfers must be at least 1")
-        check_mountpoint(config.mountpoint)
+        check_mountpoint(config.mountpoint, allow_non_empty=config.allow_non_empty)
         check_given_dirs(config)
     except (MissingKeyError, StartupError) as exc:
         print(f"vipfs: {exc}", file=sys.stderr)
@@ -160,6 +163,7 @@ def mount_config(args: argparse.Namespace, key: str) -> MountConfig:
         cache_max_size=args.cache_max_size,
         max_reply_size=args.max_reply_size,
         allow_other=args.allow_other,
+        allow_non_empty=args.allow_non_empty,
         connect_timeout=args.connect_timeout,
         debug_fuse=args.debug_fuse,
         subtype=args.subtype,
@@ -192,7 +196,9 @@ def check_given_dirs(config: MountConfig) -> None:
                 raise StartupError(str(exc), code=2) from None
 
 
-def check_mountpoint(path: Path) -> None:
+def check_mountpoint(path: Path, *, allow_non_empty: bool = False) -> None:
+    """A directory, not mounted yet, and empty unless allowed: a mount over entries hides them,
+    which looks like lost files (rclone refuses the same way)."""
     try:
         if not stat.S_ISDIR(os.stat(path).st_mode):
             raise StartupError(f"{path} is not a directory")
@@ -206,6 +212,19 @@ def check_mountpoint(path: Path) -> None:
         raise StartupError(f"{path}: {exc.strerror}") from None
     if os.path.ismount(path):
         raise StartupError(f"{path} is already a mount point")
+    if not allow_non_empty and _has_entries(path):
+        raise StartupError(
+            f"{path} is not empty (a mount would hide its entries); "
+            "use --allow-non-empty to mount over them"
+        )
+
+
+def _has_entries(path: Path) -> bool:
+    try:
+        with os.scandir(path) as entries:
+            return next(entries, None) is not None
+    except OSError as exc:
+        raise StartupError(f"{path}: {exc.strerror}") from None
 
 
 def setup_logging(verbose: int, log_file: str | None) -> None:
@@ -229,13 +248,14 @@ def _report_to_stderr(ok: bool, line: str) -> None:
 
 
 def daemonize(config: MountConfig, *, log_file: str | None) -> int:
-    """Fork; the parent waits on a pipe until the child's mount answers or fails."""
+    """Fork; the parent waits on a pipe until the child's mount answers or fails, and prints
+    the warnings the child logs until then (the log file is not where its user looks)."""
     read_end, write_end = os.pipe()
     pid = os.fork()
-    if pid:  # the parent: relay the child's verdict
+    if pid:  # the parent: relay the child's warnings and verdict
         os.close(write_end)
         with os.fdopen(read_end) as pipe:
-            verdict = pipe.readline()
+            verdict = relay_startup(pipe)
         if verdict.startswith("ok"):
             return 0
         print(verdict.rstrip("\n") or "vipfs: the mount process ended early", file=sys.stderr)
@@ -248,16 +268,50 @@ def daemonize(config: MountConfig, *, log_file: str | None) -> int:
     # output pipes open forever; the log file (always set in the background) has the words
     for fd in (0, 1, 2):
         os.dup2(devnull, fd)
-    pipe = os.fdopen(write_end, "w")
+    code = serve(config, report=startup_reporter(os.fdopen(write_end, "w")))
+    os._exit(code)
+
+
+WARNING_LINE = "warning: "  # a relayed warning; a verdict is "ok" or "vipfs: why"
+
+
+class _WarningsToPipe(logging.Handler):
+    """Until the mount is ready, each warning the child logs also goes up the pipe."""
+
+    def __init__(self, pipe: TextIO) -> None:
+        super().__init__(logging.WARNING)
+        self.pipe = pipe
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.levelno == logging.WARNING and not self.pipe.closed:  # errors: the verdict
+            line = " ".join(record.getMessage().split())  # one line, whatever it held
+            self.pipe.write(f"{WARNING_LINE}{line}\n")
+            self.pipe.flush()
+
+
+def startup_reporter(pipe: TextIO) -> Report:
+    """The child's `report`: warnings up the pipe until the one verdict, then nothing."""
+    relay = _WarningsToPipe(pipe)
+    logging.getLogger().addHandler(relay)
 
     def report(ok: bool, line: str) -> None:
-        if pipe.closed:
-            return
-        pipe.write("ok\n" if ok else line + "\n")
-        pipe.close()
+        with relay.lock or contextlib.nullcontext():
+            if pipe.closed:
+                return
+            logging.getLogger().removeHandler(relay)
+            pipe.write("ok\n" if ok else line + "\n")
+            pipe.close()
 
-    code = serve(config, report=report)
-    os._exit(code)
+    return report
+
+
+def relay_startup(pipe: TextIO) -> str:
+    """The parent's side: print each relayed warning; return the verdict ("" if none came)."""
+    for line in pipe:
+        if not line.startswith(WARNING_LINE):
+            return line
+        print(f"vipfs: {line.rstrip()}", file=sys.stderr, flush=True)
+    return ""
 
 
 Report = Callable[[bool, str], None]

@@ -8,7 +8,8 @@ for `vipfs#SOURCE` with `-t fuse`; `vipfs` hands such a call here. Either way:
 - SOURCE is a remote from the config file (`vipfs#` stripped; `default` if empty);
 - `-o a_b=c` becomes `--a-b c` and a bare `a_b` becomes `--a-b`, as rclone does, checked
   against `vipfs mount`'s own options so a typo fails the mount instead of being ignored
-  (`-s`, sloppy, drops unknown options with a warning instead);
+  (`-s`, sloppy, drops unknown options with a warning instead); fuse2's `nonempty` is
+  `allow_non_empty`, `ro` is `read_only`;
 - options that belong to mount(8), systemd or the kernel's generic mount flags (`_netdev`,
   `nofail`, `x-systemd.*`, `rw`, `dev`, `suid`, ...) are dropped: vipfs sets its own;
 - a key never goes on a command line: `key=` is refused, `key_file=` is the way.
@@ -52,7 +53,7 @@ REFUSED = {
     "f": "mount(8) would wait forever for a foreground mount",
     "help": "not a mount option",
 }
-RENAMED = {"ro": "read_only"}
+RENAMED = {"ro": "read_only", "nonempty": "allow_non_empty"}  # fuse2's and mount's words
 
 
 class HelperError(Exception):

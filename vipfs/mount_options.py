@@ -1,10 +1,11 @@
 """The options of `vipfs mount`, in one table: what argv, `mount.vipfs -o` and the config take.
 
 Owns: `OPTIONS` (each option's flags, kind, parser, default, metavar, help and where its value
-goes), the argparse binding of that table (`add_to`), `Deferred` (the stand-in default that lets
-a config file fill what argv left out) and the parsers of option values. Imports: argparse,
-vipfs.vfs.defaults and the owners of the other defaults it shows (vipfs.api.client,
-vipfs.api.lowspeed, vipfs.vfs.readpolicy, vipfs.vfs.namespace); never pyfuse3 nor vipfs.mount, so
+goes), the argparse binding of that table (`add_to`, with `-o LIST` for it), `Deferred` (the
+stand-in default that lets a config file fill what argv left out) and the parsers of option
+values. Imports: argparse, vipfs.vfs.defaults and the owners of the other defaults it shows
+(vipfs.api.client, vipfs.api.lowspeed, vipfs.vfs.readpolicy, vipfs.vfs.namespace), and late
+vipfs.mount_helper (the one reader of `-o` lists); never pyfuse3 nor vipfs.mount, so
 `mount.vipfs` and `vipfs config check` can read it on a machine without FUSE.
 
 Three readers, one table: `add_to` builds the `vipfs mount` parser; `vipfs.config` checks and
@@ -103,6 +104,24 @@ def non_negative_int(text: str) -> int:
     return value
 
 
+def positive_int(text: str) -> int:
+    value = non_negative_int(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: must be at least 1")
+    return value
+
+
+def non_negative_float(text: str) -> float:
+    """Seconds where 0 means "at once" or "not at all"; `inf` is "forever"."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value >= 0:  # also NaN
+        raise argparse.ArgumentTypeError(f"{text!r}: must be 0 or more")
+    return value
+
+
 def positive_float(text: str) -> float:
     try:
         value = float(text)
@@ -173,7 +192,7 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option(
         ("mountpoint",),
-        "an empty directory to mount the account on",
+        "an empty directory to mount the account on (see --allow-non-empty)",
         "mountpoint",
         kind="positional",
         settable=False,
@@ -192,7 +211,7 @@ OPTIONS: tuple[Option, ...] = (
         ("--dir-cache-time",),
         f"seconds a folder listing is trusted (default {defaults.DIR_CACHE_TIME:g})",
         "options.dir_cache_time",
-        parse=float,
+        parse=non_negative_float,
         default=defaults.DIR_CACHE_TIME,
         metavar="S",
     ),
@@ -200,7 +219,7 @@ OPTIONS: tuple[Option, ...] = (
         ("--attr-timeout",),
         f"seconds the kernel caches names and attributes (default {defaults.ATTR_TIMEOUT:g})",
         "attr_timeout",
-        parse=float,
+        parse=non_negative_float,
         default=defaults.ATTR_TIMEOUT,
         metavar="S",
     ),
@@ -220,7 +239,7 @@ OPTIONS: tuple[Option, ...] = (
         ("--cache-max-size",),
         f"read cache size cap (default {defaults.CACHE_MAX_SIZE >> 30} GiB)",
         "cache_max_size",
-        parse=int,
+        parse=non_negative_int,
         default=defaults.CACHE_MAX_SIZE,
         metavar="BYTES",
     ),
@@ -254,8 +273,28 @@ OPTIONS: tuple[Option, ...] = (
         default=SUBTYPE,
     ),
     Option(("--allow-other",), "let other users in", "allow_other", kind="flag", default=False),
-    Option(("--uid",), "owner of every entry", "options.owner.uid", parse=int, default=os.getuid()),
-    Option(("--gid",), "group of every entry", "options.owner.gid", parse=int, default=os.getgid()),
+    Option(
+        ("--allow-non-empty",),
+        "mount over a directory that has entries (they are hidden while mounted; "
+        "-o nonempty says the same)",
+        "allow_non_empty",
+        kind="flag",
+        default=False,
+    ),
+    Option(
+        ("--uid",),
+        "owner of every entry",
+        "options.owner.uid",
+        parse=non_negative_int,
+        default=os.getuid(),
+    ),
+    Option(
+        ("--gid",),
+        "group of every entry",
+        "options.owner.gid",
+        parse=non_negative_int,
+        default=os.getgid(),
+    ),
     Option(
         ("--umask",),
         "permission bits to clear, octal (default 022)",
@@ -267,7 +306,7 @@ OPTIONS: tuple[Option, ...] = (
         ("--connect-timeout",),
         f"how long to keep trying an unreachable server at start (default {CONNECT_TIMEOUT:g})",
         "connect_timeout",
-        parse=float,
+        parse=positive_float,
         default=CONNECT_TIMEOUT,
         metavar="S",
     ),
@@ -276,7 +315,7 @@ OPTIONS: tuple[Option, ...] = (
         "how long an interactive call may wait on the API before EIO "
         f"(default {defaults.OP_TIMEOUT:g})",
         "options.budget",
-        parse=float,
+        parse=positive_float,
         default=defaults.OP_TIMEOUT,
         metavar="S",
     ),
@@ -284,7 +323,7 @@ OPTIONS: tuple[Option, ...] = (
         ("--write-back",),
         f"seconds after the last close before a file uploads (default {defaults.WRITE_BACK:g})",
         "write_back",
-        parse=float,
+        parse=non_negative_float,
         default=defaults.WRITE_BACK,
         metavar="S",
     ),
@@ -292,7 +331,7 @@ OPTIONS: tuple[Option, ...] = (
         ("--transfers",),
         f"uploads at once (default {defaults.TRANSFERS})",
         "transfers",
-        parse=int,
+        parse=positive_int,
         default=defaults.TRANSFERS,
         metavar="N",
     ),
@@ -324,7 +363,7 @@ OPTIONS: tuple[Option, ...] = (
         ("--hold-idle",),
         f"a held temp file uploads anyway after S idle seconds (default {defaults.HOLD_IDLE:g})",
         "hold_idle",
-        parse=float,
+        parse=non_negative_float,
         default=defaults.HOLD_IDLE,
         metavar="S",
     ),
@@ -361,7 +400,7 @@ OPTIONS: tuple[Option, ...] = (
         ("--unmount-timeout",),
         "on SIGTERM/SIGINT wait at most S seconds for pending uploads (default: wait)",
         "unmount_timeout",
-        parse=float,
+        parse=non_negative_float,
         metavar="S",
     ),
     Option(("-v", "--verbose"), "-v info, -vv debug", "process", kind="count", default=0),
@@ -381,11 +420,21 @@ def long_flags() -> dict[str, Option]:
     return {flag: option for option in OPTIONS for flag in option.flags if flag.startswith("--")}
 
 
-def add_to(parser: argparse.ArgumentParser) -> None:
-    """Declare every option on `parser`; a settable option's default is a `Deferred`."""
+def add_to(parser: argparse.ArgumentParser, *, positionals: bool = True) -> None:
+    """Declare every option on `parser`, and `-o LIST` for them; a settable option's default is
+    a `Deferred`. Without `positionals`: the options alone (what `-o` parses its list with)."""
+    parser.add_argument(
+        "-o",
+        action=_OptionList,
+        metavar="LIST",
+        help="options as mount(8) and sshfs take them: -o allow_other,dir_cache_time=10 "
+        "is --allow-other --dir-cache-time 10",
+    )
     for option in OPTIONS:
         default = Deferred(option) if option.settable else option.default
         if option.kind == "positional":
+            if not positionals:
+                continue
             nargs = "?" if option.optional else None
             parser.add_argument(option.dest, nargs=nargs, default=default, help=option.help)
         elif option.kind == "flag":
@@ -405,3 +454,28 @@ def add_to(parser: argparse.ArgumentParser) -> None:
                 help=option.help,
                 **extra,
             )
+
+
+class _OptionList(argparse.Action):
+    """`-o a_b=c,d`: turned into `--a-b c --d` by mount(8)'s helper (one parser of `-o`), then
+    parsed into the same namespace, so `-o` and the long options are one and the same."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        from vipfs.mount_helper import HelperError, translate  # late: it reads this table
+
+        try:
+            flags = translate("", "", [str(values)]).options
+        except HelperError as exc:
+            raise argparse.ArgumentError(None, str(exc)) from None
+        options = argparse.ArgumentParser(add_help=False, allow_abbrev=False, exit_on_error=False)
+        add_to(options, positionals=False)
+        try:
+            options.parse_known_args(flags, namespace)  # defaults: already in the namespace
+        except argparse.ArgumentError as exc:
+            raise argparse.ArgumentError(None, f"-o {values}: {exc.message}") from None

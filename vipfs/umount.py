@@ -1,19 +1,21 @@
 """`vipfs umount MOUNTPOINT`: unmount once the upload queue is empty, showing its progress.
 
 Owns: the `vipfs umount` command: signalling the mount process and showing the queue drain.
-Imports: `vipfs.runfiles` (pid files) and `vipfs.status` (the progress line); never `vipfs.mount`
-or pyfuse3.
+Imports: `vipfs.runfiles` (pid files), `vipfs.status` (the progress line) and
+`vipfs.mount_options` (its parser of durations); never `vipfs.mount` or pyfuse3.
 
 `fusermount3 -u` detaches the filesystem at once (what is left in the queue resumes at the next
 mount). This command instead asks the mount process (SIGTERM; its pid is in a file named after
 the mountpoint) to upload what is queued and then unmount itself, and shows the queue from
-`/.vipfs/status.json` while it waits. Without a live process it falls back to fusermount3.
+`/.vipfs/status.json` while it waits. Without a live process it falls back to fusermount3;
+a directory that is not mounted is said to be so (exit 1).
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import json
 import os
 import shutil
@@ -23,6 +25,7 @@ import sys
 import time
 from pathlib import Path
 
+from vipfs.mount_options import positive_float
 from vipfs.runfiles import pid_files
 from vipfs.status import progress_line
 
@@ -31,7 +34,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("mountpoint", help="where a vipfs account is mounted")
     parser.add_argument(
         "--timeout",
-        type=float,
+        type=positive_float,
         default=None,
         metavar="S",
         help="give up waiting for the mount process after S seconds",
@@ -41,6 +44,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     mountpoint = Path(args.mountpoint).absolute()
     pid = _mount_pid(mountpoint)
+    if pid is None and not _mounted(mountpoint):  # else fusermount3 says "Invalid argument"
+        print(f"vipfs: {mountpoint} is not mounted", file=sys.stderr)
+        return 1
     if pid is not None:
         os.kill(pid, signal.SIGTERM)
         if not wait_for_exit(pid, args.timeout, mountpoint):
@@ -65,6 +71,15 @@ def _fusermount(mountpoint: Path, pid: int | None, timeout: float | None) -> int
         print(f"vipfs: unmounted, but process {pid} is still running", file=sys.stderr)
         return 1
     return 0
+
+
+def _mounted(path: Path) -> bool:
+    """A mount point, or a dead FUSE mount (ENOTCONN), which fusermount3 -u still detaches."""
+    try:
+        os.lstat(path)
+    except OSError as exc:
+        return exc.errno == errno.ENOTCONN
+    return os.path.ismount(path)
 
 
 def _mount_pid(mountpoint: Path) -> int | None:

@@ -116,7 +116,7 @@ def test_explicit_config_file_is_the_only_one(
         ("[remotes.a]\nmountpoint = '/x'\n", ("a", "/mnt"), "unknown setting 'mountpoint'"),
         ("[remotes.a]\nallow_other = 'yes'\n", ("a", "/mnt"), "must be true or false"),
         ("[remotes.a]\ndir_cache_time = true\n", ("a", "/mnt"), "not true/false"),
-        ("[remotes.a]\ndir_cache_time = 'soon'\n", ("a", "/mnt"), "cannot use 'soon'"),
+        ("[remotes.a]\ndir_cache_time = 'soon'\n", ("a", "/mnt"), "'soon' is not a number"),
         ("[remotes.a\n", ("a", "/mnt"), "is not valid TOML"),
         ("remotes = 3\n", ("a", "/mnt"), "must be tables"),
     ],

@@ -93,3 +93,14 @@ def test_a_loose_key_file_or_a_plain_http_api_is_reported(
     assert code == 1
     assert "online: refusing to send the API key in clear to xvs.example" in out
     assert server.key not in out
+
+
+def test_api_url_on_the_command_line_wins(
+    tmp_path: Path, server: Emulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """What `vipfs mount --api-url URL` would use, checked before mounting."""
+    remote_file(tmp_path, "https://xvs.invalid/api", server.key)
+    code, out = check(capsys, "work", "--api-url", server.api_url, "--online")
+    assert code == 0, out
+    assert f"api_url: {server.api_url}  (--api-url)" in out
+    assert "online: the server accepts the key" in out

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 
 def mount(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -96,3 +99,68 @@ def test_a_cache_dir_others_can_write_is_refused_before_anything(tmp_path: Path)
     done = mount(str(mnt), *args, "--state-dir", str(mnt / "state"))
     assert done.returncode == 2
     assert done.stderr == f"vipfs: refusing --state-dir {mnt / 'state'}: inside the mountpoint\n"
+
+
+def test_a_non_empty_mountpoint_is_refused_unless_allowed(tmp_path: Path) -> None:
+    """Mounting over entries hides them, which looks like lost files: refused in one line."""
+    from vipfs.mount import StartupError, check_mountpoint
+
+    check_mountpoint(tmp_path)  # empty: fine
+    (tmp_path / ".hidden").write_text("the user's")
+    with pytest.raises(StartupError, match=r"is not empty .*use --allow-non-empty"):
+        check_mountpoint(tmp_path)
+    check_mountpoint(tmp_path, allow_non_empty=True)
+    key = tmp_path / "key"
+    key.write_text("1abcdefghijklmnop\n")
+    key.chmod(0o600)
+    done = mount(str(tmp_path), "--key-file", str(key), "-f")
+    assert done.returncode == 1
+    assert done.stderr == (
+        f"vipfs: {tmp_path} is not empty (a mount would hide its entries); "
+        "use --allow-non-empty to mount over them\n"
+    )
+    assert sorted(os.listdir(tmp_path)) == [".hidden", "key"]
+
+
+def test_a_background_mount_prints_its_warnings_before_detaching(tmp_path: Path) -> None:
+    """Not only in the log file: the user who typed the command sees them."""
+    conf = tmp_path / "config.toml"
+    conf.write_text('[remotes.default]\nkey = "1abcdefghijklmnop"\n')
+    conf.chmod(0o600)
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
+    log = tmp_path / "mount.log"
+    done = mount(
+        "default", str(mnt), "--config", str(conf), "--log-file", str(log),
+        "--api-url", "http://127.0.0.1:9/api", "--connect-timeout", "0.2",
+    )  # fmt: skip
+    warning = f"the key is written in {conf}; prefer key_file = a 0600 file"
+    assert done.returncode == 1  # nothing answers there
+    assert done.stderr.splitlines()[0] == f"vipfs: warning: {warning}"
+    assert warning in log.read_text()
+
+
+def test_the_child_relays_its_warnings_until_it_is_ready(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What a background mount logs before detaching (a state move, say) is on the terminal."""
+    from vipfs.mount import relay_startup, startup_reporter
+
+    # no other test's stderr handler, and no logging.lastResort either: stderr is the relay's
+    monkeypatch.setattr(logging.getLogger(), "handlers", [logging.NullHandler()])
+
+    read_end, write_end = os.pipe()
+    report = startup_reporter(os.fdopen(write_end, "w"))
+    logging.getLogger("vipfs.statedir").warning("moved the queue from %s", "/old")
+    logging.getLogger("vipfs.mount").error("an error: the verdict says it")
+    report(True, "")
+    report(False, "vipfs: told once")
+    logging.getLogger("vipfs.mount").warning("after detaching: the log's alone")
+    with os.fdopen(read_end) as pipe:
+        assert relay_startup(pipe) == "ok\n"
+    relayed = [line for line in capsys.readouterr().err.splitlines() if "queue" in line]
+    assert relayed == ["vipfs: warning: moved the queue from /old"]
+    read_end, write_end = os.pipe()
+    os.close(write_end)  # the child died before a verdict
+    with os.fdopen(read_end) as pipe:
+        assert relay_startup(pipe) == ""

@@ -90,3 +90,9 @@ def test_fake_and_verbose_print_the_command_without_running_it() -> None:
         capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert refused.returncode == 1 and "secret1234" not in refused.stderr
+
+
+def test_nonempty_is_allow_non_empty() -> None:
+    """fuse2's and rclone's word for mounting over entries."""
+    assert translate("default", "/m", ["nonempty"]).options == ["--allow-non-empty"]
+    assert translate("default", "/m", ["allow_non_empty"]).options == ["--allow-non-empty"]

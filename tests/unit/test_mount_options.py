@@ -21,6 +21,8 @@ SAMPLES: dict[object, str] = {
     mount_options.byte_size: "128K",
     mount_options.non_negative_int: "7",
     mount_options.positive_float: "7.5",
+    mount_options.positive_int: "7",
+    mount_options.non_negative_float: "7.5",
     mount_options.subtype: "sshfs",
     mount_options.process_names: "gimp",
     mount_options.extension: ".mkv",

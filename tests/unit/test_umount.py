@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import subprocess
 import sys
@@ -36,3 +37,15 @@ def test_the_pid_comes_from_status_json_without_any_pid_file(
     finally:
         process.kill()
         process.wait()
+
+
+def test_a_directory_that_is_not_mounted_is_said_to_be_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Not fusermount3's `Invalid argument`: one line naming the directory, exit 1."""
+    args = argparse.Namespace(mountpoint=str(tmp_path), timeout=None)
+    assert umount.run(args) == 1
+    assert capsys.readouterr().err == f"vipfs: {tmp_path} is not mounted\n"
+    args.mountpoint = str(tmp_path / "nowhere")
+    assert umount.run(args) == 1
+    assert capsys.readouterr().err == f"vipfs: {tmp_path / 'nowhere'} is not mounted\n"
