@@ -8,9 +8,10 @@ cd "$(dirname "$0")/.."
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
 # Debian packages: fuse3 (fusermount3) to mount, libfuse3-dev + pkg-config + gcc to build pyfuse3,
-# rsync/attr/curl for the tools the tests drive the mount with, faketime to run them on another date.
+# rsync/attr/curl for the tools the tests drive the mount with, faketime to run them on another date,
+# ffmpeg (ffprobe) to check the demo clips.
 want=(fuse3 libfuse3-dev pkg-config gcc python3-dev python3-venv rsync attr curl mc tmux libglib2.0-bin
-      faketime)
+      faketime ffmpeg)
 missing=()
 for pkg in "${want[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
