@@ -1,14 +1,127 @@
-"""`vipfs demo`'s sample content as players see it: real videos, read through a mount."""
+"""`vipfs demo` as a person runs it: in a terminal (tmux), stopped with Ctrl-C; its clips.
+
+The demo runs under tmux so Ctrl-C comes from a real terminal, which signals the whole
+foreground process group: exactly the case that once made the mount count one Ctrl-C twice.
+`--data` keeps the demo's emulated account, so the test can look at it after the demo ended.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import Emulator, Mount, sh
+from tests.integration.conftest import Emulator, Mount, sh, unmount, wait_for
+from vipfs.emulator.demo import clips
 
 pytestmark = pytest.mark.fuse
+
+
+@dataclass
+class Demo:
+    socket: str  # tmux's -L: a server of this test's own
+    mnt: Path
+    data: Path
+    rc_file: Path
+    log_file: Path
+
+    def keys(self, *keys: str) -> None:
+        subprocess.run(["tmux", "-L", self.socket, "send-keys", "-t", "demo", *keys], check=True)
+
+    def screen(self) -> str:
+        out = subprocess.run(
+            ["tmux", "-L", self.socket, "capture-pane", "-p", "-t", "demo"],
+            capture_output=True,
+            text=True,
+        )
+        return out.stdout
+
+    def log(self) -> str:
+        return self.log_file.read_text() if self.log_file.exists() else ""
+
+    def exit_code(self) -> int | None:
+        text = self.rc_file.read_text().strip() if self.rc_file.exists() else ""
+        return int(text) if text else None
+
+
+@pytest.fixture
+def demo(tmp_path: Path) -> Iterator[Demo]:
+    if shutil.which("tmux") is None:
+        pytest.fail("tmux is missing: scripts/setup.sh test installs it")
+    run = Demo(
+        f"vipfs-test-{uuid.uuid4().hex[:8]}",
+        tmp_path / "demo-mnt",
+        tmp_path / "demo-data",
+        tmp_path / "demo.rc",
+        tmp_path / "demo.stderr",
+    )
+    # stderr (the mount's progress lines) goes to a file for the asserts; the demo's stdout, its
+    # terminal and its process group are the pane's, as for a person.
+    command = (
+        f"{sys.executable} -m vipfs demo -v {run.mnt} --data {run.data} 2>{run.log_file}; "
+        f"echo $? >{run.rc_file}.tmp; mv {run.rc_file}.tmp {run.rc_file}; sleep 600"
+    )
+    subprocess.run(
+        ["tmux", "-L", run.socket, "new-session", "-d", "-s", "demo", "-x", "200", "-y", "50"],
+        check=True,
+        env={**os.environ, "SHELL": "/bin/sh"},
+    )
+    run.keys(command, "Enter")
+    try:
+        yield run
+    finally:
+        subprocess.run(["tmux", "-L", run.socket, "kill-server"], capture_output=True)
+        unmount(run.mnt)
+
+
+def host_files(start_emulator: Callable[..., Emulator], data: Path) -> set[tuple[str, str]]:
+    """(title, sha256) of the live files the demo's account holds, read by a fresh emulator
+    (the host drops the extension from a title at upload)."""
+    emulator = start_emulator("--data", str(data / "host"))
+    return {(f["title"], f["sha256"]) for f in emulator.live_files()}
+
+
+def write_queue(mnt: Path, names: list[str]) -> None:
+    """Copy a clip under each name: queued, uploading `--write-back` seconds after close."""
+    clip = clips()[0]
+    for name in names:
+        (mnt / "Clips" / name).write_bytes(clip)
+
+
+def test_one_ctrl_c_drains_the_queue(demo: Demo, start_emulator: Callable[..., Emulator]) -> None:
+    wait_for("the demo's banner", lambda: "Press Ctrl-C" in demo.screen(), timeout=90)
+    assert os.path.ismount(demo.mnt)
+    names = [f"queued-{n}.mp4" for n in range(3)]
+    write_queue(demo.mnt, names)
+    demo.keys("C-c")
+    wait_for("the demo to exit", lambda: demo.exit_code() is not None, timeout=120)
+    said = demo.log()
+    assert demo.exit_code() == 0, said
+    assert "again" not in said, said  # one Ctrl-C counted once
+    assert not os.path.ismount(demo.mnt)
+    sha = hashlib.sha256(clips()[0]).hexdigest()
+    wanted = {(name.removesuffix(".mp4"), sha) for name in names}
+    assert wanted <= host_files(start_emulator, demo.data), said
+
+
+def test_second_ctrl_c_stops_without_waiting(demo: Demo) -> None:
+    wait_for("the demo's banner", lambda: "Press Ctrl-C" in demo.screen(), timeout=90)
+    (demo.mnt / "Clips" / "late.mp4").write_bytes(clips()[0])
+    demo.keys("C-c")
+    wait_for("the drain to start", lambda: "waiting for pending uploads" in demo.log() or None)
+    demo.keys("C-c")
+    wait_for("the demo to exit", lambda: demo.exit_code() is not None, timeout=120)
+    said = demo.log()
+    assert said.count("unmounting without waiting") == 1, said
+    assert not os.path.ismount(demo.mnt)
 
 
 def test_the_demo_clips_are_videos(
