@@ -20,6 +20,7 @@ import argparse
 import contextlib
 import os
 import secrets
+import shutil
 import signal
 import string
 import subprocess
@@ -43,7 +44,7 @@ Try, in another terminal:
   ffprobe -hide_banner {mnt}/Movies/Sintel.mp4   # every sample is a real 1 s clip
   cp {mnt}/Movies/Sintel.mp4 {mnt}/Clips/clip.mp4   # uploads 5 s after close; then:
   getfattr -n user.vipfs.status {mnt}/Clips/clip.mp4
-  rsync -a ~/Videos/ {mnt}/Synced/   # then: vipfs status {mnt}
+  rsync -a ~/Videos/ {mnt}/Synced/   # then: {vipfs} status {mnt}
 Press Ctrl-C here to unmount (after the upload queue drains) and stop; twice to stop at once.
 """
 
@@ -106,6 +107,18 @@ def data_dir(given: str | None) -> Iterator[Path]:
     path = Path(given).expanduser().absolute()
     path.mkdir(mode=0o700, parents=True, exist_ok=True)
     yield path
+
+
+def command_hint() -> str:
+    """How to call `vipfs` from another terminal: plain `vipfs` when that is on PATH and is
+    this installation, else the full path of this installation's script."""
+    ours = Path(sys.executable).parent / "vipfs"
+    found = shutil.which("vipfs")
+    if not ours.exists():
+        return "vipfs"
+    if found is not None and Path(found).resolve() == ours.resolve():
+        return "vipfs"
+    return str(ours.absolute())
 
 
 def demo_key() -> str:
@@ -174,7 +187,7 @@ def mount_until_interrupted(
             if mount.poll() is not None:
                 return mount.returncode or 1
             time.sleep(0.1)
-        print(TRY.format(mnt=mnt), flush=True)
+        print(TRY.format(mnt=mnt, vipfs=command_hint()), flush=True)
     except KeyboardInterrupt:
         mount.send_signal(signal.SIGINT)
     return wait_forwarding(mount)

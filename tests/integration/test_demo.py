@@ -38,7 +38,7 @@ class Demo:
 
     def screen(self) -> str:
         out = subprocess.run(
-            ["tmux", "-L", self.socket, "capture-pane", "-p", "-t", "demo"],
+            ["tmux", "-L", self.socket, "capture-pane", "-p", "-J", "-t", "demo"],
             capture_output=True,
             text=True,
         )
@@ -99,6 +99,12 @@ def write_queue(mnt: Path, names: list[str]) -> None:
 def test_one_ctrl_c_drains_the_queue(demo: Demo, start_emulator: Callable[..., Emulator]) -> None:
     wait_for("the demo's banner", lambda: "Press Ctrl-C" in demo.screen(), timeout=90)
     assert os.path.ismount(demo.mnt)
+    # the banner's `vipfs status` hint runs as printed, from a shell with the user's PATH
+    hint = next(line for line in demo.screen().splitlines() if "# then: " in line)
+    status = subprocess.run(
+        hint.split("# then: ", 1)[1], shell=True, capture_output=True, text=True, timeout=60
+    )
+    assert status.returncode == 0 and "queue" in status.stdout.lower(), status
     names = [f"queued-{n}.mp4" for n in range(3)]
     write_queue(demo.mnt, names)
     demo.keys("C-c")
