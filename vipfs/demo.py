@@ -41,7 +41,7 @@ Try, in another terminal:
   df -h {mnt}
   cat {mnt}/.vipfs/account.json
   md5sum {mnt}/Movies/*   # reads through file/direct_link
-  ffprobe -hide_banner {mnt}/Movies/Sintel.mp4   # every sample is a real 1 s clip
+  ffprobe -hide_banner {mnt}/Movies/Sintel.mp4   # (ffmpeg) each sample is a real 1 s clip
   cp {mnt}/Movies/Sintel.mp4 {mnt}/Clips/clip.mp4   # uploads 5 s after close; then:
   getfattr -n user.vipfs.status {mnt}/Clips/clip.mp4
   rsync -a ~/Videos/ {mnt}/Synced/   # then: {vipfs} status {mnt}
