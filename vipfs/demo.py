@@ -67,7 +67,10 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    signal.signal(signal.SIGTERM, _interrupt)  # `kill` cleans up like Ctrl-C does
+    # `kill` and a closed terminal clean up as Ctrl-C does: the children, in process groups of
+    # their own, see neither signal, so without this they would outlive the demo.
+    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGHUP, _interrupt)
     mnt = Path(args.mountpoint).absolute()
     created = not mnt.exists()
     mnt.mkdir(parents=True, exist_ok=True)

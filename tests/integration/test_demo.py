@@ -8,10 +8,14 @@ foreground process group: exactly the case that once made the mount count one Ct
 from __future__ import annotations
 
 import hashlib
+import json
 import os
+import re
 import shutil
+import socket
 import subprocess
 import sys
+import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -70,7 +74,21 @@ def demo(tmp_path: Path) -> Iterator[Demo]:
         f"echo $? >{run.rc_file}.tmp; mv {run.rc_file}.tmp {run.rc_file}; sleep 600"
     )
     subprocess.run(
-        ["tmux", "-L", run.socket, "new-session", "-d", "-s", "demo", "-x", "200", "-y", "50"],
+        [
+            "tmux",
+            "-L",
+            run.socket,
+            "-f",
+            "/dev/null",
+            "new-session",
+            "-d",
+            "-s",
+            "demo",
+            "-x",
+            "200",
+            "-y",
+            "50",
+        ],
         check=True,
         env={**os.environ, "SHELL": "/bin/sh"},
     )
@@ -120,13 +138,24 @@ def test_one_ctrl_c_drains_the_queue(demo: Demo, start_emulator: Callable[..., E
 
 def test_second_ctrl_c_stops_without_waiting(demo: Demo) -> None:
     wait_for("the demo's banner", lambda: "Press Ctrl-C" in demo.screen(), timeout=90)
+    # the demo's emulator (its address is in the mount's log line) takes `late`'s upload at
+    # 1 byte/s, so the drain is still busy whenever the second Ctrl-C comes
+    found = re.search(r" from (127\.0\.0\.1:\d+)", demo.log())
+    assert found, demo.log()
+    switch = urllib.request.Request(
+        f"http://{found[1]}/_emu/faults",
+        data=json.dumps({"node_bytes_per_sec": 1.0, "slow_upload_names": "late"}).encode(),
+        method="POST",
+    )
+    urllib.request.urlopen(switch, timeout=30).close()
     (demo.mnt / "Clips" / "late.mp4").write_bytes(clips()[0])
     demo.keys("C-c")
-    wait_for("the drain to start", lambda: "waiting for pending uploads" in demo.log() or None)
+    wait_for("the drain to start", lambda: "1 uploading" in demo.log())
     demo.keys("C-c")
     wait_for("the demo to exit", lambda: demo.exit_code() is not None, timeout=120)
     said = demo.log()
     assert said.count("unmounting without waiting") == 1, said
+    assert demo.exit_code() == 0, said
     assert not os.path.ismount(demo.mnt)
 
 
@@ -145,3 +174,22 @@ def test_the_demo_clips_are_videos(
         assert probe.returncode == 0, probe.stderr
         assert "codec_name=h264" in probe.stdout and "duration=1.0" in probe.stdout, probe.stdout
         assert "video" in sh("file", "-b", "--mime-type", movie).stdout
+
+
+def test_closing_the_terminal_stops_the_demo_cleanly(demo: Demo) -> None:
+    """The children are out of the terminal's process group, so its hangup reaches only the
+    demo, which must still unmount and stop the emulator instead of leaving them behind."""
+    wait_for("the demo's banner", lambda: "Press Ctrl-C" in demo.screen(), timeout=90)
+    found = re.search(r" from 127\.0\.0\.1:(\d+)", demo.log())
+    assert found, demo.log()
+    subprocess.run(["tmux", "-L", demo.socket, "kill-server"], check=True)
+    wait_for("the mount to go", lambda: not os.path.ismount(demo.mnt))
+    wait_for("the emulator to stop", lambda: not port_answers(int(found[1])))
+
+
+def port_answers(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=5):
+            return True
+    except OSError:
+        return False
