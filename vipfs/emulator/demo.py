@@ -5,28 +5,37 @@ Imports: the standard library and `vipfs.emulator` control, host only; never `vi
 `vipfs.vfs`.
 
 Deterministic: the same titles, sizes and bytes every time (codes are fixed too), so demos and
-screenshots are repeatable.
+screenshots are repeatable. Every file's bytes are one of the real clips in `clips/` (1 s,
+160x90, H.264 and AAC, made by scripts/make_demo_clips.sh), so players and `ffprobe` open them.
 """
 
 from __future__ import annotations
 
+import base64
 import random
 from datetime import timedelta
+from importlib import resources
+from itertools import cycle
 from typing import Any
 
 from vipfs.emulator.control import seed
 from vipfs.emulator.host import Host
 
 
+def clips() -> list[bytes]:
+    """The shipped sample videos, in name order (package data of vipfs.emulator)."""
+    folder = resources.files("vipfs.emulator") / "clips"
+    found = sorted((f for f in folder.iterdir() if f.name.endswith(".mp4")), key=lambda f: f.name)
+    return [f.read_bytes() for f in found]
+
+
 def demo_spec(host: Host) -> dict[str, Any]:
     rng = random.Random(20211)
+    videos = cycle([base64.b64encode(clip).decode() for clip in clips()])
     now = host.now()
 
     def when(days_ago: float) -> str:
         return host.fmt_time(now - days_ago * 86400)
-
-    def size() -> int:
-        return rng.randrange(32 * 1024, 2 * 1024 * 1024)
 
     code_no = iter(range(1, 1000))
 
@@ -49,7 +58,7 @@ def demo_spec(host: Host) -> dict[str, Any]:
             {
                 "code": code(),
                 "title": title,
-                "size": size(),
+                "content_b64": next(videos),
                 "uploaded": when(days_ago),
                 "length": rng.randrange(20, 3600),
                 "views": rng.randrange(0, 500),
