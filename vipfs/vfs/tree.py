@@ -118,9 +118,9 @@ class Tree:
             case FolderKey(fld_id):
                 folder = fld_id
                 listing = await m.views.get(fld_id)
+                # /.vipfs is not among them: reachable by name only (as ZFS's `.zfs`), so
+                # `rsync --delete` and `rm -r *` of the root never try to remove it
                 entries = [(c.name, c.key, c.entry) for c in listing.children]
-                if node.ino == ROOT_INO:
-                    entries.insert(0, (VIRTUAL_DIR, VIRTUAL_DIR_KEY, None))
             case _:
                 raise VfsError(errno.ENOTDIR)
         fh = next(self._handles)
