@@ -38,6 +38,7 @@ from vipfs.vfs.namespace import TRASH, Removed
 log = logging.getLogger(__name__)
 
 Record = FileEntry | Folder | None
+MAX_DEPTH = 1000  # folders `in_trash` climbs at most (the parents it follows are last seen)
 
 
 @dataclass(slots=True)
@@ -194,7 +195,9 @@ class Tree:
         fld_id = child.key.fld_id
         if len(await m.views.get(fld_id)):
             raise VfsError(errno.ENOTEMPTY)
-        removed = await m.bounded(w.names.remove_folder(fld_id, name), f"rmdir {name}")
+        in_trash = self.in_trash(parent_ino) or (parent_fld == 0 and name == TRASH)
+        what = w.names.remove_folder(fld_id, name, in_trash=in_trash)
+        removed = await m.bounded(what, f"rmdir {name}")
         m.views.drop(parent_fld, child.key)
         m.remote.listings.invalidate(fld_id)
         if isinstance(child.entry, Folder):
@@ -208,13 +211,33 @@ class Tree:
             raise VfsError(errno.ENOENT)
         if isinstance(child.key, FolderKey):
             raise VfsError(errno.EISDIR)
-        gone = await self.take_away(child.key, child.entry, name)
+        in_trash = self.in_trash(parent_ino)
+        gone = await self.take_away(child.key, child.entry, name, in_trash=in_trash)
         self.gone(parent_fld, gone)
         await self.settle(gone, name)
 
     # -- removal: the host's part, the model's step, what follows ------------------------------
-    async def take_away(self, key: NodeKey, entry: Record, name: str) -> Gone:
-        """Remove a file (or, as a rename target, an empty folder) from the host: I/O only."""
+    def in_trash(self, ino: int) -> bool:
+        """Whether directory `ino` is the trash folder or lies in it, by where its nodes were
+        last seen (no call): the trash is the folder removals went to in this mount or, before
+        any did, the one the root shows under that name."""
+        trash = self.m.remote.writer().names.trash_id
+        node = self.m.inodes.get(ino)
+        for _ in range(MAX_DEPTH):
+            if node is None or node.ino == ROOT_INO or not isinstance(node.key, FolderKey):
+                return False
+            if trash is not None and node.key.fld_id == trash:
+                return True
+            if trash is None and node.parent == ROOT_INO and node.name == TRASH:
+                return True
+            node = self.m.inodes.get(node.parent)
+        return False
+
+    async def take_away(
+        self, key: NodeKey, entry: Record, name: str, *, in_trash: bool = False
+    ) -> Gone:
+        """Remove a file (or, as a rename target, an empty folder) from the host: I/O only.
+        `in_trash`: it lies in the trash, where only a delete can remove it."""
         m = self.m
         w = m.remote.writer()
         match key:
@@ -225,9 +248,9 @@ class Tree:
                     await w.queue.discard(upload_id)
                 return Gone(key, entry, replaced=row.replaces if row is not None else None)
             case FolderKey(fld_id):
-                what = w.names.remove_folder(fld_id, name)
+                what = w.names.remove_folder(fld_id, name, in_trash=in_trash)
             case FileKey(code):
-                what = w.names.remove_file(code, name)
+                what = w.names.remove_file(code, name, in_trash=in_trash)
             case _:
                 raise VfsError(errno.EROFS, f"{VIRTUAL_DIR} is read-only")
         return Gone(key, entry, removed=await m.bounded(what, f"removing {name}"))
