@@ -269,10 +269,11 @@ class Tree:
                         self.trashed(gone.removed, file=gone.entry)
 
     async def settle(self, gone: Gone, name: str) -> None:
-        """After the step: the metadata forgets a removed file; an overwritten one goes too."""
+        """After the step: the metadata forgets a removed file (or follows it into the trash);
+        an overwritten one goes too."""
         w = self.m.remote.writer()
         if isinstance(gone.key, FileKey):
-            await w.metadata.drop(gone.key.code)
+            await self.forget_file(gone.key.code, gone.removed)
         elif isinstance(gone.key, FolderKey):  # an empty folder a rename replaced
             await w.metadata.drop_folder(gone.key.fld_id)
         elif gone.replaced:  # it overwrote an uploaded file: that goes too
@@ -319,4 +320,13 @@ class Tree:
                 code, meta.name if meta else name, meta.fld_id if meta else 0, m.views.titles
             )
         self.trashed(removed, file=old)
-        await w.metadata.drop(code)
+        await self.forget_file(code, removed)
+
+    async def forget_file(self, code: str, removed: Removed | None) -> None:
+        """A deleted file leaves the metadata; a trashed one keeps its record (its name, size,
+        time and mode), now in the trash folder, so it shows there as it was."""
+        metadata = self.m.remote.writer().metadata
+        if removed is not None and removed.trash is not None:
+            await metadata.update(code, fld_id=removed.trash)
+        else:
+            await metadata.drop(code)

@@ -8,10 +8,12 @@ host can delete, removal inside the trash deletes as anywhere else.
 from __future__ import annotations
 
 import errno
+import os
 
 import pytest
 from trio.testing import MockClock
 
+from tests.unit.vfs.conftest import eventually
 from tests.unit.vfs.writable import CloningApi, Mount, names, write_file
 from vipfs.vfs.errors import VfsError
 from vipfs.vfs.inodes import ROOT_INO
@@ -88,3 +90,27 @@ async def test_rm_inside_the_trash_deletes_where_the_host_can(
     await fs.unlink(trash_ino, "old.mp4")
     await fs.rmdir(ROOT_INO, TRASH)
     assert api.files == {} and api.folders == {}
+
+
+async def test_a_trashed_file_keeps_its_name_and_size(
+    mount: Mount, virtual_clock: MockClock
+) -> None:
+    host(mount).file_delete_off = True
+    fs = await mount.start()
+    name = "My_clip.v2.mp4"  # a name the host's title alone would not give back
+    await write_file(fs, name, b"0123456789")
+    ino = await write_file(fs, "v.mp4", b"version one")
+    await fs.wait_uploads()
+    await fs.unlink(ROOT_INO, name)
+    opened = await fs.open(ino, os.O_WRONLY | os.O_TRUNC)  # the old copy goes into the trash
+    await fs.write(opened.fh, 0, b"v2")
+    await fs.release(opened.fh)
+    await fs.wait_uploads()
+    trash = (await fs.lookup(ROOT_INO, TRASH)).ino
+    await eventually(lambda: len([f for f in mount.api.files.values() if f.fld_id != 0]) == 2)
+    expected = {name: 10, "v.mp4": 11}
+    assert await names(fs, trash) == expected  # at once
+    fs.forget_all()  # and from the host's listing of the trash
+    trash = (await fs.lookup(ROOT_INO, TRASH)).ino
+    assert await names(fs, trash) == expected
+    assert await names(fs) == {TRASH: 0, "v.mp4": 2}

@@ -336,7 +336,7 @@ async def test_the_old_copy_of_an_overwritten_file_shows_in_the_trash_at_once(
     trash = next(f for f in mount.api.folders.values() if f.name == TRASH)
     await eventually(lambda: mount.api.files[first].fld_id == trash.fld_id)
     trash_ino = (await fs.lookup(ROOT_INO, TRASH)).ino
-    # the old copy, before any listing of the trash: under its host title (the db forgot it)
+    # the old copy, before any listing of the trash: under its name (the db follows it there)
     assert list(await names(fs, trash_ino)) == ["v.mp4"]
     assert await names(fs) == {TRASH: 0, "v.mp4": 2}
 
