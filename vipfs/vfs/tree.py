@@ -38,6 +38,7 @@ from vipfs.vfs.namespace import TRASH, Removed
 log = logging.getLogger(__name__)
 
 Record = FileEntry | Folder | None
+DOTS = (".", "..")  # readdir's first two entries (`ls -a` shows them)
 MAX_DEPTH = 1000  # folders `in_trash` climbs at most (the parents it follows are last seen)
 
 
@@ -129,21 +130,32 @@ class Tree:
         return fh
 
     def readdir(self, fh: int, start_id: int) -> Iterator[DirEntry]:
-        """Entries of the handle's snapshot from `start_id`; offsets are stable per handle.
+        """`.` and `..`, then the entries of the handle's snapshot, from `start_id`; offsets
+        are stable per handle.
 
         Each yielded entry has an inode but no reference yet: the caller calls `remember` when
-        the kernel took it, or `drop_unreferenced` when it did not.
+        the kernel took it, or `drop_unreferenced` when it did not (the kernel takes none for
+        `.` and `..`, which name nodes that exist already).
         """
         handle = self._dirs.get(fh)
         if handle is None:
             raise VfsError(errno.EBADF)
-        for index in range(start_id, len(handle.entries)):
+        yield from self._dots(handle, start_id)
+        for index in range(max(start_id - len(DOTS), 0), len(handle.entries)):
             name, key, entry = handle.entries[index]
             now = self._listed_now(handle, name, key, entry)
             if now is None:
                 continue  # removed (or renamed away) since opendir
             node = self.m.adopt(now[0], name, now[1], handle.ino)
-            yield DirEntry(name, self.m.attr(node), index + 1)
+            yield DirEntry(name, self.m.attr(node), index + len(DOTS) + 1)
+
+    def _dots(self, handle: _DirHandle, start_id: int) -> Iterator[DirEntry]:
+        """`.` (the directory) and `..` (where it was last seen; the root's own is the root)."""
+        here = self.m.node(handle.ino)
+        parent = self.m.inodes.get(here.parent) or self.m.node(ROOT_INO)
+        for index, (name, node) in enumerate(zip(DOTS, (here, parent), strict=True)):
+            if index >= start_id:
+                yield DirEntry(name, self.m.attr(node), index + 1)
 
     def _listed_now(
         self, handle: _DirHandle, name: str, key: NodeKey, entry: Record

@@ -37,9 +37,12 @@ from vipfs.vfs.inodes import ROOT_INO
 
 
 def read_all(fs: Filesystem, fh: int, start: int = 0) -> list[DirEntry]:
-    """What the kernel's readdirplus does with a handle: take every entry (and its inode)."""
+    """What the kernel's readdirplus does with a handle: take every entry (and its inode;
+    none for `.` and `..`, left out here)."""
     out = []
     for item in fs.readdir(fh, start):
+        if item.name in (".", ".."):
+            continue
         fs.remember(item.attr.ino)
         out.append(item)
     return out
