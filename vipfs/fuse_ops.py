@@ -131,12 +131,15 @@ class Operations(pyfuse3.Operations):
     @translated
     async def readdir(self, fh: int, start_id: int, token: pyfuse3.ReaddirToken) -> None:
         for item in self.fs.readdir(fh, start_id):
+            dots = item.name in (".", "..")  # the kernel takes no reference for these two
             if not pyfuse3.readdir_reply(
                 token, os.fsencode(item.name), self.entry(item.attr), item.next_id
             ):
-                self.fs.drop_unreferenced(item.attr.ino)
+                if not dots:
+                    self.fs.drop_unreferenced(item.attr.ino)
                 break
-            self.fs.remember(item.attr.ino)
+            if not dots:
+                self.fs.remember(item.attr.ino)
 
     @translated
     async def releasedir(self, fh: int) -> None:

@@ -56,7 +56,8 @@ async def test_tools_see_the_tree(mounted: tuple[FakeApi, Path]) -> None:
     api.add_file("a/b")
     ls = await sh("ls", "-la", str(mnt))
     assert ls.returncode == 0, ls.stderr
-    assert "Season 1" in ls.stdout and "a／b.mp4" in ls.stdout and ".vipfs" in ls.stdout
+    assert "Season 1" in ls.stdout and "a／b.mp4" in ls.stdout and ".vipfs" not in ls.stdout
+    assert [line.split()[-1] for line in ls.stdout.splitlines()[1:3]] == [".", ".."]
     found = await sh("find", str(mnt / "Season 1"), "-type", "f")
     assert len(found.stdout.splitlines()) == 3
     stat = await sh("stat", "-c", "%s %h %F", str(mnt / "Season 1" / "Episode.mp4"))

@@ -100,7 +100,7 @@ def test_setfattr_edits_and_status_lists_every_mount(
     (held,) = emulator.live_files()
     assert held["title"] == "A &lt;nice&gt; title"  # file/edit escapes; the xattr unescapes
     # the title names the file, as any host title does (the raw title is not encoded)
-    assert os.listdir(mount.path) == [".vipfs", "A <nice> title.mp4"]
+    assert os.listdir(mount.path) == ["A <nice> title.mp4"]
     target = mount.path / "A <nice> title.mp4"
     for name, value in (("tags", "cats, dogs"), ("title", "A <nice> title"), ("public", "1")):
         shown = sh("getfattr", "--only-values", "-n", f"user.vipfs.{name}", target)

@@ -179,10 +179,10 @@ def test_a_rename_to_a_title_the_host_drops_shows_on_the_host_or_is_refused(
     fresh = machine(start_mount, emulator, tmp_path, "two")
     on_host = sorted(os.listdir(fresh.path))
     if moved.returncode == 0:
-        assert on_host == [".vipfs", new], (after["title"], moved)
+        assert on_host == [new], (after["title"], moved)
         assert shown == on_host
     else:
-        assert on_host == [".vipfs", old], after["title"]
+        assert on_host == [old], after["title"]
         assert shown == on_host, "the mount shows a name the host did not take"
         assert after["title"] == before["title"]
 
@@ -192,19 +192,19 @@ def test_host_files_get_the_default_extension_and_renames_reverse_it(
 ) -> None:
     emulator.seed({"files": [{"title": "big buck bunny", "size": 1000}]})
     default = machine(start_mount, emulator, tmp_path, "default")
-    assert sorted(os.listdir(default.path)) == [".vipfs", "big buck bunny.mp4"]
+    assert sorted(os.listdir(default.path)) == ["big buck bunny.mp4"]
     bare = machine(start_mount, emulator, tmp_path, "bare", "--default-extension", "")
-    assert sorted(os.listdir(bare.path)) == [".vipfs", "big buck bunny"]
+    assert sorted(os.listdir(bare.path)) == ["big buck bunny"]
     umount(bare)
     moved = sh("mv", default.path / "big buck bunny.mp4", default.path / "bbb.mkv")
     assert moved.returncode == 0, moved.stderr
-    assert sorted(os.listdir(default.path)) == [".vipfs", "bbb.mkv"]
+    assert sorted(os.listdir(default.path)) == ["bbb.mkv"]
     umount(default)
     (held,) = emulator.live_files()
     fresh = machine(start_mount, emulator, tmp_path, "fresh")
-    assert sorted(os.listdir(fresh.path)) == [".vipfs", "bbb.mkv"], held["title"]
+    assert sorted(os.listdir(fresh.path)) == ["bbb.mkv"], held["title"]
     fresh_bare = machine(start_mount, emulator, tmp_path, "fresh-bare", "--default-extension", "")
-    assert sorted(os.listdir(fresh_bare.path)) == [".vipfs", "bbb.mkv"], held["title"]
+    assert sorted(os.listdir(fresh_bare.path)) == ["bbb.mkv"], held["title"]
 
 
 def test_one_character_folders_take_an_rsync_tree(

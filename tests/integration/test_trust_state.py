@@ -354,7 +354,7 @@ def test_first_mount_migrates_the_old_cache_layout_without_losing_a_queued_file(
         tmpfs(user.home / ".local" / "state", "64m")
 
     mount = mounts.start(emulator, user, "--write-back", "600")
-    assert sorted(os.listdir(mount.path)) == sorted([".vipfs", *(c.name for c in clips)])
+    assert sorted(os.listdir(mount.path)) == sorted([*(c.name for c in clips)])
     state = user.home / ".local" / "state" / "vipfs" / digest(emulator)
     assert (state / "meta.db").is_file(), f"not migrated to {state}: {user.state_dir()}"
     assert not (old / "meta.db").exists() and not list(old.rglob("*.spool"))
@@ -380,7 +380,7 @@ def test_second_mount_on_the_same_state_exits_naming_the_first(
     assert second.lines() == [
         f"vipfs: state directory {state} is in use by the mount at {first.path} (pid {first.pid})"
     ]
-    assert sorted(os.listdir(first.path)) == [".vipfs", "half.mp4"]  # the first still serves
+    assert sorted(os.listdir(first.path)) == ["half.mp4"]  # the first still serves
     if spooled:
         assert files_under(state / "spool") == spooled  # its spool untouched
     umount(user, first)
@@ -527,7 +527,7 @@ def test_writer_killed_mid_file_is_kept_incomplete_and_never_uploaded(
     third = mounts.start(emulator, user, "--write-back", "0.2")
     assert status_xattr(third.path / "cut.mp4").startswith("incomplete: ")
     assert sh("rm", third.path / "cut.mp4").returncode == 0  # as for any queued file
-    assert os.listdir(third.path) == [".vipfs"]
+    assert os.listdir(third.path) == []
     wait_for("its spool file to go", lambda: user.spool_files() == [])
     umount(user, third)
     assert emulator.files() == []

@@ -87,11 +87,17 @@ async def test_readdir_counts_only_accepted_entries(monkeypatch: pytest.MonkeyPa
 
     monkeypatch.setattr(fuse_ops.pyfuse3, "readdir_reply", reply)
     fh = await ops.opendir(pyfuse3.ROOT_INODE, CTX)
+    root = ops.fs.inodes.get(pyfuse3.ROOT_INODE)
+    assert root is not None
+    root_lookups = root.lookups
     await ops.readdir(fh, 0, CTX)
     assert [a[2] for a in accepted] == [1, 2, 3, 4]
-    assert accepted[0][0] == b".vipfs"
+    assert [a[0] for a in accepted] == [b".", b"..", b"f0.mp4", b"f1.mp4"]  # no /.vipfs
+    assert accepted[0][1] == accepted[1][1] == pyfuse3.ROOT_INODE  # the root's `..` is itself
     table = ops.fs.inodes
-    assert all(table.get(ino).lookups == 1 for _, ino, _ in accepted)  # type: ignore[union-attr]
+    files = accepted[2:]
+    assert all(table.get(ino).lookups == 1 for _, ino, _ in files)  # type: ignore[union-attr]
+    assert root.lookups == root_lookups  # no reference taken for `.` and `..`
     before = len(table)
     accepted.clear()
     await ops.readdir(fh, 4, CTX)  # resumes at the stable offset

@@ -4,7 +4,8 @@ Network only: the facade calls these first and changes its model once they succe
 follows the host: `file/delete` and `folder/delete` where it offers them, else the entry moves
 into a server folder `vipfs-trash` at the root (created on demand, and left visible so nothing
 vipfs does is hidden from the user), so nothing is ever lost. With trash off and no delete on
-the host, removal is refused with EPERM.
+the host, removal is refused with EPERM; so is removal inside the trash where the host cannot
+delete (moving an entry into the folder it is in would change nothing, at the price of a call).
 
 Owns: the remote tree changes (folder/create with its lost-answer search, folder/edit, removal
 and the trash folder). Imports: `api`, and of `vfs` only `errors`, `features`, `names`, `edits`
@@ -37,6 +38,8 @@ log = logging.getLogger(__name__)
 
 TRASH = "vipfs-trash"
 NO_DELETE = "this host offers no {op} and trash is off (--no-trash)"
+# one wording whatever the entry, so the log says it once (fuse_ops logs each reason once)
+IN_TRASH = f"nothing in {TRASH} can be removed: this host offers no {{op}}; empty it on the website"
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,7 +120,8 @@ class Namespace:
             raise from_api(exc, what) from None
 
     # -- removal -------------------------------------------------------------------------------
-    async def remove_file(self, code: str, name: str) -> Removed:
+    async def remove_file(self, code: str, name: str, *, in_trash: bool = False) -> Removed:
+        """`in_trash`: the file lies in the trash folder, so only a delete can remove it."""
         if await self._offered("delete"):
             try:
                 await self.api.file_delete(code)
@@ -129,12 +133,15 @@ class Namespace:
                 self.features.mark_unsupported("delete")
             except ApiError as exc:
                 raise from_api(exc, f"deleting {name!r}") from None
+        if in_trash:
+            raise VfsError(errno.EPERM, IN_TRASH.format(op="file/delete"))
         trash, created = await self._trash("file/delete")
         await self.edit_file(code, f"moving {name!r} to {TRASH}", fld_id=trash)
         log.info("moved %s (%s) into %s: this host offers no file/delete", name, code, TRASH)
         return Removed(trash, created)
 
-    async def remove_folder(self, fld_id: int, name: str) -> Removed:
+    async def remove_folder(self, fld_id: int, name: str, *, in_trash: bool = False) -> Removed:
+        """`in_trash`: the folder is the trash folder or lies in it: only a delete removes it."""
         if await self._offered("folder_delete"):
             try:
                 await self.api.folder_delete(fld_id)
@@ -146,9 +153,11 @@ class Namespace:
                 self.features.mark_unsupported("folder_delete")
             except ApiError as exc:
                 raise from_api(exc, f"deleting folder {name!r}") from None
-        if fld_id == self._trash_id:
-            raise VfsError(errno.EPERM, f"{TRASH} cannot go into itself; empty it on the website")
+        if in_trash or fld_id == self._trash_id:
+            raise VfsError(errno.EPERM, IN_TRASH.format(op="folder/delete"))
         trash, created = await self._trash("folder/delete")
+        if fld_id == trash:  # found only now, by name: it cannot go into itself
+            raise VfsError(errno.EPERM, IN_TRASH.format(op="folder/delete"))
         await self.edit_folder(fld_id, parent=trash)
         log.info("moved folder %s into %s: this host offers no folder/delete", name, TRASH)
         return Removed(trash, created)

@@ -38,6 +38,8 @@ from vipfs.vfs.namespace import TRASH, Removed
 log = logging.getLogger(__name__)
 
 Record = FileEntry | Folder | None
+DOTS = (".", "..")  # readdir's first two entries (`ls -a` shows them)
+MAX_DEPTH = 1000  # folders `in_trash` climbs at most (the parents it follows are last seen)
 
 
 @dataclass(slots=True)
@@ -118,9 +120,9 @@ class Tree:
             case FolderKey(fld_id):
                 folder = fld_id
                 listing = await m.views.get(fld_id)
+                # /.vipfs is not among them: reachable by name only (as ZFS's `.zfs`), so
+                # `rsync --delete` and `rm -r *` of the root never try to remove it
                 entries = [(c.name, c.key, c.entry) for c in listing.children]
-                if node.ino == ROOT_INO:
-                    entries.insert(0, (VIRTUAL_DIR, VIRTUAL_DIR_KEY, None))
             case _:
                 raise VfsError(errno.ENOTDIR)
         fh = next(self._handles)
@@ -128,21 +130,32 @@ class Tree:
         return fh
 
     def readdir(self, fh: int, start_id: int) -> Iterator[DirEntry]:
-        """Entries of the handle's snapshot from `start_id`; offsets are stable per handle.
+        """`.` and `..`, then the entries of the handle's snapshot, from `start_id`; offsets
+        are stable per handle.
 
         Each yielded entry has an inode but no reference yet: the caller calls `remember` when
-        the kernel took it, or `drop_unreferenced` when it did not.
+        the kernel took it, or `drop_unreferenced` when it did not (the kernel takes none for
+        `.` and `..`, which name nodes that exist already).
         """
         handle = self._dirs.get(fh)
         if handle is None:
             raise VfsError(errno.EBADF)
-        for index in range(start_id, len(handle.entries)):
+        yield from self._dots(handle, start_id)
+        for index in range(max(start_id - len(DOTS), 0), len(handle.entries)):
             name, key, entry = handle.entries[index]
             now = self._listed_now(handle, name, key, entry)
             if now is None:
                 continue  # removed (or renamed away) since opendir
             node = self.m.adopt(now[0], name, now[1], handle.ino)
-            yield DirEntry(name, self.m.attr(node), index + 1)
+            yield DirEntry(name, self.m.attr(node), index + len(DOTS) + 1)
+
+    def _dots(self, handle: _DirHandle, start_id: int) -> Iterator[DirEntry]:
+        """`.` (the directory) and `..` (where it was last seen; the root's own is the root)."""
+        here = self.m.node(handle.ino)
+        parent = self.m.inodes.get(here.parent) or self.m.node(ROOT_INO)
+        for index, (name, node) in enumerate(zip(DOTS, (here, parent), strict=True)):
+            if index >= start_id:
+                yield DirEntry(name, self.m.attr(node), index + 1)
 
     def _listed_now(
         self, handle: _DirHandle, name: str, key: NodeKey, entry: Record
@@ -194,7 +207,9 @@ class Tree:
         fld_id = child.key.fld_id
         if len(await m.views.get(fld_id)):
             raise VfsError(errno.ENOTEMPTY)
-        removed = await m.bounded(w.names.remove_folder(fld_id, name), f"rmdir {name}")
+        in_trash = self.in_trash(parent_ino) or (parent_fld == 0 and name == TRASH)
+        what = w.names.remove_folder(fld_id, name, in_trash=in_trash)
+        removed = await m.bounded(what, f"rmdir {name}")
         m.views.drop(parent_fld, child.key)
         m.remote.listings.invalidate(fld_id)
         if isinstance(child.entry, Folder):
@@ -208,13 +223,33 @@ class Tree:
             raise VfsError(errno.ENOENT)
         if isinstance(child.key, FolderKey):
             raise VfsError(errno.EISDIR)
-        gone = await self.take_away(child.key, child.entry, name)
+        in_trash = self.in_trash(parent_ino)
+        gone = await self.take_away(child.key, child.entry, name, in_trash=in_trash)
         self.gone(parent_fld, gone)
         await self.settle(gone, name)
 
     # -- removal: the host's part, the model's step, what follows ------------------------------
-    async def take_away(self, key: NodeKey, entry: Record, name: str) -> Gone:
-        """Remove a file (or, as a rename target, an empty folder) from the host: I/O only."""
+    def in_trash(self, ino: int) -> bool:
+        """Whether directory `ino` is the trash folder or lies in it, by where its nodes were
+        last seen (no call): the trash is the folder removals went to in this mount or, before
+        any did, the one the root shows under that name."""
+        trash = self.m.remote.writer().names.trash_id
+        node = self.m.inodes.get(ino)
+        for _ in range(MAX_DEPTH):
+            if node is None or node.ino == ROOT_INO or not isinstance(node.key, FolderKey):
+                return False
+            if trash is not None and node.key.fld_id == trash:
+                return True
+            if trash is None and node.parent == ROOT_INO and node.name == TRASH:
+                return True
+            node = self.m.inodes.get(node.parent)
+        return False
+
+    async def take_away(
+        self, key: NodeKey, entry: Record, name: str, *, in_trash: bool = False
+    ) -> Gone:
+        """Remove a file (or, as a rename target, an empty folder) from the host: I/O only.
+        `in_trash`: it lies in the trash, where only a delete can remove it."""
         m = self.m
         w = m.remote.writer()
         match key:
@@ -225,9 +260,9 @@ class Tree:
                     await w.queue.discard(upload_id)
                 return Gone(key, entry, replaced=row.replaces if row is not None else None)
             case FolderKey(fld_id):
-                what = w.names.remove_folder(fld_id, name)
+                what = w.names.remove_folder(fld_id, name, in_trash=in_trash)
             case FileKey(code):
-                what = w.names.remove_file(code, name)
+                what = w.names.remove_file(code, name, in_trash=in_trash)
             case _:
                 raise VfsError(errno.EROFS, f"{VIRTUAL_DIR} is read-only")
         return Gone(key, entry, removed=await m.bounded(what, f"removing {name}"))
@@ -246,10 +281,11 @@ class Tree:
                         self.trashed(gone.removed, file=gone.entry)
 
     async def settle(self, gone: Gone, name: str) -> None:
-        """After the step: the metadata forgets a removed file; an overwritten one goes too."""
+        """After the step: the metadata forgets a removed file (or follows it into the trash);
+        an overwritten one goes too."""
         w = self.m.remote.writer()
         if isinstance(gone.key, FileKey):
-            await w.metadata.drop(gone.key.code)
+            await self.forget_file(gone.key.code, gone.removed)
         elif isinstance(gone.key, FolderKey):  # an empty folder a rename replaced
             await w.metadata.drop_folder(gone.key.fld_id)
         elif gone.replaced:  # it overwrote an uploaded file: that goes too
@@ -296,4 +332,13 @@ class Tree:
                 code, meta.name if meta else name, meta.fld_id if meta else 0, m.views.titles
             )
         self.trashed(removed, file=old)
-        await w.metadata.drop(code)
+        await self.forget_file(code, removed)
+
+    async def forget_file(self, code: str, removed: Removed | None) -> None:
+        """A deleted file leaves the metadata; a trashed one keeps its record (its name, size,
+        time and mode), now in the trash folder, so it shows there as it was."""
+        metadata = self.m.remote.writer().metadata
+        if removed is not None and removed.trash is not None:
+            await metadata.update(code, fld_id=removed.trash)
+        else:
+            await metadata.drop(code)

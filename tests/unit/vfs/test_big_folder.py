@@ -41,7 +41,7 @@ async def test_a_big_folder_is_named_off_the_loop(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setattr(offloop, "run_sync", spy)
     names = await listdir(make(big_account()))
     assert threads and threads[0] != threading.get_ident()
-    assert len(names) == N + 3  # .vipfs, both "same" and every clip
+    assert len(names) == N + 2  # both "same" and every clip
     assert "same.mp4" in names and sum(n.startswith("same [") for n in names) == 1
 
 
@@ -59,4 +59,4 @@ async def test_a_change_during_the_build_is_not_lost(monkeypatch: pytest.MonkeyP
     monkeypatch.setattr(offloop, "run_sync", racing)
     names = await listdir(fs)
     assert "made meanwhile" in names  # the thread's build was dropped for one made after it
-    assert len(names) == N + 4
+    assert len(names) == N + 3  # both "same", every clip and the folder made meanwhile

@@ -37,6 +37,8 @@ async def listdir(fs: Filesystem, ino: int = ROOT_INO) -> dict[str, int]:
     try:
         out = {}
         for item in fs.readdir(fh, 0):
+            if item.name in (".", ".."):
+                continue  # the kernel takes no reference for them (test_dots.py)
             fs.remember(item.attr.ino)
             out[item.name] = item.attr.ino
         return out
@@ -52,7 +54,7 @@ async def test_tree_attrs_and_one_call_per_folder() -> None:
         api.add_file(f"clip {i}")
     fs = make(api)
     root = await listdir(fs)
-    assert len(root) == 122  # .vipfs + Series + 120 files
+    assert len(root) == 121  # Series + 120 files (/.vipfs is reachable by name only)
     assert api.count("folder_list") == 1
     for name in list(root)[:50]:
         await fs.lookup(ROOT_INO, name)

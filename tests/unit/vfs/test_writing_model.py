@@ -39,7 +39,7 @@ class Model:
         self.trace: list[str] = []  # what happened, for a failing seed's message
 
     def listing(self, folder: str) -> dict[str, int]:
-        out = {".vipfs": 0} if folder == "" else {}
+        out: dict[str, int] = {}
         out.update({d: 0 for d in self.dirs if d and d != folder and _parent(d) == folder})
         out.update({n: len(b) for (f, n), b in self.files.items() if f == folder})
         return out
