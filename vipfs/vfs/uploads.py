@@ -382,17 +382,21 @@ class UploadQueue:
         await self._db.delete_upload(upload_id)
         await self._spool.delete(row.spool)
 
-    async def upload_now(self, upload_id: int) -> None:
-        """Upload at once and wait (fsync, --sync-uploads). Raises VfsError(EIO) when the
-        attempt fails; a transient failure still retries in the background."""
+    async def upload_now(self, upload_id: int) -> bool:
+        """Upload at once and wait (fsync, --sync-uploads); True once the host has it, False
+        for a row that stays local: a held temp name (vim's `.swp` fsyncs as it writes, and
+        must never reach the host for it). Raises VfsError(EIO) when the attempt fails; a
+        transient failure still retries in the background."""
         row = self._rows.get(upload_id)
         if row is None:
             stored = await self._db.get_upload(upload_id)
             if stored is not None and stored.state is UploadState.DONE:
-                return
+                return True
             raise VfsError(errno.ENOENT, f"no upload {upload_id}")
         if row.state is UploadState.INCOMPLETE:
             raise VfsError(errno.EIO, f"{row.name} is incomplete ({row.last_error}); not uploaded")
+        if self.hold.holds(row.name) and not self._scheduler.busy(upload_id):
+            return False
         seen = self._scheduler.runs(upload_id)
         if not self._scheduler.busy(upload_id):
             size = await self._spool.size(row.spool)
@@ -408,7 +412,7 @@ class UploadQueue:
                 await self._set(upload_id, **changes)
         while True:
             if upload_id not in self._rows:
-                return  # done (a discard also ends here: nothing left to make durable)
+                return True  # done (a discard also ends here: nothing left to make durable)
             if self._scheduler.runs(upload_id) > seen:
                 row = self._rows[upload_id]
                 raise VfsError(errno.EIO, f"upload of {row.name} failed: {row.last_error}")

@@ -572,14 +572,16 @@ async def test_discard_after_a_lost_answer_removes_the_stored_copy(
     assert await env.db.strays() == []
 
 
-async def test_upload_now_forces_a_held_file(env: Env, virtual_clock: MockClock) -> None:
+async def test_upload_now_leaves_a_held_file_local(env: Env, virtual_clock: MockClock) -> None:
     queue = await env.start()
-    row = await env.new_file(queue, "movie.mp4.part")
-    await queue.touch(row.id)
-    env.api.reject_upload("Not video file (movie.mp4.part)")
-    with pytest.raises(VfsError):
-        await queue.upload_now(row.id)
-    assert queue.status().failed[0].id == row.id
+    swap = await env.new_file(queue, ".notes.txt.swp")
+    assert await queue.upload_now(swap.id) is False  # vim fsyncs its swap file while open
+    assert queue.status().writing[0].id == swap.id
+    await queue.touch(swap.id)
+    assert await queue.upload_now(swap.id) is False
+    assert queue.status().held[0].id == swap.id
+    await trio.sleep(60)
+    assert env.api.count("upload_file") == 0 and env.api.count("upload_server") == 0
 
 
 async def test_a_refused_title_edit_still_completes_the_upload(

@@ -366,6 +366,22 @@ async def test_reading_a_file_still_in_the_spool(mount: Mount, virtual_clock: Mo
     await fs.release(opened.fh)
 
 
+async def test_fsync_of_a_held_name_stays_in_the_spool(
+    mount: Mount, virtual_clock: MockClock
+) -> None:
+    fs = await mount.start(write_back=0)
+    opened, attr = await fs.create(ROOT_INO, ".notes.txt.swp", 0o600)
+    await fs.write(opened.fh, 0, b"b0VIM 9.0")
+    await fs.fsync(opened.fh)
+    await fs.write(opened.fh, 4096, b"more")  # the handle still writes: nothing was sent
+    await fs.fsync(opened.fh)
+    await fs.release(opened.fh)
+    await trio.sleep(60)
+    assert uploads(mount.api) == []
+    assert await fs.getxattr(attr.ino, "user.vipfs.status") == b"held"
+    assert (await names(fs))[".notes.txt.swp"] == 4100
+
+
 async def test_fsync_uploads_now_and_reports_failure(
     mount: Mount, virtual_clock: MockClock
 ) -> None:
