@@ -86,6 +86,8 @@ def render(mount: Path, status: dict[str, Any]) -> str:
     )
     if queue.get("incomplete"):
         counts += f", {len(queue['incomplete'])} incomplete"
+    if queue.get("empty"):
+        counts += f", {len(queue['empty'])} empty"
     lines = [f"{mount}: {counts}"]
     for row in queue.get("uploading") or []:
         lines.append(f"  uploading  {row['name']}  {_mb(row.get('sent'))} of {_mb(row['size'])}")
@@ -101,6 +103,8 @@ def render(mount: Path, status: dict[str, Any]) -> str:
         lines.append(f"  failed     {row['name']}: {row['error']}  (data kept)")
     for row in queue.get("incomplete") or []:
         lines.append(f"  incomplete {row['name']}: {row['error']}  (data kept; not uploaded)")
+    for row in queue.get("empty") or []:
+        lines.append(f"  empty      {row['name']}: {row['error']}")
     lost = status.get("lost_found")
     if isinstance(lost, dict) and lost.get("files"):
         lines.append(

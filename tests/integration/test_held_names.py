@@ -22,6 +22,7 @@ from tests.integration.conftest import (
     settled_status,
     sh,
     status_xattr,
+    vipfs,
     wait_for,
 )
 
@@ -75,3 +76,25 @@ def test_vim_saves_without_uploading_its_swap_file(
     assert uploads(emulator) == 1
     assert sorted(f["title"] for f in emulator.live_files()) == ["edit"]
     assert [p.name for p in mnt.iterdir() if p.name.endswith(".swp")] == []
+
+
+def test_an_empty_file_stays_local_and_says_why(
+    emulator: Emulator, start_mount: StartMount, tmp_path: Path
+) -> None:
+    mnt = start_mount(emulator, "--write-back", "0").path
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "blank.mp4").touch()
+    (src / "clip.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42" + os.urandom(2000))
+    done = sh("rsync", "-a", f"{src}/", mnt)  # the empty file arrives through a held temp name
+    assert done.returncode == 0, done.stderr
+    wait_for("clip.mp4 uploaded", lambda: settled_status(mnt / "clip.mp4"))
+
+    why = "hosts cannot store empty files; kept here, not uploaded"
+    assert status_xattr(mnt / "blank.mp4") == f"empty: {why}"
+    assert [(r["name"], r["error"]) for r in queue(mnt)["empty"]] == [("blank.mp4", why)]
+    assert (mnt / "blank.mp4").stat().st_size == 0
+    assert uploads(emulator) == 1
+    assert [f["title"] for f in emulator.live_files()] == ["clip"]
+    said = vipfs("status", mnt)
+    assert f"  empty      blank.mp4: {why}" in said.stdout.splitlines()

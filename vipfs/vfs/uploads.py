@@ -36,6 +36,8 @@ Life of a queue row (`metadb.UploadState`):
   1 s → 5 min; a rate limit waits at least its `retry_after`). A refusal (bad format, too big,
   bad key) marks the row `failed`, keeps the spool data, and logs one WARNING with the server's
   reason.
+* A file closed with no bytes is `empty`: the hosts refuse 0-byte uploads, so none is spent on
+  it; it stays local, shown, with `EMPTY_FILE` as its reason. Writing to it makes it normal.
 * Everything is in the metadata db before the network is touched, so a restart resumes.
 * A row whose write failed (ENOSPC), or that was still open for writing when vipfs died, is
   `incomplete`: its spool may hold only a prefix, so it never uploads as it is. Its data is kept;
@@ -124,6 +126,9 @@ BACKOFF_CAP = 300.0
 CUT_OFF = "the mount ended while it was open for writing"
 
 _PENDING = (UploadState.QUEUED, UploadState.HELD)
+_CLOSED = (*_PENDING, UploadState.EMPTY)  # closed, no attempt yet: a rename may move it on
+# The hosts refuse a 0-byte upload (`null filesize or wrong file path`): never spend one on it.
+EMPTY_FILE = "hosts cannot store empty files; kept here, not uploaded"
 
 
 class UploadQueue:
@@ -242,10 +247,13 @@ class UploadQueue:
     def _schedule(self, row: Upload) -> None:
         self._scheduler.at(row.id, row.next_try)
 
-    def _closed_state(self, name: str, now: float) -> tuple[UploadState, float]:
+    def _closed_state(self, name: str, size: int, now: float) -> dict[str, Any]:
+        """The changes that close a row of this name and size: held, empty, or queued."""
         if self.hold.holds(name):
-            return UploadState.HELD, now + self.hold.idle
-        return UploadState.QUEUED, now + self.write_back
+            return {"state": UploadState.HELD, "next_try": now + self.hold.idle, "last_error": None}
+        if size == 0:
+            return {"state": UploadState.EMPTY, "last_error": EMPTY_FILE}
+        return {"state": UploadState.QUEUED, "next_try": now + self.write_back, "last_error": None}
 
     # -- what the filesystem calls -----------------------------------------------------------
     def get(self, upload_id: int) -> Upload | None:
@@ -312,13 +320,11 @@ class UploadQueue:
             "%s is incomplete (%s): kept, not uploaded; `vipfs status` lists it", row.name, reason
         )
 
-    async def _after_writes(self, row: Upload, now: float) -> dict[str, Any]:
+    async def _after_writes(self, row: Upload, size: int, now: float) -> dict[str, Any]:
         """Changes that close a `writing` row. New bytes make any copy an earlier attempt may
         have stored stale, and its token too: that copy is removed, the row gets a new token.
         (The row is `writing`, so the scheduler leaves it alone across the await.)"""
-        state, due = self._closed_state(row.name, now)
-        changes: dict[str, Any] = {"state": state, "next_try": due, "attempts": 0}
-        changes["last_error"] = None
+        changes = {**self._closed_state(row.name, size, now), "attempts": 0}
         if row.attempts > 0 or row.code is not None:
             await self._strays.abandon(stray_of(row, now, tokened=self._retitle))
             changes.update(token=new_token(), code=None, **_NO_POST)
@@ -332,24 +338,24 @@ class UploadQueue:
         if self._scheduler.busy(upload_id):
             return row
         if row.state is UploadState.WRITING:
-            changes = await self._after_writes(row, self._clock())
+            changes = await self._after_writes(row, size, self._clock())
             return await self._set(upload_id, size=size, **changes)
         if row.state is UploadState.INCOMPLETE:
             return await self._set(upload_id, size=size) if size != row.size else row
-        if row.state in _PENDING and row.attempts == 0:
-            state, due = self._closed_state(row.name, self._clock())
-            return await self._set(upload_id, state=state, next_try=due)
+        if row.state in _CLOSED and row.attempts == 0:
+            closed = self._closed_state(row.name, size, self._clock())
+            return await self._set(upload_id, size=size, **closed)
         return row
 
     async def rename(self, upload_id: int, new_name: str, new_fld_id: int) -> Upload:
         """A rename or move before the upload finished: only the record changes. Leaving the
-        hold list makes the upload due `write_back` s from now."""
+        hold list makes the upload due `write_back` s from now (an empty file stays local)."""
         row = self._row(upload_id)
         changes: dict[str, Any] = {"name": new_name, "fld_id": new_fld_id}
-        if row.state in _PENDING and not self._scheduler.busy(upload_id):
-            held = self.hold.holds(new_name)
-            if held != (row.state is UploadState.HELD):
-                changes["state"], changes["next_try"] = self._closed_state(new_name, self._clock())
+        if row.state in _CLOSED and not self._scheduler.busy(upload_id):
+            closed = self._closed_state(new_name, row.size, self._clock())
+            if closed["state"] is not row.state:
+                changes.update(closed)
         return await self._set(upload_id, **changes)
 
     async def set_times(self, upload_id: int, mtime_ns: int) -> Upload:
@@ -400,11 +406,13 @@ class UploadQueue:
         seen = self._scheduler.runs(upload_id)
         if not self._scheduler.busy(upload_id):
             size = await self._spool.size(row.spool)
+            if size == 0:
+                return False  # an empty file stays local (its close says why)
             row = self._row(upload_id)
             now = self._clock()
             changes: dict[str, Any] = {}
             if row.state is UploadState.WRITING:
-                changes = await self._after_writes(row, now)
+                changes = await self._after_writes(row, size, now)
             elif row.state is UploadState.FAILED:
                 changes = {"attempts": 0, "last_error": None}
             if not self._scheduler.busy(upload_id):
@@ -550,13 +558,23 @@ class UploadQueue:
 
     async def _attempt(self, upload_id: int) -> None:
         try:
-            await self._attempt_once(upload_id)
+            if not await self._stays_local(upload_id):
+                await self._attempt_once(upload_id)
         except _Gone:
             pass
         except Exception as exc:  # a bug here must not end the mount: log it, retry later
             log.exception("internal error uploading queue row %d", upload_id)
             if upload_id in self._rows:
                 await self._retry_later(upload_id, exc)
+
+    async def _stays_local(self, upload_id: int) -> bool:
+        """A due row whose spool is empty (truncated while queued, or queued by an older
+        vipfs) is not sent: it becomes `empty`."""
+        size = await self._spool.size(self._live(upload_id).spool)
+        if size > 0:
+            return False
+        await self._set(upload_id, state=UploadState.EMPTY, size=0, last_error=EMPTY_FILE)
+        return True
 
     async def _attempt_once(self, upload_id: int) -> None:
         row = self._live(upload_id)

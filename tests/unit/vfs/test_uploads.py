@@ -22,7 +22,7 @@ from vipfs.vfs.metadb import FileMeta, UploadState
 from vipfs.vfs.names import Titles, legacy_title, tokened_title
 from vipfs.vfs.spool import Spool
 from vipfs.vfs.upload_status import QueueStatus
-from vipfs.vfs.uploads import CUT_OFF
+from vipfs.vfs.uploads import CUT_OFF, EMPTY_FILE
 
 
 def test_titles_drop_only_the_extension() -> None:
@@ -570,6 +570,41 @@ async def test_discard_after_a_lost_answer_removes_the_stored_copy(
     await eventually(lambda: env.api.count("file_delete") == 1)
     await trio.sleep(1)
     assert await env.db.strays() == []
+
+
+async def test_an_empty_file_stays_local_and_costs_no_call(
+    env: Env, virtual_clock: MockClock
+) -> None:
+    queue = await env.start()
+    row = await env.new_file(queue, "blank.mp4", b"")
+    assert await queue.upload_now(row.id) is False  # fsync of an empty file: nothing to send
+    await queue.touch(row.id)
+    await trio.sleep(3600)
+    (empty,) = queue.status().empty
+    assert (empty.id, empty.last_error) == (row.id, EMPTY_FILE)
+    assert queue.status().pending == 0 and env.api.calls == []
+    await queue.rename(row.id, ".blank.mp4.Xy12Ab", 0)  # a temp name holds it, empty or not
+    assert queue.status().held[0].id == row.id
+    await queue.rename(row.id, "blank.mp4", 0)
+    assert queue.status().empty[0].id == row.id
+    assert await queue.reopen(row.id)  # written to: an ordinary file again
+    await env.spool.write(row.spool, 0, b"now a video")
+    await queue.touch(row.id)
+    assert queue.status().queued[0].last_error is None
+    await eventually(lambda: bool(env.done))
+    assert env.api.count("upload_file") == 1
+
+
+async def test_a_queued_file_emptied_before_its_turn_is_not_sent(
+    env: Env, virtual_clock: MockClock
+) -> None:
+    queue = await env.start()
+    row = await env.new_file(queue, "gone.mp4")
+    await queue.touch(row.id)
+    await env.spool.truncate(row.spool, 0)
+    await trio.sleep(10)
+    assert [i.id for i in queue.status().empty] == [row.id]
+    assert env.api.count("upload_file") == 0
 
 
 async def test_upload_now_leaves_a_held_file_local(env: Env, virtual_clock: MockClock) -> None:

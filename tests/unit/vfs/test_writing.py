@@ -382,6 +382,27 @@ async def test_fsync_of_a_held_name_stays_in_the_spool(
     assert (await names(fs))[".notes.txt.swp"] == 4100
 
 
+async def test_an_empty_file_is_kept_local_with_a_clear_status(
+    mount: Mount, virtual_clock: MockClock
+) -> None:
+    fs = await mount.start(write_back=0)
+    opened, attr = await fs.create(ROOT_INO, "blank.mp4", 0o644)
+    await fs.fsync(opened.fh)
+    await fs.release(opened.fh)
+    await trio.sleep(60)
+    assert uploads(mount.api) == []
+    why = b"empty: hosts cannot store empty files; kept here, not uploaded"
+    assert await fs.getxattr(attr.ino, "user.vipfs.status") == why
+    assert (await names(fs))["blank.mp4"] == 0  # still shown
+    virt = await fs.lookup(ROOT_INO, ".vipfs")
+    st = await fs.lookup(virt.ino, "status.json")
+    handle = await fs.open(st.ino, os.O_RDONLY)
+    doc = json.loads(await fs.read(handle.fh, 0, 1 << 20))
+    assert [(r["name"], r["error"]) for r in doc["queue"]["empty"]] == [
+        ("blank.mp4", why.decode().removeprefix("empty: "))
+    ]
+
+
 async def test_fsync_uploads_now_and_reports_failure(
     mount: Mount, virtual_clock: MockClock
 ) -> None:
