@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -98,3 +100,25 @@ def test_an_empty_file_stays_local_and_says_why(
     assert [f["title"] for f in emulator.live_files()] == ["clip"]
     said = vipfs("status", mnt)
     assert f"  empty      blank.mp4: {why}" in said.stdout.splitlines()
+
+
+def test_an_empty_temp_file_of_a_killed_writer_goes_after_hold_idle(
+    emulator: Emulator, start_mount: StartMount
+) -> None:
+    mount = start_mount(emulator, "--hold-idle", "1")
+    mnt = mount.path
+    temp = mnt / ".clip.mp4.Ab12Cd"
+    hold_open = f"f = open({str(temp)!r}, 'wb'); print(flush=True); input()"
+    with subprocess.Popen(
+        [sys.executable, "-c", hold_open], stdin=subprocess.PIPE, stdout=subprocess.PIPE
+    ) as writer:
+        assert writer.stdout is not None and writer.stdout.readline() == b"\n"  # it is open
+        assert queue(mnt)["writing"] != []  # open: writing, no idle timer runs
+        writer.kill()  # rsync after kill -9: the kernel closes its file
+    wait_for("the temp file to go", lambda: temp.name not in os.listdir(mnt))
+    # the kernel may keep the name it looked up for its entry timeout (1 s), then asks again
+    wait_for("its name to go", lambda: not temp.exists(), timeout=10)
+
+    assert not any(queue(mnt).values())
+    assert uploads(emulator) == 0
+    assert "dropped .clip.mp4.Ab12Cd: an empty temp file left idle" in mount.log()

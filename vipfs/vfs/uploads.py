@@ -36,6 +36,8 @@ Life of a queue row (`metadb.UploadState`):
   1 s → 5 min; a rate limit waits at least its `retry_after`). A refusal (bad format, too big,
   bad key) marks the row `failed`, keeps the spool data, and logs one WARNING with the server's
   reason.
+* An empty held row whose idle spell ends with no handle open on it is dropped (row and spool):
+  its writer is gone (rsync killed with -9), nothing will rename it, and it holds no data.
 * A file closed with no bytes is `empty`: the hosts refuse 0-byte uploads, so none is spent on
   it; it stays local, shown, with `EMPTY_FILE` as its reason. Writing to it makes it normal.
 * Everything is in the metadata db before the network is touched, so a restart resumes.
@@ -147,6 +149,7 @@ class UploadQueue:
         clock: Callable[[], float] = time.time,
         rng: random.Random | None = None,
         on_done: Callable[[Upload], None] | None = None,
+        on_dropped: Callable[[Upload], None] | None = None,
         titles: Titles | None = None,
         retitle: bool = False,
     ) -> None:
@@ -166,6 +169,7 @@ class UploadQueue:
         self._job = UploadJob(api, metadata, titles=titles, node=node, retitle=retitle)
         self._strays = StrayCleaner(api, db, self._backoff, known=self._known, settled=self._notify)
         self._on_done = on_done
+        self._on_dropped = on_dropped
         self._rows: dict[int, Upload] = {}  # every row not yet done
         self._folders: dict[int, dict[int, None]] = {}  # folder → the rows it shows
         self._sent: dict[int, int] = {}  # id -> bytes sent by the running attempt
@@ -568,13 +572,38 @@ class UploadQueue:
                 await self._retry_later(upload_id, exc)
 
     async def _stays_local(self, upload_id: int) -> bool:
-        """A due row whose spool is empty (truncated while queued, or queued by an older
-        vipfs) is not sent: it becomes `empty`."""
-        size = await self._spool.size(self._live(upload_id).spool)
+        """A due row whose spool is empty is not sent. Under a temp name it was held idle
+        for `hold.idle` s: its writer is gone (rsync killed with -9) and nothing will rename
+        it, so it goes (no bytes are lost), unless a handle is still open on it. Otherwise
+        (truncated while queued, or queued by an older vipfs) it becomes `empty`."""
+        row = self._live(upload_id)
+        size = await self._spool.size(row.spool)
+        row = self._live(upload_id)
         if size > 0:
             return False
-        await self._set(upload_id, state=UploadState.EMPTY, size=0, last_error=EMPTY_FILE)
+        if not self.hold.holds(row.name):
+            await self._set(upload_id, state=UploadState.EMPTY, size=0, last_error=EMPTY_FILE)
+        elif self._spool.handles(row.spool):
+            await self._set(
+                upload_id, state=UploadState.HELD, next_try=self._clock() + self.hold.idle
+            )
+        else:
+            await self._drop_idle(row)
         return True
+
+    async def _drop_idle(self, row: Upload) -> None:
+        self._forget(row.id)
+        self._notify()
+        if row.code is not None or row.attempts > 0:
+            await self._strays.abandon(stray_of(row, self._clock(), tokened=self._retitle))
+        await self._db.delete_upload(row.id)
+        await self._spool.delete(row.spool)
+        log.info("dropped %s: an empty temp file left idle %.0f s", row.name, self.hold.idle)
+        if self._on_dropped is not None:
+            try:
+                self._on_dropped(row)
+            except Exception:
+                log.exception("drop callback failed for %s", row.name)
 
     async def _attempt_once(self, upload_id: int) -> None:
         row = self._live(upload_id)

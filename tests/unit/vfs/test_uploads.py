@@ -18,7 +18,7 @@ from vipfs.api.errors import AuthError, RateLimitedError, RequestRejectedError, 
 from vipfs.vfs.edits import edit_keep_tags
 from vipfs.vfs.errors import VfsError
 from vipfs.vfs.holdlist import HoldList
-from vipfs.vfs.metadb import FileMeta, UploadState
+from vipfs.vfs.metadb import FileMeta, Upload, UploadState
 from vipfs.vfs.names import Titles, legacy_title, tokened_title
 from vipfs.vfs.spool import Spool
 from vipfs.vfs.upload_status import QueueStatus
@@ -127,6 +127,28 @@ async def test_held_file_uploads_after_idle_time(env: Env, virtual_clock: MockCl
     assert env.api.count("upload_file") == 0
     await eventually(lambda: bool(env.done))
     assert env.done[0].name == "tmp-clip.mp4"
+
+
+async def test_an_empty_temp_file_left_idle_is_dropped(env: Env, virtual_clock: MockClock) -> None:
+    dropped: list[Upload] = []
+    queue = await env.start(hold=HoldList(idle=100), on_dropped=dropped.append)
+    killed = await env.new_file(queue, ".clip.mp4.Ab12Cd", b"")  # rsync got SIGKILL here
+    await queue.touch(killed.id)
+    looked_at = await env.new_file(queue, ".clip2.mp4.Xy34Ef", b"")
+    await queue.touch(looked_at.id)
+    await env.spool.open(looked_at.spool)  # a reader still has it open
+    await trio.sleep(99)
+    assert [i.id for i in queue.status().held] == [killed.id, looked_at.id]
+    await eventually(lambda: bool(dropped))
+
+    assert [r.id for r in dropped] == [killed.id]
+    assert queue.get(killed.id) is None and await env.db.get_upload(killed.id) is None
+    assert not killed.spool.exists()
+    assert [i.id for i in queue.status().held] == [looked_at.id]  # held for another spell
+    await env.spool.release(looked_at.spool)
+    await eventually(lambda: len(dropped) == 2)
+    assert not looked_at.spool.exists() and queue.status().held == []
+    assert env.api.calls == []
 
 
 async def test_rename_during_upload_is_applied_by_the_title_edit(

@@ -35,9 +35,11 @@ from vipfs.vfs.filesystem import (
     AttrChanges,
     Filesystem,
 )
+from vipfs.vfs.holdlist import HoldList
 from vipfs.vfs.inodes import ROOT_INO
 from vipfs.vfs.names import Titles
 from vipfs.vfs.namespace import TRASH
+from vipfs.vfs.upload_status import QueueStatus
 
 
 async def test_a_written_file_shows_at_once_then_uploads_on_the_same_inode(
@@ -401,6 +403,24 @@ async def test_an_empty_file_is_kept_local_with_a_clear_status(
     assert [(r["name"], r["error"]) for r in doc["queue"]["empty"]] == [
         ("blank.mp4", why.decode().removeprefix("empty: "))
     ]
+
+
+async def test_an_empty_temp_file_whose_writer_died_goes_after_the_idle_time(
+    mount: Mount, virtual_clock: MockClock
+) -> None:
+    fs = await mount.start(hold=HoldList(idle=600))
+    opened, _ = await fs.create(ROOT_INO, ".clip.mp4.Ab12Cd", 0o600)
+    await fs.release(opened.fh)  # rsync killed with -9: the kernel closes its file
+    assert (await names(fs))[".clip.mp4.Ab12Cd"] == 0
+    await trio.sleep(599)
+    assert ".clip.mp4.Ab12Cd" in await names(fs)
+    await trio.sleep(2)
+    await eventually(lambda: fs.queue_status() == QueueStatus([], [], [], [], [], []))
+    assert ".clip.mp4.Ab12Cd" not in await names(fs)
+    with pytest.raises(VfsError) as gone:
+        await fs.lookup(ROOT_INO, ".clip.mp4.Ab12Cd")
+    assert gone.value.errno == errno.ENOENT
+    assert uploads(mount.api) == []
 
 
 async def test_fsync_uploads_now_and_reports_failure(
