@@ -395,8 +395,8 @@ class UploadQueue:
     async def upload_now(self, upload_id: int) -> bool:
         """Upload at once and wait (fsync, --sync-uploads); True once the host has it, False
         for a row that stays local: a held temp name (vim's `.swp` fsyncs as it writes, and
-        must never reach the host for it). Raises VfsError(EIO) when the attempt fails; a
-        transient failure still retries in the background."""
+        must never reach the host for it) or an empty file. Raises VfsError(EIO) when the
+        attempt fails; a transient failure still retries in the background."""
         row = self._rows.get(upload_id)
         if row is None:
             stored = await self._db.get_upload(upload_id)
@@ -576,8 +576,10 @@ class UploadQueue:
         for `hold.idle` s: its writer is gone (rsync killed with -9) and nothing will rename
         it, so it goes (no bytes are lost), unless a handle is still open on it. Otherwise
         (truncated while queued, or queued by an older vipfs) it becomes `empty`."""
-        row = self._live(upload_id)
-        size = await self._spool.size(row.spool)
+        try:
+            size = await self._spool.size(self._live(upload_id).spool)
+        except OSError:
+            return False  # the attempt meets it again, and fails the row with it
         row = self._live(upload_id)
         if size > 0:
             return False
