@@ -361,7 +361,8 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option(
         ("--hold-idle",),
-        f"a held temp file uploads anyway after S idle seconds (default {defaults.HOLD_IDLE:g})",
+        f"a held temp file uploads anyway after S idle seconds, an empty one is dropped "
+        f"(default {defaults.HOLD_IDLE:g})",
         "hold_idle",
         parse=non_negative_float,
         default=defaults.HOLD_IDLE,

@@ -140,6 +140,8 @@ def render(mount: Path, status: dict[str, Any]) -> str:
     )
     if queue.get("incomplete"):
         counts += f", {len(queue['incomplete'])} incomplete"
+    if queue.get("empty"):
+        counts += f", {len(queue['empty'])} empty"
     lines = [f"{mount}: {counts}"]
     for row in queue.get("uploading") or []:
         sent, size = human_size(row.get("sent")), human_size(row["size"])
@@ -156,6 +158,8 @@ def render(mount: Path, status: dict[str, Any]) -> str:
         lines.append(f"  failed     {_where(row)}: {row['error']}  (data kept)")
     for row in queue.get("incomplete") or []:
         lines.append(f"  incomplete {_where(row)}: {row['error']}  (data kept; not uploaded)")
+    for row in queue.get("empty") or []:
+        lines.append(f"  empty      {_where(row)}: {row['error']}")
     lost = status.get("lost_found")
     if isinstance(lost, dict) and lost.get("files"):
         lines.append(

@@ -141,6 +141,14 @@ def test_status_of_a_dead_mount_says_how_to_detach_it(
     )
 
 
+def test_status_render_says_why_an_empty_file_stays_local() -> None:
+    why = "hosts cannot store empty files; kept here, not uploaded"
+    status = {"queue": {"empty": [{"name": "blank.mp4", "size": 0, "error": why}]}}
+    first, *rest = render(Path("/mnt/v"), status).splitlines()
+    assert first.endswith(", 0 failed, 1 empty")
+    assert rest == [f"  empty      blank.mp4: {why}"]
+
+
 def test_status_render_shows_incomplete_files_and_lost_found() -> None:
     status = {
         "queue": {

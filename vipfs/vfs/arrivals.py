@@ -1,9 +1,10 @@
-"""The upload queue's callback: a queued file is on the host now.
+"""The upload queue's callbacks: a queued file is on the host now, or the queue dropped it.
 
 Owns: the one synchronous model step of an upload done (the queue has recorded the file in
 the metadata already, and tells of no discarded row): the inode moves from its queue row to
 the file code (same inode, same Node), the file shows in its folder instead of the queued
-entry; and starting the removal of the copy it replaced.
+entry; and starting the removal of the copy it replaced. And the step of a row the queue
+dropped by itself (an empty temp file left idle): its entry goes from its folder.
 Imports: `vipfs.vfs` inodes, metadb (rows), model, tree.
 """
 
@@ -36,3 +37,8 @@ class Arrivals:
         m.remote.writer().live.pop(row.id, None)
         if row.replaces and row.replaces != code:
             m.later(self.tree.drop_replaced, row.replaces, row.name)
+
+    def dropped(self, row: Upload) -> None:
+        """Called by the queue, on the loop, with no await: the row and its spool are gone."""
+        self.m.views.hide_pending(row.fld_id, row.id)
+        self.m.remote.writer().live.pop(row.id, None)

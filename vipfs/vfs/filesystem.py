@@ -76,7 +76,12 @@ class Filesystem:
     ) -> None:
         self.options = options or Options()
         self.remote = Remote(
-            api, self.options, clock=clock, writes=writes, on_uploaded=self._uploaded
+            api,
+            self.options,
+            clock=clock,
+            writes=writes,
+            on_uploaded=self._uploaded,
+            on_dropped=self._dropped,
         )
         self.model = Model(self.remote, self.options, reader)
         self.read_policy = ReadPolicy(self.options.deny_read_procs)
@@ -150,6 +155,9 @@ class Filesystem:
 
     def _uploaded(self, row: Upload) -> None:
         self.arrivals.uploaded(row)
+
+    def _dropped(self, row: Upload) -> None:
+        self.arrivals.dropped(row)
 
     # -- names ---------------------------------------------------------------------------------
     async def lookup(self, parent_ino: int, name: str) -> Attr:

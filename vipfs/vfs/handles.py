@@ -187,11 +187,16 @@ class Handles:
             await self._upload_now(handle, handle.upload_id)
 
     async def fsync(self, fh: int) -> None:
-        """Upload now and wait; EIO when it fails (a transient failure still retries)."""
+        """The bytes reach the spool's disk; then upload now and wait, EIO when it fails (a
+        transient failure still retries). A file the queue keeps local (a held temp name)
+        stops at the spool."""
         handle = self._files.get(fh)
         if not isinstance(handle, SpoolHandle) or not handle.writable or handle.finished:
             return
-        if handle.upload_id is not None and self.m.remote.writer().queue.get(handle.upload_id):
+        w = self.m.remote.writer()
+        if handle.path is not None:
+            await w.spool.sync(handle.path)
+        if handle.upload_id is not None and w.queue.get(handle.upload_id):
             await self._upload_now(handle, handle.upload_id)
 
     async def release(self, fh: int) -> None:
@@ -258,8 +263,8 @@ class Handles:
         if live is not None and live.dirty:
             await w.queue.set_times(upload_id, live.mtime_ns)
             live.dirty = False
-        await w.queue.upload_now(upload_id)
-        handle.finished = True
+        if await w.queue.upload_now(upload_id):
+            handle.finished = True
 
     async def _release_spool(self, handle: SpoolHandle) -> None:
         w = self.m.remote.writer()

@@ -6,7 +6,8 @@ Imports: `vipfs.vfs.defaults` only.
 Uploading a half-written temp file to a video host is expensive and cannot be undone, and tools
 that write through temp names (rsync, browsers, editors, LibreOffice) always rename them at the
 end. So a file whose name matches a pattern here is held: uploaded only once renamed to a name
-that does not match, or after `idle` seconds without a close (the writer died or meant it).
+that does not match, or after `idle` seconds without a close (the writer died or meant it); an
+empty one is dropped then instead (the upload queue does both).
 
 Patterns are shell globs matched case-sensitively against the bare filename.
 """

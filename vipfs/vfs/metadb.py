@@ -125,6 +125,9 @@ class UploadState(StrEnum):
     # a write failed, or the mount died while a writer had it open: the spool may hold only a
     # prefix, so it is never uploaded as it is; reason in `last_error`; spool data kept
     INCOMPLETE = "incomplete"
+    # closed with no bytes: hosts cannot store empty files, so it stays local (why in
+    # `last_error`); writing to it makes it a normal file again
+    EMPTY = "empty"
     DONE = "done"  # uploaded and titled; `code` set, the `files` row written
 
 

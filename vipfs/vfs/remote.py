@@ -111,6 +111,7 @@ class Remote:
         clock: Clock = time.monotonic,
         writes: WriteSetup | None = None,
         on_uploaded: Callable[[Upload], None] | None = None,
+        on_dropped: Callable[[Upload], None] | None = None,
     ) -> None:
         self.api = api
         self.listings: Loader[int, FolderListing] = Loader(
@@ -130,7 +131,9 @@ class Remote:
         self.quota = Quota(api)
         self.virtual = Virtual(api)
         self.journal = Journal(clock=clock)  # our own changes, over this host's listings
-        self.writes = None if writes is None else self._writes(writes, options, on_uploaded)
+        self.writes = (
+            None if writes is None else self._writes(writes, options, on_uploaded, on_dropped)
+        )
         if self.writes is not None:
             self.virtual.add("status.json", self.writes.status_json)
 
@@ -139,6 +142,7 @@ class Remote:
         setup: WriteSetup,
         options: Options,
         on_uploaded: Callable[[Upload], None] | None,
+        on_dropped: Callable[[Upload], None] | None,
     ) -> Writes:
         metadata = Metadata(setup.db)
         queue = UploadQueue(
@@ -151,6 +155,7 @@ class Remote:
             hold=setup.hold,
             clock=setup.clock,
             on_done=on_uploaded,
+            on_dropped=on_dropped,
             titles=options.titles,
             retitle=setup.retitle,
         )

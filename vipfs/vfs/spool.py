@@ -161,6 +161,10 @@ class Spool:
     async def truncate(self, path: Path, size: int) -> None:
         await self._thread(self._with_fd, path, os.O_WRONLY, lambda fd: os.ftruncate(fd, size))
 
+    async def sync(self, path: Path) -> None:
+        """fsync(2) the spool file: what `fsync` of a file that stays local promises."""
+        await self._thread(self._with_fd, path, os.O_RDONLY, os.fsync)
+
     async def size(self, path: Path) -> int:
         return await self._thread(lambda: os.lstat(path).st_size)
 

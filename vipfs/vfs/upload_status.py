@@ -40,6 +40,7 @@ class QueueStatus:
     retrying: list[QueueItem]  # queued after a failed attempt (also listed in `queued`)
     failed: list[QueueItem]
     incomplete: list[QueueItem] = field(default_factory=list)
+    empty: list[QueueItem] = field(default_factory=list)  # 0 bytes: kept here, never uploaded
 
     @property
     def pending(self) -> int:
@@ -75,6 +76,7 @@ class QueueStatus:
             "retrying": items(self.retrying),
             "failed": items(self.failed),
             "incomplete": items(self.incomplete),
+            "empty": items(self.empty),
         }
 
 
@@ -105,4 +107,5 @@ def status_of(rows: Iterable[Upload], sent: Callable[[int], int]) -> QueueStatus
         retrying=[i for i in by[UploadState.QUEUED] if i.attempts > 0],
         failed=by[UploadState.FAILED],
         incomplete=by[UploadState.INCOMPLETE],
+        empty=by[UploadState.EMPTY],
     )

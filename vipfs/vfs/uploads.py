@@ -36,6 +36,10 @@ Life of a queue row (`metadb.UploadState`):
   1 s → 5 min; a rate limit waits at least its `retry_after`). A refusal (bad format, too big,
   bad key) marks the row `failed`, keeps the spool data, and logs one WARNING with the server's
   reason.
+* An empty held row whose idle spell ends with no handle open on it is dropped (row and spool):
+  its writer is gone (rsync killed with -9), nothing will rename it, and it holds no data.
+* A file closed with no bytes is `empty`: the hosts refuse 0-byte uploads, so none is spent on
+  it; it stays local, shown, with `EMPTY_FILE` as its reason. Writing to it makes it normal.
 * Everything is in the metadata db before the network is touched, so a restart resumes.
 * A row whose write failed (ENOSPC), or that was still open for writing when vipfs died, is
   `incomplete`: its spool may hold only a prefix, so it never uploads as it is. Its data is kept;
@@ -124,6 +128,9 @@ BACKOFF_CAP = 300.0
 CUT_OFF = "the mount ended while it was open for writing"
 
 _PENDING = (UploadState.QUEUED, UploadState.HELD)
+_CLOSED = (*_PENDING, UploadState.EMPTY)  # closed, no attempt yet: a rename may move it on
+# The hosts refuse a 0-byte upload (`null filesize or wrong file path`): never spend one on it.
+EMPTY_FILE = "hosts cannot store empty files; kept here, not uploaded"
 
 
 class UploadQueue:
@@ -142,6 +149,7 @@ class UploadQueue:
         clock: Callable[[], float] = time.time,
         rng: random.Random | None = None,
         on_done: Callable[[Upload], None] | None = None,
+        on_dropped: Callable[[Upload], None] | None = None,
         titles: Titles | None = None,
         retitle: bool = False,
     ) -> None:
@@ -161,6 +169,7 @@ class UploadQueue:
         self._job = UploadJob(api, metadata, titles=titles, node=node, retitle=retitle)
         self._strays = StrayCleaner(api, db, self._backoff, known=self._known, settled=self._notify)
         self._on_done = on_done
+        self._on_dropped = on_dropped
         self._rows: dict[int, Upload] = {}  # every row not yet done
         self._folders: dict[int, dict[int, None]] = {}  # folder → the rows it shows
         self._sent: dict[int, int] = {}  # id -> bytes sent by the running attempt
@@ -242,10 +251,13 @@ class UploadQueue:
     def _schedule(self, row: Upload) -> None:
         self._scheduler.at(row.id, row.next_try)
 
-    def _closed_state(self, name: str, now: float) -> tuple[UploadState, float]:
+    def _closed_state(self, name: str, size: int, now: float) -> dict[str, Any]:
+        """The changes that close a row of this name and size: held, empty, or queued."""
         if self.hold.holds(name):
-            return UploadState.HELD, now + self.hold.idle
-        return UploadState.QUEUED, now + self.write_back
+            return {"state": UploadState.HELD, "next_try": now + self.hold.idle, "last_error": None}
+        if size == 0:
+            return {"state": UploadState.EMPTY, "last_error": EMPTY_FILE}
+        return {"state": UploadState.QUEUED, "next_try": now + self.write_back, "last_error": None}
 
     # -- what the filesystem calls -----------------------------------------------------------
     def get(self, upload_id: int) -> Upload | None:
@@ -312,13 +324,11 @@ class UploadQueue:
             "%s is incomplete (%s): kept, not uploaded; `vipfs status` lists it", row.name, reason
         )
 
-    async def _after_writes(self, row: Upload, now: float) -> dict[str, Any]:
+    async def _after_writes(self, row: Upload, size: int, now: float) -> dict[str, Any]:
         """Changes that close a `writing` row. New bytes make any copy an earlier attempt may
         have stored stale, and its token too: that copy is removed, the row gets a new token.
         (The row is `writing`, so the scheduler leaves it alone across the await.)"""
-        state, due = self._closed_state(row.name, now)
-        changes: dict[str, Any] = {"state": state, "next_try": due, "attempts": 0}
-        changes["last_error"] = None
+        changes = {**self._closed_state(row.name, size, now), "attempts": 0}
         if row.attempts > 0 or row.code is not None:
             await self._strays.abandon(stray_of(row, now, tokened=self._retitle))
             changes.update(token=new_token(), code=None, **_NO_POST)
@@ -332,24 +342,24 @@ class UploadQueue:
         if self._scheduler.busy(upload_id):
             return row
         if row.state is UploadState.WRITING:
-            changes = await self._after_writes(row, self._clock())
+            changes = await self._after_writes(row, size, self._clock())
             return await self._set(upload_id, size=size, **changes)
         if row.state is UploadState.INCOMPLETE:
             return await self._set(upload_id, size=size) if size != row.size else row
-        if row.state in _PENDING and row.attempts == 0:
-            state, due = self._closed_state(row.name, self._clock())
-            return await self._set(upload_id, state=state, next_try=due)
+        if row.state in _CLOSED and row.attempts == 0:
+            closed = self._closed_state(row.name, size, self._clock())
+            return await self._set(upload_id, size=size, **closed)
         return row
 
     async def rename(self, upload_id: int, new_name: str, new_fld_id: int) -> Upload:
         """A rename or move before the upload finished: only the record changes. Leaving the
-        hold list makes the upload due `write_back` s from now."""
+        hold list makes the upload due `write_back` s from now (an empty file stays local)."""
         row = self._row(upload_id)
         changes: dict[str, Any] = {"name": new_name, "fld_id": new_fld_id}
-        if row.state in _PENDING and not self._scheduler.busy(upload_id):
-            held = self.hold.holds(new_name)
-            if held != (row.state is UploadState.HELD):
-                changes["state"], changes["next_try"] = self._closed_state(new_name, self._clock())
+        if row.state in _CLOSED and not self._scheduler.busy(upload_id):
+            closed = self._closed_state(new_name, row.size, self._clock())
+            if closed["state"] is not row.state:
+                changes.update(closed)
         return await self._set(upload_id, **changes)
 
     async def set_times(self, upload_id: int, mtime_ns: int) -> Upload:
@@ -382,25 +392,31 @@ class UploadQueue:
         await self._db.delete_upload(upload_id)
         await self._spool.delete(row.spool)
 
-    async def upload_now(self, upload_id: int) -> None:
-        """Upload at once and wait (fsync, --sync-uploads). Raises VfsError(EIO) when the
+    async def upload_now(self, upload_id: int) -> bool:
+        """Upload at once and wait (fsync, --sync-uploads); True once the host has it, False
+        for a row that stays local: a held temp name (vim's `.swp` fsyncs as it writes, and
+        must never reach the host for it) or an empty file. Raises VfsError(EIO) when the
         attempt fails; a transient failure still retries in the background."""
         row = self._rows.get(upload_id)
         if row is None:
             stored = await self._db.get_upload(upload_id)
             if stored is not None and stored.state is UploadState.DONE:
-                return
+                return True
             raise VfsError(errno.ENOENT, f"no upload {upload_id}")
         if row.state is UploadState.INCOMPLETE:
             raise VfsError(errno.EIO, f"{row.name} is incomplete ({row.last_error}); not uploaded")
+        if self.hold.holds(row.name) and not self._scheduler.busy(upload_id):
+            return False
         seen = self._scheduler.runs(upload_id)
         if not self._scheduler.busy(upload_id):
             size = await self._spool.size(row.spool)
+            if size == 0:
+                return False  # an empty file stays local (its close says why)
             row = self._row(upload_id)
             now = self._clock()
             changes: dict[str, Any] = {}
             if row.state is UploadState.WRITING:
-                changes = await self._after_writes(row, now)
+                changes = await self._after_writes(row, size, now)
             elif row.state is UploadState.FAILED:
                 changes = {"attempts": 0, "last_error": None}
             if not self._scheduler.busy(upload_id):
@@ -408,7 +424,7 @@ class UploadQueue:
                 await self._set(upload_id, **changes)
         while True:
             if upload_id not in self._rows:
-                return  # done (a discard also ends here: nothing left to make durable)
+                return True  # done (a discard also ends here: nothing left to make durable)
             if self._scheduler.runs(upload_id) > seen:
                 row = self._rows[upload_id]
                 raise VfsError(errno.EIO, f"upload of {row.name} failed: {row.last_error}")
@@ -546,13 +562,50 @@ class UploadQueue:
 
     async def _attempt(self, upload_id: int) -> None:
         try:
-            await self._attempt_once(upload_id)
+            if not await self._stays_local(upload_id):
+                await self._attempt_once(upload_id)
         except _Gone:
             pass
         except Exception as exc:  # a bug here must not end the mount: log it, retry later
             log.exception("internal error uploading queue row %d", upload_id)
             if upload_id in self._rows:
                 await self._retry_later(upload_id, exc)
+
+    async def _stays_local(self, upload_id: int) -> bool:
+        """A due row whose spool is empty is not sent. Under a temp name it was held idle
+        for `hold.idle` s: its writer is gone (rsync killed with -9) and nothing will rename
+        it, so it goes (no bytes are lost), unless a handle is still open on it. Otherwise
+        (truncated while queued, or queued by an older vipfs) it becomes `empty`."""
+        try:
+            size = await self._spool.size(self._live(upload_id).spool)
+        except OSError:
+            return False  # the attempt meets it again, and fails the row with it
+        row = self._live(upload_id)
+        if size > 0:
+            return False
+        if not self.hold.holds(row.name):
+            await self._set(upload_id, state=UploadState.EMPTY, size=0, last_error=EMPTY_FILE)
+        elif self._spool.handles(row.spool):
+            await self._set(
+                upload_id, state=UploadState.HELD, next_try=self._clock() + self.hold.idle
+            )
+        else:
+            await self._drop_idle(row)
+        return True
+
+    async def _drop_idle(self, row: Upload) -> None:
+        self._forget(row.id)
+        self._notify()
+        if row.code is not None or row.attempts > 0:
+            await self._strays.abandon(stray_of(row, self._clock(), tokened=self._retitle))
+        await self._db.delete_upload(row.id)
+        await self._spool.delete(row.spool)
+        log.info("dropped %s: an empty temp file left idle %.0f s", row.name, self.hold.idle)
+        if self._on_dropped is not None:
+            try:
+                self._on_dropped(row)
+            except Exception:
+                log.exception("drop callback failed for %s", row.name)
 
     async def _attempt_once(self, upload_id: int) -> None:
         row = self._live(upload_id)

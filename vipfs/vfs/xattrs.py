@@ -93,7 +93,7 @@ def parse_edit(key: str, text: str) -> dict[str, Any]:
 
 def queued_status(row: Upload) -> str:
     """`user.vipfs.status` of a file still in the upload queue."""
-    if row.state in (UploadState.FAILED, UploadState.INCOMPLETE):
+    if row.state in (UploadState.FAILED, UploadState.INCOMPLETE, UploadState.EMPTY):
         return f"{row.state}: {row.last_error}"
     if row.state is UploadState.QUEUED and row.attempts:
         return f"retrying: {row.last_error} ({_attempts(row.attempts)} failed)"

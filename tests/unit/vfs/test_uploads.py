@@ -18,11 +18,11 @@ from vipfs.api.errors import AuthError, RateLimitedError, RequestRejectedError, 
 from vipfs.vfs.edits import edit_keep_tags
 from vipfs.vfs.errors import VfsError
 from vipfs.vfs.holdlist import HoldList
-from vipfs.vfs.metadb import FileMeta, UploadState
+from vipfs.vfs.metadb import FileMeta, Upload, UploadState
 from vipfs.vfs.names import Titles, legacy_title, tokened_title
 from vipfs.vfs.spool import Spool
 from vipfs.vfs.upload_status import QueueStatus
-from vipfs.vfs.uploads import CUT_OFF
+from vipfs.vfs.uploads import CUT_OFF, EMPTY_FILE
 
 
 def test_titles_drop_only_the_extension() -> None:
@@ -127,6 +127,28 @@ async def test_held_file_uploads_after_idle_time(env: Env, virtual_clock: MockCl
     assert env.api.count("upload_file") == 0
     await eventually(lambda: bool(env.done))
     assert env.done[0].name == "tmp-clip.mp4"
+
+
+async def test_an_empty_temp_file_left_idle_is_dropped(env: Env, virtual_clock: MockClock) -> None:
+    dropped: list[Upload] = []
+    queue = await env.start(hold=HoldList(idle=100), on_dropped=dropped.append)
+    killed = await env.new_file(queue, ".clip.mp4.Ab12Cd", b"")  # rsync got SIGKILL here
+    await queue.touch(killed.id)
+    looked_at = await env.new_file(queue, ".clip2.mp4.Xy34Ef", b"")
+    await queue.touch(looked_at.id)
+    await env.spool.open(looked_at.spool)  # a reader still has it open
+    await trio.sleep(99)
+    assert [i.id for i in queue.status().held] == [killed.id, looked_at.id]
+    await eventually(lambda: bool(dropped))
+
+    assert [r.id for r in dropped] == [killed.id]
+    assert queue.get(killed.id) is None and await env.db.get_upload(killed.id) is None
+    assert not killed.spool.exists()
+    assert [i.id for i in queue.status().held] == [looked_at.id]  # held for another spell
+    await env.spool.release(looked_at.spool)
+    await eventually(lambda: len(dropped) == 2)
+    assert not looked_at.spool.exists() and queue.status().held == []
+    assert env.api.calls == []
 
 
 async def test_rename_during_upload_is_applied_by_the_title_edit(
@@ -572,14 +594,51 @@ async def test_discard_after_a_lost_answer_removes_the_stored_copy(
     assert await env.db.strays() == []
 
 
-async def test_upload_now_forces_a_held_file(env: Env, virtual_clock: MockClock) -> None:
+async def test_an_empty_file_stays_local_and_costs_no_call(
+    env: Env, virtual_clock: MockClock
+) -> None:
     queue = await env.start()
-    row = await env.new_file(queue, "movie.mp4.part")
+    row = await env.new_file(queue, "blank.mp4", b"")
+    assert await queue.upload_now(row.id) is False  # fsync of an empty file: nothing to send
     await queue.touch(row.id)
-    env.api.reject_upload("Not video file (movie.mp4.part)")
-    with pytest.raises(VfsError):
-        await queue.upload_now(row.id)
-    assert queue.status().failed[0].id == row.id
+    await trio.sleep(3600)
+    (empty,) = queue.status().empty
+    assert (empty.id, empty.last_error) == (row.id, EMPTY_FILE)
+    assert queue.status().pending == 0 and env.api.calls == []
+    await queue.rename(row.id, ".blank.mp4.Xy12Ab", 0)  # a temp name holds it, empty or not
+    assert queue.status().held[0].id == row.id
+    await queue.rename(row.id, "blank.mp4", 0)
+    assert queue.status().empty[0].id == row.id
+    assert await queue.reopen(row.id)  # written to: an ordinary file again
+    await env.spool.write(row.spool, 0, b"now a video")
+    await queue.touch(row.id)
+    assert queue.status().queued[0].last_error is None
+    await eventually(lambda: bool(env.done))
+    assert env.api.count("upload_file") == 1
+
+
+async def test_a_queued_file_emptied_before_its_turn_is_not_sent(
+    env: Env, virtual_clock: MockClock
+) -> None:
+    queue = await env.start()
+    row = await env.new_file(queue, "gone.mp4")
+    await queue.touch(row.id)
+    await env.spool.truncate(row.spool, 0)
+    await trio.sleep(10)
+    assert [i.id for i in queue.status().empty] == [row.id]
+    assert env.api.count("upload_file") == 0
+
+
+async def test_upload_now_leaves_a_held_file_local(env: Env, virtual_clock: MockClock) -> None:
+    queue = await env.start()
+    swap = await env.new_file(queue, ".notes.txt.swp")
+    assert await queue.upload_now(swap.id) is False  # vim fsyncs its swap file while open
+    assert queue.status().writing[0].id == swap.id
+    await queue.touch(swap.id)
+    assert await queue.upload_now(swap.id) is False
+    assert queue.status().held[0].id == swap.id
+    await trio.sleep(60)
+    assert env.api.count("upload_file") == 0 and env.api.count("upload_server") == 0
 
 
 async def test_a_refused_title_edit_still_completes_the_upload(

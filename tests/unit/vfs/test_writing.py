@@ -35,9 +35,11 @@ from vipfs.vfs.filesystem import (
     AttrChanges,
     Filesystem,
 )
+from vipfs.vfs.holdlist import HoldList
 from vipfs.vfs.inodes import ROOT_INO
 from vipfs.vfs.names import Titles
 from vipfs.vfs.namespace import TRASH
+from vipfs.vfs.upload_status import QueueStatus
 
 
 async def test_a_written_file_shows_at_once_then_uploads_on_the_same_inode(
@@ -364,6 +366,61 @@ async def test_reading_a_file_still_in_the_spool(mount: Mount, virtual_clock: Mo
     opened = await fs.open(ino, os.O_RDONLY)
     assert await fs.read(opened.fh, 6, 100) == b"spool"
     await fs.release(opened.fh)
+
+
+async def test_fsync_of_a_held_name_stays_in_the_spool(
+    mount: Mount, virtual_clock: MockClock
+) -> None:
+    fs = await mount.start(write_back=0)
+    opened, attr = await fs.create(ROOT_INO, ".notes.txt.swp", 0o600)
+    await fs.write(opened.fh, 0, b"b0VIM 9.0")
+    await fs.fsync(opened.fh)
+    await fs.write(opened.fh, 4096, b"more")  # the handle still writes: nothing was sent
+    await fs.fsync(opened.fh)
+    await fs.release(opened.fh)
+    await trio.sleep(60)
+    assert uploads(mount.api) == []
+    assert await fs.getxattr(attr.ino, "user.vipfs.status") == b"held"
+    assert (await names(fs))[".notes.txt.swp"] == 4100
+
+
+async def test_an_empty_file_is_kept_local_with_a_clear_status(
+    mount: Mount, virtual_clock: MockClock
+) -> None:
+    fs = await mount.start(write_back=0)
+    opened, attr = await fs.create(ROOT_INO, "blank.mp4", 0o644)
+    await fs.fsync(opened.fh)
+    await fs.release(opened.fh)
+    await trio.sleep(60)
+    assert uploads(mount.api) == []
+    why = b"empty: hosts cannot store empty files; kept here, not uploaded"
+    assert await fs.getxattr(attr.ino, "user.vipfs.status") == why
+    assert (await names(fs))["blank.mp4"] == 0  # still shown
+    virt = await fs.lookup(ROOT_INO, ".vipfs")
+    st = await fs.lookup(virt.ino, "status.json")
+    handle = await fs.open(st.ino, os.O_RDONLY)
+    doc = json.loads(await fs.read(handle.fh, 0, 1 << 20))
+    assert [(r["name"], r["error"]) for r in doc["queue"]["empty"]] == [
+        ("blank.mp4", why.decode().removeprefix("empty: "))
+    ]
+
+
+async def test_an_empty_temp_file_whose_writer_died_goes_after_the_idle_time(
+    mount: Mount, virtual_clock: MockClock
+) -> None:
+    fs = await mount.start(hold=HoldList(idle=600))
+    opened, _ = await fs.create(ROOT_INO, ".clip.mp4.Ab12Cd", 0o600)
+    await fs.release(opened.fh)  # rsync killed with -9: the kernel closes its file
+    assert (await names(fs))[".clip.mp4.Ab12Cd"] == 0
+    await trio.sleep(599)
+    assert ".clip.mp4.Ab12Cd" in await names(fs)
+    await trio.sleep(2)
+    await eventually(lambda: fs.queue_status() == QueueStatus([], [], [], [], [], []))
+    assert ".clip.mp4.Ab12Cd" not in await names(fs)
+    with pytest.raises(VfsError) as gone:
+        await fs.lookup(ROOT_INO, ".clip.mp4.Ab12Cd")
+    assert gone.value.errno == errno.ENOENT
+    assert uploads(mount.api) == []
 
 
 async def test_fsync_uploads_now_and_reports_failure(
