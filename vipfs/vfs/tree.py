@@ -120,9 +120,14 @@ class Tree:
             case FolderKey(fld_id):
                 folder = fld_id
                 listing = await m.views.get(fld_id)
-                # /.vipfs is not among them: reachable by name only (as ZFS's `.zfs`), so
-                # `rsync --delete` and `rm -r *` of the root never try to remove it
-                entries = [(c.name, c.key, c.entry) for c in listing.children]
+                # /.vipfs and /vipfs-trash are not among them: reachable by name only (as
+                # ZFS's `.zfs`), so `rsync --delete` and `rm -r *` of the root never try to
+                # remove the mount's own files or empty the trash, the user's safety net
+                entries = [
+                    (c.name, c.key, c.entry)
+                    for c in listing.children
+                    if not (fld_id == 0 and c.name == TRASH and isinstance(c.key, FolderKey))
+                ]
             case _:
                 raise VfsError(errno.ENOTDIR)
         fh = next(self._handles)

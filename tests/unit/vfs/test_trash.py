@@ -75,7 +75,7 @@ async def test_rmdir_of_an_empty_trash_never_moves_it_into_itself(
     with pytest.raises(VfsError) as err:
         await fs.rmdir(ROOT_INO, TRASH)
     assert err.value.errno == errno.EPERM and "folder/delete" in err.value.why
-    assert api.count("folder_edit") == 0 and TRASH in await names(fs)
+    assert api.count("folder_edit") == 0 and (await fs.lookup(ROOT_INO, TRASH)).ino
 
 
 async def test_rm_inside_the_trash_deletes_where_the_host_can(
@@ -113,4 +113,17 @@ async def test_a_trashed_file_keeps_its_name_and_size(
     fs.forget_all()  # and from the host's listing of the trash
     trash = (await fs.lookup(ROOT_INO, TRASH)).ino
     assert await names(fs, trash) == expected
-    assert await names(fs) == {TRASH: 0, "v.mp4": 2}
+    assert await names(fs) == {"v.mp4": 2}  # the trash: by name only, never listed
+
+
+async def test_the_trash_is_reachable_by_name_but_never_listed(
+    mount: Mount, virtual_clock: MockClock
+) -> None:
+    """`rsync --delete` and `rm -r *` of the root must never see the trash: they would try to
+    empty it (EPERM where the host cannot delete, the user's safety net gone where it can)."""
+    api = host(mount)
+    api.add_folder(TRASH)
+    api.add_folder("Shows")
+    fs = await mount.start()
+    assert set(await names(fs)) == {"Shows"}
+    assert (await fs.lookup(ROOT_INO, TRASH)).ino != ROOT_INO
