@@ -3,7 +3,8 @@ the queue only; onto an existing name, that entry is removed (deleted or trashed
 
 Owns: rename's checks (replace semantics, RENAME_NOREPLACE, EXCHANGE refused, a folder under
 itself, host folder loops), its order of host calls, and its one model step.
-Imports: `vipfs.api.records`, `vipfs.vfs` errors, inodes, model, names, tree, writing.
+Imports: `vipfs.api.records`, `vipfs.vfs` errors, inodes, model, names, replace (the same
+content rule), tree, writing.
 
 The order: every host call first (the move, then the removal of the entry it replaces), then
 the model changes in one synchronous step, so a failed call leaves the model as it was and no
@@ -22,6 +23,7 @@ from vipfs.vfs.inodes import ROOT_INO, FileKey, FolderKey, Node, NodeKey, Queued
 from vipfs.vfs.metadata import name_only
 from vipfs.vfs.model import Model
 from vipfs.vfs.names import as_listed
+from vipfs.vfs.replace import Replace
 from vipfs.vfs.tree import Gone, Tree, synthetic
 
 RENAME_NOREPLACE = 1
@@ -29,9 +31,10 @@ RENAME_EXCHANGE = 2
 
 
 class Rename:
-    def __init__(self, model: Model, tree: Tree) -> None:
+    def __init__(self, model: Model, tree: Tree, replace: Replace) -> None:
         self.m = model
         self.tree = tree
+        self.replace = replace
 
     async def rename(
         self, old_parent: int, old_name: str, new_parent: int, new_name: str, flags: int = 0
@@ -58,6 +61,8 @@ class Rename:
             if flags & RENAME_NOREPLACE:
                 raise VfsError(errno.EEXIST)
             await self._check_replaceable(node.key, target.key)
+            if await self.replace.repeated(node, target, new_name):
+                return  # the same bytes again: the target stays, and nothing is sent
         await self._move(node, src_dir, dst_dir, src_fld, dst_fld, new_name)
         gone: Gone | None = None
         if target is not None and target.key != node.key:

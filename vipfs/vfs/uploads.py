@@ -369,6 +369,64 @@ class UploadQueue:
             changes["descr"] = descr
         return await self._set(upload_id, **changes)
 
+    async def repeats(self, upload_id: int, code: str) -> Upload | None:
+        """A closed row about to be renamed onto the uploaded file `code`: when its bytes only
+        repeat that file's (`_repeat`), the row is dropped, spool and all, and returned: the
+        caller keeps the known file, with the row's mtime and mode. None (nothing changed)
+        otherwise, or once an attempt has started (a copy it may have stored is the queue's
+        to settle). rsync's temp file, renamed onto the file it rewrites, ends here."""
+        row = self._rows.get(upload_id)
+        meta = self._metadata.meta(code)
+        if row is None or meta is None or not self._untried(row):
+            return None
+        if meta.size != row.size or not meta.sha256:  # no hash is worth taking
+            return None
+        sha256 = await self._spool.sha256(row.spool)
+        if self._rows.get(upload_id) is not row or not self._untried(row):
+            return None  # written again, or uploading, meanwhile
+        if self._repeat(row, [meta], sha256) is None:
+            return None
+        self._forget(upload_id)
+        self._notify()
+        log.info("%s: not uploading again: same content as %s", meta.name, code)
+        await self._db.delete_upload(upload_id)
+        await self._spool.delete(row.spool)
+        return row
+
+    def _repeat(self, row: Upload, known: list[FileMeta], sha256: str) -> str | None:
+        """The rule of issue 11: of the `known` files (the one a rename replaces, or those
+        vipfs uploaded under the row's name in its folder), the one whose size and sha256
+        the row's bytes have; it stands for the row, which is not uploaded. Not one another
+        row stands for (it is going). Another name is never a repeat: that is another file
+        the user asked for, and no host call gives one file two names."""
+        taken = {
+            c for o in self._rows.values() if o.id != row.id for c in (o.code, o.replaces) if c
+        }
+        for meta in known:
+            if (meta.size, meta.sha256) == (row.size, sha256) and meta.code not in taken:
+                return meta.code
+        return None
+
+    def _as_held(self, code: str, row: Upload) -> Sent | None:
+        """What the host holds for a known file a row repeats (None: not all of it known)."""
+        meta = self._metadata.meta(code)
+        if meta is None or meta.tags is None:
+            return None
+        try:
+            return Sent(self._job.title_for(row), meta.fld_id, (meta.tags, meta.descr))
+        except ValueError:
+            return None
+
+    def _untried(self, row: Upload) -> bool:
+        """Closed, and no attempt ever ran: the row's bytes exist only in its spool file."""
+        return (
+            row.state in _PENDING
+            and row.attempts == 0
+            and row.code is None
+            and _posted_pair(row) is None
+            and not self._scheduler.busy(row.id)
+        )
+
     async def discard(self, upload_id: int) -> None:
         """The file was deleted before its upload finished: drop the row and the spool file.
         A running attempt is cancelled; whatever an attempt may have stored anyway is found
@@ -562,11 +620,17 @@ class UploadQueue:
         def sent(count: int) -> None:
             self._sent[upload_id] = count
 
+        repeat: str | None = None
         try:
             size = await self._spool.size(row.spool)
             sha256 = await self._spool.sha256(row.spool)
             code = row.code
             held = self._held(row)
+            if code is None and row.attempts == 1 and _posted_pair(row) is None:
+                named = self._metadata.named(row.fld_id, row.name)
+                code = repeat = self._repeat(replace(row, size=size), named, sha256)
+                if code is not None:  # O_TRUNC and the same bytes again: nothing to send
+                    held = self._as_held(code, row)
             if code is None:
                 code = await self._find(upload_id, looked_before)
             if code is None:
@@ -600,7 +664,10 @@ class UploadQueue:
             with trio.CancelScope(shield=True):
                 await self._metadata.drop(code)
             return
-        log.info("uploaded %s as %s", row.name, code)
+        if repeat:
+            log.info("%s: not uploading again: same content as %s", row.name, code)
+        else:
+            log.info("uploaded %s as %s", row.name, code)
         self._done(replace(row, state=UploadState.DONE))
         await self._spool.delete(row.spool)
 

@@ -1,0 +1,88 @@
+"""Same content is not uploaded again (issue 11, item 2): the queue's rule, on the fake host."""
+
+from __future__ import annotations
+
+import trio
+from trio.testing import MockClock
+
+from tests.unit.vfs.conftest import Env, eventually
+from vipfs.vfs.metadb import Upload, UploadState
+
+DATA = b"the same video bytes" * 100
+
+
+async def _uploaded(env: Env, name: str, data: bytes = DATA, fld_id: int = 0) -> str:
+    queue = env.queue
+    assert queue is not None
+    row = await env.new_file(queue, name, data, fld_id=fld_id)
+    await queue.touch(row.id)
+    before = len(env.done)
+    await eventually(lambda: len(env.done) > before)
+    code = env.done[-1].code
+    assert code is not None
+    return code
+
+
+async def test_a_temp_file_renamed_onto_its_own_bytes_is_dropped(
+    env: Env, virtual_clock: MockClock
+) -> None:
+    queue = await env.start()
+    code = await _uploaded(env, "clip.mp4")
+    temp = await env.new_file(queue, ".clip.mp4.Ab12Cd", DATA)
+    await queue.set_mode(temp.id, 0o600)
+    await queue.touch(temp.id)  # held: a temp name
+
+    row = await queue.repeats(temp.id, code)
+
+    assert row is not None and row.mode == 0o600
+    assert queue.get(temp.id) is None
+    assert await env.db.get_upload(temp.id) is None
+    assert not await trio.Path(temp.spool).exists()
+    await trio.sleep(60)
+    assert env.api.count("upload_file") == 1  # the first upload only
+
+
+async def test_other_bytes_or_an_open_writer_are_no_repeat(
+    env: Env, virtual_clock: MockClock
+) -> None:
+    queue = await env.start()
+    code = await _uploaded(env, "clip.mp4")
+    other = await env.new_file(queue, ".clip.mp4.Xy", DATA[:-1] + b"!")  # same size
+    await queue.touch(other.id)
+    assert await queue.repeats(other.id, code) is None
+    assert queue.get(other.id) is not None
+    writing = await env.new_file(queue, ".clip.mp4.Zz", DATA)  # never closed
+    assert await queue.repeats(writing.id, code) is None
+    assert queue.get(writing.id) is not None
+
+
+async def test_a_rewrite_with_the_same_bytes_sends_nothing(
+    env: Env, virtual_clock: MockClock
+) -> None:
+    """O_TRUNC of an uploaded file, written again with its bytes: the known file stands."""
+    queue = await env.start()
+    code = await _uploaded(env, "clip.mp4")
+    path = await env.spool.create()
+    await env.spool.write(path, 0, DATA)
+    again = await queue.enqueue(Upload(spool=path, fld_id=0, name="clip.mp4", replaces=code))
+    await queue.set_times(again.id, 1_700_000_000_000_000_000)
+    await queue.set_mode(again.id, 0o640)
+    await queue.touch(again.id)
+    await eventually(lambda: len(env.done) == 2)
+
+    assert env.done[-1].code == code and env.done[-1].state is UploadState.DONE
+    assert env.api.count("upload_file") == 1
+    assert env.api.count("file_edit") == 0
+    meta = env.metadata.meta(code)
+    assert meta is not None and (meta.mtime_ns, meta.mode) == (1_700_000_000_000_000_000, 0o640)
+
+
+async def test_the_same_bytes_under_another_name_or_folder_are_uploaded(
+    env: Env, virtual_clock: MockClock
+) -> None:
+    await env.start()
+    first = await _uploaded(env, "clip.mp4")
+    copy = await _uploaded(env, "copy.mp4")
+    moved = await _uploaded(env, "clip.mp4", fld_id=7)
+    assert len({first, copy, moved}) == 3
+    assert env.api.count("upload_file") == 3
