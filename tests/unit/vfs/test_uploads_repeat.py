@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import stat
+
 import trio
 from trio.testing import MockClock
 
 from tests.unit.vfs.conftest import Env, eventually
+from tests.unit.vfs.writable import MTIME, Mount, names, uploads, write_file
+from vipfs.vfs.filesystem import AttrChanges
+from vipfs.vfs.inodes import ROOT_INO
 from vipfs.vfs.metadb import Upload, UploadState
 
 DATA = b"the same video bytes" * 100
@@ -86,3 +91,30 @@ async def test_the_same_bytes_under_another_name_or_folder_are_uploaded(
     moved = await _uploaded(env, "clip.mp4", fld_id=7)
     assert len({first, copy, moved}) == 3
     assert env.api.count("upload_file") == 3
+
+
+async def test_rsync_writing_the_same_bytes_again_keeps_the_file_and_sends_nothing(
+    mount: Mount, virtual_clock: MockClock
+) -> None:
+    """The facade's step: the renamed inode stands for the known file under its name, with the
+    temp file's mtime and mode; no upload, no removal, no edit."""
+    fs = await mount.start(write_back=1.0)
+    await write_file(fs, "a.mp4", DATA)
+    await eventually(lambda: bool(mount.api.files))
+    (code,) = mount.api.files
+    calls = len(mount.api.calls)
+
+    temp = await write_file(fs, ".a.mp4.Ab12Cd", DATA, mtime=MTIME)
+    await fs.setattr(temp, AttrChanges(mode=0o640), None)
+    await fs.rename(ROOT_INO, ".a.mp4.Ab12Cd", ROOT_INO, "a.mp4")
+    await trio.sleep(30)
+
+    attr = await fs.lookup(ROOT_INO, "a.mp4")
+    assert attr.ino == temp
+    assert (attr.mtime_ns, stat.S_IMODE(attr.mode), attr.size) == (MTIME, 0o640, len(DATA))
+    assert await fs.getxattr(temp, "user.vipfs.code") == code.encode()
+    assert await names(fs) == {".vipfs": 0, "a.mp4": len(DATA)}
+    assert uploads(mount.api) == ["a.mp4"]
+    sent = {op for op, _ in mount.api.calls[calls:]}
+    assert not sent & {"upload_server", "upload_file", "file_edit", "file_delete"}, sent
+    assert list(mount.api.files) == [code]
