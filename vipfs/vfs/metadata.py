@@ -51,11 +51,6 @@ class Metadata(Mapping[str, str]):
     def meta(self, code: str) -> FileMeta | None:
         return self._rows.get(code)
 
-    def named(self, fld_id: int, name: str) -> list[FileMeta]:
-        """The files vipfs knows as `name` in folder `fld_id` (one, unless the host holds
-        duplicates)."""
-        return [row for row in self._rows.values() if (row.fld_id, row.name) == (fld_id, name)]
-
     async def put(self, meta: FileMeta) -> None:
         self._rows[meta.code] = meta
         self.version += 1

@@ -384,7 +384,7 @@ class UploadQueue:
         sha256 = await self._spool.sha256(row.spool)
         if self._rows.get(upload_id) is not row or not self._untried(row):
             return None  # written again, or uploading, meanwhile
-        if self._repeat(row, [meta], sha256) is None:
+        if self._repeat(row, code, sha256) is None:
             return None
         self._forget(upload_id)
         self._notify()
@@ -393,27 +393,30 @@ class UploadQueue:
         await self._spool.delete(row.spool)
         return row
 
-    def _repeat(self, row: Upload, known: list[FileMeta], sha256: str) -> str | None:
-        """The rule of issue 11: of the `known` files (the one a rename replaces, or those
-        vipfs uploaded under the row's name in its folder), the one whose size and sha256
-        the row's bytes have; it stands for the row, which is not uploaded. Not one another
-        row stands for (it is going). Another name is never a repeat: that is another file
-        the user asked for, and no host call gives one file two names."""
-        taken = {
-            c for o in self._rows.values() if o.id != row.id for c in (o.code, o.replaces) if c
-        }
-        for meta in known:
-            if (meta.size, meta.sha256) == (row.size, sha256) and meta.code not in taken:
-                return meta.code
-        return None
+    def _repeat(self, row: Upload, code: str | None, sha256: str) -> str | None:
+        """The rule of issue 11: a row whose size and sha256 are those of the file vipfs
+        uploaded as `code`, the file it takes the place of (overwritten with O_TRUNC, or the
+        target of its rename), is not uploaded: that file stays and stands for it. Nothing
+        else is a repeat: the same bytes under another name, or beside a file of the same
+        name, are another file the user asked for (no host call gives one file two names,
+        and merging two entries would lose one). Not when another row stands for `code`."""
+        meta = self._metadata.meta(code) if code else None
+        if meta is None or (meta.size, meta.sha256) != (row.size, sha256):
+            return None
+        others = (o for o in self._rows.values() if o.id != row.id)
+        if any(meta.code in (o.code, o.replaces) for o in others):
+            return None
+        return meta.code
 
     def _as_held(self, code: str, row: Upload) -> Sent | None:
-        """What the host holds for a known file a row repeats (None: not all of it known)."""
+        """What the host holds for the file a row repeats (None: not all of it known), so
+        that the title edit follows only when the row was renamed or retagged meanwhile."""
         meta = self._metadata.meta(code)
         if meta is None or meta.tags is None:
             return None
         try:
-            return Sent(self._job.title_for(row), meta.fld_id, (meta.tags, meta.descr))
+            title = self._job.title_for(replace(row, name=meta.name))
+            return Sent(title, meta.fld_id, (meta.tags, meta.descr))
         except ValueError:
             return None
 
@@ -627,8 +630,7 @@ class UploadQueue:
             code = row.code
             held = self._held(row)
             if code is None and row.attempts == 1 and _posted_pair(row) is None:
-                named = self._metadata.named(row.fld_id, row.name)
-                code = repeat = self._repeat(replace(row, size=size), named, sha256)
+                code = repeat = self._repeat(replace(row, size=size), row.replaces, sha256)
                 if code is not None:  # O_TRUNC and the same bytes again: nothing to send
                     held = self._as_held(code, row)
             if code is None:

@@ -82,6 +82,25 @@ async def test_a_rewrite_with_the_same_bytes_sends_nothing(
     assert meta is not None and (meta.mtime_ns, meta.mode) == (1_700_000_000_000_000_000, 0o640)
 
 
+async def test_a_rewrite_renamed_before_its_upload_costs_one_title_edit(
+    env: Env, virtual_clock: MockClock
+) -> None:
+    queue = await env.start()
+    code = await _uploaded(env, "clip.mp4")
+    path = await env.spool.create()
+    await env.spool.write(path, 0, DATA)
+    again = await queue.enqueue(Upload(spool=path, fld_id=0, name="clip.mp4", replaces=code))
+    await queue.touch(again.id)
+    await queue.rename(again.id, "renamed.mp4", 0)
+    await eventually(lambda: len(env.done) == 2)
+
+    assert env.done[-1].code == code
+    assert env.api.count("upload_file") == 1
+    assert env.api.count("file_edit") == 1
+    meta = env.metadata.meta(code)
+    assert meta is not None and meta.name == "renamed.mp4"
+
+
 async def test_the_same_bytes_under_another_name_or_folder_are_uploaded(
     env: Env, virtual_clock: MockClock
 ) -> None:
@@ -89,8 +108,9 @@ async def test_the_same_bytes_under_another_name_or_folder_are_uploaded(
     first = await _uploaded(env, "clip.mp4")
     copy = await _uploaded(env, "copy.mp4")
     moved = await _uploaded(env, "clip.mp4", fld_id=7)
-    assert len({first, copy, moved}) == 3
-    assert env.api.count("upload_file") == 3
+    beside = await _uploaded(env, "clip.mp4")  # a second entry of that name: not merged
+    assert len({first, copy, moved, beside}) == 4
+    assert env.api.count("upload_file") == 4
 
 
 async def test_rsync_writing_the_same_bytes_again_keeps_the_file_and_sends_nothing(
