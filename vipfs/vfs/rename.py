@@ -60,9 +60,9 @@ class Rename:
         if target is not None:
             if flags & RENAME_NOREPLACE:
                 raise VfsError(errno.EEXIST)
-            await self._check_replaceable(node.key, target.key)
             if await self.replace.repeated(node, target, new_name):
-                return  # the same bytes again: the target stays, and nothing is sent
+                return  # the same bytes again: the target stays (nothing removed, nothing sent)
+            await self._check_replaceable(node.key, target.key)
         await self._move(node, src_dir, dst_dir, src_fld, dst_fld, new_name)
         gone: Gone | None = None
         if target is not None and target.key != node.key:

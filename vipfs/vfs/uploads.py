@@ -379,6 +379,8 @@ class UploadQueue:
         meta = self._metadata.meta(code)
         if row is None or meta is None or not self._untried(row):
             return None
+        if row.replaces is not None:  # it overwrote another file, which goes when it arrives
+            return None
         if meta.size != row.size or not meta.sha256:  # no hash is worth taking
             return None
         sha256 = await self._spool.sha256(row.spool)

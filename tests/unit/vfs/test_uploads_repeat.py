@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import stat
 
+import pytest
 import trio
 from trio.testing import MockClock
 
 from tests.unit.vfs.conftest import Env, eventually
-from tests.unit.vfs.writable import MTIME, Mount, names, uploads, write_file
+from tests.unit.vfs.writable import MTIME, CloningApi, Mount, names, uploads, write_file
 from vipfs.vfs.filesystem import AttrChanges
 from vipfs.vfs.inodes import ROOT_INO
 from vipfs.vfs.metadb import Upload, UploadState
@@ -59,6 +60,13 @@ async def test_other_bytes_or_an_open_writer_are_no_repeat(
     writing = await env.new_file(queue, ".clip.mp4.Zz", DATA)  # never closed
     assert await queue.repeats(writing.id, code) is None
     assert queue.get(writing.id) is not None
+    older = await _uploaded(env, "older.mp4", b"other bytes")
+    path = await env.spool.create()
+    await env.spool.write(path, 0, DATA)
+    over = await queue.enqueue(Upload(spool=path, fld_id=0, name="older.mp4", replaces=older))
+    await queue.touch(over.id)  # it overwrote older.mp4: that one goes when it arrives
+    assert await queue.repeats(over.id, code) is None
+    assert queue.get(over.id) is not None
 
 
 async def test_a_rewrite_with_the_same_bytes_sends_nothing(
@@ -113,12 +121,16 @@ async def test_the_same_bytes_under_another_name_or_folder_are_uploaded(
     assert env.api.count("upload_file") == 4
 
 
+@pytest.mark.parametrize("trash", [True, False])
 async def test_rsync_writing_the_same_bytes_again_keeps_the_file_and_sends_nothing(
-    mount: Mount, virtual_clock: MockClock
+    mount: Mount, virtual_clock: MockClock, trash: bool
 ) -> None:
     """The facade's step: the renamed inode stands for the known file under its name, with the
-    temp file's mtime and mode; no upload, no removal, no edit."""
-    fs = await mount.start(write_back=1.0)
+    temp file's mtime and mode; no upload, no removal, no edit. Even where nothing could be
+    removed (no file/delete, --no-trash): nothing needs to be."""
+    assert isinstance(mount.api, CloningApi)
+    mount.api.file_delete_off = True
+    fs = await mount.start(write_back=1.0, trash=trash)
     await write_file(fs, "a.mp4", DATA)
     await eventually(lambda: bool(mount.api.files))
     (code,) = mount.api.files
