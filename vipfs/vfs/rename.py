@@ -1,5 +1,6 @@
 """rename(2) over the host: a folder by `folder/edit`, a file by `file/edit`, a queued file in
-the queue only; onto an existing name, that entry is removed (deleted or trashed) after.
+the queue only; onto an existing name, that entry is removed (deleted or trashed) after,
+unless a queued file only repeats its bytes (`Replace.repeated`): then it stays.
 
 Owns: rename's checks (replace semantics, RENAME_NOREPLACE, EXCHANGE refused, a folder under
 itself, host folder loops), its order of host calls, and its one model step.

@@ -2,8 +2,9 @@
 that takes the file's place (and inode); the old copy goes once the new one is on the host.
 
 Owns: setattr of every node kind (size, mode, mtime; a folder's mode and mtime go to the
-metadata), the in-place rule (an uploaded file is replaced whole, never changed in place), and
-the inode's move between a file code and a new queue row.
+metadata), the in-place rule (an uploaded file is replaced whole, never changed in place), the
+inode's move between a file code and a new queue row, and back to the file when a renamed
+queued file only repeats its bytes (the same content rule is the queue's: `repeats`).
 Imports: `vipfs.vfs` dto, errors, inodes, listing, metadb (states), model, writing.
 """
 

@@ -36,6 +36,9 @@ Life of a queue row (`metadb.UploadState`):
   1 s → 5 min; a rate limit waits at least its `retry_after`). A refusal (bad format, too big,
   bad key) marks the row `failed`, keeps the spool data, and logs one WARNING with the server's
   reason.
+* A new version with the size and sha256 of the file it takes the place of (O_TRUNC, or the
+  target of the rename of a closed row: `repeats`) is not uploaded; that file stays, with the
+  row's mtime and mode (`_repeat`, issue 11: `rsync -c` where files cannot be read back).
 * Everything is in the metadata db before the network is touched, so a restart resumes.
 * A row whose write failed (ENOSPC), or that was still open for writing when vipfs died, is
   `incomplete`: its spool may hold only a prefix, so it never uploads as it is. Its data is kept;

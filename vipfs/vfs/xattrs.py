@@ -191,17 +191,18 @@ class Xattrs:
                 return values
         if not isinstance(entry, FileEntry):
             return {}
-        entry = self._listed(entry)
         try:
             info = (await m.remote.infos.get(entry.fld_id)).get(entry.code)
         except VfsError as exc:  # the listing still says most of it
             log.info("xattrs of %r without file/info: %s", node.name, exc.why)
             info = None
-        return file_xattrs(entry, info, file_status(entry, info))
+        host = self._listed(entry)
+        return file_xattrs(host, info, file_status(host, info))
 
     def _listed(self, entry: FileEntry) -> FileEntry:
         """The host's own record of the file, from its folder's last answer when that shows
-        it. What vipfs shows for a file it just uploaded, renamed or moved is its own
+        it (read for the values only the host knows: code, link, views, length, canplay,
+        thumbnail). What vipfs shows for a file it just uploaded, renamed or moved is its own
         stand-in, with no link, length or thumbnail, and the listing keeps showing it for a
         while (`Journal`): the values the host alone knows come from the host's record as
         soon as an answer has one (issue 11)."""
