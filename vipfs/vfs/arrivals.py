@@ -3,9 +3,11 @@
 Owns: the one synchronous model step of an upload done (the queue has recorded the file in
 the metadata already, and tells of no discarded row): the inode moves from its queue row to
 the file code (same inode, same Node), the file shows in its folder instead of the queued
-entry; and starting the removal of the copy it replaced. And the step of a row the queue
-dropped by itself (an empty temp file left idle): its entry goes from its folder.
-Imports: `vipfs.vfs` inodes, metadb (rows), model, tree.
+entry; the folder's `file/info` answer, which lacks the new file, is dropped (the next
+`getfattr` asks again, and shows the host's length at once); and starting the removal of the
+copy it replaced. And the step of a row the queue dropped by itself (an empty temp file left
+idle): its entry goes from its folder.
+Imports: `vipfs.vfs` inodes, metadb (rows), model (and its remote's loaders), tree.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ class Arrivals:
             node.entry = entry
         m.views.hide_pending(row.fld_id, row.id)
         m.views.add(row.fld_id, entry)
+        m.remote.infos.invalidate(row.fld_id)  # the next getfattr asks file/info, with the new code
         m.remote.writer().live.pop(row.id, None)
         if row.replaces and row.replaces != code:
             m.later(self.tree.drop_replaced, row.replaces, row.name)

@@ -88,8 +88,8 @@ class Filesystem:
         if self.read_policy:
             log.info("refusing reads by: %s", ", ".join(sorted(self.read_policy.denied)))
         self.tree = Tree(self.model)
-        self.renames = Rename(self.model, self.tree)
         self.replace = Replace(self.model)
+        self.renames = Rename(self.model, self.tree, self.replace)
         self.handles = Handles(self.model, self.replace, self.read_policy)
         self.xattrs = Xattrs(self.model, Controls(self.model))
         self.arrivals = Arrivals(self.model, self.tree)

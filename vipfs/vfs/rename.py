@@ -1,9 +1,11 @@
 """rename(2) over the host: a folder by `folder/edit`, a file by `file/edit`, a queued file in
-the queue only; onto an existing name, that entry is removed (deleted or trashed) after.
+the queue only; onto an existing name, that entry is removed (deleted or trashed) after,
+unless a queued file only repeats its bytes (`Replace.repeated`): then it stays.
 
 Owns: rename's checks (replace semantics, RENAME_NOREPLACE, EXCHANGE refused, a folder under
 itself, host folder loops), its order of host calls, and its one model step.
-Imports: `vipfs.api.records`, `vipfs.vfs` errors, inodes, model, names, tree, writing.
+Imports: `vipfs.api.records`, `vipfs.vfs` errors, inodes, model, names, replace (the same
+content rule), tree, writing.
 
 The order: every host call first (the move, then the removal of the entry it replaces), then
 the model changes in one synchronous step, so a failed call leaves the model as it was and no
@@ -22,6 +24,7 @@ from vipfs.vfs.inodes import ROOT_INO, FileKey, FolderKey, Node, NodeKey, Queued
 from vipfs.vfs.metadata import name_only
 from vipfs.vfs.model import Model
 from vipfs.vfs.names import as_listed
+from vipfs.vfs.replace import Replace
 from vipfs.vfs.tree import Gone, Tree, synthetic
 
 RENAME_NOREPLACE = 1
@@ -29,9 +32,10 @@ RENAME_EXCHANGE = 2
 
 
 class Rename:
-    def __init__(self, model: Model, tree: Tree) -> None:
+    def __init__(self, model: Model, tree: Tree, replace: Replace) -> None:
         self.m = model
         self.tree = tree
+        self.replace = replace
 
     async def rename(
         self, old_parent: int, old_name: str, new_parent: int, new_name: str, flags: int = 0
@@ -57,6 +61,8 @@ class Rename:
         if target is not None:
             if flags & RENAME_NOREPLACE:
                 raise VfsError(errno.EEXIST)
+            if await self.replace.repeated(node, target, new_name):
+                return  # the same bytes again: the target stays (nothing removed, nothing sent)
             await self._check_replaceable(node.key, target.key)
         await self._move(node, src_dir, dst_dir, src_fld, dst_fld, new_name)
         gone: Gone | None = None

@@ -2,8 +2,9 @@
 that takes the file's place (and inode); the old copy goes once the new one is on the host.
 
 Owns: setattr of every node kind (size, mode, mtime; a folder's mode and mtime go to the
-metadata), the in-place rule (an uploaded file is replaced whole, never changed in place), and
-the inode's move between a file code and a new queue row.
+metadata), the in-place rule (an uploaded file is replaced whole, never changed in place), the
+inode's move between a file code and a new queue row, and back to the file when a renamed
+queued file only repeats its bytes (the same content rule is the queue's: `repeats`).
 Imports: `vipfs.vfs` dto, errors, inodes, listing, metadb (states), model, writing.
 """
 
@@ -75,6 +76,29 @@ class Replace:
         m.views.show_pending(row)
         log.info("replacing %s (%s): upload %d takes its place", node.name, code, row.id)
         return row
+
+    async def repeated(self, node: Node, target: Node, name: str) -> bool:
+        """A rename of a closed queued file onto an uploaded file whose bytes it repeats (rsync
+        writing a file again because it cannot read it back): nothing is uploaded and nothing
+        removed; the known file takes the row's mtime and mode, and the renamed inode (the
+        one the kernel now has under `name`). False when it is no repeat: rename as usual."""
+        if not isinstance(node.key, QueuedKey) or not isinstance(target.key, FileKey):
+            return False
+        m = self.m
+        w = m.remote.writer()
+        upload_id, code = node.key.upload_id, target.key.code
+        if upload_id in w.live:  # still open for writing: its bytes are not final
+            return False
+        row = await w.queue.repeats(upload_id, code)
+        if row is None:
+            return False
+        m.views.hide_pending(row.fld_id, row.id)
+        if node.key == QueuedKey(upload_id):  # the one step: the inode stands for the file
+            m.inodes.rekey(node.ino, FileKey(code))
+            node.entry = target.entry
+            node.name, node.parent = name, target.parent
+        await w.metadata.update(code, mtime_ns=row.mtime_ns, mode=row.mode)
+        return True
 
     async def restart_upload(self, node: Node, upload_id: int) -> bool:
         """O_TRUNC of a file whose upload is running: its bytes are about to go, so the

@@ -40,6 +40,9 @@ Life of a queue row (`metadb.UploadState`):
   its writer is gone (rsync killed with -9), nothing will rename it, and it holds no data.
 * A file closed with no bytes is `empty`: the hosts refuse 0-byte uploads, so none is spent on
   it; it stays local, shown, with `EMPTY_FILE` as its reason. Writing to it makes it normal.
+* A new version with the size and sha256 of the file it takes the place of (O_TRUNC, or the
+  target of the rename of a closed row: `repeats`) is not uploaded; that file stays, with the
+  row's mtime and mode (`_repeat`, issue 11: `rsync -c` where files cannot be read back).
 * Everything is in the metadata db before the network is touched, so a restart resumes.
 * A row whose write failed (ENOSPC), or that was still open for writing when vipfs died, is
   `incomplete`: its spool may hold only a prefix, so it never uploads as it is. Its data is kept;
@@ -379,6 +382,69 @@ class UploadQueue:
             changes["descr"] = descr
         return await self._set(upload_id, **changes)
 
+    async def repeats(self, upload_id: int, code: str) -> Upload | None:
+        """A closed row about to be renamed onto the uploaded file `code`: when its bytes only
+        repeat that file's (`_repeat`), the row is dropped, spool and all, and returned: the
+        caller keeps the known file, with the row's mtime and mode. None (nothing changed)
+        otherwise, or once an attempt has started (a copy it may have stored is the queue's
+        to settle). rsync's temp file, renamed onto the file it rewrites, ends here."""
+        row = self._rows.get(upload_id)
+        meta = self._metadata.meta(code)
+        if row is None or meta is None or not self._untried(row):
+            return None
+        if row.replaces is not None:  # it overwrote another file, which goes when it arrives
+            return None
+        if meta.size != row.size or not meta.sha256:  # no hash is worth taking
+            return None
+        sha256 = await self._spool.sha256(row.spool)
+        if self._rows.get(upload_id) is not row or not self._untried(row):
+            return None  # written again, or uploading, meanwhile
+        if self._repeat(row, code, sha256) is None:
+            return None
+        self._forget(upload_id)
+        self._notify()
+        log.info("%s: not uploading again: same content as %s", meta.name, code)
+        await self._db.delete_upload(upload_id)
+        await self._spool.delete(row.spool)
+        return row
+
+    def _repeat(self, row: Upload, code: str | None, sha256: str) -> str | None:
+        """The rule of issue 11: a row whose size and sha256 are those of the file vipfs
+        uploaded as `code`, the file it takes the place of (overwritten with O_TRUNC, or the
+        target of its rename), is not uploaded: that file stays and stands for it. Nothing
+        else is a repeat: the same bytes under another name, or beside a file of the same
+        name, are another file the user asked for (no host call gives one file two names,
+        and merging two entries would lose one). Not when another row stands for `code`."""
+        meta = self._metadata.meta(code) if code else None
+        if meta is None or (meta.size, meta.sha256) != (row.size, sha256):
+            return None
+        others = (o for o in self._rows.values() if o.id != row.id)
+        if any(meta.code in (o.code, o.replaces) for o in others):
+            return None
+        return meta.code
+
+    def _as_held(self, code: str, row: Upload) -> Sent | None:
+        """What the host holds for the file a row repeats (None: not all of it known), so
+        that the title edit follows only when the row was renamed or retagged meanwhile."""
+        meta = self._metadata.meta(code)
+        if meta is None or meta.tags is None:
+            return None
+        try:
+            title = self._job.title_for(replace(row, name=meta.name))
+            return Sent(title, meta.fld_id, (meta.tags, meta.descr))
+        except ValueError:
+            return None
+
+    def _untried(self, row: Upload) -> bool:
+        """Closed, and no attempt ever ran: the row's bytes exist only in its spool file."""
+        return (
+            row.state in _PENDING
+            and row.attempts == 0
+            and row.code is None
+            and _posted_pair(row) is None
+            and not self._scheduler.busy(row.id)
+        )
+
     async def discard(self, upload_id: int) -> None:
         """The file was deleted before its upload finished: drop the row and the spool file.
         A running attempt is cancelled; whatever an attempt may have stored anyway is found
@@ -615,11 +681,16 @@ class UploadQueue:
         def sent(count: int) -> None:
             self._sent[upload_id] = count
 
+        repeat: str | None = None
         try:
             size = await self._spool.size(row.spool)
             sha256 = await self._spool.sha256(row.spool)
             code = row.code
             held = self._held(row)
+            if code is None and row.attempts == 1 and _posted_pair(row) is None:
+                code = repeat = self._repeat(replace(row, size=size), row.replaces, sha256)
+                if code is not None:  # O_TRUNC and the same bytes again: nothing to send
+                    held = self._as_held(code, row)
             if code is None:
                 code = await self._find(upload_id, looked_before)
             if code is None:
@@ -653,7 +724,10 @@ class UploadQueue:
             with trio.CancelScope(shield=True):
                 await self._metadata.drop(code)
             return
-        log.info("uploaded %s as %s", row.name, code)
+        if repeat:
+            log.info("%s: not uploading again: same content as %s", row.name, code)
+        else:
+            log.info("uploaded %s as %s", row.name, code)
         self._done(replace(row, state=UploadState.DONE))
         await self._spool.delete(row.spool)
 

@@ -6,7 +6,8 @@ Owns: the attribute values of each node kind, which are writable, and what setti
 metadb (states), model, names.
 
 Values are UTF-8 text. `file/info` (fetched lazily, per folder) wins over the listing where
-both say something, since it is the fresher and fuller answer.
+both say something, since it is the fresher and fuller answer; of the listing, the host's own
+record wins over vipfs's stand-in for a file it just changed.
 """
 
 from __future__ import annotations
@@ -195,4 +196,18 @@ class Xattrs:
         except VfsError as exc:  # the listing still says most of it
             log.info("xattrs of %r without file/info: %s", node.name, exc.why)
             info = None
-        return file_xattrs(entry, info, file_status(entry, info))
+        host = self._listed(entry)
+        return file_xattrs(host, info, file_status(host, info))
+
+    def _listed(self, entry: FileEntry) -> FileEntry:
+        """The host's own record of the file, from its folder's last answer when that shows
+        it (read for the values only the host knows: code, link, views, length, canplay,
+        thumbnail). What vipfs shows for a file it just uploaded, renamed or moved is its own
+        stand-in, with no link, length or thumbnail, and the listing keeps showing it for a
+        while (`Journal`): the values the host alone knows come from the host's record as
+        soon as an answer has one (issue 11)."""
+        answer = self.m.remote.listings.peek(entry.fld_id)
+        for file in answer.files if answer is not None else ():
+            if file.code == entry.code:
+                return file
+        return entry
