@@ -395,3 +395,25 @@ def test_demo_under_tmux_drains_on_one_ctrl_c(tmux: Tmux, tmp_path: Path) -> Non
     assert "without waiting" not in said, said
     with pytest.raises((urllib.error.URLError, OSError)):
         emu.live_files()  # and the demo stopped its emulator as it should
+
+
+# -- item 5: an rsync temp name left empty by `kill -9` ----------------------------------------
+KILLED_WRITER = """\
+import os, signal, sys
+fd = os.open(sys.argv[1], os.O_CREAT | os.O_WRONLY | os.O_EXCL, 0o600)
+os.kill(os.getpid(), signal.SIGKILL)  # as `kill -9` of rsync right after it created its temp
+"""
+
+
+def test_empty_held_temp_name_of_a_killed_writer_goes_after_hold_idle(
+    emulator: Emulator, start_mount: StartMount
+) -> None:
+    mount = start_mount(emulator, "--write-back", "0.2", "--hold-idle", "1")
+    emulator.reset_calls()
+    temp = mount.path / ".clip.mp4.Xa3kQ9"  # rsync's temp name pattern
+    out = sh(sys.executable, "-c", KILLED_WRITER, temp)
+    assert out.returncode == -signal.SIGKILL, out
+    assert temp.name in os.listdir(mount.path)
+    wait_for("the empty temp name to go", lambda: temp.name not in os.listdir(mount.path))
+    assert not temp.exists()
+    assert not emulator.live_files() and uploads(emulator) == 0, emulator.calls()
