@@ -417,3 +417,23 @@ def test_empty_held_temp_name_of_a_killed_writer_goes_after_hold_idle(
     wait_for("the empty temp name to go", lambda: temp.name not in os.listdir(mount.path))
     assert not temp.exists()
     assert not emulator.live_files() and uploads(emulator) == 0, emulator.calls()
+
+
+def test_vim_preserve_fsyncs_its_swap_file_and_only_the_file_is_uploaded(
+    emulator: Emulator, start_mount: StartMount
+) -> None:
+    assert shutil.which("vim"), "vim is not installed"
+    mount = start_mount(emulator, "--write-back", "0.2")
+    emulator.reset_calls()
+    clip = mount.path / "notes.mp4"
+    # the swap file goes beside the file (directory=.); `:preserve` writes and fsyncs it
+    out = sh(
+        "vim", "-es", "-N", "-u", "NONE", "-i", "NONE", "-c", "set swapfile directory=.",
+        "-c", "normal! ihello", "-c", "preserve", "-c", "wq", clip, timeout=60,
+    )  # fmt: skip
+    assert out.returncode == 0, (out.stdout, out.stderr, mount.log()[-1500:])
+    settle(mount, emulator)
+    assert clip.read_bytes() == b"hello\n"
+    assert not [n for n in os.listdir(mount.path) if n.endswith(".swp")]
+    assert len(emulator.live_files()) == 1, emulator.live_files()
+    assert uploads(emulator) == 1, emulator.calls()
