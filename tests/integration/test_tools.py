@@ -120,16 +120,21 @@ def test_rm_in_the_trash_without_delete_is_eperm_and_keeps_the_file(
 
 
 # -- items 1 and 7: .vipfs out of readdir, `.` and `..` in it ----------------------------------
-def test_ls_a_hides_dot_vipfs_which_stays_reachable_and_ls_la_shows_dot_entries(
+def test_ls_a_hides_dot_vipfs_which_stays_reachable_by_name(
     emulator: Emulator, start_mount: StartMount
 ) -> None:
     mount = start_mount(emulator)
-    (mount.path / "sub").mkdir()
     listed = sh("ls", "-a", mount.path)
     assert listed.returncode == 0, listed.stderr
     assert ".vipfs" not in listed.stdout.split(), listed.stdout
     inside = sh("ls", mount.path / ".vipfs")
     assert inside.returncode == 0 and "status.json" in inside.stdout.split(), inside
+    assert json.loads((mount.path / ".vipfs" / "status.json").read_text())
+
+
+def test_ls_la_shows_dot_and_dot_dot(emulator: Emulator, start_mount: StartMount) -> None:
+    mount = start_mount(emulator)
+    (mount.path / "sub").mkdir()
     for folder in (mount.path, mount.path / "sub"):
         long = sh("env", "LC_ALL=C", "ls", "-la", folder)
         assert long.returncode == 0, long.stderr
@@ -233,7 +238,13 @@ def test_link_and_length_appear_once_the_host_lists_the_upload(
     link = wait_for("user.vipfs.link", lambda: xattr("link"), timeout=30)
     code = emulator.live_files()[0]["code"]
     assert code in link, link
-    wait_for("a length other than 0", lambda: xattr("length") not in ("", "0"), timeout=30)
+
+    def host_length() -> str:
+        return str(emulator.api("file/info", file_code=code)[0]["file_length"])
+
+    # the emulator must give an upload a length (once encoded, as real hosts do)
+    wait_for("the host to list a length for the upload", lambda: host_length() != "0", timeout=30)
+    wait_for("user.vipfs.length to be the host's", lambda: xattr("length") == host_length())
 
 
 # -- item 9: the demo's clips are videos -------------------------------------------------------
