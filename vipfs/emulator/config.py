@@ -94,6 +94,7 @@ class EmulatorConfig:
     # server behaviour
     server_tz: str = "+03:00"
     encode_seconds: float = 2.0
+    upload_length: int = 60  # seconds of video the host lists for an uploaded file
     keep_orig: bool = False
     listing_delay: float = 0.0
     invalid_key_status: int = 400

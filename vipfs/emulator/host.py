@@ -117,7 +117,7 @@ class Host:
             "blob": blob,
             "created": now,
             "visible_at": now + self.config.listing_delay,
-            "length": 0,
+            "length": self.config.upload_length,  # real hosts measure it; seeds set their own
             "views": 0,
             "views_full": 0,
             "last_download": None,

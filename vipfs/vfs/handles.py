@@ -281,8 +281,10 @@ class Handles:
         try:
             await self._closed(handle, upload_id, live)
         finally:  # only now: until the row has the size, stat must read it from here
-            if live is not None and live.writers == 0 and w.live.get(upload_id) is live:
-                del w.live[upload_id]
+            if live is not None and live.writers == 0:
+                if w.live.get(upload_id) is live:
+                    del w.live[upload_id]
+                live.closed.set()
 
     async def _closed(self, handle: SpoolHandle, upload_id: int, live: Live | None) -> None:
         """The last writer closed: the row takes the size and mtime, and its timer starts."""

@@ -13,6 +13,8 @@ from __future__ import annotations
 import errno
 import logging
 
+import trio
+
 from vipfs.vfs.attrs import Attr
 from vipfs.vfs.dto import AttrChanges
 from vipfs.vfs.errors import VfsError
@@ -24,6 +26,7 @@ from vipfs.vfs.model import Model
 from vipfs.vfs.writing import Live, SpoolHandle
 
 log = logging.getLogger(__name__)
+RELEASE_WAIT = 2.0  # seconds a rename waits for the release of a just-closed repeat
 
 IN_PLACE = (
     "{name}: uploaded files cannot be changed in place (the host keeps whole files only); "
@@ -87,8 +90,17 @@ class Replace:
         m = self.m
         w = m.remote.writer()
         upload_id, code = node.key.upload_id, target.key.code
-        if upload_id in w.live:  # still open for writing: its bytes are not final
-            return False
+        live = w.live.get(upload_id)
+        if live is not None:
+            # FUSE sends the release after close(2) has returned, and rsync renames at once:
+            # a last release still on its way is waited for, briefly, when the sizes match
+            meta = w.metadata.meta(code)
+            if meta is None or meta.size != live.size:
+                return False
+            with trio.move_on_after(RELEASE_WAIT):
+                await live.closed.wait()
+            if not live.closed.is_set():  # still open for writing: its bytes are not final
+                return False
         row = await w.queue.repeats(upload_id, code)
         if row is None:
             return False

@@ -11,8 +11,10 @@ name) clears the `dirty` mark, so the close that follows does not overwrite it.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+
+import trio
 
 
 @dataclass(slots=True)
@@ -23,6 +25,7 @@ class Live:
     mtime_ns: int
     writers: int = 0
     dirty: bool = False  # written since the last explicit utime: the close records the mtime
+    closed: trio.Event = field(default_factory=trio.Event)  # the last release has been handled
 
     def wrote(self, end: int) -> None:
         self.size = max(self.size, end)

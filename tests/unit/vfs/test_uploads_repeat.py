@@ -150,3 +150,23 @@ async def test_rsync_writing_the_same_bytes_again_keeps_the_file_and_sends_nothi
     sent = {op for op, _ in mount.api.calls[calls:]}
     assert not sent & {"upload_server", "upload_file", "file_edit", "file_delete"}, sent
     assert list(mount.api.files) == [code]
+
+
+async def test_a_rename_that_overtakes_the_release_still_finds_the_repeat(
+    mount: Mount, virtual_clock: MockClock
+) -> None:
+    """FUSE sends the release after close(2) has returned, and rsync renames at once: the
+    rename may be handled first. It waits for that release (briefly), then folds as usual."""
+    fs = await mount.start(write_back=1.0)
+    await write_file(fs, "a.mp4", DATA)
+    await eventually(lambda: bool(mount.api.files))
+    opened, attr = await fs.create(ROOT_INO, ".a.mp4.Zz9Yy8", 0o600)
+    await fs.write(opened.fh, 0, DATA)
+    await fs.flush(opened.fh)  # close(2) has returned; the release is still on its way
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(fs.rename, ROOT_INO, ".a.mp4.Zz9Yy8", ROOT_INO, "a.mp4")
+        await trio.sleep(0.1)
+        await fs.release(opened.fh)
+    await trio.sleep(30)
+    assert (await fs.lookup(ROOT_INO, "a.mp4")).ino == attr.ino
+    assert uploads(mount.api) == ["a.mp4"]  # the first upload only
