@@ -13,8 +13,9 @@ as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 want=(fuse3 libfuse3-dev pkg-config gcc python3-dev python3-venv rsync attr curl)
 # To test, also the tools the tests drive the mount with: faketime (another date), tmux (the demo
 # in a terminal), mc and libglib2.0-bin (gio: what desktops see), ffmpeg (ffprobe of the demo
-# clips), jq (SEMANTICS examples), file, openssl (an https emulator's certificate).
-[ "${1:-}" = test ] && want+=(faketime tmux mc libglib2.0-bin ffmpeg jq file openssl)
+# clips), jq (SEMANTICS examples), file, openssl (an https emulator's certificate), vim (its swap
+# file through the mount).
+[ "${1:-}" = test ] && want+=(faketime tmux mc libglib2.0-bin ffmpeg jq file openssl vim)
 missing=()
 for pkg in "${want[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

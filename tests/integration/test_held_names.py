@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from collections.abc import Callable
@@ -64,7 +63,6 @@ def test_fsync_of_a_swap_file_never_uploads_it(emulator: Emulator, start_mount: 
     assert queue(mnt)["held"] == []
 
 
-@pytest.mark.skipif(shutil.which("vim") is None, reason="vim is not installed")
 def test_vim_saves_without_uploading_its_swap_file(
     emulator: Emulator, start_mount: StartMount
 ) -> None:
