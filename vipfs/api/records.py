@@ -181,6 +181,18 @@ class FileEntry:
 class FolderListing:
     folders: list[Folder]
     files: list[FileEntry]
+    _by_code: dict[str, FileEntry] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
+
+    def file(self, code: str) -> FileEntry | None:
+        """The first listed file with `code`. Indexed on first use: a folder may list 100,000
+        files, and a file manager asks for the xattrs of each of them."""
+        index = self._by_code
+        if index is None:
+            index = {f.code: f for f in reversed(self.files)}
+            object.__setattr__(self, "_by_code", index)
+        return index.get(code)
 
     @classmethod
     def from_wire(cls, raw: Raw) -> Self:

@@ -326,8 +326,9 @@ class Tree:
         folders = {meta.fld_id} if meta is not None else set()
         old: FileEntry | None = None
         for fld_id, view in m.views.all():  # the new version may have moved away
-            for file in (*view.fetched.files, *view.listing.raw.files):
-                if file.code == code:
+            for answer in (view.fetched, view.listing.raw):
+                file = answer.file(code)
+                if file is not None:
                     folders.add(fld_id)
                     old = file
         for fld_id in folders:

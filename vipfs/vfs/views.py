@@ -195,11 +195,11 @@ class Views:
                 if folder.fld_id == key.fld_id:
                     return self.titles.folder_name(folder.name)
         elif isinstance(key, FileKey):
-            writes = self._remote.writes
-            for file in fetched.files:
-                if file.code == key.code:
-                    meta = writes.metadata.meta(file.code) if writes is not None else None
-                    return self.titles.listed_file_name(file.title, meta.name if meta else "")
+            file = fetched.file(key.code)
+            if file is not None:
+                writes = self._remote.writes
+                meta = writes.metadata.meta(file.code) if writes is not None else None
+                return self.titles.listed_file_name(file.title, meta.name if meta else "")
         return None
 
     # -- building ------------------------------------------------------------------------------

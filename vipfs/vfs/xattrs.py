@@ -207,7 +207,5 @@ class Xattrs:
         while (`Journal`): the values the host alone knows come from the host's record as
         soon as an answer has one (issue 11)."""
         answer = self.m.remote.listings.peek(entry.fld_id)
-        for file in answer.files if answer is not None else ():
-            if file.code == entry.code:
-                return file
-        return entry
+        listed = answer.file(entry.code) if answer is not None else None
+        return listed or entry

@@ -219,3 +219,20 @@ def test_direct_link_shapes() -> None:
     assert DirectLink.from_wire("").versions == []
     assert DirectLink.from_wire({}).versions == []
     assert DirectLink.from_wire({"url": "http://x/f", "size": 3}).versions[0].size == 3
+
+
+def test_a_folder_listing_finds_its_first_file_of_a_code() -> None:
+    listing = FolderListing.from_wire(
+        {
+            "folders": [],
+            "files": [
+                {"file_code": "aaaaaaaaaaaa", "title": "first"},
+                {"file_code": "bbbbbbbbbbbb", "title": "other"},
+                {"file_code": "aaaaaaaaaaaa", "title": "again"},  # hosts repeat themselves
+            ],
+        }
+    )
+    found = listing.file("aaaaaaaaaaaa")
+    assert found is not None and found.title == "first"
+    assert listing.file("cccccccccccc") is None
+    assert listing == FolderListing(listing.folders, listing.files)  # the index is no state
