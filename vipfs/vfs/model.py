@@ -39,6 +39,7 @@ class Model:
         self.inodes = InodeTable()
         if remote.writes is not None:  # status.json names each queued file's folder
             remote.writes.folder_path = self.inodes.folder_path
+        remote.events.folder_path = self.inodes.folder_path  # events name files by path
         self.views = Views(remote, options.titles)
         self.mount_time_ns = time.time_ns()
         self.nursery: trio.Nursery | None = None  # set while `Filesystem.run` runs

@@ -2,12 +2,12 @@
 
 Owns: composing the per-host parts: the API client (which owns its rate limiter), the folder
 listing and file/info loaders, the journal of our own changes over those listings, quota, the
-`/.vipfs` producers, and, when the mount writes, the feature probes, namespace, upload queue
-and its status, the metadata (the `files` table's one writer), the spool and the open writers'
-live sizes. A mount holds one `Remote` today; none of it is a singleton, so a mount can hold
-several (mirrors) later.
-Imports: `vipfs.api`, and the vfs parts it composes (dto, errors, features, journal, loader,
-metadata, metadb, namespace, quota, spool, upload_status, uploads, virtual, writing).
+`/.vipfs` producers, the event stream, and, when the mount writes, the feature probes,
+namespace, upload queue and its status, the metadata (the `files` table's one writer), the
+spool and the open writers' live sizes. A mount holds one `Remote` today; none of it is a
+singleton, so a mount can hold several (mirrors) later.
+Imports: `vipfs.api`, and the vfs parts it composes (dto, errors, events, features, journal,
+loader, metadata, metadb, namespace, quota, spool, upload_status, uploads, virtual, writing).
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from vipfs.api.protocol import XvsApi
 from vipfs.api.records import FileInfo, FolderListing
 from vipfs.vfs.dto import Options, WriteSetup
 from vipfs.vfs.errors import VfsError
+from vipfs.vfs.events import Events
 from vipfs.vfs.features import HostFeatures
 from vipfs.vfs.journal import Journal
 from vipfs.vfs.loader import Clock, Loader
@@ -131,6 +132,7 @@ class Remote:
         self.quota = Quota(api)
         self.virtual = Virtual(api)
         self.journal = Journal(clock=clock)  # our own changes, over this host's listings
+        self.events = Events()  # what happened to this host's files (`vipfs events`)
         self.writes = (
             None if writes is None else self._writes(writes, options, on_uploaded, on_dropped)
         )

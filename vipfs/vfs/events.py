@@ -1,0 +1,114 @@
+"""What happened to the account's files, as a stream of events: queued, uploaded, ready, …
+
+Owns: `Event` (one happening, with the file's path in the mount, its code and link) and
+`Events`, the one place every part reports to (`emit`) and every consumer reads from: the
+in-memory ring that `/.vipfs/events.jsonl` shows, and the listeners (the event log on disk,
+the `--on-event` hooks) that are told of each event as it is emitted.
+Imports: the standard library only.
+
+Parts emit with a folder id and a name, not a path: the path is resolved here, through the
+model's inode table, so a file's path is worked out in one place. A listener's failure is
+logged and never reaches the part that emitted: an event is news, not a step of the change.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+# the kinds the issue names; a part emits only these, so consumers can rely on the list
+KINDS = frozenset({"queued", "uploaded", "ready", "failed", "dmca", "deleted"})
+RING = 1000  # events `/.vipfs/events.jsonl` keeps in memory
+
+FolderPath = Callable[[int], str | None]  # fld_id → "A/B" in the mount, None if not known
+Listener = Callable[["Event"], None]
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One event. `path` is the file's path in the mount (None where it is not known);
+    `source` says what the file came through: `upload` (copied in), `url` (a URL upload),
+    `clone` (a copy without bytes) or `host` (a state the host reported)."""
+
+    seq: int
+    time: str  # ISO 8601, UTC
+    event: str
+    path: str | None
+    code: str | None
+    link: str | None
+    source: str = "upload"
+    detail: str | None = None  # a failure's reason, a DMCA deadline, …
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class Events:
+    """The account's event stream (one per host: a mirror's members each have their own)."""
+
+    def __init__(self, *, clock: Callable[[], float] = time.time, first_seq: int = 1) -> None:
+        self._clock = clock
+        self._next = first_seq
+        self._ring: deque[Event] = deque(maxlen=RING)
+        self._listeners: list[Listener] = []
+        self.folder_path: FolderPath | None = None  # set by the model (its inode table)
+
+    def listen(self, listener: Listener) -> None:
+        self._listeners.append(listener)
+
+    def path_of(self, fld_id: int | None, name: str | None) -> str | None:
+        """A file's path in the mount from its folder and name; None if the folder is not
+        known (the kernel forgot its node) or no name was given."""
+        if name is None or fld_id is None or self.folder_path is None:
+            return None
+        folder = self.folder_path(fld_id)
+        if folder is None:
+            return None
+        return f"{folder}/{name}" if folder else name
+
+    def emit(
+        self,
+        kind: str,
+        *,
+        fld_id: int | None = None,
+        name: str | None = None,
+        path: str | None = None,
+        code: str | None = None,
+        link: str | None = None,
+        source: str = "upload",
+        detail: str | None = None,
+    ) -> Event:
+        """Record one event and tell every listener; synchronous, so a part can emit inside
+        its one model step. Give `path`, or `fld_id` and `name` to resolve it."""
+        if kind not in KINDS:
+            raise ValueError(f"unknown event kind {kind!r}")
+        when = datetime.fromtimestamp(self._clock(), UTC).isoformat(timespec="seconds")
+        event = Event(
+            seq=self._next,
+            time=when.replace("+00:00", "Z"),
+            event=kind,
+            path=path if path is not None else self.path_of(fld_id, name),
+            code=code,
+            link=link,
+            source=source,
+            detail=detail,
+        )
+        self._next += 1
+        self._ring.append(event)
+        for listener in self._listeners:
+            try:
+                listener(event)
+            except Exception:  # a consumer's bug must not undo the change that emitted
+                log.exception("an event listener failed on %s", event.event)
+        return event
+
+    def since(self, seq: int = 0) -> list[Event]:
+        """The kept events after `seq`, oldest first."""
+        return [e for e in self._ring if e.seq > seq]
