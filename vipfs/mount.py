@@ -94,6 +94,7 @@ class MountConfig:
     hold_idle: float = defaults.HOLD_IDLE
     trash: bool = True
     upload_retitle: bool = False  # tokened titles + a retitle edit per file (benchmark baseline)
+    dedupe: str = "clone"  # clone: a file with bytes vipfs uploaded becomes a file/clone; off
     unmount_timeout: float | None = None
     low_speed: SpeedFloor = field(default_factory=SpeedFloor)
     max_reply_size: int = DEFAULT_MAX_REPLY
@@ -173,6 +174,7 @@ def mount_config(args: argparse.Namespace, key: str) -> MountConfig:
         hold_idle=args.hold_idle,
         trash=not args.no_trash,
         upload_retitle=args.upload_retitle,
+        dedupe=args.dedupe,
         unmount_timeout=args.unmount_timeout,
         low_speed=SpeedFloor(args.low_speed_limit, args.low_speed_time),
         state_dir=local(args.state_dir),
@@ -476,6 +478,7 @@ async def _serve(
         hold=hold,
         trash=config.trash,
         retitle=config.upload_retitle,
+        dedupe=config.dedupe == "clone",
         rate_state=lambda: api.rate_state,
     )
     fs = Filesystem(api, options=config.options, reader=reader, writes=writes)

@@ -167,6 +167,12 @@ def process_names(text: str) -> frozenset[str]:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def dedupe_mode(text: str) -> str:
+    if text not in ("clone", "off"):
+        raise argparse.ArgumentTypeError(f"{text!r}: want clone or off")
+    return text
+
+
 def octal(text: str) -> int:
     return int(text, 8)
 
@@ -382,6 +388,15 @@ OPTIONS: tuple[Option, ...] = (
         "options.sync_uploads",
         kind="flag",
         default=False,
+    ),
+    Option(
+        ("--dedupe",),
+        "clone: a file with the bytes of one vipfs uploaded becomes one file/clone of it, "
+        "no upload; off: always upload (default clone)",
+        "dedupe",
+        parse=dedupe_mode,
+        default="clone",
+        metavar="clone|off",
     ),
     Option(
         ("--upload-retitle",),

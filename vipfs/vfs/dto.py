@@ -58,6 +58,8 @@ class WriteSetup:
     # True: the upload design before issue 10 (tokened title, `upload/server` per file, a
     # retitle edit after each): the benchmark's baseline, `--upload-retitle`
     retitle: bool = False
+    # a file whose bytes vipfs already uploaded becomes a file/clone of it (`--dedupe clone`)
+    dedupe: bool = True
 
 
 @dataclass(frozen=True, slots=True)

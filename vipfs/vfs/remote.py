@@ -160,6 +160,8 @@ class Remote:
             on_dropped=on_dropped,
             titles=options.titles,
             retitle=setup.retitle,
+            features=setup.features,
+            dedupe=setup.dedupe,
         )
         return Writes(
             spool=setup.spool,

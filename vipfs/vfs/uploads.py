@@ -5,9 +5,9 @@ and the `uploads` table behind them, the folder index of the rows (what each fol
 and which (folder, title) pairs are in flight (`_admit`). It hands due rows to a generic
 `Scheduler`, whose job is one `UploadJob` attempt; abandoned copies go to the `StrayCleaner`;
 a finished upload is recorded through `Metadata`.
-Imports: `api` (errors, Protocol, `Backoff`), and of `vfs` `adoption`, `defaults`, `errors`,
-`holdlist`, `metadata`, `metadb`, `names`, `scheduler`, `spool`, `strays`, `upload_job`,
-`upload_node`, `upload_status`.
+Imports: `api` (errors, Protocol, `Backoff`), and of `vfs` `adoption`, `dedupe`, `defaults`,
+`errors`, `features`, `holdlist`, `metadata`, `metadb`, `names`, `scheduler`, `spool`, `strays`,
+`upload_job`, `upload_node`, `upload_status`.
 
 Life of a queue row (`metadb.UploadState`):
 
@@ -32,6 +32,9 @@ Life of a queue row (`metadb.UploadState`):
 * `retitle` (`--upload-retitle`, the benchmark's baseline) is the design before: a title with a
   unique token (`<title> vipfs-<12 hex>`), `upload/server` per file, the token look-up
   (`proven_copy`), and the retitle edit after every upload.
+* A row whose size and sha256 are those of a file vipfs recorded on the host becomes one
+  `file/clone` of it instead of the POST (`dedupe`, `--dedupe clone`), recorded in the row as
+  a POST is; a refused clone falls back to the POST.
 * Transient errors retry forever with jittered exponential backoff (`api.backoff.Backoff`,
   1 s → 5 min; a rate limit waits at least its `retry_after`). A refusal (bad format, too big,
   bad key) marks the row `failed`, keeps the spool data, and logs one WARNING with the server's
@@ -82,7 +85,9 @@ from vipfs.api.errors import (
 from vipfs.api.protocol import XvsApi
 from vipfs.vfs import defaults
 from vipfs.vfs.adoption import AmbiguousCopyError
+from vipfs.vfs.dedupe import Dedupe
 from vipfs.vfs.errors import VfsError
+from vipfs.vfs.features import HostFeatures
 from vipfs.vfs.holdlist import HoldList
 from vipfs.vfs.metadata import Metadata
 from vipfs.vfs.metadb import FileMeta, MetaDb, Upload, UploadState
@@ -155,6 +160,8 @@ class UploadQueue:
         on_dropped: Callable[[Upload], None] | None = None,
         titles: Titles | None = None,
         retitle: bool = False,
+        features: HostFeatures | None = None,
+        dedupe: bool = False,
     ) -> None:
         if transfers < 1:
             raise ValueError("transfers must be at least 1")
@@ -170,6 +177,8 @@ class UploadQueue:
         node = UploadNode(api, clock, reuse=not retitle)
         titles = titles if titles is not None else Titles()
         self._job = UploadJob(api, metadata, titles=titles, node=node, retitle=retitle)
+        features = features if features is not None else HostFeatures()
+        self.dedupe = Dedupe(api, metadata, features) if dedupe else None
         self._strays = StrayCleaner(api, db, self._backoff, known=self._known, settled=self._notify)
         self._on_done = on_done
         self._on_dropped = on_dropped
@@ -682,6 +691,7 @@ class UploadQueue:
             self._sent[upload_id] = count
 
         repeat: str | None = None
+        cloned: tuple[str, Sent] | None = None
         try:
             size = await self._spool.size(row.spool)
             sha256 = await self._spool.sha256(row.spool)
@@ -694,7 +704,8 @@ class UploadQueue:
             if code is None:
                 code = await self._find(upload_id, looked_before)
             if code is None:
-                code, held = await self._post(upload_id, sent)
+                cloned = await self._clone(upload_id, size, sha256)
+                code, held = cloned or await self._post(upload_id, sent)
             row = await self._set(upload_id, code=code, size=size)
             row = await self._job.retitle(code, lambda: self._live(upload_id), held)
         except (TransientError, ProtocolError) as exc:
@@ -726,9 +737,13 @@ class UploadQueue:
             return
         if repeat:
             log.info("%s: not uploading again: same content as %s", row.name, code)
+        elif cloned:
+            log.info(
+                "%s: cloned as %s, not uploaded (same bytes as a file on the host)", row.name, code
+            )
         else:
             log.info("uploaded %s as %s", row.name, code)
-        self._done(replace(row, state=UploadState.DONE))
+        self._done(replace(row, state=UploadState.DONE), source="clone" if cloned else "upload")
         await self._spool.delete(row.spool)
 
     def _held(self, row: Upload) -> Sent | None:
@@ -751,9 +766,9 @@ class UploadQueue:
             await self._set(upload_id, **_NO_POST)
         return code
 
-    async def _post(self, upload_id: int, sent: Callable[[int], None]) -> tuple[str, Sent]:
-        """The POST, recorded in the row first (what it sends, from when), so that a lost
-        answer or a crash can be resolved; what the host then holds."""
+    async def _posting(self, upload_id: int) -> tuple[Upload, str]:
+        """Record in the row what a POST or clone is about to send (folder, title, from when),
+        so that a lost answer or a crash can be resolved; the row and its title."""
         row = self._live(upload_id)
         try:
             title = self._job.title_for(row)
@@ -767,6 +782,31 @@ class UploadQueue:
             posted_end=None,
         )
         self._flying.setdefault(upload_id, set()).add((row.fld_id, title))
+        return row, title
+
+    async def _clone(self, upload_id: int, size: int, sha256: str) -> tuple[str, Sent] | None:
+        """A copy without bytes (`dedupe`) of a file vipfs recorded with these bytes; None:
+        none to clone, or the host refused (nothing stored), so the POST follows."""
+        source = self.dedupe.source(size, sha256) if self.dedupe is not None else None
+        if self.dedupe is None or source is None:
+            return None
+        row, title = await self._posting(upload_id)
+        try:
+            code = await self.dedupe.clone(source, title, row.fld_id)
+        except NotSentError:
+            await self._set(upload_id, **_NO_POST)
+            raise
+        except ApiError:
+            await self._set(upload_id, posted_end=self._clock())
+            raise
+        if code is None:
+            await self._set(upload_id, **_NO_POST)
+            return None
+        return code, self.dedupe.held(title, row.fld_id)
+
+    async def _post(self, upload_id: int, sent: Callable[[int], None]) -> tuple[str, Sent]:
+        """The POST, recorded in the row first (`_posting`); what the host then holds."""
+        row, title = await self._posting(upload_id)
         try:
             code = await self._job.post(row, title, sent)
         except (NotSentError, UploadRejectedError):
@@ -794,8 +834,10 @@ class UploadQueue:
             "upload of %s refused: %s (data kept; `vipfs status` lists it)", row.name, reason
         )
 
-    def _done(self, row: Upload) -> None:
-        """Tell the filesystem model; its bug must not stop the queue or undo the upload."""
+    def _done(self, row: Upload, source: str = "upload") -> None:
+        """Tell the filesystem model; its bug must not stop the queue or undo the upload.
+        `source`: how the host got the bytes (`upload`, or `clone` by the dedupe)."""
+        log.debug("%s is on the host as %s (%s)", row.name, row.code, source)
         if self._on_done is None:
             return
         try:
