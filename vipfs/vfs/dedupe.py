@@ -11,7 +11,9 @@ with the row's size and sha256 (the hash the queue takes anyway for the repeat r
 * `is_blocked(code)` is the one veto for a source the host has under a DMCA notice or deleted
   (wired to the host-state poller; nothing is blocked without it);
 * the queue records the clone in the row exactly as a POST (`posted_*`), so a lost answer is
-  settled by the same title proof (`adoption`) and never makes a second copy.
+  settled by the same title proof (`adoption`) and never makes a second copy;
+* an answer naming a code vipfs already accounts for is a protocol error, never recorded (it
+  would take that file's place): the retry's proof finds the real copy.
 A refusal stores nothing, so the row falls back to the POST in the same attempt: 403 (clone
 disabled: `HostFeatures` remembers it, and no clone is tried again on this mount), 404 (the
 source is gone: its sha256 is forgotten, so it is never offered again) or another refusal.
@@ -24,7 +26,7 @@ the upload sends the row's own, when it has any. Nothing public is sent, as with
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Container
 
 from vipfs.api.errors import (
     ApiError,
@@ -75,10 +77,14 @@ class Dedupe:
                 return code
         return None
 
-    async def clone(self, source: str, title: str, fld_id: int) -> str | None:
+    async def clone(
+        self, source: str, title: str, fld_id: int, known: Container[str]
+    ) -> str | None:
         """`file/clone` of `source` into `fld_id` under `title`: the new code, or None when
         the host refused it (nothing stored: the caller uploads instead). A transient or
-        protocol error propagates: the clone may exist, and the caller's proof finds it."""
+        protocol error propagates: the clone may exist, and the caller's proof finds it. An
+        answer naming a code vipfs already accounts for (`known`: the source itself, say) is
+        a protocol error: recording it would take that file's place."""
         try:
             result = await self._api.file_clone(source, title=title, fld_id=fld_id)
         except (TransientError, ProtocolError, AuthError):
@@ -94,6 +100,8 @@ class Dedupe:
         except ApiError as exc:
             log.info("no clone of %s (%s): uploading instead", source, exc)
             return None
+        if result.code in known:
+            raise ProtocolError(f"file/clone answered {result.code}, a file vipfs already has")
         self._features.mark_supported("clone")
         return result.code
 

@@ -792,7 +792,7 @@ class UploadQueue:
             return None
         row, title = await self._posting(upload_id)
         try:
-            code = await self.dedupe.clone(source, title, row.fld_id)
+            code = await self.dedupe.clone(source, title, row.fld_id, self._known())
         except NotSentError:
             await self._set(upload_id, **_NO_POST)
             raise

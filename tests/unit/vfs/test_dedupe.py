@@ -12,6 +12,7 @@ from trio.testing import MockClock
 from tests.unit.vfs.conftest import TITLES, Env, eventually
 from tests.unit.vfs.writable import CloningApi
 from vipfs.api.errors import RequestRejectedError, UnsupportedError
+from vipfs.api.records import CloneResult
 from vipfs.vfs.features import HostFeatures
 from vipfs.vfs.metadata import Metadata
 from vipfs.vfs.metadb import FileMeta
@@ -226,3 +227,24 @@ async def test_the_sha256_index_follows_every_change(env: Env, virtual_clock: Mo
     await reloaded.load()
     assert reloaded.same_content(5, "s2") == ["code00000001"]
     assert reloaded.same_content(6, "s1") == ["code00000003"]
+
+
+async def test_a_clone_answer_naming_a_known_code_is_never_recorded(
+    env: Env, api: CloningApi, virtual_clock: MockClock
+) -> None:
+    """A hostile answer naming the source's own code would put the copy in its place: it is a
+    protocol error, the retry's proof finds the real clone, the source keeps its record."""
+    queue = await env.start(dedupe=True)
+    first = await _copy(env, queue, "a.mp4")
+    real = api.file_clone
+
+    async def lying(code: str, *, title: str | None = None, fld_id: int | None = None) -> object:
+        api.file_clone = real  # type: ignore[method-assign]
+        await real(code, title=title, fld_id=fld_id)  # stored, but the answer lies
+        return CloneResult(first, None)
+
+    api.file_clone = lying  # type: ignore[assignment]
+    second = await _copy(env, queue, "b.mp4")
+    assert second != first and api.files[second].title == TITLES.file_title("b.mp4")
+    assert env.metadata.meta(first).name == "a.mp4"  # type: ignore[union-attr]
+    assert api.count("file_clone") == 1 and api.count("upload_file") == 1
