@@ -80,3 +80,29 @@ def test_without_clone_every_copy_is_uploaded(
     assert calls.get("file/clone", 0) == (1 if how == "clone disabled" else 0)  # asked once
     titles = sorted(f["title"] for f in emu.live_files() if f["title"] in {"second", "third"})
     assert titles == ["second", "third"]
+
+
+def test_lost_clone_answers_make_no_second_copy(
+    emulator: Emulator, start_mount: Callable[..., Mount], tmp_path: Path
+) -> None:
+    """Answers cut short (the host did the clone, vipfs cannot know): the retry's title proof
+    finds each clone, so the host holds every copy exactly once, and none is uploaded."""
+    mount = start_mount(emulator, "--write-back", "0.2")
+    src = tmp_path / "clip.mp4"
+    src.write_bytes(DATA)
+    _copy_in(mount, src, "first.mp4")
+    names = [f"copy {i:02d}" for i in range(20)]  # 0.7**20: some clone loses its answer
+    (mount.path / "Copies").mkdir()
+    emulator.reset_calls()
+    emulator.switch(truncated=0.3)
+    try:
+        for name in names:
+            shutil.copyfile(src, mount.path / "Copies" / f"{name}.mp4")
+        wait_for("the clones", lambda: drained(mount.path), timeout=240)
+    finally:
+        emulator.switch(truncated=0.0)
+    calls = emulator.calls()
+    assert calls.get("upload", 0) == 0, calls
+    titles = sorted(f["title"] for f in emulator.live_files() if f["title"].startswith("copy "))
+    assert titles == names  # each exactly once
+    assert "stored by an earlier attempt" in mount.log(), f"no lost clone answer met: {calls}"
