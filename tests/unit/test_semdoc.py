@@ -79,7 +79,7 @@ def test_a_setup_comment_applies_only_to_the_next_block() -> None:
         ("content=x", "demo"),
         ("op_timeout=soon", "seconds"),
         ("embed_url=embed.example/{code}", "http"),
-        ("embed_url=https://embed.example/e/", "{code}"),
+        ("embed_url=https://embed.example/e/", "URL with"),
     ],
 )
 def test_bad_setups_are_refused(spec: str, why: str) -> None:
