@@ -23,7 +23,7 @@ import os
 import string
 import sys
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import astuple, dataclass, fields
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 PREFIX = "user.vipfs."
@@ -53,7 +53,7 @@ class Link:
     pending: bool = False  # no code yet: queued, uploading, held, failed
 
     def as_dict(self) -> dict[str, str | int | bool | None]:
-        return {f.name: value for f, value in zip(fields(self), astuple(self), strict=True)}
+        return {f.name: getattr(self, f.name) for f in fields(self)}
 
     def as_text(self) -> dict[str, str]:
         """The values as csv and templates show them: "" for none, true/false."""
