@@ -5,10 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import trio
+from trio.testing import MockClock
 
+from tests.unit.vfs.conftest import Env, eventually
 from vipfs.vfs.metadb import Upload, UploadState
 from vipfs.vfs.progress import Progress, RateMeter, human_eta, transfer_text
 from vipfs.vfs.upload_status import status_of
+from vipfs.vfs.uploads import UploadQueue
 from vipfs.vfs.xattrs import queued_status
 
 
@@ -131,3 +135,30 @@ def test_status_json_items_carry_total_rate_and_eta() -> None:
         None,
         None,
     )
+
+
+async def test_the_queue_reports_a_running_attempts_progress(
+    env: Env, virtual_clock: MockClock
+) -> None:
+    env.api.upload_gate = trio.Event()  # the fake node takes half the file, then waits
+    queue = await env.start(write_back=0)
+    row = await env.new_file(queue, "clip.mp4")
+    await queue.touch(row.id)
+    await eventually(lambda: env.api.count("upload_file") == 1)
+    size = len(b"video bytes")  # what env.new_file writes
+    running = queue.progress(row.id)
+    assert running is not None and (running.sent, running.total) == (size // 2, size)
+    assert running.rate is None  # one sample: no rate yet
+    (item,) = queue.status().uploading
+    assert (item.sent, item.total, item.rate, item.eta) == (size // 2, size, None, None)
+    line = queue_status_line(queue, row.id)
+    assert line == "uploading 45% 0.0/0.0 MB"  # 5 of 11 bytes
+    env.api.upload_gate.set()
+    await eventually(lambda: len(env.done) == 1)
+    assert queue.progress(row.id) is None
+
+
+def queue_status_line(queue: UploadQueue, upload_id: int) -> str:
+    row = queue.get(upload_id)
+    assert row is not None
+    return queued_status(row, queue.progress(upload_id))
