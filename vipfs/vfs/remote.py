@@ -133,6 +133,7 @@ class Remote:
         self.virtual = Virtual(api)
         self.journal = Journal(clock=clock)  # our own changes, over this host's listings
         self.events = Events()  # what happened to this host's files (`vipfs events`)
+        self.virtual.add("events.jsonl", self._events_jsonl)
         self.writes = (
             None if writes is None else self._writes(writes, options, on_uploaded, on_dropped)
         )
@@ -161,6 +162,7 @@ class Remote:
             titles=options.titles,
             retitle=setup.retitle,
         )
+        queue.events = self.events
         return Writes(
             spool=setup.spool,
             features=setup.features,
@@ -191,6 +193,10 @@ class Remote:
         self.listings.expire_all()
         self.infos.expire_all()
         self.quota.forget()
+
+    async def _events_jsonl(self) -> bytes:
+        """`/.vipfs/events.jsonl`: the kept events, one JSON line each (`vipfs events`)."""
+        return "".join(e.line() + "\n" for e in self.events.since()).encode()
 
     async def _fetch_listing(self, fld_id: int) -> FolderListing:
         return await self.api.folder_list(fld_id, files=True)
