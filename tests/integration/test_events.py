@@ -69,7 +69,7 @@ def test_follow_an_upload_and_a_hook_with_its_environment(
     hooks.mkdir()
     mount = start_mount(
         emulator, "--write-back", "0.2",
-        "--on-event", f'env > "{hooks}/$VIPFS_SEQ.$VIPFS_EVENT.env"',
+        "--on-event", f'env > "{hooks}/new" && mv "{hooks}/new" "{hooks}/$VIPFS_SEQ.$VIPFS_EVENT"',
         key_file=False, env={"VIPFS_KEY": KEY},  # the key in the mount's environment at start
     )  # fmt: skip
     following, lines = follow(mount.path)
@@ -84,8 +84,10 @@ def test_follow_an_upload_and_a_hook_with_its_environment(
     assert (uploaded["seq"], uploaded["event"], uploaded["path"]) == (2, "uploaded", "clip.mp4")
     assert (uploaded["code"], uploaded["source"]) == (host_file["code"], "upload")
 
-    wait_for("both hooks", lambda: len(list(hooks.iterdir())) == 2)
-    env = _env_file(hooks / "2.uploaded.env")
+    wait_for(
+        "both hooks", lambda: sorted(p.name for p in hooks.iterdir()) == ["1.queued", "2.uploaded"]
+    )
+    env = _env_file(hooks / "2.uploaded")  # written whole, then renamed
     assert (env["VIPFS_EVENT"], env["VIPFS_PATH"]) == ("uploaded", "clip.mp4")
     assert (env["VIPFS_CODE"], env["VIPFS_SEQ"]) == (host_file["code"], "2")
     assert env["VIPFS_MOUNT"] == str(mount.path) and env["VIPFS_DETAIL"] == ""
