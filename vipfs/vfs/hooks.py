@@ -94,6 +94,8 @@ class Hooks:
                 await self.run_one(event)
             except OSError as exc:  # no /bin/sh, no processes left: the mount goes on
                 log.warning("on-event hook for %s (seq %d) did not start: %s", *_of(event), exc)
+            except Exception:  # a bug here must not end the mount, nor the next hooks
+                log.exception("on-event hook for %s (seq %d): internal error", *_of(event))
 
     async def run_one(self, event: Event) -> int | None:
         """Run the hook for one event; its exit status, None when it was killed."""
