@@ -1,14 +1,21 @@
 """The upload queue's events: `queued` once per version after a close, `uploaded` with the
-code, `failed` with the reason; not for retries or a second close of the same bytes."""
+code, `failed` with the reason; not for retries or a second close of the same bytes. And
+`/.vipfs/events.jsonl`, the kept events as JSON lines."""
 
 from __future__ import annotations
+
+import json
+import os
 
 import trio
 from trio.testing import MockClock
 
 from tests.unit.vfs.conftest import Env, eventually
+from tests.unit.vfs.fake_api import FakeApi
+from tests.unit.vfs.test_filesystem import make
 from vipfs.api.errors import AuthError, TransientError
 from vipfs.vfs.events import Events
+from vipfs.vfs.inodes import ROOT_INO
 from vipfs.vfs.uploads import UploadQueue
 
 
@@ -71,3 +78,16 @@ async def test_failed_says_why(env: Env, virtual_clock: MockClock) -> None:
     failed = events.since()[-1]
     assert (failed.event, failed.path) == ("failed", "clip.mp4")
     assert failed.detail is not None and "Wrong auth" in failed.detail
+
+
+async def test_events_jsonl_shows_the_kept_events_as_lines() -> None:
+    fs = make(FakeApi())
+    fs.remote.events.emit("queued", path="Clips/a.mp4")
+    fs.remote.events.emit("failed", path="Clips/a.mp4", detail="Not video file")
+    vdir = await fs.lookup(ROOT_INO, ".vipfs")
+    attr = await fs.lookup(vdir.ino, "events.jsonl")
+    opened = await fs.open(attr.ino, os.O_RDONLY)
+    lines = (await fs.read(opened.fh, 0, 1 << 20)).decode().splitlines()
+    await fs.release(opened.fh)
+    assert [json.loads(line)["event"] for line in lines] == ["queued", "failed"]
+    assert lines == [e.line() for e in fs.remote.events.since()]
