@@ -29,6 +29,7 @@ KINDS = frozenset({"queued", "uploaded", "ready", "failed", "dmca", "deleted"})
 RING = 1000  # events `/.vipfs/events.jsonl` keeps in memory
 
 FolderPath = Callable[[int], str | None]  # fld_id → "A/B" in the mount, None if not known
+LinkOf = Callable[[int, str], str | None]  # (fld_id, code) → the watch link, if listed
 Listener = Callable[["Event"], None]
 
 
@@ -84,6 +85,7 @@ class Events:
         self._ring: deque[Event] = deque(maxlen=RING)
         self._listeners: list[Listener] = []
         self.folder_path: FolderPath | None = None  # set by the model (its inode table)
+        self.link_of: LinkOf | None = None  # set by the remote (its cached listings)
 
     def listen(self, listener: Listener) -> None:
         self._listeners.append(listener)
@@ -132,7 +134,7 @@ class Events:
             event=kind,
             path=path if path is not None else self.path_of(fld_id, name),
             code=code,
-            link=link,
+            link=link if link is not None else self._link(fld_id, code),
             source=source,
             detail=detail,
         )
@@ -144,6 +146,13 @@ class Events:
             except Exception:  # a consumer's bug must not undo the change that emitted
                 log.exception("an event listener failed on %s", event.event)
         return event
+
+    def _link(self, fld_id: int | None, code: str | None) -> str | None:
+        """The watch link of a file its folder's last listing shows (never a call): a file
+        just uploaded is not listed yet, so its `uploaded` says null."""
+        if fld_id is None or code is None or self.link_of is None:
+            return None
+        return self.link_of(fld_id, code)
 
     def since(self, seq: int = 0) -> list[Event]:
         """The kept events after `seq`, oldest first."""

@@ -820,7 +820,8 @@ class UploadQueue:
     def _done(self, row: Upload, source: str = "upload") -> None:
         """`uploaded` (`source`: "upload", or "clone" for a copy without bytes), then tell
         the filesystem model; its bug must not stop the queue or undo the upload. The watch
-        link is not known yet (the folder's next listing has it): the event says null."""
+        link comes from the folder's cached listing (`Events.link_of`): null for a new file,
+        which only the folder's next listing shows."""
         self._emit("uploaded", row, source=source)
         if self._on_done is None:
             return
