@@ -6,7 +6,7 @@ and which (folder, title) pairs are in flight (`_admit`). It hands due rows to a
 `Scheduler`, whose job is one `UploadJob` attempt; abandoned copies go to the `StrayCleaner`;
 a finished upload is recorded through `Metadata`.
 Imports: `api` (errors, Protocol, `Backoff`), and of `vfs` `adoption`, `defaults`, `errors`,
-`holdlist`, `metadata`, `metadb`, `names`, `scheduler`, `spool`, `strays`, `upload_job`,
+`events`, `holdlist`, `metadata`, `metadb`, `names`, `scheduler`, `spool`, `strays`, `upload_job`,
 `upload_node`, `upload_status`.
 
 Life of a queue row (`metadb.UploadState`):
