@@ -34,6 +34,7 @@ DEFAULT_REMOTE = "default"
 DEFAULT_API_URL = "https://vipstream.cc/api"
 SUBTYPE = "vipfs"  # the mount table's fuse.SUBTYPE
 CONNECT_TIMEOUT = 30.0  # seconds an unreachable server is retried at start (the mount's alone)
+HOOK_TIMEOUT = 30.0  # seconds an --on-event hook may run
 
 # value: takes one; flag: store_true; count: -v -v; optional: a value or none (then `const`);
 # positional: no dashes
@@ -428,6 +429,22 @@ OPTIONS: tuple[Option, ...] = (
         "on SIGTERM/SIGINT wait at most S seconds for pending uploads (default: wait)",
         "unmount_timeout",
         parse=non_negative_float,
+        metavar="S",
+    ),
+    Option(
+        ("--on-event",),
+        "run CMD with /bin/sh -c once per event (queued, uploaded, ready, failed, dmca, "
+        "deleted), one at a time, the event in VIPFS_EVENT, VIPFS_PATH, VIPFS_CODE, VIPFS_LINK, "
+        "... (never the key); `vipfs events` lists the events",
+        "on_event",
+        metavar="CMD",
+    ),
+    Option(
+        ("--on-event-timeout",),
+        f"kill an --on-event hook after S seconds (default {HOOK_TIMEOUT:g}; 0: never)",
+        "on_event_timeout",
+        parse=non_negative_float,
+        default=HOOK_TIMEOUT,
         metavar="S",
     ),
     Option(("-v", "--verbose"), "-v info, -vv debug", "process", kind="count", default=0),

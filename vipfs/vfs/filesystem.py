@@ -2,7 +2,7 @@
 
 Owns: nothing but the composition of the model's parts and one short method per operation
 that delegates to the part owning it.  Imports: the vfs parts it composes (arrivals, controls,
-dto, errors, handles, inodes, model, readpolicy, remote, rename, replace, tree, views,
+dto, errors, handles, hooks, inodes, model, readpolicy, remote, rename, replace, tree, views,
 xattrs).
 
 The parts: `tree` (names, directories, mkdir/rmdir/unlink and removal), `rename`, `handles`
@@ -31,6 +31,7 @@ from vipfs.vfs.controls import Controls
 from vipfs.vfs.dto import AttrChanges, DirEntry, FileReader, Opened, Options, WriteSetup
 from vipfs.vfs.errors import VfsError
 from vipfs.vfs.handles import NO_READER, Handles
+from vipfs.vfs.hooks import Hooks
 from vipfs.vfs.inodes import ROOT_KEY, InodeTable
 from vipfs.vfs.journal import Journal
 from vipfs.vfs.loader import Clock
@@ -73,6 +74,7 @@ class Filesystem:
         reader: FileReader | None = None,
         clock: Clock = time.monotonic,
         writes: WriteSetup | None = None,
+        hooks: Hooks | None = None,
     ) -> None:
         self.options = options or Options()
         self.remote = Remote(
@@ -84,6 +86,9 @@ class Filesystem:
             on_dropped=self._dropped,
         )
         self.model = Model(self.remote, self.options, reader)
+        self.hooks = hooks  # --on-event: told of every event, run in the model's nursery
+        if hooks is not None:
+            self.remote.events.listen(hooks.tell)
         self.read_policy = ReadPolicy(self.options.deny_read_procs)
         if self.read_policy:
             log.info("refusing reads by: %s", ", ".join(sorted(self.read_policy.denied)))
@@ -114,6 +119,8 @@ class Filesystem:
         async with trio.open_nursery() as nursery:
             self.model.nursery = nursery
             self.remote.refresh_in(nursery)
+            if self.hooks is not None:
+                await nursery.start(self.hooks.run)
             w = self.remote.writes
             if w is not None:
                 await w.metadata.load()

@@ -133,6 +133,8 @@ class Remote:
         self.virtual = Virtual(api)
         self.journal = Journal(clock=clock)  # our own changes, over this host's listings
         self.events = Events()  # what happened to this host's files (`vipfs events`)
+        self.events.link_of = self._listed_link
+        self.virtual.add("events.jsonl", self._events_jsonl)
         self.writes = (
             None if writes is None else self._writes(writes, options, on_uploaded, on_dropped)
         )
@@ -161,6 +163,7 @@ class Remote:
             titles=options.titles,
             retitle=setup.retitle,
         )
+        queue.events = self.events
         return Writes(
             spool=setup.spool,
             features=setup.features,
@@ -191,6 +194,15 @@ class Remote:
         self.listings.expire_all()
         self.infos.expire_all()
         self.quota.forget()
+
+    def _listed_link(self, fld_id: int, code: str) -> str | None:
+        listing = self.listings.peek(fld_id)
+        entry = listing.file(code) if listing is not None else None
+        return entry.link if entry is not None else None
+
+    async def _events_jsonl(self) -> bytes:
+        """`/.vipfs/events.jsonl`: the kept events, one JSON line each (`vipfs events`)."""
+        return "".join(e.line() + "\n" for e in self.events.since()).encode()
 
     async def _fetch_listing(self, fld_id: int) -> FolderListing:
         return await self.api.folder_list(fld_id, files=True)

@@ -6,7 +6,7 @@ and which (folder, title) pairs are in flight (`_admit`). It hands due rows to a
 `Scheduler`, whose job is one `UploadJob` attempt; abandoned copies go to the `StrayCleaner`;
 a finished upload is recorded through `Metadata`.
 Imports: `api` (errors, Protocol, `Backoff`), and of `vfs` `adoption`, `defaults`, `errors`,
-`holdlist`, `metadata`, `metadb`, `names`, `progress`, `scheduler`, `spool`, `strays`,
+`events`, `holdlist`, `metadata`, `metadb`, `names`, `progress`, `scheduler`, `spool`, `strays`,
 `upload_job`, `upload_node`, `upload_status`.
 
 Life of a queue row (`metadb.UploadState`):
@@ -83,6 +83,7 @@ from vipfs.api.protocol import XvsApi
 from vipfs.vfs import defaults
 from vipfs.vfs.adoption import AmbiguousCopyError
 from vipfs.vfs.errors import VfsError
+from vipfs.vfs.events import Events
 from vipfs.vfs.holdlist import HoldList
 from vipfs.vfs.metadata import Metadata
 from vipfs.vfs.metadb import FileMeta, MetaDb, Upload, UploadState
@@ -189,6 +190,8 @@ class UploadQueue:
         )
         self._changed = trio.Event()
         self._started = False
+        self.events: Events | None = None  # the host's event stream (Remote sets it)
+        self._announced: dict[int, str] = {}  # row → the token its `queued` event was for
 
     @property
     def transfers(self) -> int:
@@ -223,6 +226,7 @@ class UploadQueue:
         self._folders.setdefault(row.fld_id, {})[row.id] = None
 
     def _forget(self, upload_id: int) -> Upload | None:
+        self._announced.pop(upload_id, None)
         row = self._rows.pop(upload_id, None)
         if row is not None:
             self._unindex(row)
@@ -237,8 +241,11 @@ class UploadQueue:
 
     async def _set(self, upload_id: int, **changes: Any) -> Upload:
         """Change a row in memory at once, then persist it (writes keep call order)."""
-        row = replace(self._live(upload_id), **changes)
+        old = self._live(upload_id)
+        row = replace(old, **changes)
         self._keep(row)
+        if row.state is UploadState.QUEUED and old.state in _CLOSING:
+            self._queued(row)
         if row.state in _PENDING and ("state" in changes or "next_try" in changes):
             self._schedule(row)
         self._notify()
@@ -796,18 +803,41 @@ class UploadQueue:
     async def _fail(self, upload_id: int, exc: Exception) -> None:
         reason = exc.reason if isinstance(exc, UploadRejectedError) else str(exc)
         row = await self._set(upload_id, state=UploadState.FAILED, last_error=str(reason))
+        self._emit("failed", row, detail=str(reason))
         log.warning(
             "upload of %s refused: %s (data kept; `vipfs status` lists it)", row.name, reason
         )
 
-    def _done(self, row: Upload) -> None:
-        """Tell the filesystem model; its bug must not stop the queue or undo the upload."""
+    def _queued(self, row: Upload) -> None:
+        """`queued`, once per version: a row closed after writes (or out of the hold list),
+        not again for a retry or a second close of the same bytes (the same token)."""
+        if self._announced.get(row.id) != row.token:
+            self._announced[row.id] = row.token
+            self._emit("queued", row)
+
+    def _emit(
+        self, kind: str, row: Upload, *, source: str = "upload", detail: str | None = None
+    ) -> None:
+        if self.events is not None:
+            self.events.emit(
+                kind, fld_id=row.fld_id, name=row.name, code=row.code, source=source, detail=detail
+            )
+
+    def _done(self, row: Upload, source: str = "upload") -> None:
+        """`uploaded` (`source`: "upload", or "clone" for a copy without bytes), then tell
+        the filesystem model; its bug must not stop the queue or undo the upload. The watch
+        link comes from the folder's cached listing (`Events.link_of`): null for a new file,
+        which only the folder's next listing shows."""
+        self._emit("uploaded", row, source=source)
         if self._on_done is None:
             return
         try:
             self._on_done(row)
         except Exception:
             log.exception("upload callback failed for %s", row.name)
+
+
+_CLOSING = frozenset({UploadState.WRITING, UploadState.HELD})  # a close queues a new version
 
 
 def _posted_pair(row: Upload) -> Pair | None:
