@@ -257,11 +257,12 @@ class UrlUploads:
         found = [
             e
             for e in queue
-            if e.code
-            and host_url(e.remote_url) == mine
+            if host_url(e.remote_url) == mine
             and e.fld_id in (row.fld_id, 0, None)  # a folder the host did not take: root
         ]
-        if len(found) != 1:  # none, or several (another tool's too): no proof which is ours
+        if len(found) == 1 and found[0].code is None:
+            return  # the host names no code until the fetch ends: ask again next round
+        if len(found) != 1 or found[0].code is None:  # none, or several: no proof which
             await self._fail(
                 row,
                 "the host's answer to upload/url was lost, and its queue does not hold the "
@@ -269,8 +270,9 @@ class UrlUploads:
                 "to retry",
             )
             return
-        log.info("URL upload %d: the host took it as %s (answer was lost)", row.id, found[0].code)
-        await self._save(replace(row, state=SUBMITTED, code=found[0].code))
+        code = found[0].code
+        log.info("URL upload %d: the host took it as %s (answer was lost)", row.id, code)
+        await self._save(replace(row, state=SUBMITTED, code=code))
 
     async def _follow(self, rows: Sequence[UrlRow], queue: list[UrlUpload] | None) -> None:
         """Progress from the host's queue; what left it (or every row, on a host without
@@ -280,8 +282,9 @@ class UrlUploads:
             ask = list(rows)
         else:
             by_code = {e.code: e for e in queue if e.code}
+            by_url = {host_url(e.remote_url): e for e in queue if not e.code}  # codes left out
             for row in rows:
-                entry = by_code.get(row.code or "")
+                entry = by_code.get(row.code or "") or by_url.get(host_url(row.url))
                 if entry is None:
                     ask.append(row)
                 elif entry.status == "ERROR":

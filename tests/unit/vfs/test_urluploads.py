@@ -20,8 +20,9 @@ from vipfs.vfs.urluploads import UrlError, UrlUploads, host_url
 class FakeHost:
     """upload/url and its queue as XVS keeps them: 5 URLs at a time, the URL rewritten."""
 
-    def __init__(self, *, listed: bool = True) -> None:
+    def __init__(self, *, listed: bool = True, blank: bool = False) -> None:
         self.listed = listed
+        self.blank = blank  # its queue names no code until the fetch is done
         self.queue: dict[str, dict[str, Any]] = {}  # code → entry
         self.files: dict[str, str] = {}  # code → title
         self.calls: list[str] = []
@@ -52,7 +53,7 @@ class FakeHost:
         if not self.listed:
             raise UnsupportedError("Invalid operation", status=400)
         return [
-            UrlUpload(e["url"], c, e["status"], e["progress"], e["fld_id"])
+            UrlUpload(e["url"], None if self.blank else c, e["status"], e["progress"], e["fld_id"])
             for c, e in self.queue.items()
         ]
 
@@ -217,3 +218,20 @@ async def test_bad_input_is_never_recorded(db: MetaDb) -> None:
     with pytest.raises(UrlError):
         await urls.add("http://h/a.mp4", "bad\ntitle", 0)
     assert urls.status_json() == []
+
+
+async def test_a_host_queue_without_codes_is_matched_by_url(db: MetaDb) -> None:
+    host = FakeHost(blank=True)
+    urls = queue(host, db)
+    await urls.load()
+    await urls.add("http://h/a.mp4", None, 0)
+    await urls.step()
+    ((_, code),) = states(urls)
+    assert code is not None
+    host.progress(code, 70)
+    await urls.step()
+    assert urls.status_json()[0]["state"] == "fetching"  # found by its URL, not dropped
+    assert urls.status_json()[0]["progress"] == 70
+    host.finish(code)
+    await urls.step()
+    assert states(urls) == [("uploaded", code)]
