@@ -116,3 +116,51 @@ def test_a_batch_of_urls_lands_with_one_failure_and_retries_only_it(
     ]
     rows = wait_for("the retry to settle", lambda: settled(mount))
     assert len(rows) == 3 and emu.calls().get("upload/url") == 4  # no duplicate
+
+
+@pytest.fixture
+def slow_web(tmp_path: Path) -> Iterator[tuple[str, threading.Event]]:
+    """A web server whose one clip is served only once the test releases it."""
+    release = threading.Event()
+    body = os.urandom(30_000)
+
+    class Held(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # the name http.server calls
+            release.wait(timeout=25)
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Held)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", release
+    release.set()
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_lost_answer_is_found_in_the_host_queue_and_never_sent_again(
+    start_emulator: Callable[..., Emulator],
+    start_mount: Callable[..., Mount],
+    slow_web: tuple[str, threading.Event],
+) -> None:
+    web, release = slow_web
+    emu = start_emulator("--enable", "url_uploads")
+    mount = start_mount(emu)
+    emu.switch(truncated=1.0)  # every answer is cut: the host queues the URL, vipfs never hears
+    done = vipfs("url-upload", f"{web}/held.mp4", "--to", mount.path)
+    assert done.stdout == f"{web}/held.mp4: queued\n", done.stderr
+    wait_for("the call", lambda: emu.calls().get("upload/url") == 1)
+    emu.switch(truncated=0.0)
+    (held,) = emu.api("file/url_uploads")
+    row = wait_for("the adoption", lambda: [r for r in url_rows(mount) if r["code"]])
+    assert row[0]["code"] == held["file_code"] and row[0]["state"] in ("submitted", "fetching")
+    release.set()
+    wait_for("the file", lambda: url_rows(mount)[0]["state"] == "uploaded")
+    assert emu.calls().get("upload/url") == 1  # never sent twice
+    assert "(answer was lost)" in mount.log()  # found in the host's queue, not in an answer
+    assert [f["code"] for f in emu.live_files()] == [held["file_code"]]
