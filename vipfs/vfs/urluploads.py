@@ -20,7 +20,8 @@ A row's states:
 The host's queue holds a few URLs per account (the emulator 5, "You have reached max URLs
 limit: 5"): rows are sent only while fewer than the limit are out, the limit learned from that
 refusal. Polling runs in the BACKGROUND lane, only while rows are pending, from every second
-after a change to every 30 s while nothing moves.
+after a change to every 2 minutes while nothing moves (on a host allowing 5 calls a
+minute, a URL the host sits on costs about one call a minute at worst).
 """
 
 from __future__ import annotations
@@ -59,7 +60,7 @@ UPLOADED, FAILED = "uploaded", "failed"
 IN_FLIGHT = frozenset({SUBMITTING, SUBMITTED, FETCHING})
 PENDING = IN_FLIGHT | {QUEUED}
 LIMIT = 5  # URLs out at once until the host names its own limit
-POLL_FIRST, POLL_MAX = 1.0, 30.0  # seconds between rounds: after a change, and at most
+POLL_FIRST, POLL_MAX = 1.0, 120.0  # seconds between rounds: after a change, and at most
 GIVE_UP = 24 * 3600.0  # a host without file/url_uploads: a code file/info never finds, failed
 MAX_URL = 2048  # characters; a longer one is refused before it is recorded
 MAX_TITLE = 255
