@@ -125,6 +125,7 @@ class Filesystem:
             if w is not None:
                 await w.metadata.load()
                 await nursery.start(w.queue.run)
+                await nursery.start(w.urls.run)
                 self.model.views.clear()  # built again, with the queue's rows
             task_status.started()
             await self.remote.quota.run()

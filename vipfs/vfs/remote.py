@@ -3,11 +3,12 @@
 Owns: composing the per-host parts: the API client (which owns its rate limiter), the folder
 listing and file/info loaders, the journal of our own changes over those listings, quota, the
 `/.vipfs` producers, the event stream, and, when the mount writes, the feature probes,
-namespace, upload queue and its status, the metadata (the `files` table's one writer), the
-spool and the open writers' live sizes. A mount holds one `Remote` today; none of it is a
-singleton, so a mount can hold several (mirrors) later.
+namespace, upload queue and its status, the URL-upload queue, the metadata (the `files`
+table's one writer), the spool and the open writers' live sizes. A mount holds one `Remote`
+today; none of it is a singleton, so a mount can hold several (mirrors) later.
 Imports: `vipfs.api`, and the vfs parts it composes (dto, errors, events, features, journal,
-loader, metadata, metadb, namespace, quota, spool, upload_status, uploads, virtual, writing).
+loader, metadata, metadb, namespace, quota, spool, upload_status, uploads, urluploads, virtual,
+writing).
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from vipfs.vfs.quota import Quota
 from vipfs.vfs.spool import Spool
 from vipfs.vfs.upload_status import FolderPath, QueueStatus
 from vipfs.vfs.uploads import UploadQueue
+from vipfs.vfs.urluploads import UrlUploads
 from vipfs.vfs.virtual import Virtual
 from vipfs.vfs.writing import Live
 
@@ -52,6 +54,7 @@ class Writes:
     names: Namespace
     queue: UploadQueue
     metadata: Metadata
+    urls: UrlUploads  # `vipfs url-upload`: the URLs the host is asked to fetch
     rate_state: Callable[[], object] | None = None  # the client's limiter, for status.json
     live: dict[int, Live] = field(default_factory=dict)  # upload row → its open writers' size
     folder_path: FolderPath | None = None  # the model's inode table, for status.json's paths
@@ -98,6 +101,7 @@ class Writes:
             "rate_limit": rate() if rate is not None else None,
             "features": self.features.as_dict(),
             "trash_folder": self.names.trash_id,
+            "url_uploads": self.urls.status_json(),
         }
 
 
@@ -170,8 +174,14 @@ class Remote:
             names=Namespace(self.api, metadata, setup.features, trash=setup.trash),
             queue=queue,
             metadata=metadata,
+            urls=self._url_uploads(setup),
             rate_state=setup.rate_state,
         )
+
+    def _url_uploads(self, setup: WriteSetup) -> UrlUploads:
+        urls = UrlUploads(self.api, setup.db, self.events)
+        urls.on_arrived = lambda row: self.listings.invalidate(row.fld_id)
+        return urls
 
     def writer(self) -> Writes:
         """The write engine, or EROFS on a mount started without one."""
