@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 
 import trio
@@ -120,7 +121,7 @@ async def test_one_encodings_call_per_interval_however_many_uploads(
         await trio.sleep(300)
         nursery.cancel_scope.cancel()
     times = [t for op, _, _, t in host.calls if op == "encodings"]
-    assert all(b - a >= 30 for a, b in zip(times, times[1:], strict=False))
+    assert all(b - a >= 30 for a, b in itertools.pairwise(times))
     assert len(times) <= (times[-1] - start) // 30 + 1
     assert host.count("info") <= len(times)  # one file/info per poll (the client sends 50 a call)
     assert all(hosts.seen(code).ready for code in codes)
