@@ -41,6 +41,7 @@ FIRST_LAST_HOURS = 24  # `last` of the first takedown poll of a mount
 MAX_LAST_HOURS = 720  # the host's own default: never ask for more
 MAX_ENTRIES = 10_000  # entries of one answer looked at; the rest are ignored
 MAX_KEPT = 10_000  # codes kept per state (ready, dmca, deleted); the oldest go first
+SETTLE = 1.0  # seconds the first poll after an upload waits for more uploads to join it
 WATCH_FOR = 24 * 3600.0  # seconds an upload is watched at most (a host that never encodes it)
 OWNER = "me"  # `deleted_by` of a deletion the account made itself (through vipfs or not)
 TAKERS = frozenset({"admin", "expired"})  # the others the reference names; any other: "host"
@@ -179,19 +180,26 @@ class HostStates:
                     nursery.start_soon(self._takedowns_loop)
 
     async def _encodings_loop(self, recorded: list[str]) -> None:
-        if recorded:
-            await self._guarded("file/encodings", self.adopt_encoding, recorded)
+        """Sleeps while nothing is watched; the first poll of a burst of uploads waits
+        `SETTLE` seconds, so it covers them all. The earlier uploads (`recorded`) are asked
+        about with the first poll, at the latest one interval after the start: a mount that
+        just came up makes no call of its own."""
+        adopt = recorded
         while True:
             if not self._watch:
-                await self._wake.wait()
+                with trio.move_on_after(self.encoding_poll if adopt else math.inf):
+                    await self._wake.wait()
+                await trio.sleep(min(self.encoding_poll, SETTLE))
             self._wake = trio.Event()
-            await self._guarded("file/encodings", self.poll_encodings)
+            await self._guarded("file/encodings", self.poll_encodings, adopt)
+            adopt = []
             await trio.sleep(self.encoding_poll)
 
     async def _takedowns_loop(self) -> None:
+        """The first poll one interval after the start (a mount that just came up is quiet)."""
         while True:
-            await self._guarded("file/dmca and file/deleted", self.poll_takedowns)
             await trio.sleep(self.takedown_poll)
+            await self._guarded("file/dmca and file/deleted", self.poll_takedowns)
 
     async def _guarded(
         self, what: str, poll: Callable[..., Awaitable[None]], *args: object
@@ -230,23 +238,17 @@ class HostStates:
             listed[code] = progress
         return listed
 
-    async def adopt_encoding(self, recorded: list[str]) -> None:
-        """At a mount's start: vipfs's earlier uploads the host still encodes are watched."""
-        listed = await self._encodings()
-        now = self._clock()
-        for code in recorded:
-            if code in listed and code not in self._watch:
-                self._watch[code] = _Watch(now, answered=True, progress=listed[code])
-        if self._watch:
-            self._wake.set()
-
-    async def poll_encodings(self) -> None:
+    async def poll_encodings(self, adopt: Sequence[str] = ()) -> None:
         """One file/encodings; the watched codes it no longer lists are asked about with
-        file/info (50 a call): `canplay` makes them ready."""
-        if not self._watch:
+        file/info (50 a call): `canplay` makes them ready. Of `adopt` (vipfs's uploads of
+        earlier mounts), those it lists are watched from now on."""
+        if not self._watch and not adopt:
             return
         listed = await self._encodings()
         now = self._clock()
+        for code in adopt:
+            if code in listed and code not in self._watch and code not in self._ready:
+                self._watch[code] = _Watch(now)
         left = []
         for code, watch in list(self._watch.items()):
             if code in listed:

@@ -160,3 +160,14 @@ def test_take_down_dmca_then_delete(api: Api, emu: Emulator, http: httpx.Client)
     assert http.post(url, json={"code": code, "deleted": "me?"}).status_code == 400
     assert http.post(url, json={"code": code}).status_code == 400
     assert http.post(url, json={"code": "nosuchcode00", "dmca": True}).status_code == 400
+
+
+def test_encoding_progress_and_end(api: Api, emu: Emulator, http: httpx.Client) -> None:
+    code = emu.seed({"files": [{"title": "x", "size": 10, "canplay": 0}]})["files"][0]
+    url = f"{emu.base_url}/_emu/file"
+    assert http.post(url, json={"code": code, "progress": 40}).status_code == 200
+    [listed] = api.ok("file/encodings")
+    assert (listed["code"], listed["status"], listed["progress"]) == (code, "ENCODING", 40)
+    assert http.post(url, json={"code": code, "encoded": True}).status_code == 200
+    assert api.ok("file/encodings") == [] and api.ok("file/info", file_code=code)[0]["canplay"]
+    assert http.post(url, json={"code": code, "progress": 10}).status_code == 400  # done
