@@ -215,3 +215,21 @@ async def test_polls_off() -> None:
     assert not hosts.seen(A).watched  # nothing would ever answer: the listing's canplay says
     with trio.fail_after(1):
         await hosts.run([A])  # returns at once: nothing to run
+
+
+def test_status_words_in_order_of_weight() -> None:
+    """A takedown outweighs everything; a watched upload's poll answer outweighs the listing."""
+    playable = entry(A, canplay=True)
+    assert file_status(playable, None, Seen(deleted_by="admin", dmca=True)) == "deleted by host"
+    assert file_status(playable, None, Seen(dmca=True, dmca_left=3601)) == "dmca: deleted in 2h"
+    assert file_status(playable, None, Seen(dmca=True, dmca_left=-5)) == "dmca: deleted in 0h"
+    assert file_status(playable, None, Seen(dmca=True)) == "dmca"
+    assert file_status(playable, FileInfo(A, 451), Seen()) == "dmca"  # file/info knew first
+    assert file_status(entry(A), None, Seen(ready=True)) == "ready"
+    assert file_status(playable, None, Seen(watched=True)) == "uploaded"
+    assert file_status(playable, None, Seen(watched=True, answered=True, progress=7)) == (
+        "encoding 7%"
+    )
+    assert file_status(entry(A), None, Seen(watched=True, answered=True)) == "encoding"
+    assert file_status(playable, None, Seen()) == "ready"
+    assert file_status(entry(A), FileInfo(A, 200, canplay=True), Seen()) == "ready"
