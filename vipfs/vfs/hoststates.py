@@ -41,6 +41,7 @@ FIRST_LAST_HOURS = 24  # `last` of the first takedown poll of a mount
 MAX_LAST_HOURS = 720  # the host's own default: never ask for more
 MAX_ENTRIES = 10_000  # entries of one answer looked at; the rest are ignored
 MAX_KEPT = 10_000  # codes kept per state (ready, dmca, deleted); the oldest go first
+DMCA_KEEP = 24 * 3600.0  # seconds a DMCA entry is kept past its deadline (then forgotten)
 SETTLE = 1.0  # seconds the first poll after an upload waits for more uploads to join it
 WATCH_FOR = 24 * 3600.0  # seconds an upload is watched at most (a host that never encodes it)
 OWNER = "me"  # `deleted_by` of a deletion the account made itself (through vipfs or not)
@@ -280,6 +281,9 @@ class HostStates:
         dmca = await self._api.file_dmca(hours)
         deleted = await self._api.file_deleted(hours)
         self._last_takedowns = now
+        for old, end in list(self._dmca.items()):  # long past its deadline: the host is done
+            if end is not None and end < now - DMCA_KEEP:
+                del self._dmca[old]
         for item in dmca[:MAX_ENTRIES]:
             code = to_code(item.code)
             if code is None or code in self._deleted:

@@ -158,6 +158,10 @@ async def test_takedowns_ask_since_last_poll_and_emit_once(autojump_clock: objec
     ]
     assert hosts.to_json()["deleted"] == [{"code": B, "by": "admin"}]
     assert hosts.to_json()["dmca"] == [{"code": A, "hours_left": 11}]
+    host.dmca = []
+    await trio.sleep(36 * 3600)  # a day past its deadline, and no longer reported
+    await hosts.poll_takedowns()
+    assert hosts.to_json()["dmca"] == [] and len(got) == 2
 
 
 async def test_deleted_only_for_files_vipfs_knows(autojump_clock: object) -> None:
