@@ -134,7 +134,7 @@ class HostStates:
         self._deleted: dict[str, str] = {}  # code → deleted_by
         self._wake = trio.Event()
         self._last_takedowns: float | None = None  # `clock` time of the last answered poll
-        self._failing: str | None = None
+        self._failing: dict[str, str] = {}  # poll → the failure last logged
 
     # -- what the rest of the model asks and tells ----------------------------------------------
     def uploaded(self, code: str) -> None:
@@ -192,8 +192,8 @@ class HostStates:
                     await self._wake.wait()
                 await trio.sleep(min(self.encoding_poll, SETTLE))
             self._wake = trio.Event()
-            await self._guarded("file/encodings", self.poll_encodings, adopt)
-            adopt = []
+            if await self._guarded("file/encodings", self.poll_encodings, adopt):
+                adopt = []  # asked: from now on only what this mount uploads
             await trio.sleep(self.encoding_poll)
 
     async def _takedowns_loop(self) -> None:
@@ -204,23 +204,26 @@ class HostStates:
 
     async def _guarded(
         self, what: str, poll: Callable[..., Awaitable[None]], *args: object
-    ) -> None:
-        """One poll; a failure is logged once (until a poll works again), never raised: this
-        runs in the mount's nursery, where an exception would end the mount."""
+    ) -> bool:
+        """One poll; False when it failed. A failure is logged once (until a poll works again),
+        never raised: this runs in the mount's nursery, where an exception would end the mount."""
         try:
             with trio.fail_after(max(self.encoding_poll, self.takedown_poll, 60)):
                 await poll(*args)
         except (ApiError, trio.TooSlowError) as exc:
-            self._failed(f"could not poll {what}: {exc}", trace=False)
+            self._failed(what, f"could not poll {what}: {exc}", trace=False)
         except Exception as exc:  # a bug on some reply: keep what is known, keep going
-            self._failed(f"could not poll {what}: {type(exc).__name__}", trace=True)
+            self._failed(what, f"could not poll {what}: {type(exc).__name__}", trace=True)
         else:
-            self._failing = None
+            if self._failing.pop(what, None) is not None:
+                log.info("polling %s works again", what)
+            return True
+        return False
 
-    def _failed(self, why: str, *, trace: bool) -> None:
-        if why != self._failing:
+    def _failed(self, what: str, why: str, *, trace: bool) -> None:
+        if why != self._failing.get(what):
             log.log(logging.WARNING if trace else logging.INFO, "%s", why, exc_info=trace)
-        self._failing = why
+        self._failing[what] = why
 
     async def _encodings(self) -> dict[str, int | None]:
         """code → progress of everything file/encodings lists now (None: no percentage: the

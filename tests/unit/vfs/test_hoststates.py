@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import itertools
+import logging
 from collections.abc import Sequence
 
+import pytest
 import trio
-import trio.testing
 
 from vipfs.api import lanes
 from vipfs.api.errors import TransientError
@@ -177,7 +178,10 @@ async def test_deleted_only_for_files_vipfs_knows(autojump_clock: object) -> Non
     assert hosts.seen(B) == Seen()
 
 
-async def test_a_failing_host_is_retried_at_the_next_interval(autojump_clock: object) -> None:
+async def test_a_failing_host_is_retried_at_the_next_interval(
+    autojump_clock: object, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, "vipfs.vfs.hoststates")
     host = Host()
     host.fail = True
     hosts = states(host, Events(), encoding_poll=0, takedown_poll=60)
@@ -189,6 +193,11 @@ async def test_a_failing_host_is_retried_at_the_next_interval(autojump_clock: ob
         await trio.sleep(60)
         nursery.cancel_scope.cancel()
     assert host.count("dmca") == 3 and hosts.seen(A).dmca
+    said = [r.getMessage() for r in caplog.records]
+    assert said == [
+        "could not poll file/dmca and file/deleted: host down",
+        "polling file/dmca and file/deleted works again",
+    ]
     # the first answer came after three failures: it still asks for the first window
     assert [arg for op, arg, _, _ in host.calls if op == "dmca"][-1] == FIRST_LAST_HOURS
 
