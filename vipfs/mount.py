@@ -162,6 +162,8 @@ def mount_config(args: argparse.Namespace, key: str) -> MountConfig:
             sync_uploads=args.sync_uploads,
             titles=Titles(args.default_extension),
             embed_url=args.embed_url,
+            encoding_poll=args.encoding_poll,
+            takedown_poll=args.takedown_poll,
         ),
         attr_timeout=args.attr_timeout,
         cache_dir=local(args.cache_dir),

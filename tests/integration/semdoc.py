@@ -46,6 +46,8 @@ SETUP_DEFAULTS: Mapping[str, str] = {
     "op_timeout": "25",  # seconds: vipfs mount --op-timeout
     "embed_url": "",  # a template: vipfs mount --embed-url (empty: none)
     "on_event": "off",  # on: vipfs mount --on-event HOOK (below)
+    # off: --encoding-poll 0 --takedown-poll 0, so statuses stay put; on: both every 0.3 s
+    "host_polls": "off",
     "env": "main",  # a name, to get a separate mount with otherwise equal settings
 }
 # The examples' `--on-event` hook: each event's VIPFS_* variables, sorted, into the file
@@ -112,7 +114,8 @@ class Setup:
             args += ["--embed-url", self.get("embed_url")]
         if self.get("on_event") == "on":
             args += ["--on-event", HOOK]
-        return args
+        every = "0.3" if self.get("host_polls") == "on" else "0"
+        return [*args, "--encoding-poll", every, "--takedown-poll", every]
 
     def label(self) -> str:
         changed = [f"{k}={v}" for k, v in self.values if SETUP_DEFAULTS[k] != v]
