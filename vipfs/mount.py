@@ -46,9 +46,11 @@ from vipfs.fuse_ops import Operations
 from vipfs.keyfile import LooseKeyFileError, MissingKeyError
 from vipfs.vfs import defaults
 from vipfs.vfs.attrs import Owner
+from vipfs.vfs.eventlog import EventLog
 from vipfs.vfs.features import HostFeatures
 from vipfs.vfs.filesystem import Filesystem, Options, WriteSetup
 from vipfs.vfs.holdlist import HoldList
+from vipfs.vfs.hooks import Hooks
 from vipfs.vfs.localdirs import DirError, check_dir, private_dir
 from vipfs.vfs.metadb import MetaDb
 from vipfs.vfs.names import Titles
@@ -100,6 +102,8 @@ class MountConfig:
     max_reply_size: int = DEFAULT_MAX_REPLY
     state_dir: Path | None = None
     allow_non_empty: bool = False
+    on_event: str | None = None  # --on-event CMD
+    on_event_timeout: float = mount_options.HOOK_TIMEOUT
 
     @property
     def host(self) -> str:
@@ -158,6 +162,9 @@ def mount_config(args: argparse.Namespace, key: str) -> MountConfig:
             deny_read_procs=args.deny_read_procs,
             sync_uploads=args.sync_uploads,
             titles=Titles(args.default_extension),
+            embed_url=args.embed_url,
+            encoding_poll=args.encoding_poll,
+            takedown_poll=args.takedown_poll,
         ),
         attr_timeout=args.attr_timeout,
         cache_dir=local(args.cache_dir),
@@ -178,6 +185,8 @@ def mount_config(args: argparse.Namespace, key: str) -> MountConfig:
         unmount_timeout=args.unmount_timeout,
         low_speed=SpeedFloor(args.low_speed_limit, args.low_speed_time),
         state_dir=local(args.state_dir),
+        on_event=args.on_event or None,
+        on_event_timeout=args.on_event_timeout,
     )
 
 
@@ -481,7 +490,14 @@ async def _serve(
         dedupe=config.dedupe == "clone",
         rate_state=lambda: api.rate_state,
     )
-    fs = Filesystem(api, options=config.options, reader=reader, writes=writes)
+    hooks = None
+    if config.on_event:
+        hooks = Hooks(
+            config.on_event, timeout=config.on_event_timeout, mount=str(config.mountpoint)
+        )
+    fs = Filesystem(api, options=config.options, reader=reader, writes=writes, hooks=hooks)
+    history = EventLog(state_dir / statedir.EVENTS)
+    await trio.to_thread.run_sync(history.attach, fs.remote.events)
     fs.quota.update(info)
     ops = Operations(fs, attr_timeout=config.attr_timeout)
     await fs.list_root(within=min(config.options.budget, ROOT_LISTING_WAIT))
@@ -504,6 +520,7 @@ async def _serve(
     finally:
         pids.unlink(missing_ok=True)
         pyfuse3.close(unmount=True)
+        history.close()
     left = fs.queue_status()
     if left is not None and (left.pending or left.held or left.writing):
         log.warning(

@@ -106,3 +106,24 @@ def test_lost_clone_answers_make_no_second_copy(
     titles = sorted(f["title"] for f in emulator.live_files() if f["title"].startswith("copy "))
     assert titles == names  # each exactly once
     assert "stored by an earlier attempt" in mount.log(), f"no lost clone answer met: {calls}"
+
+
+def test_a_source_under_a_dmca_notice_is_never_cloned(
+    emulator: Emulator, start_mount: Callable[..., Mount], tmp_path: Path
+) -> None:
+    mount = start_mount(emulator, "--write-back", "0.2", "--takedown-poll", "0.3")
+    src = tmp_path / "clip.mp4"
+    src.write_bytes(DATA)
+    _copy_in(mount, src, "noticed.mp4")
+    noticed = mount.path / "noticed.mp4"
+    emulator.control("POST", "/_emu/file", {"code": _code(noticed), "dmca": True})
+    wait_for(
+        "the DMCA notice",
+        lambda: sh(
+            "getfattr", "--only-values", "-n", "user.vipfs.status", noticed
+        ).stdout.startswith("dmca:"),
+    )
+    emulator.reset_calls()
+    _copy_in(mount, src, "again.mp4")
+    calls = emulator.calls()
+    assert calls.get("upload") == 1 and calls.get("file/clone", 0) == 0, calls

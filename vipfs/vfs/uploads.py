@@ -6,8 +6,8 @@ and which (folder, title) pairs are in flight (`_admit`). It hands due rows to a
 `Scheduler`, whose job is one `UploadJob` attempt; abandoned copies go to the `StrayCleaner`;
 a finished upload is recorded through `Metadata`.
 Imports: `api` (errors, Protocol, `Backoff`), and of `vfs` `adoption`, `dedupe`, `defaults`,
-`errors`, `features`, `holdlist`, `metadata`, `metadb`, `names`, `scheduler`, `spool`, `strays`,
-`upload_job`, `upload_node`, `upload_status`.
+`errors`, `events`, `features`, `holdlist`, `metadata`, `metadb`, `names`, `progress`,
+`scheduler`, `spool`, `strays`, `upload_job`, `upload_node`, `upload_status`.
 
 Life of a queue row (`metadb.UploadState`):
 
@@ -87,11 +87,13 @@ from vipfs.vfs import defaults
 from vipfs.vfs.adoption import AmbiguousCopyError
 from vipfs.vfs.dedupe import Dedupe
 from vipfs.vfs.errors import VfsError
+from vipfs.vfs.events import Events
 from vipfs.vfs.features import HostFeatures
 from vipfs.vfs.holdlist import HoldList
 from vipfs.vfs.metadata import Metadata
 from vipfs.vfs.metadb import FileMeta, MetaDb, Upload, UploadState
 from vipfs.vfs.names import Titles, new_token
+from vipfs.vfs.progress import Progress, RateMeter
 from vipfs.vfs.scheduler import Scheduler
 from vipfs.vfs.spool import Spool
 from vipfs.vfs.strays import StrayCleaner, stray_of
@@ -184,7 +186,7 @@ class UploadQueue:
         self._on_dropped = on_dropped
         self._rows: dict[int, Upload] = {}  # every row not yet done
         self._folders: dict[int, dict[int, None]] = {}  # folder → the rows it shows
-        self._sent: dict[int, int] = {}  # id -> bytes sent by the running attempt
+        self._sent: dict[int, RateMeter] = {}  # id -> bytes sent by the running attempt
         self._flying: dict[int, set[Pair]] = {}  # running id -> the pairs it may post or adopt
         self._scheduler = Scheduler(
             self._attempt,
@@ -197,6 +199,8 @@ class UploadQueue:
         )
         self._changed = trio.Event()
         self._started = False
+        self.events: Events | None = None  # the host's event stream (Remote sets it)
+        self._announced: dict[int, str] = {}  # row → the token its `queued` event was for
 
     @property
     def transfers(self) -> int:
@@ -231,6 +235,7 @@ class UploadQueue:
         self._folders.setdefault(row.fld_id, {})[row.id] = None
 
     def _forget(self, upload_id: int) -> Upload | None:
+        self._announced.pop(upload_id, None)
         row = self._rows.pop(upload_id, None)
         if row is not None:
             self._unindex(row)
@@ -245,8 +250,11 @@ class UploadQueue:
 
     async def _set(self, upload_id: int, **changes: Any) -> Upload:
         """Change a row in memory at once, then persist it (writes keep call order)."""
-        row = replace(self._live(upload_id), **changes)
+        old = self._live(upload_id)
+        row = replace(old, **changes)
         self._keep(row)
+        if row.state is UploadState.QUEUED and old.state in _CLOSING:
+            self._queued(row)
         if row.state in _PENDING and ("state" in changes or "next_try" in changes):
             self._schedule(row)
         self._notify()
@@ -522,11 +530,16 @@ class UploadQueue:
             await self._changed.wait()
             await trio.sleep(0.2)  # status() scans every row: at most a few times a second
 
-    def status(self) -> QueueStatus:
-        def sent(upload_id: int) -> int:
-            return self._sent.get(upload_id, 0) if self._scheduler.busy(upload_id) else 0
+    def progress(self, upload_id: int) -> Progress | None:
+        """How far the running attempt of a row is (None when none runs)."""
+        row = self._rows.get(upload_id)
+        if row is None or not self._scheduler.busy(upload_id):
+            return None
+        meter = self._sent.get(upload_id)
+        return Progress(0, row.size) if meter is None else meter.progress(row.size)
 
-        return status_of(self._rows.values(), sent)
+    def status(self) -> QueueStatus:
+        return status_of(self._rows.values(), self.progress)
 
     # -- the background part -----------------------------------------------------------------
     async def _resume(self) -> None:
@@ -688,7 +701,7 @@ class UploadQueue:
         row = await self._set(upload_id, state=UploadState.UPLOADING, attempts=row.attempts + 1)
 
         def sent(count: int) -> None:
-            self._sent[upload_id] = count
+            self._sent.setdefault(upload_id, RateMeter()).record(count)
 
         repeat: str | None = None
         cloned: tuple[str, Sent] | None = None
@@ -830,20 +843,41 @@ class UploadQueue:
     async def _fail(self, upload_id: int, exc: Exception) -> None:
         reason = exc.reason if isinstance(exc, UploadRejectedError) else str(exc)
         row = await self._set(upload_id, state=UploadState.FAILED, last_error=str(reason))
+        self._emit("failed", row, detail=str(reason))
         log.warning(
             "upload of %s refused: %s (data kept; `vipfs status` lists it)", row.name, reason
         )
 
+    def _queued(self, row: Upload) -> None:
+        """`queued`, once per version: a row closed after writes (or out of the hold list),
+        not again for a retry or a second close of the same bytes (the same token)."""
+        if self._announced.get(row.id) != row.token:
+            self._announced[row.id] = row.token
+            self._emit("queued", row)
+
+    def _emit(
+        self, kind: str, row: Upload, *, source: str = "upload", detail: str | None = None
+    ) -> None:
+        if self.events is not None:
+            self.events.emit(
+                kind, fld_id=row.fld_id, name=row.name, code=row.code, source=source, detail=detail
+            )
+
     def _done(self, row: Upload, source: str = "upload") -> None:
-        """Tell the filesystem model; its bug must not stop the queue or undo the upload.
-        `source`: how the host got the bytes (`upload`, or `clone` by the dedupe)."""
-        log.debug("%s is on the host as %s (%s)", row.name, row.code, source)
+        """`uploaded` (`source`: "upload", or "clone" for a copy without bytes), then tell
+        the filesystem model; its bug must not stop the queue or undo the upload. The watch
+        link comes from the folder's cached listing (`Events.link_of`): null for a new file,
+        which only the folder's next listing shows."""
+        self._emit("uploaded", row, source=source)
         if self._on_done is None:
             return
         try:
             self._on_done(row)
         except Exception:
             log.exception("upload callback failed for %s", row.name)
+
+
+_CLOSING = frozenset({UploadState.WRITING, UploadState.HELD})  # a close queues a new version
 
 
 def _posted_pair(row: Upload) -> Pair | None:

@@ -13,6 +13,7 @@ from tests.unit.vfs.conftest import TITLES, Env, eventually
 from tests.unit.vfs.writable import CloningApi
 from vipfs.api.errors import RequestRejectedError, UnsupportedError
 from vipfs.api.records import CloneResult
+from vipfs.vfs.events import Events
 from vipfs.vfs.features import HostFeatures
 from vipfs.vfs.metadata import Metadata
 from vipfs.vfs.metadb import FileMeta
@@ -248,3 +249,16 @@ async def test_a_clone_answer_naming_a_known_code_is_never_recorded(
     assert second != first and api.files[second].title == TITLES.file_title("b.mp4")
     assert env.metadata.meta(first).name == "a.mp4"  # type: ignore[union-attr]
     assert api.count("file_clone") == 1 and api.count("upload_file") == 1
+
+
+async def test_a_clone_is_announced_as_uploaded_from_clone(
+    env: Env, api: CloningApi, virtual_clock: MockClock
+) -> None:
+    queue = await env.start(dedupe=True)
+    events = Events(clock=lambda: 1_790_000_000.0)
+    events.folder_path = {0: ""}.get
+    queue.events = events
+    first = await _copy(env, queue, "a.mp4")
+    second = await _copy(env, queue, "b.mp4")
+    uploaded = [(e.path, e.code, e.source) for e in events.since() if e.event == "uploaded"]
+    assert uploaded == [("a.mp4", first, "upload"), ("b.mp4", second, "clone")]
