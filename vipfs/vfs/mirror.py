@@ -91,6 +91,7 @@ class MirrorFs:
         self._wake = {m.name: trio.Event() for m in members}
         self._files: dict[int, _Handle] = {}
         self._dirs: dict[int, list[DirEntry]] = {}
+        self._dir_parts: dict[tuple[int, str], Parts] = {}  # (dir handle, name) -> path
         self._fhs = itertools.count(1)
 
     # -- background ----------------------------------------------------------------------------
@@ -396,7 +397,8 @@ class MirrorFs:
             self._give_back(self.inodes.forget(ino, count))
 
     def remember(self, ino: int) -> None:
-        self.inodes.remember(ino)
+        if self.inodes.get(ino) is not None:
+            self.inodes.remember(ino)
 
     def drop_unreferenced(self, ino: int) -> None:
         node = self.inodes.get(ino)
@@ -437,11 +439,12 @@ class MirrorFs:
         if not answered:
             raise last
         entries = self._dots(node, here)
+        fh = next(self._fhs)
         for name, attr in union.items():
             child = self.inodes.node((*node.parts, name))
             child.is_dir = attr.is_dir
+            self._dir_parts[(fh, name)] = child.parts
             entries.append(DirEntry(name, replace(attr, ino=child.ino), len(entries) + 1))
-        fh = next(self._fhs)
         self._dirs[fh] = entries
         return fh
 
@@ -459,10 +462,19 @@ class MirrorFs:
         entries = self._dirs.get(fh)
         if entries is None:
             raise VfsError(errno.EBADF)
-        yield from entries[start_id:]
+        for entry in entries[start_id:]:
+            node = self.inodes.get(entry.attr.ino)
+            if node is None:  # dropped by another handle's releasedir: the path's node again
+                dropped = self._dir_parts.get((fh, entry.name))
+                if dropped is None:
+                    continue
+                node = self.inodes.node(dropped)
+                entry = replace(entry, attr=replace(entry.attr, ino=node.ino))
+            yield entry
 
     def releasedir(self, fh: int) -> None:
         for entry in self._dirs.pop(fh, [])[2:]:
+            self._dir_parts.pop((fh, entry.name), None)
             self.drop_unreferenced(entry.attr.ino)
 
     async def mkdir(self, parent_ino: int, name: str, mode: int | None = None) -> Attr:
