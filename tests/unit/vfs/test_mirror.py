@@ -236,3 +236,25 @@ async def test_journal_keeps_order_across_reopen(tmp_path: Path) -> None:
     again = await MirrorJournal.open(tmp_path / "m")
     assert [op["op"] for _, op in again.pending("wish")] == ["rename"]
     await again.close()
+
+
+async def test_a_refusing_member_never_holds_back_the_other_and_status_names_it(
+    rig: Rig,
+) -> None:
+    vip, wish = rig.apis["vip"], rig.apis["wish"]
+    wish.reject_upload("file is too big")
+    fs = await rig.start()
+    ino = await write_file(fs, "big.mp4", b"many bytes")  # type: ignore[arg-type]
+    await eventually(lambda: len(vip.files) == 1)
+    await eventually(lambda: bool(failed_on(fs, 1)))
+    status = await xattr(fs, ino, "user.vipfs.status")
+    assert status == "ready; failed on wish: file is too big"
+    assert (await xattr(fs, ino, "user.vipfs.wish.status")).startswith("failed")
+    assert not wish.files
+    failed = (await fs.status_json())["queue"]["failed"]
+    assert [(i["member"], i["name"]) for i in failed] == [("wish", "big.mp4")]
+
+
+def failed_on(fs: MirrorFs, member: int) -> list[str]:
+    status = fs.members[member].fs.queue_status()
+    return [] if status is None else [item.name for item in status.failed]
