@@ -79,3 +79,21 @@ def test_one_copy_in_each_host_once_and_a_down_host_catches_up(
     wait_for("wish holds the moved clip", lambda: moved(wish), timeout=90)
     assert moved(vip)
     assert len(vip.live_files()) == len(wish.live_files()) == 1
+
+
+def test_rsync_into_the_mirror_then_again_transfers_nothing(
+    mirror: tuple[Path, Emulator, Emulator], tmp_path: Path
+) -> None:
+    mnt, vip, wish = mirror
+    tree = tmp_path / "tree"
+    (tree / "Season 1").mkdir(parents=True)
+    for name in ("a.mp4", "Season 1/b.mp4", "Season 1/c d.mp4"):
+        (tree / name).write_bytes(os.urandom(20_000))
+    first = sh("rsync", "-a", f"{tree}/", f"{mnt}/", timeout=120)
+    assert first.returncode == 0, first.stderr
+    want = ["a", "b", "c d"]
+    wait_for("every file once on each host", lambda: titles(vip) == titles(wish) == want)
+    again = sh("rsync", "-a", "--stats", f"{tree}/", f"{mnt}/", timeout=120)
+    assert again.returncode == 0, again.stderr
+    assert "Number of regular files transferred: 0" in again.stdout
+    assert titles(vip) == titles(wish) == want
