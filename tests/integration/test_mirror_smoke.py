@@ -5,7 +5,9 @@ One copy in, each host gets it once; a host down meanwhile catches up, in order.
 
 from __future__ import annotations
 
+import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -19,32 +21,62 @@ from tests.integration.conftest import Emulator, sh, unmount, wait_for
 ROOT = Path(__file__).resolve().parents[2]
 
 
+class Launcher:
+    """Starts (and restarts, on the same state) the hand-composed mirror mount."""
+
+    def __init__(self, tmp_path: Path, vip: Emulator, wish: Emulator) -> None:
+        self.tmp_path, self.vip, self.wish = tmp_path, vip, wish
+        self.mnt = tmp_path / "mnt"
+        self.mnt.mkdir()
+        self.process: subprocess.Popen[str] | None = None
+        self.runs = 0
+
+    def start(self) -> None:
+        self.runs += 1
+        command = [
+            sys.executable, "-m", "tests.integration.mirror_mount", str(self.mnt),
+            str(self.tmp_path / "state"), str(self.vip.key_file),
+            f"vip={self.vip.url}", f"wish={self.wish.url}",
+        ]  # fmt: skip
+        with open(self.tmp_path / f"mirror-{self.runs}.log", "w") as log:
+            self.process = subprocess.Popen(command, cwd=ROOT, stderr=log, text=True)
+        deadline = time.monotonic() + 30
+        while not os.path.ismount(self.mnt):
+            assert self.process.poll() is None, self.log()
+            assert time.monotonic() < deadline, "not mounted after 30 s"
+            time.sleep(0.05)
+
+    def log(self) -> str:
+        return (self.tmp_path / f"mirror-{self.runs}.log").read_text()
+
+    def kill(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait()
+        unmount(self.mnt)
+
+    def stop(self) -> None:
+        unmount(self.mnt)
+        if self.process is None:
+            return
+        try:
+            self.process.wait(20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
 @pytest.fixture
-def mirror(
-    tmp_path: Path, start_emulator: Callable[..., Emulator]
-) -> Iterator[tuple[Path, Emulator, Emulator]]:
-    vip, wish = start_emulator(), start_emulator()
-    mnt = tmp_path / "mnt"
-    mnt.mkdir()
-    log = open(tmp_path / "mirror.log", "w")  # noqa: SIM115 (closed at teardown)
-    command = [
-        sys.executable, "-m", "tests.integration.mirror_mount", str(mnt), str(tmp_path / "state"),
-        str(vip.key_file), f"vip={vip.url}", f"wish={wish.url}",
-    ]  # fmt: skip
-    process = subprocess.Popen(command, cwd=ROOT, stderr=log, text=True)
-    deadline = time.monotonic() + 30
-    while not os.path.ismount(mnt):
-        assert process.poll() is None, (tmp_path / "mirror.log").read_text()
-        assert time.monotonic() < deadline, "not mounted after 30 s"
-        time.sleep(0.05)
-    yield mnt, vip, wish
-    unmount(mnt)
-    try:
-        process.wait(20)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-    log.close()
+def launcher(tmp_path: Path, start_emulator: Callable[..., Emulator]) -> Iterator[Launcher]:
+    run = Launcher(tmp_path, start_emulator(), start_emulator())
+    yield run
+    run.stop()
+
+
+@pytest.fixture
+def mirror(launcher: Launcher) -> tuple[Path, Emulator, Emulator]:
+    launcher.start()
+    return launcher.mnt, launcher.vip, launcher.wish
 
 
 def titles(emu: Emulator) -> list[str]:
@@ -97,3 +129,30 @@ def test_rsync_into_the_mirror_then_again_transfers_nothing(
     assert again.returncode == 0, again.stderr
     assert "Number of regular files transferred: 0" in again.stdout
     assert titles(vip) == titles(wish) == want
+
+
+def test_kill_9_mid_upload_then_a_remount_leaves_every_file_once_on_each_host(
+    launcher: Launcher, tmp_path: Path
+) -> None:
+    vip, wish = launcher.vip, launcher.wish
+    for emu in (vip, wish):
+        emu.switch(node_bytes_per_sec=200_000)  # uploads take a few seconds
+    launcher.start()
+    for n in range(3):
+        (tmp_path / f"v{n}.mp4").write_bytes(os.urandom(400_000))
+        assert sh("cp", tmp_path / f"v{n}.mp4", launcher.mnt).returncode == 0
+    wait_for("an upload is under way", lambda: vip.calls().get("upload", 0) > 0)
+    launcher.kill()
+    for emu in (vip, wish):
+        emu.switch(node_bytes_per_sec=0)
+    launcher.start()
+    want = ["v0", "v1", "v2"]
+    wait_for("every file once on each host", lambda: titles(vip) == titles(wish) == want, 120)
+    wait_for("nothing left to do", lambda: settled(launcher.mnt))
+    assert titles(vip) == titles(wish) == want  # and nothing more arrived (no duplicate)
+
+
+def settled(mnt: Path) -> bool:
+    status = json.loads((mnt / ".vipfs" / "status.json").read_text())
+    busy = any(status["queue"].get(k) for k in ("writing", "held", "queued", "uploading"))
+    return not busy and not any(status["journal"].values())
