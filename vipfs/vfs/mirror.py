@@ -3,8 +3,8 @@
 Owns: `Member`, `MirrorFs` (the union of the members' trees, reads from the first member that
 has a file, writes to every member, the per-member replayers, the spool fan-out of a file
 closed after writing, and the mirror's `/.vipfs/status.json` and `events.jsonl`).
-Imports: trio, `vipfs.api.lanes`, `vipfs.vfs` attrs, dto, errors, filesystem (each member is
-one), inodes, mirror_journal, mirror_ops, mirror_tree, upload_status, writing.
+Imports: trio, `vipfs.api.lanes`, `vipfs.vfs` attrs, dto, errors, facade, filesystem (each member
+is one), inodes, mirror_journal, mirror_ops, mirror_tree, upload_status, writing.
 
 Each member is a whole single-host `Filesystem` (own client and limiter, state dir, queue,
 read cache, probes); this facade only routes. Names are matched by path as each member shows
@@ -29,7 +29,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import trio
 
@@ -37,6 +37,7 @@ from vipfs.api.lanes import Lane, lane
 from vipfs.vfs.attrs import Attr, Statfs
 from vipfs.vfs.dto import AttrChanges, DirEntry, Opened, Options
 from vipfs.vfs.errors import VfsError
+from vipfs.vfs.facade import Facade
 from vipfs.vfs.filesystem import Filesystem
 from vipfs.vfs.inodes import Node
 from vipfs.vfs.mirror_journal import MirrorJournal, Op
@@ -783,6 +784,12 @@ class MirrorFs:
         }
         await self._owe([(member, op)])
         await trio.to_thread.run_sync(link_or_copy, source, Path(op["stash"]))
+
+
+if TYPE_CHECKING:  # both facades meet the protocol fuse_ops is typed with
+
+    def _facades(mirror: MirrorFs, single: Filesystem) -> tuple[Facade, Facade]:
+        return mirror, single
 
 
 def _path(op: Op) -> str:

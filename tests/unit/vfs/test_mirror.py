@@ -19,7 +19,7 @@ from vipfs.vfs.attrs import Owner
 from vipfs.vfs.errors import VfsError
 from vipfs.vfs.features import HostFeatures
 from vipfs.vfs.filesystem import Filesystem, Options, WriteSetup
-from vipfs.vfs.inodes import ROOT_INO, QueuedKey
+from vipfs.vfs.inodes import ROOT_INO, FileKey, QueuedKey
 from vipfs.vfs.metadb import MetaDb
 from vipfs.vfs.mirror import Member, MirrorFs
 from vipfs.vfs.mirror_journal import MirrorJournal
@@ -258,3 +258,34 @@ async def test_a_refusing_member_never_holds_back_the_other_and_status_names_it(
 def failed_on(fs: MirrorFs, member: int) -> list[str]:
     status = fs.members[member].fs.queue_status()
     return [] if status is None else [item.name for item in status.failed]
+
+
+async def test_forget_gives_every_member_reference_back(rig: Rig) -> None:
+    for api in rig.apis.values():
+        api.add_file("clip", api.add_folder("Show"))
+    fs = await rig.start()
+    before = [len(m.fs.inodes) for m in fs.members]
+    show = await fs.lookup(ROOT_INO, "Show")
+    clip = await fs.lookup(show.ino, "clip.mp4")
+    await fs.getattr(clip.ino)
+    await fs.getxattr(clip.ino, "user.vipfs.status")  # asks both members
+    assert all(len(m.fs.inodes) > n for m, n in zip(fs.members, before, strict=True))
+    fs.forget([(clip.ino, 1), (show.ino, 1)])
+    assert [len(m.fs.inodes) for m in fs.members] == before
+    assert len(fs.inodes) == 1  # the root alone
+
+
+async def test_share_file_queues_a_local_copy_on_one_member(rig: Rig, tmp_path: Path) -> None:
+    vip, wish = rig.apis["vip"], rig.apis["wish"]
+    wish.add_folder("Show")
+    vip.add_file("clip", vip.add_folder("Show"))
+    fs = await rig.start()
+    source = tmp_path / "kept.spool"
+    source.write_bytes(b"local bytes")
+    wish_member = fs.members[1]
+    assert await fs.member_node(wish_member, ("Show", "clip.mp4")) is None
+    await fs.share_file(wish_member, ("Show", "clip.mp4"), source)
+    await eventually(lambda: [f.data for f in wish.files.values()] == [b"local bytes"])
+    assert source.read_bytes() == b"local bytes"  # the source is the caller's: kept
+    node = await fs.member_node(wish_member, ("Show", "clip.mp4"))
+    assert node is not None and isinstance(node.key, FileKey)
