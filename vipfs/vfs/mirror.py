@@ -26,7 +26,7 @@ import logging
 import os
 import secrets
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -52,7 +52,7 @@ UNREACHABLE = frozenset((errno.EIO, errno.ETIMEDOUT, errno.EAGAIN, errno.ECONNRE
 RETRY = 2.0  # seconds between tries of a member that cannot be reached
 PREFIX = "user.vipfs."
 VIRTUAL = ".vipfs"
-OWN_VIRTUAL = ("status.json", "events.jsonl")  # the mirror's own, over every member's
+Control = Callable[[Parts, bytes], Awaitable[None]]  # a setxattr name the mirror answers itself
 PER_MEMBER = ("code", "link", "status")
 
 
@@ -94,6 +94,14 @@ class MirrorFs:
         self._dirs: dict[int, list[DirEntry]] = {}
         self._dir_parts: dict[tuple[int, str], Parts] = {}  # (dir handle, name) -> path
         self._fhs = itertools.count(1)
+        self.mount_time_ns = time.time_ns()
+        # `/.vipfs/<name>` files of the mirror itself, over the members' of that name; and
+        # xattr names set on a path that the mirror handles (`vipfs mirror sync` wires one)
+        self.virtual: dict[str, Callable[[], Awaitable[bytes]]] = {
+            "status.json": self._status_bytes,
+            "events.jsonl": self.events_jsonl,
+        }
+        self.controls: dict[str, Control] = {}
 
     # -- background ----------------------------------------------------------------------------
     @property
@@ -178,6 +186,15 @@ class MirrorFs:
             "queue": queue,
             "journal": {m.name: backlog.get(m.name, 0) for m in self.members},
         }
+
+    async def _status_bytes(self) -> bytes:
+        return (json.dumps(await self.status_json(), indent=2) + "\n").encode()
+
+    def _own_virtual(self, parts: Parts) -> str | None:
+        """The name of one of the mirror's own `/.vipfs` files at `parts`, else None."""
+        if len(parts) == 2 and parts[0] == VIRTUAL and parts[1] in self.virtual:
+            return parts[1]
+        return None
 
     async def events_jsonl(self) -> bytes:
         """Every member's events, each naming its member, in time order."""
@@ -368,6 +385,9 @@ class MirrorFs:
                 raise
             node.is_dir = attr.is_dir
             return replace(attr, ino=node.ino)
+        if self._own_virtual(node.parts) is not None:  # none of the members has one of that name
+            owner = self.options.owner
+            return owner.file_attr(node.ino, 0, self.mount_time_ns, writable=False)
         raise last
 
     def _give_back(self, back: dict[str, tuple[int, int]]) -> None:
@@ -439,6 +459,11 @@ class MirrorFs:
                 m.fs.releasedir(fh)
         if not answered:
             raise last
+        if node.parts == (VIRTUAL,):
+            for name in self.virtual:
+                if name not in union:
+                    at = self.inodes.node((VIRTUAL, name))
+                    union[name] = await self._attr(at)
         entries = self._dots(node, here)
         fh = next(self._fhs)
         for name, attr in union.items():
@@ -592,6 +617,10 @@ class MirrorFs:
 
     async def setxattr(self, ino: int, name: str, value: bytes) -> str | None:
         node = self._node(ino)
+        control = self.controls.get(name)
+        if control is not None:
+            await control(node.parts, value)
+            return None
         own = self._own(name)
         members = [own[0]] if own is not None else None
         plain = own[1] if own is not None else name
@@ -638,14 +667,11 @@ class MirrorFs:
 
     async def open(self, ino: int, flags: int, pid: int = 0) -> Opened:
         node = self._node(ino)
-        if len(node.parts) == 2 and node.parts[0] == VIRTUAL and node.parts[1] in OWN_VIRTUAL:
+        own = self._own_virtual(node.parts)
+        if own is not None:
             if flags & os.O_ACCMODE != os.O_RDONLY:
                 raise VfsError(errno.EROFS, f"{VIRTUAL} is read-only")
-            render = self.status_json if node.parts[1] == "status.json" else None
-            if render is not None:
-                content = (json.dumps(await render(), indent=2) + "\n").encode()
-            else:
-                content = await self.events_jsonl()
+            content = await self.virtual[own]()
             return Opened(self._new(_Handle(None, 0, ino, content=content)), direct_io=True)
         writing = flags & os.O_ACCMODE != os.O_RDONLY
         holders = await self._holders(node)

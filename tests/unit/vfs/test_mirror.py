@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import json
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -289,3 +290,36 @@ async def test_share_file_queues_a_local_copy_on_one_member(rig: Rig, tmp_path: 
     assert source.read_bytes() == b"local bytes"  # the source is the caller's: kept
     node = await fs.member_node(wish_member, ("Show", "clip.mp4"))
     assert node is not None and isinstance(node.key, FileKey)
+
+
+async def read_all(fs: MirrorFs, ino: int) -> bytes:
+    opened = await fs.open(ino, os.O_RDONLY)
+    try:
+        return await fs.read(opened.fh, 0, 1 << 20)
+    finally:
+        await fs.release(opened.fh)
+
+
+async def test_the_mirrors_own_vipfs_files_and_controls(rig: Rig) -> None:
+    fs = await rig.start()
+    asked: list[tuple[tuple[str, ...], bytes]] = []
+
+    async def control(parts: tuple[str, ...], value: bytes) -> None:
+        asked.append((parts, value))
+
+    async def report() -> bytes:
+        return b'{"done": true}\n'
+
+    fs.controls["user.vipfs.mirror_sync"] = control
+    fs.virtual["mirror-sync.json"] = report
+    folder = await fs.mkdir(ROOT_INO, "Show")
+    await fs.setxattr(folder.ino, "user.vipfs.mirror_sync", b"-r")
+    assert asked == [(("Show",), b"-r")]
+    vdir = await fs.lookup(ROOT_INO, ".vipfs")
+    listed = await names(fs, vdir.ino)  # type: ignore[arg-type]
+    assert {"status.json", "events.jsonl", "mirror-sync.json", "account.json"} <= set(listed)
+    status = json.loads(await read_all(fs, (await fs.lookup(vdir.ino, "status.json")).ino))
+    assert status["mirror"] == "all" and set(status["members"]) == {"vip", "wish"}
+    assert status["journal"] == {"vip": 0, "wish": 0}
+    sync = await fs.lookup(vdir.ino, "mirror-sync.json")
+    assert await read_all(fs, sync.ino) == b'{"done": true}\n'
