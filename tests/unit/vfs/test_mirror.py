@@ -12,6 +12,7 @@ import pytest
 import trio
 import trio.lowlevel
 import trio.testing
+from trio.testing import MockClock
 
 from tests.unit.vfs.conftest import eventually
 from tests.unit.vfs.writable import CloningApi, names, uploads, write_file
@@ -93,7 +94,7 @@ async def xattr(fs: MirrorFs, ino: int, name: str) -> str:
     return (await fs.getxattr(ino, name)).decode()
 
 
-async def test_one_tree_is_the_union_of_the_members(rig: Rig) -> None:
+async def test_one_tree_is_the_union_of_the_members(rig: Rig, virtual_clock: MockClock) -> None:
     vip, wish = rig.apis["vip"], rig.apis["wish"]
     for api, own in ((vip, "a.mp4"), (wish, "b.mp4")):
         api.add_file(own.removesuffix(".mp4"), api.add_folder("Shared"))
@@ -108,7 +109,7 @@ async def test_one_tree_is_the_union_of_the_members(rig: Rig) -> None:
     assert await xattr(fs, only.ino, "user.vipfs.code") == only_code
 
 
-async def test_xattrs_per_member_and_where_missing(rig: Rig) -> None:
+async def test_xattrs_per_member_and_where_missing(rig: Rig, virtual_clock: MockClock) -> None:
     vip, wish = rig.apis["vip"], rig.apis["wish"]
     both_vip = vip.add_file("both")
     both_wish = wish.add_file("both")
@@ -131,7 +132,9 @@ async def test_xattrs_per_member_and_where_missing(rig: Rig) -> None:
     assert "user.vipfs.wish.code" not in listed
 
 
-async def test_a_down_member_is_journaled_then_replayed_in_order(rig: Rig) -> None:
+async def test_a_down_member_is_journaled_then_replayed_in_order(
+    rig: Rig, virtual_clock: MockClock
+) -> None:
     vip, wish = rig.apis["vip"], rig.apis["wish"]
     fs = await rig.start()
     wish.fail_all = DOWN
@@ -149,7 +152,7 @@ async def test_a_down_member_is_journaled_then_replayed_in_order(rig: Rig) -> No
     assert ops == ["folder_create", "folder_edit"]
 
 
-async def test_every_member_refusing_gives_that_errno(rig: Rig) -> None:
+async def test_every_member_refusing_gives_that_errno(rig: Rig, virtual_clock: MockClock) -> None:
     for api in rig.apis.values():
         api.add_folder("Taken")
     fs = await rig.start()
@@ -159,7 +162,9 @@ async def test_every_member_refusing_gives_that_errno(rig: Rig) -> None:
     assert fs.journal.count("vip") == fs.journal.count("wish") == 0
 
 
-async def test_a_written_file_is_shared_by_hard_link_and_uploaded_once_each(rig: Rig) -> None:
+async def test_a_written_file_is_shared_by_hard_link_and_uploaded_once_each(
+    rig: Rig, virtual_clock: MockClock
+) -> None:
     vip, wish = rig.apis["vip"], rig.apis["wish"]
     fs = await rig.start()
     ino = await write_file(fs, "clip.mp4", b"the one copy")  # type: ignore[arg-type]
@@ -191,7 +196,9 @@ async def test_a_shared_spool_file_is_copied_before_it_changes(tmp_path: Path) -
     assert os.stat(path).st_nlink == 1
 
 
-async def test_a_reopen_for_writing_never_changes_another_members_bytes(rig: Rig) -> None:
+async def test_a_reopen_for_writing_never_changes_another_members_bytes(
+    rig: Rig, virtual_clock: MockClock
+) -> None:
     fs = await rig.start()
     rig.apis["vip"].upload_gate = rig.apis["wish"].upload_gate = trio.Event()  # hold uploads
     await write_file(fs, ".clip.mp4.AbCdEf", b"old bytes")  # type: ignore[arg-type]  (held)
@@ -211,7 +218,7 @@ async def test_a_reopen_for_writing_never_changes_another_members_bytes(rig: Rig
     assert mine is not None and isinstance(mine.key, QueuedKey)
 
 
-async def test_the_journal_survives_a_restart(rig: Rig) -> None:
+async def test_the_journal_survives_a_restart(rig: Rig, virtual_clock: MockClock) -> None:
     wish = rig.apis["wish"]
     fs = await rig.start()
     wish.fail_all = DOWN
@@ -240,7 +247,7 @@ async def test_journal_keeps_order_across_reopen(tmp_path: Path) -> None:
 
 
 async def test_a_refusing_member_never_holds_back_the_other_and_status_names_it(
-    rig: Rig,
+    rig: Rig, virtual_clock: MockClock
 ) -> None:
     vip, wish = rig.apis["vip"], rig.apis["wish"]
     wish.reject_upload("file is too big")
@@ -261,7 +268,7 @@ def failed_on(fs: MirrorFs, member: int) -> list[str]:
     return [] if status is None else [item.name for item in status.failed]
 
 
-async def test_forget_gives_every_member_reference_back(rig: Rig) -> None:
+async def test_forget_gives_every_member_reference_back(rig: Rig, virtual_clock: MockClock) -> None:
     for api in rig.apis.values():
         api.add_file("clip", api.add_folder("Show"))
     fs = await rig.start()
@@ -276,7 +283,9 @@ async def test_forget_gives_every_member_reference_back(rig: Rig) -> None:
     assert len(fs.inodes) == 1  # the root alone
 
 
-async def test_share_file_queues_a_local_copy_on_one_member(rig: Rig, tmp_path: Path) -> None:
+async def test_share_file_queues_a_local_copy_on_one_member(
+    rig: Rig, tmp_path: Path, virtual_clock: MockClock
+) -> None:
     vip, wish = rig.apis["vip"], rig.apis["wish"]
     wish.add_folder("Show")
     vip.add_file("clip", vip.add_folder("Show"))
@@ -300,7 +309,7 @@ async def read_all(fs: MirrorFs, ino: int) -> bytes:
         await fs.release(opened.fh)
 
 
-async def test_the_mirrors_own_vipfs_files_and_controls(rig: Rig) -> None:
+async def test_the_mirrors_own_vipfs_files_and_controls(rig: Rig, virtual_clock: MockClock) -> None:
     fs = await rig.start()
     asked: list[tuple[tuple[str, ...], bytes]] = []
 
