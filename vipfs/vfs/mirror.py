@@ -69,6 +69,7 @@ class _Handle:
     ino: int  # the mirror's inode
     writable: bool = False
     content: bytes = b""
+    dirty: bool = False  # bytes changed since the last share (the other members lag)
 
 
 class MirrorFs:
@@ -657,7 +658,10 @@ class MirrorFs:
         member_ino = await self._ino(m, node)
         if member_ino is None:
             raise VfsError(errno.ENOENT)
-        return replace(await m.fs.setattr(member_ino, changes, handle.fh), ino=node.ino)
+        attr = await m.fs.setattr(member_ino, changes, handle.fh)
+        if changes.size is not None:
+            handle.dirty = True
+        return replace(attr, ino=node.ino)
 
     # -- files ---------------------------------------------------------------------------------
     def _new(self, handle: _Handle) -> int:
@@ -684,7 +688,8 @@ class MirrorFs:
             except VfsError as exc:  # a member that cannot serve a read: the next one may
                 last = exc
                 continue
-            fh = self._new(_Handle(m, opened.fh, ino, writable=writing))
+            dirty = writing and bool(flags & os.O_TRUNC)
+            fh = self._new(_Handle(m, opened.fh, ino, writable=writing, dirty=dirty))
             return Opened(fh, direct_io=opened.direct_io)
         assert last is not None
         raise last
@@ -714,7 +719,7 @@ class MirrorFs:
             node.is_dir = False
             m.fs.forget(self.inodes.hold(node, m.name, attr.ino))
             node.lookups += 1
-            fh = self._new(_Handle(m, opened.fh, node.ino, writable=True))
+            fh = self._new(_Handle(m, opened.fh, node.ino, writable=True, dirty=True))
             return Opened(fh, direct_io=opened.direct_io), replace(attr, ino=node.ino)
         raise last
 
@@ -734,7 +739,9 @@ class MirrorFs:
         handle = self._handle(fh)
         if handle.member is None:
             raise VfsError(errno.EBADF)
-        return await handle.member.fs.write(handle.fh, offset, data)
+        written = await handle.member.fs.write(handle.fh, offset, data)
+        handle.dirty = True
+        return written
 
     def size_learned(self, fh: int) -> int | None:
         handle = self._files.get(fh)
@@ -743,26 +750,41 @@ class MirrorFs:
         return handle.ino if handle.member.fs.size_learned(handle.fh) is not None else None
 
     async def flush(self, fh: int) -> None:
+        """With --sync-uploads the first member uploads now: the others get their share
+        first, as its spool file goes once it is uploaded."""
         handle = self._handle(fh)
         if handle.member is not None:
+            if handle.member.fs.options.sync_uploads:
+                await self._share(handle)
             await handle.member.fs.flush(handle.fh)
 
     async def fsync(self, fh: int) -> None:
+        """The member holding the handle uploads now and waits; the others get their share
+        first and upload from their own queues (not waited for)."""
         handle = self._handle(fh)
         if handle.member is not None:
+            await self._share(handle)
             await handle.member.fs.fsync(handle.fh)
 
     async def release(self, fh: int) -> None:
         handle = self._files.pop(fh, None)
         if handle is None or handle.member is None:
             return
-        m = handle.member
-        shares = self._shares_at_close(handle) if handle.writable else []
-        if shares:  # recorded before it is done: a kill -9 from here on is finished later
-            await self._owe(shares)
-            op = shares[0][1]
-            await trio.to_thread.run_sync(link_or_copy, Path(op["source"]), Path(op["stash"]))
-        await m.fs.release(handle.fh)
+        await self._share(handle)
+        await handle.member.fs.release(handle.fh)
+
+    async def _share(self, handle: _Handle) -> None:
+        """Changed bytes of the last writer go to every other member: the ops are recorded
+        first, so a kill -9 from here on is finished at the next mount."""
+        if not handle.writable or not handle.dirty:
+            return
+        shares = self._shares_at_close(handle)
+        if not shares:
+            return
+        await self._owe(shares)
+        op = shares[0][1]
+        await trio.to_thread.run_sync(link_or_copy, Path(op["source"]), Path(op["stash"]))
+        handle.dirty = False
 
     def _shares_at_close(self, handle: _Handle) -> list[tuple[Member, Op]]:
         """The last writer of a queued file closes: a share op for every other member."""

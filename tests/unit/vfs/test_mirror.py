@@ -332,3 +332,17 @@ async def test_the_mirrors_own_vipfs_files_and_controls(rig: Rig, virtual_clock:
     assert status["journal"] == {"vip": 0, "wish": 0}
     sync = await fs.lookup(vdir.ino, "mirror-sync.json")
     assert await read_all(fs, sync.ino) == b'{"done": true}\n'
+
+
+async def test_fsync_shares_before_the_first_member_uploads(
+    rig: Rig, virtual_clock: MockClock
+) -> None:
+    vip, wish = rig.apis["vip"], rig.apis["wish"]
+    fs = await rig.start()
+    opened, _ = await fs.create(ROOT_INO, "synced.mp4", 0o644)
+    await fs.write(opened.fh, 0, b"synced bytes")
+    await fs.fsync(opened.fh)  # vip uploads now, and its spool file goes
+    assert [f.data for f in vip.files.values()] == [b"synced bytes"]
+    await fs.release(opened.fh)
+    await eventually(lambda: [f.data for f in wish.files.values()] == [b"synced bytes"])
+    assert len(vip.files) == 1  # no second share, no second upload
