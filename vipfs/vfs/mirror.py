@@ -431,9 +431,9 @@ class MirrorFs:
         return await self._attr(self._node(ino))
 
     # -- directories ---------------------------------------------------------------------------
-    async def opendir(self, ino: int) -> int:
-        """The union of the members' listings of this path, first member first."""
-        node = self._node(ino)
+    async def _listing(self, node: MNode) -> tuple[dict[str, Attr], Attr | None]:
+        """The union of the members' listings of this path (name -> the first member's
+        attributes, member inode numbers), and the first member's own attributes."""
         union: dict[str, Attr] = {}
         here: Attr | None = None
         answered, last = False, VfsError(errno.ENOENT)
@@ -460,6 +460,12 @@ class MirrorFs:
                 m.fs.releasedir(fh)
         if not answered:
             raise last
+        return union, here
+
+    async def opendir(self, ino: int) -> int:
+        """The union of the members' listings of this path, first member first."""
+        node = self._node(ino)
+        union, here = await self._listing(node)
         if node.parts == (VIRTUAL,):
             for name in self.virtual:
                 if name not in union:
@@ -516,6 +522,18 @@ class MirrorFs:
         return replace(first, ino=node.ino)
 
     async def rmdir(self, parent_ino: int, name: str) -> None:
+        """Only an empty folder goes: empty in the union, not just on some member."""
+        parts = (*self._node(parent_ino).parts, name)
+        node = self.inodes.at(parts)  # the kernel looked it up first
+        if node is not None and parts != (VIRTUAL,):
+            try:
+                children, _ = await self._listing(node)
+            except VfsError as exc:
+                if exc.errno not in (errno.ENOENT, errno.ENOTDIR, *UNREACHABLE):
+                    raise
+                children = {}
+            if children:
+                raise VfsError(errno.ENOTEMPTY)
         await self._remove("rmdir", parent_ino, name)
 
     async def unlink(self, parent_ino: int, name: str) -> None:

@@ -346,3 +346,17 @@ async def test_fsync_shares_before_the_first_member_uploads(
     await fs.release(opened.fh)
     await eventually(lambda: [f.data for f in wish.files.values()] == [b"synced bytes"])
     assert len(vip.files) == 1  # no second share, no second upload
+
+
+async def test_rmdir_of_a_folder_empty_on_one_member_only_is_refused(
+    rig: Rig, virtual_clock: MockClock
+) -> None:
+    vip, wish = rig.apis["vip"], rig.apis["wish"]
+    vip.add_file("inside", vip.add_folder("Show"))
+    wish.add_folder("Show")
+    fs = await rig.start()
+    await fs.lookup(ROOT_INO, "Show")
+    with pytest.raises(VfsError) as err:
+        await fs.rmdir(ROOT_INO, "Show")
+    assert err.value.errno == errno.ENOTEMPTY
+    assert [f.name for f in wish.folders.values()] == ["Show"]  # nothing removed anywhere
