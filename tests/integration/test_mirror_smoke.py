@@ -156,3 +156,30 @@ def settled(mnt: Path) -> bool:
     status = json.loads((mnt / ".vipfs" / "status.json").read_text())
     busy = any(status["queue"].get(k) for k in ("writing", "held", "queued", "uploading"))
     return not busy and not any(status["journal"].values())
+
+
+def test_a_host_down_during_rsync_catches_up_with_folders_and_names(
+    mirror: tuple[Path, Emulator, Emulator], tmp_path: Path
+) -> None:
+    mnt, vip, wish = mirror
+    tree = tmp_path / "tree"
+    (tree / "Season 1" / "Extras").mkdir(parents=True)
+    for name in ("a.mp4", "Season 1/b.mp4", "Season 1/Extras/c.mp4"):
+        (tree / name).write_bytes(os.urandom(20_000))
+    wish.switch(down=True)
+    done = sh("rsync", "-a", f"{tree}/", f"{mnt}/", timeout=120)
+    assert done.returncode == 0, done.stderr
+    want = ["a", "b", "c"]
+    wait_for("vip holds the tree", lambda: titles(vip) == want)
+    assert titles(wish) == []  # (the emulator's own /_emu/ answers while it is "down")
+    wish.switch(down=False)
+    wait_for("wish caught up", lambda: titles(wish) == want, timeout=90)
+    folders = {"", "Season 1", "Season 1/Extras"}
+    assert set(vip.folders()) == set(wish.folders()) == folders
+    for emu in (vip, wish):  # each file in its own folder, under its final name
+        where = {v: k for k, v in emu.folders().items()}
+        placed = sorted((where[f["fld_id"]], f["title"]) for f in emu.live_files())
+        assert placed == [("", "a"), ("Season 1", "b"), ("Season 1/Extras", "c")]
+    wait_for("nothing left to do", lambda: settled(mnt))
+    again = sh("rsync", "-a", "--stats", f"{tree}/", f"{mnt}/", timeout=120)
+    assert "Number of regular files transferred: 0" in again.stdout

@@ -369,11 +369,16 @@ class MirrorFs:
         return holders[0]
 
     async def _attr(self, node: MNode) -> Attr:
+        """The first member's attributes for the path. ENOENT when every member that answered
+        lacks it (one that cannot be reached hides nothing, and does not turn a miss into
+        EIO); EIO only when none answered."""
+        missing = False
         last = VfsError(errno.ENOENT)
         for m in self._readable():
             try:
                 ino = await self._ino(m, node)
                 if ino is None:
+                    missing = True
                     continue
                 attr = await m.fs.getattr(ino)
             except VfsError as exc:
@@ -382,6 +387,7 @@ class MirrorFs:
                     last = exc
                     continue
                 if exc.errno == errno.ENOENT:
+                    missing = True
                     continue
                 raise
             node.is_dir = attr.is_dir
@@ -389,7 +395,7 @@ class MirrorFs:
         if self._own_virtual(node.parts) is not None:  # none of the members has one of that name
             owner = self.options.owner
             return owner.file_attr(node.ino, 0, self.mount_time_ns, writable=False)
-        raise last
+        raise VfsError(errno.ENOENT) if missing else last
 
     def _give_back(self, back: dict[str, tuple[int, int]]) -> None:
         for m in self.members:
