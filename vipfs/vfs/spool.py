@@ -112,19 +112,23 @@ class Spool:
         """Before bytes change in place: a spool file with other hard links (a mirror shares
         it with other members' queues) becomes a private copy first, so an upload reading
         another link never sees its bytes change. An open descriptor moves to the copy."""
+        await self._thread(self._unshare, path)
 
-        def run() -> None:
-            if os.lstat(path).st_nlink <= 1:
-                return
-            fresh = path.with_name(f"{path.stem}.{secrets.token_hex(4)}.tmp")
-            _copy(path, fresh)
-            os.replace(fresh, path)  # the other links keep the old inode, untouched
-            old = self._fds.get(path)
-            if old is not None:
-                self._fds[path] = open_nofollow(path, os.O_RDWR)
-                os.close(old)
-
-        await self._thread(run)
+    def _unshare(self, path: Path) -> None:
+        fd = self._fds.get(path)
+        try:  # through the open descriptor: it works on a file unlinked while open
+            links = os.fstat(fd).st_nlink if fd is not None else os.lstat(path).st_nlink
+        except FileNotFoundError:
+            return  # gone: whatever opens it next says so
+        if links <= 1:
+            return
+        fresh = path.with_name(f"{path.stem}.{secrets.token_hex(4)}.tmp")
+        _copy(path, fresh)
+        os.replace(fresh, path)  # the other links keep the old inode, untouched
+        old = self._fds.get(path)
+        if old is not None:
+            self._fds[path] = open_nofollow(path, os.O_RDWR)
+            os.close(old)
 
     async def delete(self, path: Path) -> None:
         """Remove the file; a missing file is fine (already gone is what we wanted)."""
@@ -189,8 +193,11 @@ class Spool:
                     break
             return done
 
-        await self.unshare(path)
-        return await self._thread(self._with_fd, path, os.O_WRONLY, run)
+        def unshared_write() -> int:
+            self._unshare(path)
+            return self._with_fd(path, os.O_WRONLY, run)
+
+        return await self._thread(unshared_write)
 
     async def read(self, path: Path, offset: int, size: int) -> bytes:
         """Up to `size` bytes from `offset`; short at end of file, like pread."""
@@ -199,8 +206,11 @@ class Spool:
         )
 
     async def truncate(self, path: Path, size: int) -> None:
-        await self.unshare(path)
-        await self._thread(self._with_fd, path, os.O_WRONLY, lambda fd: os.ftruncate(fd, size))
+        def unshared_truncate() -> None:
+            self._unshare(path)
+            self._with_fd(path, os.O_WRONLY, lambda fd: os.ftruncate(fd, size))
+
+        await self._thread(unshared_truncate)
 
     async def sync(self, path: Path) -> None:
         """fsync(2) the spool file: what `fsync` of a file that stays local promises."""
