@@ -91,6 +91,10 @@ class MirrorFs:
         self.down: set[str] = set()  # members not answering: their ops are journaled
         self._journal: MirrorJournal | None = None
         self._wake = {m.name: trio.Event() for m in members}
+        self._owing: dict[str, int] = {}  # ops being written to the journal now, per member
+        # a close that shares a file, and a rename or removal, never interleave: the share
+        # names the path as it is after the rename, or the rename queues behind the share
+        self._order = trio.Lock()
         self._files: dict[int, _Handle] = {}
         self._dirs: dict[int, list[DirEntry]] = {}
         self._dir_parts: dict[tuple[int, str], Parts] = {}  # (dir handle, name) -> path
@@ -267,15 +271,25 @@ class MirrorFs:
         await trio.to_thread.run_sync(run)
 
     async def _owe(self, items: list[tuple[Member, Op]]) -> None:
+        """Record ops the members owe. They count as owed from this call on, before the
+        journal's write returns, so an op that arrives meanwhile (rsync's rename racing the
+        close before it) queues behind them instead of overtaking them."""
         if not items:
             return
-        await self.journal.append([(m.name, op) for m, op in items])
+        for m, _ in items:
+            self._owing[m.name] = self._owing.get(m.name, 0) + 1
+        try:
+            await self.journal.append([(m.name, op) for m, op in items])
+        finally:
+            for m, _ in items:
+                self._owing[m.name] -= 1
         for m, _ in items:
             self._wake[m.name].set()
 
     def _behind(self, m: Member) -> bool:
         """Whether ops for `m` must queue behind what it already owes (or it is away)."""
-        return m.name in self.down or bool(self.journal.count(m.name))
+        owes = self.journal.count(m.name) or self._owing.get(m.name, 0)
+        return m.name in self.down or bool(owes)
 
     async def _everywhere(self, op: Op, members: list[Member] | None = None) -> list[object]:
         """Do `op` on every member at once; the unreachable ones owe it. The results of the
@@ -547,12 +561,13 @@ class MirrorFs:
 
     async def _remove(self, kind: str, parent_ino: int, name: str) -> None:
         parts = (*self._node(parent_ino).parts, name)
-        await self._everywhere({"op": kind, "path": list(parts)})
-        node = self.inodes.at(parts)
-        if node is not None:
-            for m in self.members:
-                m.fs.forget(self.inodes.unhold(node, m.name))
-        self.inodes.unlinked(parts)
+        async with self._order:
+            await self._everywhere({"op": kind, "path": list(parts)})
+            node = self.inodes.at(parts)
+            if node is not None:
+                for m in self.members:
+                    m.fs.forget(self.inodes.unhold(node, m.name))
+            self.inodes.unlinked(parts)
 
     async def rename(
         self, old_parent: int, old_name: str, new_parent: int, new_name: str, flags: int = 0
@@ -560,12 +575,13 @@ class MirrorFs:
         old = (*self._node(old_parent).parts, old_name)
         new = (*self._node(new_parent).parts, new_name)
         op = {"op": "rename", "path": list(old), "to": list(new), "flags": flags}
-        await self._everywhere(op)
-        replaced = self.inodes.at(new)
-        if replaced is not None:
-            for m in self.members:
-                m.fs.forget(self.inodes.unhold(replaced, m.name))
-        self.inodes.moved(old, new)
+        async with self._order:
+            await self._everywhere(op)
+            replaced = self.inodes.at(new)
+            if replaced is not None:
+                for m in self.members:
+                    m.fs.forget(self.inodes.unhold(replaced, m.name))
+            self.inodes.moved(old, new)
 
     # -- attributes ----------------------------------------------------------------------------
     def _own(self, name: str) -> tuple[Member, str] | None:
@@ -802,10 +818,11 @@ class MirrorFs:
         first, so a kill -9 from here on is finished at the next mount."""
         if not handle.writable or not handle.dirty:
             return
-        shares = self._shares_at_close(handle)
-        if not shares:
-            return
-        await self._owe(shares)
+        async with self._order:
+            shares = self._shares_at_close(handle)
+            if not shares:
+                return
+            await self._owe(shares)
         op = shares[0][1]
         await trio.to_thread.run_sync(link_or_copy, Path(op["source"]), Path(op["stash"]))
         handle.dirty = False

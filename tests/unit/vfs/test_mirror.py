@@ -360,3 +360,27 @@ async def test_rmdir_of_a_folder_empty_on_one_member_only_is_refused(
         await fs.rmdir(ROOT_INO, "Show")
     assert err.value.errno == errno.ENOTEMPTY
     assert [f.name for f in wish.folders.values()] == ["Show"]  # nothing removed anywhere
+
+
+@pytest.mark.parametrize("rename_first", [False, True])
+async def test_a_rename_racing_the_close_before_it_reaches_every_member(
+    rig: Rig, virtual_clock: MockClock, rename_first: bool
+) -> None:
+    """rsync closes its temp file and renames it at once; the kernel's release is async, so
+    the rename may arrive while the close is still being handled."""
+    vip, wish = rig.apis["vip"], rig.apis["wish"]
+    fs = await rig.start()
+    opened, _ = await fs.create(ROOT_INO, ".clip.mp4.Xy12Ab", 0o644)
+    await fs.write(opened.fh, 0, b"racing bytes")
+    async with trio.open_nursery() as both:
+        if rename_first:
+            both.start_soon(fs.rename, ROOT_INO, ".clip.mp4.Xy12Ab", ROOT_INO, "clip.mp4")
+            both.start_soon(fs.release, opened.fh)
+        else:
+            both.start_soon(fs.release, opened.fh)
+            both.start_soon(fs.rename, ROOT_INO, ".clip.mp4.Xy12Ab", ROOT_INO, "clip.mp4")
+    for api in (vip, wish):
+        await eventually(
+            lambda api=api: [f.data for f in api.files.values()] == [b"racing bytes"], limit=600
+        )
+        assert [f.title for f in api.files.values()] == ["clip"]
