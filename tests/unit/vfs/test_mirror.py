@@ -384,3 +384,17 @@ async def test_a_rename_racing_the_close_before_it_reaches_every_member(
             lambda api=api: [f.data for f in api.files.values()] == [b"racing bytes"], limit=600
         )
         assert [f.title for f in api.files.values()] == ["clip"]
+
+
+async def test_a_member_down_from_the_start_hides_nothing_and_fails_nothing(
+    rig: Rig, virtual_clock: MockClock
+) -> None:
+    vip, wish = rig.apis["vip"], rig.apis["wish"]
+    vip.add_file("here")
+    wish.fail_all = DOWN  # no listing of it was ever cached
+    fs = await rig.start()
+    assert "here.mp4" in await names(fs)  # type: ignore[arg-type]
+    with pytest.raises(VfsError) as err:
+        await fs.lookup(ROOT_INO, "nowhere.mp4")
+    assert err.value.errno == errno.ENOENT  # vip answered: a miss, not wish's EIO
+    assert await xattr(fs, (await fs.lookup(ROOT_INO, "here.mp4")).ino, "user.vipfs.code")
