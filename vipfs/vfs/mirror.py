@@ -679,7 +679,8 @@ class MirrorFs:
         )
 
     def statfs(self) -> Statfs:
-        return self._readable()[0].fs.statfs()
+        """The member with the least room: every file goes to each of them (never a call)."""
+        return min((m.fs.statfs() for m in self._readable()), key=lambda st: st.bfree)
 
     async def setattr(self, ino: int, changes: AttrChanges, fh: int | None = None) -> Attr:
         node = self._node(ino)
