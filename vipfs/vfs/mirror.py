@@ -1,10 +1,11 @@
 """A mirror: several hosts (members) behind one tree, as the facade fuse_ops drives.
 
-Owns: `Member`, `MirrorFs` (the union of the members' trees, reads from the first member that
-has a file, writes to every member, the per-member replayers, the spool fan-out of a file
-closed after writing, and the mirror's `/.vipfs/status.json` and `events.jsonl`).
-Imports: trio, `vipfs.api.lanes`, `vipfs.vfs` attrs, dto, errors, facade, filesystem (each member
-is one), inodes, mirror_journal, mirror_ops, mirror_tree, upload_status, writing.
+Owns: `MirrorFs` (the union of the members' trees, reads from the first member that has a
+file, writes to every member through `Owed` (mirror_replay, which also defines `Member`), the
+spool fan-out of a file closed after writing, and the mirror's own `/.vipfs` files and xattr
+controls).
+Imports: trio, `vipfs.vfs` attrs, dto, errors, facade, filesystem (each member is one), inodes,
+mirror_journal, mirror_ops, mirror_replay, mirror_tree, upload_status, writing.
 
 Each member is a whole single-host `Filesystem` (own client and limiter, state dir, queue,
 read cache, probes); this facade only routes. Names are matched by path as each member shows
@@ -22,7 +23,6 @@ from __future__ import annotations
 import errno
 import itertools
 import json
-import logging
 import os
 import secrets
 import time
@@ -33,7 +33,6 @@ from typing import TYPE_CHECKING, Any
 
 import trio
 
-from vipfs.api.lanes import Lane, lane
 from vipfs.vfs.attrs import Attr, Statfs
 from vipfs.vfs.dto import AttrChanges, DirEntry, Opened, Options
 from vipfs.vfs.errors import VfsError
@@ -41,25 +40,18 @@ from vipfs.vfs.facade import Facade
 from vipfs.vfs.filesystem import Filesystem
 from vipfs.vfs.inodes import Node
 from vipfs.vfs.mirror_journal import MirrorJournal, Op
-from vipfs.vfs.mirror_ops import apply, link_or_copy, node_at
+from vipfs.vfs.mirror_ops import link_or_copy, node_at
+from vipfs.vfs.mirror_replay import UNREACHABLE, Member, Owed
 from vipfs.vfs.mirror_tree import ROOT_INO, MirrorInodes, MNode, Parts
 from vipfs.vfs.upload_status import QueueStatus
 from vipfs.vfs.writing import SpoolHandle
 
-log = logging.getLogger(__name__)
+__all__ = ["Member", "MirrorFs"]
 
-UNREACHABLE = frozenset((errno.EIO, errno.ETIMEDOUT, errno.EAGAIN, errno.ECONNREFUSED))
-RETRY = 2.0  # seconds between tries of a member that cannot be reached
 PREFIX = "user.vipfs."
 VIRTUAL = ".vipfs"
 Control = Callable[[Parts, bytes], Awaitable[None]]  # a setxattr name the mirror answers itself
 PER_MEMBER = ("code", "link", "status")
-
-
-@dataclass(slots=True)
-class Member:
-    name: str
-    fs: Filesystem
 
 
 @dataclass(slots=True)
@@ -88,10 +80,7 @@ class MirrorFs:
         self.options = options or Options()
         self.name = name or state_dir.name.removeprefix("mirror-")
         self.inodes = MirrorInodes()
-        self.down: set[str] = set()  # members not answering: their ops are journaled
-        self._journal: MirrorJournal | None = None
-        self._wake = {m.name: trio.Event() for m in members}
-        self._owing: dict[str, int] = {}  # ops being written to the journal now, per member
+        self.owed = Owed(members, state_dir, self.options.budget)
         # a close that shares a file, and a rename or removal, never interleave: the share
         # names the path as it is after the rename, or the rename queues behind the share
         self._order = trio.Lock()
@@ -111,24 +100,26 @@ class MirrorFs:
     # -- background ----------------------------------------------------------------------------
     @property
     def journal(self) -> MirrorJournal:
-        if self._journal is None:
-            raise VfsError(errno.EIO, "the mirror journal is not open (the mirror is not running)")
-        return self._journal
+        return self.owed.journal
+
+    @property
+    def down(self) -> set[str]:
+        """The members that cannot be reached now."""
+        return self.owed.down
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Every member's background work, then one replayer per member."""
-        self._journal = await MirrorJournal.open(self.state_dir)
-        await self._clean_stash()
+        await self.owed.open()
         try:
             async with trio.open_nursery() as nursery:
                 for m in self.members:
                     await nursery.start(m.fs.run)
                 for m in self.members:
-                    nursery.start_soon(self._replayer, m)
+                    nursery.start_soon(self.owed.replayer, m)
                 task_status.started()
         finally:
             with trio.CancelScope(shield=True):
-                await self._journal.close()
+                await self.owed.close()
 
     async def list_root(self, within: float) -> bool:
         results: list[bool] = []
@@ -149,7 +140,7 @@ class MirrorFs:
         """Each reachable member's owed ops, then its queue; members wait side by side."""
 
         async def one(m: Member) -> None:
-            while self._journal is not None and self.journal.count(m.name):
+            while self.owed.counts()[m.name]:
                 if m.name in self.down:
                     return  # it cannot catch up now: what is left resumes at the next mount
                 await trio.sleep(0.1)
@@ -183,13 +174,12 @@ class MirrorFs:
             members[m.name] = own
             for key, items in own.get("queue", {}).items():
                 queue.setdefault(key, []).extend({**i, "member": m.name} for i in items)
-        backlog = self._journal.counts() if self._journal is not None else {}
         return {
             "pid": os.getpid(),
             "mirror": self.name,
             "members": members,
             "queue": queue,
-            "journal": {m.name: backlog.get(m.name, 0) for m in self.members},
+            "journal": self.owed.counts(),
         }
 
     async def _status_bytes(self) -> bytes:
@@ -209,135 +199,12 @@ class MirrorFs:
         rows.sort(key=lambda r: (r["time"], r["member"], r["seq"]))
         return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows).encode()
 
-    # -- the journal and the replayers -------------------------------------------------------------
-    async def _replayer(self, m: Member) -> None:
-        """Replay the member's owed ops in order once it answers again (BACKGROUND lane)."""
-        with lane(Lane.BACKGROUND):
-            while True:
-                owed = self.journal.pending(m.name)
-                if not owed and m.name not in self.down:
-                    event = self._wake[m.name]
-                    await event.wait()
-                    if self._wake[m.name] is event:
-                        self._wake[m.name] = trio.Event()
-                    continue
-                if not owed:
-                    if await self._probe(m):
-                        self.down.discard(m.name)
-                    else:
-                        await trio.sleep(RETRY)
-                    continue
-                op_id, op = owed[0]
-                try:
-                    await apply(m.fs, op)
-                except VfsError as exc:
-                    if exc.errno in UNREACHABLE:
-                        self.down.add(m.name)
-                        await trio.sleep(RETRY)
-                        continue
-                    log.warning("%s: %s of %s refused: %s", m.name, op["op"], _path(op), exc.why)
-                except Exception as exc:
-                    log.warning("%s: %s of %s failed: %s", m.name, op["op"], _path(op), exc)
-                    await trio.sleep(RETRY * 5)
-                    continue
-                await self._done(m, op_id, op)
-                if not self.journal.count(m.name):
-                    self.down.discard(m.name)
-
-    async def _probe(self, m: Member) -> bool:
-        with trio.move_on_after(self.options.budget):
-            try:
-                await m.fs.remote.api.account_info()
-            except Exception:
-                return False
-            return True
-        return False
-
-    async def _done(self, m: Member, op_id: int, op: Op) -> None:
-        await self.journal.done(m.name, op_id)
-        stash = op.get("stash")
-        if stash and not self.journal.names_stash(stash):
-            await trio.to_thread.run_sync(lambda: Path(stash).unlink(missing_ok=True))
-
-    async def _clean_stash(self) -> None:
-        """Stashed copies no owed op names any more were linked into every member's spool."""
-        stash = self.journal.stash
-
-        def run() -> None:
-            for path in stash.glob("*.spool"):
-                if not self.journal.names_stash(str(path)):
-                    path.unlink(missing_ok=True)
-
-        await trio.to_thread.run_sync(run)
-
-    async def _owe(self, items: list[tuple[Member, Op]]) -> None:
-        """Record ops the members owe. They count as owed from this call on, before the
-        journal's write returns, so an op that arrives meanwhile (rsync's rename racing the
-        close before it) queues behind them instead of overtaking them."""
-        if not items:
-            return
-        for m, _ in items:
-            self._owing[m.name] = self._owing.get(m.name, 0) + 1
-        try:
-            await self.journal.append([(m.name, op) for m, op in items])
-        finally:
-            for m, _ in items:
-                self._owing[m.name] -= 1
-        for m, _ in items:
-            self._wake[m.name].set()
-
-    def _behind(self, m: Member) -> bool:
-        """Whether ops for `m` must queue behind what it already owes (or it is away)."""
-        owes = self.journal.count(m.name) or self._owing.get(m.name, 0)
-        return m.name in self.down or bool(owes)
-
-    async def _everywhere(self, op: Op, members: list[Member] | None = None) -> list[object]:
-        """Do `op` on every member at once; the unreachable ones owe it. The results of the
-        members that did it, in config order; every member refusing: the first one's errno."""
-        targets = members if members is not None else self.members
-        done: dict[str, object] = {}
-        refused: dict[str, VfsError] = {}
-        owed: list[tuple[Member, Op]] = []
-
-        async def one(m: Member) -> None:
-            if self._behind(m):
-                owed.append((m, op))
-                return
-            try:
-                done[m.name] = await apply(m.fs, op)
-            except VfsError as exc:
-                if exc.errno in UNREACHABLE:
-                    self.down.add(m.name)
-                    owed.append((m, op))
-                else:
-                    refused[m.name] = exc
-
-        async with trio.open_nursery() as nursery:
-            for m in targets:
-                nursery.start_soon(one, m)
-        await self._owe(sorted(owed, key=lambda item: targets.index(item[0])))
-        if not done and not owed and refused:
-            raise next(refused[m.name] for m in targets if m.name in refused)
-        for name, exc in refused.items():
-            if done or owed:
-                log.info("%s: %s of %s refused there: %s", name, op["op"], _path(op), exc.why)
-        return [done[m.name] for m in targets if m.name in done]
-
     # -- nodes ---------------------------------------------------------------------------------
     def _node(self, ino: int) -> MNode:
         node = self.inodes.get(ino)
         if node is None:
             raise VfsError(errno.ENOENT, f"inode {ino} is not known (forgotten)")
         return node
-
-    def _readable(self) -> list[Member]:
-        """Members for read-side ops: those answering (all of them when none is)."""
-        up = [m for m in self.members if m.name not in self.down]
-        return up or list(self.members)
-
-    def _away(self, m: Member) -> None:
-        self.down.add(m.name)
-        self._wake[m.name].set()
 
     async def _ino(self, m: Member, node: MNode) -> int | None:
         """The member's inode for `node` (None where it has no such path); the reference
@@ -364,12 +231,12 @@ class MirrorFs:
     async def _holders(self, node: MNode) -> list[tuple[Member, int]]:
         """(member, its inode) of every readable member that has the node's path."""
         found: list[tuple[Member, int]] = []
-        for m in self._readable():
+        for m in self.owed.readable():
             try:
                 ino = await self._ino(m, node)
             except VfsError as exc:
                 if exc.errno in UNREACHABLE:
-                    self._away(m)
+                    self.owed.away(m)
                     continue
                 raise
             if ino is not None:
@@ -388,7 +255,7 @@ class MirrorFs:
         EIO); EIO only when none answered."""
         missing = False
         last = VfsError(errno.ENOENT)
-        for m in self._readable():
+        for m in self.owed.readable():
             try:
                 ino = await self._ino(m, node)
                 if ino is None:
@@ -397,7 +264,7 @@ class MirrorFs:
                 attr = await m.fs.getattr(ino)
             except VfsError as exc:
                 if exc.errno in UNREACHABLE:
-                    self._away(m)
+                    self.owed.away(m)
                     last = exc
                     continue
                 if exc.errno == errno.ENOENT:
@@ -457,7 +324,7 @@ class MirrorFs:
         union: dict[str, Attr] = {}
         here: Attr | None = None
         answered, last = False, VfsError(errno.ENOENT)
-        for m in self._readable():
+        for m in self.owed.readable():
             try:
                 member_ino = await self._ino(m, node)
                 if member_ino is None:
@@ -465,7 +332,7 @@ class MirrorFs:
                 fh = await m.fs.opendir(member_ino)
             except VfsError as exc:
                 if exc.errno in UNREACHABLE:
-                    self._away(m)
+                    self.owed.away(m)
                 last = exc
                 continue
             answered = True
@@ -532,7 +399,7 @@ class MirrorFs:
 
     async def mkdir(self, parent_ino: int, name: str, mode: int | None = None) -> Attr:
         parts = (*self._node(parent_ino).parts, name)
-        done = await self._everywhere({"op": "mkdir", "path": list(parts), "mode": mode})
+        done = await self.owed.everywhere({"op": "mkdir", "path": list(parts), "mode": mode})
         node = self.inodes.node(parts)
         node.is_dir = True
         node.lookups += 1
@@ -562,7 +429,7 @@ class MirrorFs:
     async def _remove(self, kind: str, parent_ino: int, name: str) -> None:
         parts = (*self._node(parent_ino).parts, name)
         async with self._order:
-            await self._everywhere({"op": kind, "path": list(parts)})
+            await self.owed.everywhere({"op": kind, "path": list(parts)})
             node = self.inodes.at(parts)
             if node is not None:
                 for m in self.members:
@@ -576,7 +443,7 @@ class MirrorFs:
         new = (*self._node(new_parent).parts, new_name)
         op = {"op": "rename", "path": list(old), "to": list(new), "flags": flags}
         async with self._order:
-            await self._everywhere(op)
+            await self.owed.everywhere(op)
             replaced = self.inodes.at(new)
             if replaced is not None:
                 for m in self.members:
@@ -634,7 +501,7 @@ class MirrorFs:
 
     def _missing_status(self, m: Member, node: MNode) -> str:
         """A member lacking the path: `queued` while it owes the file, else `missing`."""
-        if self._journal is not None:
+        if self.owed.counts()[m.name]:
             for _, op in self.journal.pending(m.name):
                 if op["op"] == "share" and tuple(op["path"]) == node.parts:
                     return "queued"
@@ -666,7 +533,7 @@ class MirrorFs:
         members = [own[0]] if own is not None else None
         plain = own[1] if own is not None else name
         op = {"op": "setxattr", "path": list(node.parts), "name": plain, "value": value.hex()}
-        done = await self._everywhere(op, members)
+        done = await self.owed.everywhere(op, members)
         return next((d for d in done if isinstance(d, str)), None)
 
     async def removexattr(self, ino: int, name: str) -> None:
@@ -674,13 +541,13 @@ class MirrorFs:
         own = self._own(name)
         members = [own[0]] if own is not None else None
         plain = own[1] if own is not None else name
-        await self._everywhere(
+        await self.owed.everywhere(
             {"op": "removexattr", "path": list(node.parts), "name": plain}, members
         )
 
     def statfs(self) -> Statfs:
         """The member with the least room: every file goes to each of them (never a call)."""
-        return min((m.fs.statfs() for m in self._readable()), key=lambda st: st.bfree)
+        return min((m.fs.statfs() for m in self.owed.readable()), key=lambda st: st.bfree)
 
     async def setattr(self, ino: int, changes: AttrChanges, fh: int | None = None) -> Attr:
         node = self._node(ino)
@@ -693,7 +560,7 @@ class MirrorFs:
                 "mtime_ns": changes.mtime_ns,
                 "mode": changes.mode,
             }
-            await self._everywhere(op)
+            await self.owed.everywhere(op)
             return await self._attr(node)
         m = handle.member  # through an open handle: that member (the others get it at close)
         member_ino = await self._ino(m, node)
@@ -743,7 +610,7 @@ class MirrorFs:
         parts = (*parent.parts, name)
         last = VfsError(errno.ENOENT, f"{'/'.join(parts)}: no member has its folder")
         for m in self.members:
-            if self._behind(m):
+            if self.owed.behind(m):
                 continue
             try:
                 parent_member = await self._ino(m, parent)
@@ -753,7 +620,7 @@ class MirrorFs:
             except VfsError as exc:
                 if exc.errno not in UNREACHABLE:
                     raise
-                self._away(m)
+                self.owed.away(m)
                 last = exc
                 continue
             node = self.inodes.node(parts)
@@ -823,7 +690,7 @@ class MirrorFs:
             shares = self._shares_at_close(handle)
             if not shares:
                 return
-            await self._owe(shares)
+            await self.owed.owe(shares)
         op = shares[0][1]
         await trio.to_thread.run_sync(link_or_copy, Path(op["source"]), Path(op["stash"]))
         handle.dirty = False
@@ -872,7 +739,7 @@ class MirrorFs:
             "mtime_ns": st.st_mtime_ns,
             "fresh": True,
         }
-        await self._owe([(member, op)])
+        await self.owed.owe([(member, op)])
         await trio.to_thread.run_sync(link_or_copy, source, Path(op["stash"]))
 
 
@@ -880,10 +747,6 @@ if TYPE_CHECKING:  # both facades meet the protocol fuse_ops is typed with
 
     def _facades(mirror: MirrorFs, single: Filesystem) -> tuple[Facade, Facade]:
         return mirror, single
-
-
-def _path(op: Op) -> str:
-    return "/" + "/".join(op.get("path", []))
 
 
 def _note(status: str, member: str) -> str:
