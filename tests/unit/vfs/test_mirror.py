@@ -398,3 +398,19 @@ async def test_a_member_down_from_the_start_hides_nothing_and_fails_nothing(
         await fs.lookup(ROOT_INO, "nowhere.mp4")
     assert err.value.errno == errno.ENOENT  # vip answered: a miss, not wish's EIO
     assert await xattr(fs, (await fs.lookup(ROOT_INO, "here.mp4")).ino, "user.vipfs.code")
+
+
+async def test_a_file_owed_to_a_down_member_shows_queued_there(
+    rig: Rig, virtual_clock: MockClock
+) -> None:
+    wish = rig.apis["wish"]
+    fs = await rig.start()
+    wish.fail_all = DOWN
+    await fs.mkdir(ROOT_INO, "Show")  # wish owes the folder, so it owes the file behind it
+    show = await fs.lookup(ROOT_INO, "Show")
+    ino = await write_file(fs, "clip.mp4", b"bytes", parent=show.ino)  # type: ignore[arg-type]
+    assert fs.journal.count("wish") == 2
+    assert await xattr(fs, ino, "user.vipfs.wish.status") == "queued"
+    assert (await xattr(fs, ino, "user.vipfs.status")).endswith("; queued on wish")
+    queue = (await fs.status_json())["queue"]
+    assert [(i["member"], i["name"]) for i in queue["queued"]] == [("vip", "clip.mp4")]
