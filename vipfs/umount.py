@@ -222,7 +222,8 @@ def _queue(mountpoint: Path) -> dict[str, object] | None:
         return None
     if not isinstance(status, dict):
         return None
-    return queue_of(status)  # a mirror's: every member's rows
+    queue: dict[str, object] = {**queue_of(status)}  # a mirror's: every member's rows
+    return queue
 
 
 def _alive(pid: int) -> bool:
