@@ -34,7 +34,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, TextIO
+from typing import Any, Protocol, TextIO
 from urllib.parse import urlsplit
 
 import pyfuse3
@@ -60,12 +60,10 @@ from vipfs.vfs.holdlist import HoldList
 from vipfs.vfs.hooks import Hooks
 from vipfs.vfs.localdirs import DirError, check_dir, private_dir
 from vipfs.vfs.metadb import MetaDb
+from vipfs.vfs.mirror import Member, MirrorFs
 from vipfs.vfs.names import Titles
 from vipfs.vfs.readcache import ReadCache
 from vipfs.vfs.spool import Spool
-
-if TYPE_CHECKING:  # vipfs.vfs.mirror is imported where a mirror is mounted
-    from vipfs.vfs.mirror import MirrorFs  # type: ignore[import-not-found, unused-ignore]
 
 log = logging.getLogger("vipfs.mount")
 
@@ -575,8 +573,6 @@ async def _main(config: MountConfig, report: Report) -> None:
 async def _main_mirror(mirror: MirrorConfig, report: Report) -> None:
     """Every member's stack, then one `MirrorFs` over them. The members are asked at once
     (an unreachable one costs one `--connect-timeout`, not one each)."""
-    from vipfs.vfs.mirror import Member, MirrorFs  # type: ignore[import-not-found, unused-ignore]
-
     try:
         private_dir(mirror.state_dir, f"the mirror's state directory {mirror.state_dir}")
         lock = statedir.StateLock.take(mirror.state_dir, mirror.config.mountpoint)
@@ -612,6 +608,11 @@ async def _main_mirror(mirror: MirrorConfig, report: Report) -> None:
                     name,
                     config.host,
                 )
+        if len(found) < settings.MIN_MEMBERS:
+            raise StartupError(
+                f"mirror {mirror.name}: only {', '.join(f[0] for f in found)} can serve "
+                f"now; a mirror needs {settings.MIN_MEMBERS} members that can serve"
+            )
         same_account([(name, config, login) for name, config, _, _, login in found])
         members = [
             await open_member(stack, config, api, info, name=name, login=login)
@@ -620,7 +621,10 @@ async def _main_mirror(mirror: MirrorConfig, report: Report) -> None:
         reached = {m.name: (m.config.api_url, m.login) for m in members}
         await trio.to_thread.run_sync(statedir.remember_logins, mirror.state_dir, reached)
         facade = MirrorFs(
-            [Member(m.name, m.fs) for m in members], mirror.state_dir, mirror.config.options
+            [Member(m.name, m.fs) for m in members],
+            mirror.state_dir,
+            mirror.config.options,
+            name=mirror.name,
         )
         await _serve(mirror.config, report, facade, members, f"mirror-{mirror.name}")
     log.info("unmounted %s", mirror.config.mountpoint)

@@ -1,15 +1,13 @@
 """A mirror's composition: one full single-host stack per member, joined by a `MirrorFs`.
 
-No FUSE here: `_serve` is replaced by a recorder and `MirrorFs` by a stand-in (the real one is
-vipfs.vfs.mirror's), so what is checked is what `vipfs mount MIRROR` builds before it mounts:
+No FUSE here: `_serve` is replaced by a recorder and `MirrorFs` by a stand-in that keeps what
+it is given, so what is checked is what `vipfs mount MIRROR` builds before it mounts:
 each member's own client, state directory and lock, event stream; a member that does not
 answer at mount time; a refused key."""
 
 from __future__ import annotations
 
 import argparse
-import sys
-import types
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,8 +30,10 @@ class StandInMember:
 class StandInMirrorFs:
     """Only what the composition hands over: the members, the state dir, the options."""
 
-    def __init__(self, members: list[StandInMember], state_dir: Path, options: Any) -> None:
-        self.members, self.state_dir, self.options = members, state_dir, options
+    def __init__(
+        self, members: list[StandInMember], state_dir: Path, options: Any, *, name: str
+    ) -> None:
+        self.members, self.state_dir, self.options, self.name = members, state_dir, options, name
 
 
 @pytest.fixture(autouse=True)
@@ -41,10 +41,8 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    stand_in = types.ModuleType("vipfs.vfs.mirror")
-    stand_in.MirrorFs = StandInMirrorFs  # type: ignore[attr-defined]
-    stand_in.Member = StandInMember  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "vipfs.vfs.mirror", stand_in)
+    monkeypatch.setattr(mount, "MirrorFs", StandInMirrorFs)
+    monkeypatch.setattr(mount, "Member", StandInMember)
     return tmp_path
 
 
@@ -104,6 +102,7 @@ async def test_each_member_is_its_own_stack(
     plan = mirror(tmp_path, ("vip", vip.api_url, vip.key), ("wish", wish.api_url, wish.key))
     await mount._main_mirror(plan, lambda ok, line: None)
     ((facade, members, label),) = served.served
+    assert facade.name == "all" and facade.options is plan.config.options
     assert label == "mirror-all" and facade.state_dir == tmp_path / "state" / "vipfs/mirror-all"
     assert [m.name for m in facade.members] == ["vip", "wish"]
     vip_fs, wish_fs = (m.fs for m in facade.members)
@@ -134,10 +133,19 @@ async def test_an_unreachable_member_does_not_stop_the_mount(
     assert "mirror member wish: cannot reach" in caplog.text
     assert "its changes wait in the mirror's journal" in caplog.text
 
-    never = mirror(tmp_path, ("vip", vip.api_url, vip.key), ("lulu", wish.api_url, wish.key))
+    never = mirror(
+        tmp_path,
+        ("vip", vip.api_url, vip.key),
+        ("wish", wish.api_url, wish.key),
+        ("lulu", wish.api_url, wish.key),
+    )
     await mount._main_mirror(never, lambda ok, line: None)
-    assert [m.name for m in served.served[-1][0].members] == ["vip"]
+    assert [m.name for m in served.served[-1][0].members] == ["vip", "wish"]
     assert "mirror member lulu: cannot reach" in caplog.text and "never mounted" in caplog.text
+
+    alone = mirror(tmp_path, ("vip", vip.api_url, vip.key), ("lulu", wish.api_url, wish.key))
+    with pytest.raises(mount.StartupError, match="a mirror needs 2 members that can serve"):
+        await mount._main_mirror(alone, lambda ok, line: None)
 
 
 async def test_a_refused_key_stops_the_mount_in_one_line(

@@ -18,9 +18,11 @@ unlinks it at once; the descriptor keeps working until the last release, like PO
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import secrets
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
@@ -87,6 +89,43 @@ class Spool:
         """How many handles are open on `path` (0 when none)."""
         return self._handles.get(path, 0)
 
+    async def link_in(self, source: Path, name: str) -> Path:
+        """`source`'s bytes as the spool file `name`: a hard link (no byte copied), or a copy
+        when `source` is on another file system. An existing `name` is kept (a replay)."""
+
+        def run() -> Path:
+            self._ensure_root()
+            target = self.root / name
+            if os.path.lexists(target):
+                return target
+            try:
+                os.link(source, target)
+            except OSError as exc:
+                if exc.errno != errno.EXDEV:
+                    raise
+                _copy(source, target)
+            return target
+
+        return await self._thread(run)
+
+    async def unshare(self, path: Path) -> None:
+        """Before bytes change in place: a spool file with other hard links (a mirror shares
+        it with other members' queues) becomes a private copy first, so an upload reading
+        another link never sees its bytes change. An open descriptor moves to the copy."""
+
+        def run() -> None:
+            if os.lstat(path).st_nlink <= 1:
+                return
+            fresh = path.with_name(f"{path.stem}.{secrets.token_hex(4)}.tmp")
+            _copy(path, fresh)
+            os.replace(fresh, path)  # the other links keep the old inode, untouched
+            old = self._fds.get(path)
+            if old is not None:
+                self._fds[path] = open_nofollow(path, os.O_RDWR)
+                os.close(old)
+
+        await self._thread(run)
+
     async def delete(self, path: Path) -> None:
         """Remove the file; a missing file is fine (already gone is what we wanted)."""
         await self._thread(path.unlink, True)
@@ -150,6 +189,7 @@ class Spool:
                     break
             return done
 
+        await self.unshare(path)
         return await self._thread(self._with_fd, path, os.O_WRONLY, run)
 
     async def read(self, path: Path, offset: int, size: int) -> bytes:
@@ -159,6 +199,7 @@ class Spool:
         )
 
     async def truncate(self, path: Path, size: int) -> None:
+        await self.unshare(path)
         await self._thread(self._with_fd, path, os.O_WRONLY, lambda fd: os.ftruncate(fd, size))
 
     async def sync(self, path: Path) -> None:
@@ -179,3 +220,10 @@ class Spool:
             return digest.hexdigest()
 
         return await self._thread(run)
+
+
+def _copy(source: Path, target: Path) -> None:
+    """A private 0600 copy of `source` at `target` (which must not exist)."""
+    fd = open_nofollow(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
+    with os.fdopen(fd, "wb") as out, os.fdopen(open_nofollow(source, os.O_RDONLY), "rb") as src:
+        shutil.copyfileobj(src, out, _CHUNK)
