@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import errno
 import logging
 import math
@@ -544,7 +545,8 @@ async def open_member(
         hold=hold,
         trash=config.trash,
         retitle=config.upload_retitle,
-        rate_state=lambda: api.rate_state,
+        # plain data: a mirror's status.json is every member's object inside its own
+        rate_state=lambda: dataclasses.asdict(api.rate_state),
     )
     hooks = None
     if config.on_event:
