@@ -385,6 +385,7 @@ def resolve_mirror(args: argparse.Namespace, config: Config | None = None) -> Mi
 
     Raises ConfigError or MissingKeyError with the line to show the user."""
     config = config or load(args.config)
+    args.remote = args.remote or DEFAULT_REMOTE  # `default` may be a mirror too
     mirror = config.mirror(args.remote)
     given_env = bool(take_env_key())  # out of the environment whatever happens next
     if args.key_file or given_env:

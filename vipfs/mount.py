@@ -187,6 +187,8 @@ def run(args: argparse.Namespace) -> int:
         check_mountpoint(top.mountpoint, allow_non_empty=top.allow_non_empty)
         for config in configs:
             check_given_dirs(config)
+        if isinstance(plan, MirrorConfig):
+            check_own_dirs(plan)
     except (MissingKeyError, StartupError) as exc:
         print(f"vipfs: {exc}", file=sys.stderr)
         return exc.code if isinstance(exc, StartupError) else 1
@@ -254,6 +256,24 @@ def check_given_dirs(config: MountConfig) -> None:
                 check_dir(path, f"{option} {path}")
             except DirError as exc:
                 raise StartupError(str(exc), code=2) from None
+
+
+def check_own_dirs(mirror: MirrorConfig) -> None:
+    """Each member's --state-dir and --cache-dir its own: one queue, spool or read cache for
+    two accounts would mix their files (a shared state dir is locked by the first)."""
+    for option, attr in (("--state-dir", "state_dir"), ("--cache-dir", "cache_dir")):
+        seen: dict[Path, str] = {}
+        for name, config in mirror.members:
+            path = getattr(config, attr)
+            if path is None:
+                continue
+            if path in seen:
+                raise StartupError(
+                    f"mirror members {seen[path]} and {name} have the same {option} {path}; "
+                    f"give each its own {attr} in its [remotes.{name}] table",
+                    code=2,
+                )
+            seen[path] = name
 
 
 def check_mountpoint(path: Path, *, allow_non_empty: bool = False) -> None:

@@ -117,3 +117,10 @@ def test_a_setting_no_option_has_is_refused_in_the_mirror_table(tmp_path: Path) 
     two_members(tmp_path, "speed = 3\n")
     with pytest.raises(config.ConfigError, match="unknown setting 'speed'"):
         config.resolve_mirror(parse("all", "/mnt"))
+
+
+def test_the_default_remote_may_be_a_mirror(tmp_path: Path) -> None:
+    two_members(tmp_path, '[remotes.default]\nmirror = ["wish", "vip"]\n')
+    args = parse("/mnt")
+    found = config.resolve_mirror(args)
+    assert args.remote == "default" and [m.name for m in found.members] == ["wish", "vip"]

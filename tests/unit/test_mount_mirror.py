@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -171,3 +171,18 @@ async def test_the_same_account_twice_is_refused(
     plan = mirror(tmp_path, ("vip", vip.api_url, vip.key), ("again", vip.api_url, vip.key))
     with pytest.raises(mount.StartupError, match="are the same account"):
         await mount._main_mirror(plan, lambda ok, line: None)
+
+
+def test_members_sharing_a_state_or_cache_dir_are_refused(tmp_path: Path) -> None:
+    shared = tmp_path / "one"
+    plan = mirror(
+        tmp_path, ("vip", "http://127.0.0.1:9/a", "k"), ("wish", "http://127.0.0.1:9/b", "k")
+    )
+    members = tuple((name, replace(c, state_dir=shared)) for name, c in plan.members)
+    with pytest.raises(mount.StartupError, match="the same --state-dir") as caught:
+        mount.check_own_dirs(replace(plan, members=members))
+    assert caught.value.code == 2
+    members = tuple((name, replace(c, cache_dir=shared)) for name, c in plan.members)
+    with pytest.raises(mount.StartupError, match="the same --cache-dir"):
+        mount.check_own_dirs(replace(plan, members=members))
+    mount.check_own_dirs(plan)  # the defaults: each account's own
