@@ -588,7 +588,7 @@ async def _main(config: MountConfig, report: Report) -> None:
         api = await stack.enter_async_context(open_client(config))
         info = await check_account(api, config)
         member = await open_member(stack, config, api, info)
-        await _serve(config, report, member.fs, [member], member.login)
+        await _serve(config, report, member.fs, [member], member.login, config.host)
     log.info("unmounted %s", config.mountpoint)
 
 
@@ -648,7 +648,11 @@ async def _main_mirror(mirror: MirrorConfig, report: Report) -> None:
             mirror.config.options,
             name=mirror.name,
         )
-        await _serve(mirror.config, report, facade, members, f"mirror-{mirror.name}")
+        for name, _, _, info, _ in found:
+            if info is None:  # not answering now: its ops are journaled until it answers
+                facade.down.add(name)
+        hosts = ", ".join(f"{m.name} ({m.config.host})" for m in members)
+        await _serve(mirror.config, report, facade, members, f"mirror-{mirror.name}", hosts)
     log.info("unmounted %s", mirror.config.mountpoint)
 
 
@@ -708,9 +712,11 @@ async def _serve(
     facade: Filesystem | MirrorFs,
     members: list[MemberStack],
     label: str,
+    hosts: str,
 ) -> None:
     """Mount `facade`, run it and each member's read cache until unmounted. `label`: the
-    login (or the mirror's name) that names the mount in the mount table."""
+    login (or the mirror's name) that names the mount in the mount table; `hosts`: where
+    it comes from, for the log."""
     ops = Operations(facade, attr_timeout=config.attr_timeout)
     await facade.list_root(within=min(config.options.budget, ROOT_LISTING_WAIT))
     pids = runfiles.pid_file(config.mountpoint)  # before init: resolving a path inside would hang
@@ -726,7 +732,7 @@ async def _serve(
             # No feature probe here: each is asked where first needed (a read, an rm), so a
             # mount's first minute of quota goes to browsing, not to three probes.
             nursery.start_soon(_signals, facade, config)
-            nursery.start_soon(_announce, config, label, report)
+            nursery.start_soon(_announce, config, label, hosts, report)
             await pyfuse3.main()
             sdnotify.stopping(f"unmounting {config.mountpoint}")
             nursery.cancel_scope.cancel()
@@ -755,12 +761,12 @@ def _left_behind(member: MemberStack) -> None:
         )
 
 
-async def _announce(config: MountConfig, label: str, report: Report) -> None:
+async def _announce(config: MountConfig, label: str, hosts: str, report: Report) -> None:
     """Tell the waiting parent once the mount answers a real request."""
     await trio.to_thread.run_sync(os.stat, config.mountpoint)
-    log.info("mounted %s as vipfs:%s from %s", config.mountpoint, label, config.host)
+    log.info("mounted %s as vipfs:%s from %s", config.mountpoint, label, hosts)
     report(True, "")
-    sdnotify.ready(f"mounted vipfs:{label} from {config.host} on {config.mountpoint}")
+    sdnotify.ready(f"mounted vipfs:{label} from {hosts} on {config.mountpoint}")
 
 
 async def _signals(fs: Served, config: MountConfig) -> None:

@@ -32,6 +32,55 @@ def write_config(tmp_path: Path, vip: Emulator, wish: Emulator) -> Path:
     return path
 
 
+def mount_all(tmp_path: Path, env: dict[str, str], *extra: str) -> subprocess.Popen[bytes]:
+    """`vipfs mount all MNT -f`, once it is mounted (a hang guard of 30 s)."""
+    mnt = tmp_path / "mnt"
+    mnt.mkdir(exist_ok=True)
+    with open(tmp_path / "mount.stderr", "w") as stderr:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "vipfs", "mount", "all", str(mnt), "-f", "-v",
+             "--log-file", str(tmp_path / "mount.log"), *extra],
+            stderr=stderr, env=env,
+        )  # fmt: skip
+    deadline = time.monotonic() + 30
+    while not os.path.ismount(mnt):
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            raise AssertionError((tmp_path / "mount.stderr").read_text())
+        time.sleep(0.05)
+    return process
+
+
+def test_a_member_down_at_mount_time_warns_and_the_other_serves(
+    tmp_path: Path, start_emulator: Callable[..., Emulator]
+) -> None:
+    vip, wish = start_emulator(), start_emulator()
+    env = {
+        **os.environ,
+        "XDG_STATE_HOME": str(tmp_path / "state"),
+        "XDG_CACHE_HOME": str(tmp_path / "cache"),
+        "VIPFS_CONFIG": str(write_config(tmp_path, vip, wish)),
+    }
+    mnt = tmp_path / "mnt"
+    process = mount_all(tmp_path, env)  # both answer: each member's login is remembered
+    try:
+        unmount(mnt)
+        process.wait(30)
+        wish.switch(down=True)
+        process = mount_all(tmp_path, env, "--connect-timeout", "1")
+        log = (tmp_path / "mount.log").read_text()
+        assert "mirror member wish: cannot reach 127.0.0.1:" in log
+        assert sh("mkdir", mnt / "Show").returncode == 0  # vip does it, wish's waits
+        wait_for("vip has the folder", lambda: "Show" in vip.folders())
+        wish.switch(down=False)
+        wait_for("wish caught up", lambda: "Show" in wish.folders(), timeout=90)
+    finally:
+        unmount(mnt)
+        if process.poll() is None:
+            process.wait(30)
+    assert process.returncode == 0
+
+
 def test_mount_all_composes_every_member_and_the_commands_show_each(
     tmp_path: Path, start_emulator: Callable[..., Emulator], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -50,19 +99,10 @@ def test_mount_all_composes_every_member_and_the_commands_show_each(
     assert checked.returncode == 0, checked.stdout
     assert "mirror 'all': members vip, wish" in checked.stdout
     mnt = tmp_path / "mnt"
-    mnt.mkdir()
-    with open(tmp_path / "mount.stderr", "w") as stderr:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "vipfs", "mount", "all", str(mnt), "-f", "-v",
-             "--log-file", str(tmp_path / "mount.log")],
-            stderr=stderr, env=env,
-        )  # fmt: skip
+    process = mount_all(tmp_path, env)
     try:
-        deadline = time.monotonic() + 30  # a hang guard
-        while not os.path.ismount(mnt):
-            assert process.poll() is None, (tmp_path / "mount.stderr").read_text()
-            assert time.monotonic() < deadline, "not mounted after 30 s"
-            time.sleep(0.05)
+        log = (tmp_path / "mount.log").read_text()
+        assert f"as vipfs:mirror-all from vip ({vip.url.split('/')[2]}), wish (" in log
         members = sh("getfattr", "--only-values", "-n", "user.vipfs.members", mnt).stdout
         assert members == "vip,wish"
         source = tmp_path / "clip.mp4"

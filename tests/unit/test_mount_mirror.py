@@ -34,6 +34,7 @@ class StandInMirrorFs:
         self, members: list[StandInMember], state_dir: Path, options: Any, *, name: str
     ) -> None:
         self.members, self.state_dir, self.options, self.name = members, state_dir, options, name
+        self.down: set[str] = set()
 
 
 @pytest.fixture(autouse=True)
@@ -86,7 +87,7 @@ class Recorder:
         self.locked: list[bool] = []
 
     async def __call__(
-        self, config: Any, report: Any, facade: Any, members: Any, label: str
+        self, config: Any, report: Any, facade: Any, members: Any, label: str, hosts: str
     ) -> None:
         self.served.append((facade, members, label))
         for member in members:  # each member's state is locked while the mount runs
@@ -130,6 +131,7 @@ async def test_an_unreachable_member_does_not_stop_the_mount(
     await mount._main_mirror(plan, lambda ok, line: None)
     facade = served.served[-1][0]
     assert [m.name for m in facade.members] == ["vip", "wish"]  # wish: its state, no answer
+    assert facade.down == {"wish"}  # its ops are journaled from the start
     assert "mirror member wish: cannot reach" in caplog.text
     assert "its changes wait in the mirror's journal" in caplog.text
 
