@@ -33,8 +33,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     check = sub.add_parser(
         "check",
         help="show the files, remote, API URL and key (masked) a mount would use",
-        description="Show what `vipfs mount REMOTE ...` would use and where it came from; "
-        "exit 1 if it could not mount.",
+        description="Show what `vipfs mount REMOTE ...` would use and where it came from (for "
+        "a mirror: each member's API URL and key); exit 1 if it could not mount.",
     )
     check.add_argument("remote", nargs="?", default=None, help="the remote (default 'default')")
     check.add_argument("--config", metavar="FILE", help="read only this config file")

@@ -786,18 +786,20 @@ async def _signals(fs: Served, config: MountConfig) -> None:
 
 def progress_reporter(foreground: bool) -> Callable[[dict[str, object]], None]:
     """Each new progress line once: on the terminal under -f (where the log, on the same
-    stderr, would repeat it), else in the log."""
-    shown = ""
+    stderr, would repeat it), else in the log. A mirror's members report in turn, each
+    naming itself (`member`): each one's line is shown when it changes, after its name."""
+    shown: dict[str, str] = {}
 
     def progress(status: dict[str, object]) -> None:
-        nonlocal shown
-        line = status_text.progress_line(status)
-        if line != shown:
+        member = status.get("member")
+        who = f"{member}: " if isinstance(member, str) else ""
+        line = who + status_text.progress_line(status)
+        if line != shown.get(who):
             if foreground:
                 print(f"vipfs: {line}", file=sys.stderr, flush=True)
             else:
-                log.log(logging.INFO if shown else logging.WARNING, "%s", line)
-            shown = line
+                log.log(logging.INFO if who in shown else logging.WARNING, "%s", line)
+            shown[who] = line
 
     return progress
 
