@@ -4,8 +4,8 @@ Owns: `MirrorFs` (the union of the members' trees, reads from the first member t
 file, writes to every member through `Owed` (mirror_replay, which also defines `Member`), the
 spool fan-out of a file closed after writing, and the mirror's own `/.vipfs` files and xattr
 controls).
-Imports: trio, `vipfs.vfs` attrs, dto, errors, facade, filesystem (each member is one), inodes,
-mirror_journal, mirror_ops, mirror_replay, mirror_tree, upload_status, writing.
+Imports: trio, `vipfs.vfs` attrs, dto, errors, events, facade, filesystem (each member is one),
+inodes, mirror_journal, mirror_ops, mirror_replay, mirror_tree, upload_status, virtual, writing.
 
 Each member is a whole single-host `Filesystem` (own client and limiter, state dir, queue,
 read cache, probes); this facade only routes. Names are matched by path as each member shows
@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import errno
 import itertools
-import json
 import os
 import secrets
 import time
@@ -36,6 +35,7 @@ import trio
 from vipfs.vfs.attrs import Attr, Statfs
 from vipfs.vfs.dto import AttrChanges, DirEntry, Opened, Options
 from vipfs.vfs.errors import VfsError
+from vipfs.vfs.events import jsonl, merged
 from vipfs.vfs.facade import Facade
 from vipfs.vfs.filesystem import Filesystem
 from vipfs.vfs.inodes import Node
@@ -44,6 +44,7 @@ from vipfs.vfs.mirror_ops import link_or_copy, node_at
 from vipfs.vfs.mirror_replay import UNREACHABLE, Member, Owed
 from vipfs.vfs.mirror_tree import ROOT_INO, MirrorInodes, MNode, Parts
 from vipfs.vfs.upload_status import QueueStatus
+from vipfs.vfs.virtual import to_json
 from vipfs.vfs.writing import SpoolHandle
 
 __all__ = ["Member", "MirrorFs"]
@@ -183,7 +184,7 @@ class MirrorFs:
         }
 
     async def _status_bytes(self) -> bytes:
-        return (json.dumps(await self.status_json(), indent=2) + "\n").encode()
+        return to_json(await self.status_json())  # records (the limiter's state) included
 
     def _own_virtual(self, parts: Parts) -> str | None:
         """The name of one of the mirror's own `/.vipfs` files at `parts`, else None."""
@@ -192,12 +193,8 @@ class MirrorFs:
         return None
 
     async def events_jsonl(self) -> bytes:
-        """Every member's events, each naming its member, in time order."""
-        rows: list[dict[str, Any]] = []
-        for m in self.members:
-            rows.extend({**e.to_json(), "member": m.name} for e in m.fs.remote.events.since())
-        rows.sort(key=lambda r: (r["time"], r["member"], r["seq"]))
-        return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows).encode()
+        """Every member's events (each names its member) as one history, in time order."""
+        return jsonl(merged(m.fs.remote.events for m in self.members))
 
     # -- nodes ---------------------------------------------------------------------------------
     def _node(self, ino: int) -> MNode:
