@@ -99,7 +99,13 @@ class Outcome:
         return f"{self.path}: {self.member}: {self.detail or self.state}"
 
     def to_json(self) -> dict[str, str]:
-        return {"path": self.path, "member": self.member, "state": self.state, "why": self.detail}
+        return {
+            "path": self.path,
+            "member": self.member,
+            "state": self.state,
+            "why": self.detail,
+            "line": self.line(),  # what `vipfs mirror sync` prints: worded here only
+        }
 
 
 @dataclass(slots=True)
