@@ -221,6 +221,8 @@ class _Sync(Generic[M]):
 
     async def _backfill(self, m: M, path: tuple[str, ...], lacks: str) -> Outcome:
         shown = "/".join(path)
+        if await self._url_pending(m, path):  # a sync before asked the host: never twice
+            return Outcome(shown, m.name, URL, f"{lacks}: upload/url: already queued")
         holders = [(h, n) for h, n in await self._holders(path) if h is not m]
         local = _local_copy(holders)
         if local is not None:
@@ -262,14 +264,21 @@ class _Sync(Generic[M]):
             fld_id = node.key.fld_id
         return fld_id
 
+    async def _url_pending(self, m: M, path: tuple[str, ...]) -> bool:
+        """Whether member `m`'s URL-upload queue already holds this file (a sync before)."""
+        w = m.fs.model.remote.writes
+        folder = await self.mirror.member_node(m, path[:-1])
+        if w is None or folder is None or not isinstance(folder.key, FolderKey):
+            return False
+        title = title_for(m.fs.model.options.titles.file_title, path[-1])
+        fld_id = folder.key.fld_id
+        return any(r.fld_id == fld_id and r.title == title for r in w.urls.pending())
+
     async def _url_upload(self, m: M, path: tuple[str, ...], url: str) -> str:
         model = m.fs.model
         urls = model.remote.writer().urls
         fld_id = await self._folder(m, path[:-1])
         title = title_for(model.options.titles.file_title, path[-1])
-        for row in urls.pending():
-            if row.fld_id == fld_id and row.title == title:  # a sync before asked already
-                return "already queued"
         try:
             return await urls.add(url, title, fld_id)
         except UrlError as exc:

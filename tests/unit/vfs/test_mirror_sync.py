@@ -104,8 +104,10 @@ async def test_a_missing_file_comes_back_by_upload_url_from_the_other_hosts_link
     assert row.title is not None and "a" in row.title
     assert all(op != "file_direct_link" for op, _ in wish.calls)  # asked of the holder only
     again = await sync(mirror, (), recursive=True)
-    assert again[1].line() == "a.mp4: wish: missing: upload/url from vip: already queued"
+    assert again[1].line() == "a.mp4: wish: missing: upload/url: already queued"
     assert len(wish_fs.model.remote.writer().urls.pending()) == 1  # never twice
+    asked = [a for op, a in vip.calls if op == "file_direct_link" and a["code"] == code]
+    assert len(asked) == 1  # nor a new link asked
 
 
 async def test_a_queued_local_copy_is_shared_not_fetched(
