@@ -7,7 +7,7 @@ lacking member pointed at another member's direct link, through that member's UR
 so a restart never sends it twice; else a reason), and the report, one `Outcome` per pair. The
 `user.vipfs.mirror_sync` control that runs it (`SyncControl`) and its report file.
 Imports: trio, `vipfs.api` errors, lanes, `vipfs.vfs` attrs, errors, inodes, listing, model,
-readcache, urluploads.
+namespace, readcache, urluploads.
 
 Everything runs in the BACKGROUND lane of each member: a backfill is nobody's interactive wait,
 so browsing the mount keeps its place on every host. A host's record of a deleted or DMCA'd
@@ -33,6 +33,7 @@ from vipfs.vfs.errors import VfsError, title_for
 from vipfs.vfs.inodes import FileKey, FolderKey, Node, QueuedKey
 from vipfs.vfs.listing import VIRTUAL_DIR
 from vipfs.vfs.model import Model
+from vipfs.vfs.namespace import TRASH
 from vipfs.vfs.readcache import ReadCache, choose_version
 from vipfs.vfs.urluploads import UrlError
 
@@ -44,6 +45,7 @@ LAST_HOURS = 24 * 30  # how far back file/dmca and file/deleted are asked (the A
 
 PRESENT, QUEUED, LOCAL, URL, FAILED = "present", "queued", "local", "url", "failed"
 DONE = frozenset({PRESENT, QUEUED, LOCAL, URL})  # exit 0; FAILED: exit 1
+HIDDEN = (VIRTUAL_DIR, TRASH)  # root entries holding nothing to mirror
 
 
 class _Coded(Protocol):
@@ -126,6 +128,8 @@ class _Gone:
 async def sync(mirror: SyncMirror[M], parts: tuple[str, ...], recursive: bool) -> list[Outcome]:
     """Backfill every file at or under `parts` on every member that lacks it; one Outcome per
     (file, member), in path then member order."""
+    if parts and parts[0] in HIDDEN:
+        raise VfsError(errno.EINVAL, f"mirror_sync: nothing in /{parts[0]} is mirrored")
     with lane(Lane.BACKGROUND):
         return await _Sync(mirror).run(parts, recursive)
 
@@ -173,7 +177,7 @@ class _Sync(Generic[M]):
                     self.unreachable[m.name] = exc.why
                     continue
                 for child in listing.children:
-                    if not here and child.name == VIRTUAL_DIR:
+                    if not here and child.name in HIDDEN:  # /.vipfs, the trash: no files
                         continue
                     sub = (*here, child.name)
                     if isinstance(child.key, FolderKey):

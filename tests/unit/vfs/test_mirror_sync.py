@@ -173,3 +173,19 @@ async def test_folders_are_made_on_the_lacking_member_and_the_control_reports(
         ("Show/e1.mp4", "wish", URL),
     ]
     assert [f.name for f in wish.folders.values()] == ["Show"]
+
+
+async def test_the_trash_and_dot_vipfs_are_never_backfilled(
+    two: tuple[Mirror, LinkApi, LinkApi],
+) -> None:
+    mirror, vip, wish = two
+    vip.file_delete_off = True  # rm moves the file into vipfs-trash
+    vip_fs = mirror.members[0].fs
+    await write_file(vip_fs, "t.mp4", b"t")
+    await vip_fs.wait_uploads()
+    await vip_fs.unlink(ROOT_INO, "t.mp4")
+    assert await sync(mirror, (), recursive=True) == []
+    for hidden in ("vipfs-trash", ".vipfs"):
+        with pytest.raises(VfsError):
+            await sync(mirror, (hidden,), recursive=True)
+    assert not any(op == "folder_create" for op, _ in wish.calls)
