@@ -125,18 +125,26 @@ class _Gone:
         return None
 
 
-async def sync(mirror: SyncMirror[M], parts: tuple[str, ...], recursive: bool) -> list[Outcome]:
+async def sync(
+    mirror: SyncMirror[M],
+    parts: tuple[str, ...],
+    recursive: bool,
+    shared: set[tuple[str, tuple[str, ...]]] | None = None,
+) -> list[Outcome]:
     """Backfill every file at or under `parts` on every member that lacks it; one Outcome per
-    (file, member), in path then member order."""
+    (file, member), in path then member order. `shared`: the (member, path) pairs an earlier
+    sync of this mount shared a local copy for, which a member may not show yet (its share
+    waits in the mirror journal behind what it owes): never shared twice."""
     if parts and parts[0] in HIDDEN:
         raise VfsError(errno.EINVAL, f"mirror_sync: nothing in /{parts[0]} is mirrored")
     with lane(Lane.BACKGROUND):
-        return await _Sync(mirror).run(parts, recursive)
+        return await _Sync(mirror, set() if shared is None else shared).run(parts, recursive)
 
 
 class _Sync(Generic[M]):
-    def __init__(self, mirror: SyncMirror[M]) -> None:
+    def __init__(self, mirror: SyncMirror[M], shared: set[tuple[str, tuple[str, ...]]]) -> None:
         self.mirror = mirror
+        self.shared = shared
         self.members: list[M] = list(mirror.members)
         self.gone: dict[str, _Gone] = {}
         self.out: list[Outcome] = []
@@ -195,6 +203,7 @@ class _Sync(Generic[M]):
             lacks = self._lacks(m, node)
             if lacks is None:
                 assert node is not None
+                self.shared.discard((m.name, path))  # it shows now: the share is done
                 state = QUEUED if isinstance(node.key, QueuedKey) else PRESENT
                 return Outcome(shown, m.name, state, "queued here" if state == QUEUED else "")
             return await self._backfill(m, path, lacks)
@@ -227,12 +236,15 @@ class _Sync(Generic[M]):
         shown = "/".join(path)
         if await self._url_pending(m, path):  # a sync before asked the host: never twice
             return Outcome(shown, m.name, URL, f"{lacks}: upload/url: already queued")
+        if (m.name, path) in self.shared:
+            return Outcome(shown, m.name, LOCAL, f"{lacks}: already queued from a local copy")
         holders = [(h, n) for h, n in await self._holders(path) if h is not m]
         local = _local_copy(holders)
         if local is not None:
             source, holder = local
             await self._folder(m, path[:-1])
             await self.mirror.share_file(m, path, source)
+            self.shared.add((m.name, path))
             log.info("mirror sync: %s queued on %s from %s's local copy", shown, m.name, holder)
             return Outcome(shown, m.name, LOCAL, f"{lacks}: queued from the local copy ({holder})")
         whys: list[str] = []
@@ -354,6 +366,7 @@ class SyncControl:
 
     def __init__(self, mirror: SyncMirror[Any]) -> None:
         self._mirror = mirror
+        self._shared: set[tuple[str, tuple[str, ...]]] = set()
         self._lock = trio.Lock()
         self._report: dict[str, object] = {"seq": 0, "path": None, "files": []}
 
@@ -362,7 +375,7 @@ class SyncControl:
         if text not in ("", "-r"):
             raise VfsError(errno.EINVAL, 'mirror_sync wants "" (this folder) or "-r" (all under)')
         async with self._lock:
-            outcomes = await sync(self._mirror, parts, text == "-r")
+            outcomes = await sync(self._mirror, parts, text == "-r", self._shared)
             seq = int(str(self._report["seq"])) + 1
             self._report = {
                 "seq": seq,

@@ -121,6 +121,10 @@ async def test_a_queued_local_copy_is_shared_not_fetched(
     ((member, parts, source),) = mirror.shared
     assert (member, parts) == ("wish", ("d.mp4",)) and source.read_bytes() == b"data"
     assert not any(op == "file_direct_link" for op, _ in vip.calls)
+    shared = {("wish", ("d.mp4",))}  # an earlier sync's share the member does not show yet
+    again = await sync(mirror, (), recursive=True, shared=shared)
+    assert again[1].line() == "d.mp4: wish: missing: already queued from a local copy"
+    assert len(mirror.shared) == 1  # never twice
     vip.upload_gate.set()
 
 
