@@ -362,10 +362,14 @@ async def _codes(model: Model, call: Awaitable[Sequence[_Coded]], what: str) -> 
 
 class SyncControl:
     """The `user.vipfs.mirror_sync` control of a mirror facade: `set` runs one sync (one at a
-    time) and keeps its report, which `/.vipfs/mirror-sync.json` serves (`report_json`)."""
+    time) and keeps its report, which `/.vipfs/mirror-sync.json` serves (`report_json`, added
+    to every member's `/.vipfs`). The facade wires it in two lines: build it with itself, and
+    in `setxattr`, `if name == CONTROL: await control.set(node.parts, value)`."""
 
     def __init__(self, mirror: SyncMirror[Any]) -> None:
         self._mirror = mirror
+        for m in mirror.members:  # the mirror's /.vipfs passes its members' files through
+            m.fs.model.remote.virtual.add(REPORT, self.report_json)
         self._shared: set[tuple[str, tuple[str, ...]]] = set()
         self._lock = trio.Lock()
         self._report: dict[str, object] = {"seq": 0, "path": None, "files": []}

@@ -171,6 +171,10 @@ async def test_folders_are_made_on_the_lacking_member_and_the_control_reports(
         await control.set((), b"-x")
     await control.set((), b"-r")
     report = json.loads(await control.report_json())
+    for m in mirror.members:  # the same report in every member's /.vipfs
+        assert await m.fs.model.remote.virtual.render("mirror-sync.json") == (
+            await control.report_json()
+        )
     assert report["seq"] == 1 and report["path"] == ""
     assert [(f["path"], f["member"], f["state"]) for f in report["files"]] == [
         ("Show/e1.mp4", "vip", PRESENT),
