@@ -116,10 +116,16 @@ def main() -> int:
         mnt = tmp / "mnt"
         mnt.mkdir()
         with mounted_with(
-            mnt, "all", "--config", str(config), "--cache-dir", str(tmp / "cache"),
-            "--state-dir", str(tmp / "state"), "--log-file", str(tmp / "mount.log"),
-            "--write-back", args.write_back,
-        ) as mount:  # fmt: skip
+            mnt,
+            "all",
+            "--config",
+            str(config),
+            "--log-file",
+            str(tmp / "mount.log"),
+            "--write-back",
+            args.write_back,
+            env={"XDG_STATE_HOME": str(tmp / "state"), "XDG_CACHE_HOME": str(tmp / "cache")},
+        ) as mount:  # fmt: skip  (each member's own state and cache dirs under these)
             folder = mnt / "bench"
             folder.mkdir()
             before = [confirmed(e, size) for e in emus]

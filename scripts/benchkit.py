@@ -101,13 +101,16 @@ def mounted(
 
 
 @contextmanager
-def mounted_with(mnt: Path, *argv: str) -> Iterator[subprocess.Popen[bytes]]:
-    """Run `vipfs mount MNT -f *argv` until it is mounted (a remote name may lead `argv`);
-    always unmount on exit."""
+def mounted_with(
+    mnt: Path, *argv: str, env: dict[str, str] | None = None
+) -> Iterator[subprocess.Popen[bytes]]:
+    """Run `vipfs mount MNT -f *argv` until it is mounted (a remote name may lead `argv`;
+    `env` is added to the environment); always unmount on exit."""
     remote = [argv[0]] if argv and not argv[0].startswith("-") else []
     rest = list(argv[len(remote) :])
     proc = subprocess.Popen(
-        [sys.executable, "-m", "vipfs", "mount", *remote, str(mnt), "-f", *rest]
+        [sys.executable, "-m", "vipfs", "mount", *remote, str(mnt), "-f", *rest],
+        env={**os.environ, **(env or {})},
     )
     try:
         while not os.path.ismount(mnt):

@@ -191,7 +191,12 @@ class _Sync(Generic[M]):
                     if isinstance(child.key, FolderKey):
                         if recursive and sub not in todo:
                             todo.append(sub)
-                    elif isinstance(child.key, FileKey | QueuedKey):
+                    elif isinstance(child.key, QueuedKey) or (
+                        # a deleted file the listing still shows (served while it refreshes)
+                        # names no file of its own: it counts where another member has it
+                        isinstance(child.key, FileKey)
+                        and child.key.code not in self.gone[m.name].deleted
+                    ):
                         found.add(sub)
         return found
 

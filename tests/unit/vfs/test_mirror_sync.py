@@ -131,7 +131,7 @@ async def test_a_queued_local_copy_is_shared_not_fetched(
 async def test_a_file_the_host_deleted_is_backfilled_and_its_record_left_alone(
     two: tuple[Mirror, LinkApi, LinkApi],
 ) -> None:
-    mirror, _, wish = two
+    mirror, vip, wish = two
     for m in mirror.members:
         await write_file(m.fs, "x.mp4", b"xyz")
         await m.fs.wait_uploads()
@@ -142,6 +142,8 @@ async def test_a_file_the_host_deleted_is_backfilled_and_its_record_left_alone(
     assert out[1].detail.startswith("deleted by the host: upload/url from vip")
     assert ("file_deleted", {"last_hours": 720}) in wish.calls  # bounded
     assert not any(op in ("file_delete", "file_edit") for op, _ in wish.calls)
+    vip.gone = list(vip.files)  # deleted on every host, still listed: no file to report
+    assert await sync(mirror, (), recursive=False) == []
 
 
 async def test_no_direct_link_and_no_local_copy_says_why(
