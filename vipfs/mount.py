@@ -61,6 +61,7 @@ from vipfs.vfs.hooks import Hooks
 from vipfs.vfs.localdirs import DirError, check_dir, private_dir
 from vipfs.vfs.metadb import MetaDb
 from vipfs.vfs.mirror import Member, MirrorFs
+from vipfs.vfs.mirror_sync import SyncControl
 from vipfs.vfs.names import Titles
 from vipfs.vfs.readcache import ReadCache
 from vipfs.vfs.spool import Spool
@@ -651,6 +652,7 @@ async def _main_mirror(mirror: MirrorConfig, report: Report) -> None:
             mirror.config.options,
             name=mirror.name,
         )
+        SyncControl(facade)  # `vipfs mirror sync`: its xattr control and its report file
         for name, _, _, info, _ in found:
             if info is None:  # not answering now: its ops are journaled until it answers
                 facade.down.add(name)

@@ -35,6 +35,8 @@ class StandInMirrorFs:
     ) -> None:
         self.members, self.state_dir, self.options, self.name = members, state_dir, options, name
         self.down: set[str] = set()
+        self.controls: dict[str, Any] = {}  # what `vipfs mirror sync` installs
+        self.virtual: dict[str, Any] = {}
 
 
 @pytest.fixture(autouse=True)

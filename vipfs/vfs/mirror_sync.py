@@ -19,7 +19,7 @@ from __future__ import annotations
 import errno
 import json
 import logging
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Generic, Protocol, TypeVar
@@ -82,6 +82,12 @@ class SyncMirror(Protocol[M]):
     async def member_node(self, member: M, parts: tuple[str, ...]) -> Node | None: ...
 
     async def share_file(self, member: M, parts: tuple[str, ...], source: Path) -> None: ...
+
+    @property
+    def controls(self) -> dict[str, Callable[[tuple[str, ...], bytes], Awaitable[None]]]: ...
+
+    @property
+    def virtual(self) -> dict[str, Callable[[], Awaitable[bytes]]]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -367,14 +373,14 @@ async def _codes(model: Model, call: Awaitable[Sequence[_Coded]], what: str) -> 
 
 class SyncControl:
     """The `user.vipfs.mirror_sync` control of a mirror facade: `set` runs one sync (one at a
-    time) and keeps its report, which `/.vipfs/mirror-sync.json` serves (`report_json`, added
-    to every member's `/.vipfs`). The facade wires it in two lines: build it with itself, and
-    in `setxattr`, `if name == CONTROL: await control.set(node.parts, value)`."""
+    time) and keeps its report, which `/.vipfs/mirror-sync.json` serves (`report_json`).
+    Building it installs both on the mirror: the control among its xattr controls, the report
+    among its own `/.vipfs` files."""
 
     def __init__(self, mirror: SyncMirror[Any]) -> None:
         self._mirror = mirror
-        for m in mirror.members:  # the mirror's /.vipfs passes its members' files through
-            m.fs.model.remote.virtual.add(REPORT, self.report_json)
+        mirror.controls[CONTROL] = self.set
+        mirror.virtual[REPORT] = self.report_json
         self._shared: set[tuple[str, tuple[str, ...]]] = set()
         self._lock = trio.Lock()
         self._report: dict[str, object] = {"seq": 0, "path": None, "files": []}

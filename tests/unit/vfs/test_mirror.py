@@ -256,7 +256,7 @@ async def test_a_refusing_member_never_holds_back_the_other_and_status_names_it(
     await eventually(lambda: len(vip.files) == 1)
     await eventually(lambda: bool(failed_on(fs, 1)))
     status = await xattr(fs, ino, "user.vipfs.status")
-    assert status == "ready; failed on wish: file is too big"
+    assert status.endswith("; failed on wish: file is too big"), status  # first: its own state
     assert (await xattr(fs, ino, "user.vipfs.wish.status")).startswith("failed")
     assert not wish.files
     failed = (await fs.status_json())["queue"]["failed"]

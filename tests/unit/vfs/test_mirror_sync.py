@@ -8,7 +8,7 @@ member's direct link, else a reason, and one outcome per (file, member).
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -52,6 +52,10 @@ class Member:
 class Mirror:
     members: list[Member]
     shared: list[tuple[str, tuple[str, ...], Path]] = field(default_factory=list)
+    controls: dict[str, Callable[[tuple[str, ...], bytes], Awaitable[None]]] = field(
+        default_factory=dict
+    )
+    virtual: dict[str, Callable[[], Awaitable[bytes]]] = field(default_factory=dict)
 
     async def member_node(self, member: Member, parts: tuple[str, ...]) -> Node | None:
         ino = ROOT_INO
@@ -173,10 +177,8 @@ async def test_folders_are_made_on_the_lacking_member_and_the_control_reports(
         await control.set((), b"-x")
     await control.set((), b"-r")
     report = json.loads(await control.report_json())
-    for m in mirror.members:  # the same report in every member's /.vipfs
-        assert await m.fs.model.remote.virtual.render("mirror-sync.json") == (
-            await control.report_json()
-        )
+    assert mirror.controls["user.vipfs.mirror_sync"] == control.set  # installed on the mirror
+    assert await mirror.virtual["mirror-sync.json"]() == await control.report_json()
     assert report["seq"] == 1 and report["path"] == ""
     assert [(f["path"], f["member"], f["state"]) for f in report["files"]] == [
         ("Show/e1.mp4", "vip", PRESENT),
