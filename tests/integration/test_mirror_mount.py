@@ -101,8 +101,9 @@ def test_mount_all_composes_every_member_and_the_commands_show_each(
     mnt = tmp_path / "mnt"
     process = mount_all(tmp_path, env)
     try:
-        log = (tmp_path / "mount.log").read_text()
-        assert f"as vipfs:mirror-all from vip ({vip.url.split('/')[2]}), wish (" in log
+        said = f"as vipfs:mirror-all from vip ({vip.url.split('/')[2]}), wish ("
+        log = tmp_path / "mount.log"  # the line comes once the mount answers: wait for it
+        wait_for("the mount's announcement", lambda: said in log.read_text())
         members = sh("getfattr", "--only-values", "-n", "user.vipfs.members", mnt).stdout
         assert members == "vip,wish"
         source = tmp_path / "clip.mp4"
