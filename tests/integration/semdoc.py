@@ -48,6 +48,9 @@ SETUP_DEFAULTS: Mapping[str, str] = {
     "on_event": "off",  # on: vipfs mount --on-event HOOK (below)
     # off: --encoding-poll 0 --takedown-poll 0, so statuses stay put; on: both every 0.3 s
     "host_polls": "off",
+    # on: a second emulator (same switches, `$EMU2`) and `vipfs mount all`, a mirror of the
+    # two (members `vip`, then `wish`) instead of a one-host mount
+    "mirror": "off",
     "env": "main",  # a name, to get a separate mount with otherwise equal settings
 }
 # The examples' `--on-event` hook: each event's VIPFS_* variables, sorted, into the file
@@ -116,6 +119,16 @@ class Setup:
             args += ["--on-event", HOOK]
         every = "0.3" if self.get("host_polls") == "on" else "0"
         return [*args, "--encoding-poll", every, "--takedown-poll", every]
+
+    def mirror_config(self, vip: tuple[str, Path], wish: tuple[str, Path]) -> str:
+        """The config file of a `mirror=on` block: a remote per emulator, and `all`."""
+        return (
+            "".join(
+                f'[remotes.{name}]\napi_url = "{url}"\nkey_file = "{key}"\n'
+                for name, (url, key) in (("vip", vip), ("wish", wish))
+            )
+            + '[remotes.all]\nmirror = ["vip", "wish"]\n'
+        )
 
     def label(self) -> str:
         changed = [f"{k}={v}" for k, v in self.values if SETUP_DEFAULTS[k] != v]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -17,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import Emulator, Mount
+from tests.integration.conftest import Emulator, Mount, unmount, wait_for
 from tests.integration.semdoc import Block, Doc, DocError, Setup, Shell, matches, parse, shown
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "SEMANTICS.md"
@@ -61,6 +62,7 @@ def environments(
     doc: Doc,
 ) -> Iterator[Callable[[Setup], _Env]]:
     made: dict[Setup, _Env] = {}
+    mirrors: list[Mount] = []
 
     def get(setup: Setup) -> _Env:
         if setup in made:
@@ -70,10 +72,15 @@ def environments(
         own = tmp_path / f"env{n}"
         own.mkdir()
         log = own / "mount.log"
-        mount = start_mount(
-            emu, "--cache-dir", str(own / "cache"), "--log-file", str(log),
-            *setup.mount_args(),
-        )  # fmt: skip
+        extra: dict[str, str] = {}
+        if setup.get("mirror") == "on":
+            mount, extra["EMU2"] = _mirror(own, emu, start_emulator(*setup.emulator_args()), setup)
+            mirrors.append(mount)
+        else:
+            mount = start_mount(
+                emu, "--cache-dir", str(own / "cache"), "--log-file", str(log),
+                *setup.mount_args(),
+            )  # fmt: skip
         env = {
             "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '/usr/bin:/bin')}",
             "HOME": os.environ.get("HOME", str(tmp_path)),
@@ -84,6 +91,7 @@ def environments(
             "VIPFS_LOG": str(log),
             "VIPFS_PID": str(mount.pid),
             "TMP": str(own),
+            **extra,
         }
         made[setup] = _Env(emu, mount, Shell(mount.path, env, doc.prelude))
         return made[setup]
@@ -91,6 +99,35 @@ def environments(
     yield get
     for env in made.values():
         env.shell.close()
+    for mount in mirrors:  # ours to stop: start_mount did not start them
+        unmount(mount.path)
+        mount.process.wait(30)
+
+
+def _mirror(own: Path, vip: Emulator, wish: Emulator, setup: Setup) -> tuple[Mount, str]:
+    """`vipfs mount all` of a mirror over `vip` and `wish` (a config file of its own; the
+    state and cache of each member under `own`, as XDG directories, since members never
+    share one), once it is mounted; and wish's base URL for `$EMU2`."""
+    config = own / "config.toml"
+    config.write_text(setup.mirror_config((vip.url, vip.key_file), (wish.url, wish.key_file)))
+    mnt = own / "mnt"
+    mnt.mkdir()
+    log = own / "mount.log"
+    env = {
+        **os.environ,
+        "VIPFS_CONFIG": str(config),
+        "XDG_STATE_HOME": str(own / "state"),
+        "XDG_CACHE_HOME": str(own / "cache"),
+    }
+    command = [
+        sys.executable, "-m", "vipfs", "mount", "all", str(mnt), "-f",
+        "--log-file", str(log), *setup.mount_args(),
+    ]  # fmt: skip
+    with open(own / "mount.stderr", "w") as stderr:
+        process = subprocess.Popen(command, stderr=stderr, text=True, env=env)
+    wait_for("the mirror to mount", lambda: os.path.ismount(mnt) or process.poll() is not None)
+    assert process.poll() is None, (own / "mount.stderr").read_text()
+    return Mount(mnt, process, log, command), wish.base
 
 
 def _run_block(block: Block, env: _Env, failures: list[str]) -> None:
