@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from tests.integration.conftest import Emulator, Mount, sh, wait_for
+from tests.integration.conftest import Emulator, Mount, sh, status_xattr, wait_for
 
 pytestmark = pytest.mark.fuse
 
@@ -33,6 +33,7 @@ HOSTED = ("alpha.mp4", "Tom & Jerry <1>.mp4")  # uploaded by the mount (fsync: a
 QUEUED = "pending one.mp4"  # copied in under --write-back 600: still queued
 SEEDED = {"seeded clip.mp4": (75, 12)}  # on the host before the mount: (length, views)
 DEEP = "deep clip.mp4"  # seeded in Clips/Sub: only with -r
+GONE = "gone clip.mp4"  # seeded, then removed: in vipfs-trash (this host has no file/delete)
 EMBED = "https://embed.example/e/{code}.html"
 
 
@@ -72,11 +73,14 @@ def desk(
                         for n, (length, views) in SEEDED.items()
                     ),
                     {"title": DEEP.removesuffix(".mp4"), "folder_ref": "sub", "size": 4096},
+                    {"title": GONE.removesuffix(".mp4"), "folder_ref": "clips", "size": 4096},
                 ],
             }
         )  # fmt: skip
         mount = start_mount(emu, "--write-back", "600", *extra)
         clips = mount.path / "Clips"
+        assert sh("rm", clips / GONE).returncode == 0
+        assert (mount.path / "vipfs-trash" / GONE).exists()
         for i, name in enumerate(HOSTED):
             src = tmp_path / f"src{i}.mp4"
             src.write_bytes(os.urandom(6_000 + i))
@@ -96,6 +100,7 @@ def desk(
             assert code in host, (name, code, sorted(host))
             by_name[name] = host[code]
         assert not code_of(clips / QUEUED)  # the premise: it is not on the host yet
+        wait_for("the queued file's row", lambda: status_xattr(clips / QUEUED) == "queued")
         return mount, by_name
 
     return make
@@ -155,6 +160,11 @@ def test_links_json_csv_and_txt_list_host_files_and_the_queued_one_as_pending(
     assert deep.returncode == 0, deep.stderr
     paths = [item["path"] for item in json.loads(deep.stdout)]
     assert "Clips/Sub/" + DEEP in paths and len(paths) == len(items) + 1
+
+    # from the root, -r lists every folder's files but never /.vipfs or vipfs-trash
+    everything = links(mount.path, "-r", "--format", "json", home=home)
+    assert everything.returncode == 0, everything.stderr
+    assert sorted(item["path"] for item in json.loads(everything.stdout)) == sorted(paths)
 
     one = links(clips / "alpha.mp4", "--format", "json", home=home)
     assert one.returncode == 0, one.stderr

@@ -118,6 +118,24 @@ def test_status_xattr_and_status_json_show_an_upload_in_flight(
     assert item_of(mount.path, "big.mp4") is None
 
 
+def test_queued_items_carry_total_and_no_rate_yet(
+    emulator: Emulator, start_mount: StartMount, tmp_path: Path
+) -> None:
+    mount = start_mount(emulator, "--write-back", "600")
+    big_file(tmp_path / "later.mp4", 12_345)
+    assert sh("cp", tmp_path / "later.mp4", mount.path).returncode == 0
+
+    def queued() -> list[dict[str, Any]]:
+        return list(
+            json.loads((mount.path / ".vipfs" / "status.json").read_text())["queue"]["queued"]
+        )
+
+    (item,) = wait_for("the queued row", queued)
+    assert (item["name"], item["total"], item["size"]) == ("later.mp4", 12_345, 12_345)
+    assert (item["sent"], item["rate"], item["eta"]) == (0, None, None), item
+    assert status_xattr(mount.path / "later.mp4") == "queued"
+
+
 def test_status_watch_draws_a_bar_per_uploading_file(
     start_emulator: StartEmulator, start_mount: StartMount, tmp_path: Path, terminal: Terminal
 ) -> None:
