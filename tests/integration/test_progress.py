@@ -94,7 +94,7 @@ def test_status_xattr_and_status_json_show_an_upload_in_flight(
     assert percents == sorted(percents), percents  # never backwards
     for m in seen:
         sent, total = float(m["sent"]), float(m["total"])
-        assert sent <= total and abs(int(m["pct"]) - 100 * sent / total) <= 1, m.group(0)
+        assert sent <= total and abs(int(m["pct"]) - 100 * sent / total) <= 1.5, m.group(0)
     assert seen[-1]["rate"] and seen[-1]["eta"], seen[-1].group(0)
 
     # status.json, read between two xattr readings, carries the same numbers
