@@ -29,6 +29,7 @@ COMMANDS: list[tuple[str, str, str]] = [
     ("status", "vipfs.status", "show a mount's upload queue, failures and rate-limit budget"),
     ("clone", "vipfs.clone", "copy a file on the host (file/clone), no bytes moved"),
     ("url-upload", "vipfs.urlupload", "let the host fetch a URL into a folder (upload/url)"),
+    ("links", "vipfs.links", "print the links of files: txt, csv, json, bbcode, html, md"),
     ("config", "vipfs.config_check", "check the config: files, remotes, API URL, key (masked)"),
     ("demo", "vipfs.demo", "mount an emulated account with sample content"),
     ("emulator", "vipfs.emulator.cli", "run an XVS host emulator on 127.0.0.1"),

@@ -157,6 +157,7 @@ def mount_config(args: argparse.Namespace, key: str) -> MountConfig:
             deny_read_procs=args.deny_read_procs,
             sync_uploads=args.sync_uploads,
             titles=Titles(args.default_extension),
+            embed_url=args.embed_url,
         ),
         attr_timeout=args.attr_timeout,
         cache_dir=local(args.cache_dir),

@@ -160,6 +160,23 @@ def extension(text: str) -> str:
     return ext
 
 
+def embed_template(text: str) -> str:
+    """`--embed-url`: an http(s) URL with `{code}` where the file code goes; "" is off. The
+    host's embed domain changes, so vipfs never guesses it: the user states it."""
+    if not text:
+        return ""
+    scheme, _, rest = text.partition("://")
+    if scheme.lower() not in ("http", "https") or not rest or rest.startswith("/"):
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: an http(s) URL such as https://host/e/{{code}}"
+        )
+    if "{code}" not in text:
+        raise argparse.ArgumentTypeError(f"{text!r}: has no {{code}} for the file code")
+    if any(c.isspace() or not c.isprintable() for c in text):
+        raise argparse.ArgumentTypeError(f"{text!r}: a URL has no spaces or control characters")
+    return text
+
+
 def process_names(text: str) -> frozenset[str]:
     try:
         return parse_names(text)
@@ -375,6 +392,15 @@ OPTIONS: tuple[Option, ...] = (
         parse=extension,
         default=".mp4",
         metavar="EXT",
+    ),
+    Option(
+        ("--embed-url",),
+        "the host's embed link, with {code} for the file code, e.g. "
+        "https://HOST/e/{code}: files then show it as user.vipfs.embed (default: none)",
+        "options.embed_url",
+        parse=embed_template,
+        default="",
+        metavar="TEMPLATE",
     ),
     Option(
         ("--sync-uploads",),

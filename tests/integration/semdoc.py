@@ -44,6 +44,7 @@ SETUP_DEFAULTS: Mapping[str, str] = {
     "trash": "on",  # off: vipfs mount --no-trash
     "sync_uploads": "off",  # on: vipfs mount --sync-uploads
     "op_timeout": "25",  # seconds: vipfs mount --op-timeout
+    "embed_url": "",  # a template: vipfs mount --embed-url (empty: none)
     "env": "main",  # a name, to get a separate mount with otherwise equal settings
 }
 EMULATOR_FEATURES = ("direct_link", "delete", "folder_delete", "clone", "url_uploads")
@@ -69,6 +70,9 @@ class Setup:
             if key == "op_timeout":
                 if not value.replace(".", "", 1).isdigit():
                     raise DocError(f"line {line}: op_timeout takes seconds, not {value!r}")
+            elif key == "embed_url":
+                if not value.startswith(("http://", "https://")) or "{code}" not in value:
+                    raise DocError(f"line {line}: embed_url takes an http(s) URL with {{code}}")
             elif key not in ("content", "env") and value not in ("on", "off"):
                 raise DocError(f"line {line}: {key} takes on or off, not {value!r}")
             values[key] = value
@@ -97,6 +101,8 @@ class Setup:
             args.append("--no-trash")
         if self.get("sync_uploads") == "on":
             args.append("--sync-uploads")
+        if self.get("embed_url"):
+            args += ["--embed-url", self.get("embed_url")]
         return args
 
     def label(self) -> str:

@@ -1,295 +1,108 @@
-"""`vipfs links` on a real mount (issue 12, item 1): every format, for a folder holding files
-vipfs uploaded, a file still queued and files the host already had (seeded).
-
-The command works through the mount (directory entries and `user.vipfs.*` xattrs), so it runs
-here with no key anywhere in its environment; what it prints is checked against the host's own
-`file/list` answer (links, thumbnails, lengths, views), not against the mount's xattrs alone.
-"""
+"""`vipfs links` on a real mount: seeded, uploaded and queued files in every format, -r, errors."""
 
 from __future__ import annotations
 
 import csv
-import html.parser
 import io
 import json
 import os
-import subprocess
-import sys
 from collections.abc import Callable
+from importlib import resources
 from pathlib import Path
-from typing import Any
 
-import pytest
+from tests.integration.conftest import Emulator, Mount, vipfs, wait_for
 
-from tests.integration.conftest import Emulator, Mount, sh, status_xattr, wait_for
-
-pytestmark = pytest.mark.fuse
-
-StartMount = Callable[..., Mount]
-StartEmulator = Callable[..., Emulator]
-
-FIELDS = {"path", "name", "title", "link", "embed", "thumbnail", "length", "views", "code"}
-HOSTED = ("alpha.mp4", "Tom & Jerry <1>.mp4")  # uploaded by the mount (fsync: at once)
-QUEUED = "pending one.mp4"  # copied in under --write-back 600: still queued
-SEEDED = {"seeded clip.mp4": (75, 12)}  # on the host before the mount: (length, views)
-DEEP = "deep clip.mp4"  # seeded in Clips/Sub: only with -r
-GONE = "gone clip.mp4"  # seeded, then removed: in vipfs-trash (this host has no file/delete)
-EMBED = "https://embed.example/e/{code}.html"
+EMBED = "https://embed.example/e/{code}"
 
 
-def links(*argv: str | Path, home: Path) -> Any:
-    """`vipfs links ...` as a user runs it, with no key in its environment: no VIPFS_KEY, and a
-    HOME of its own with no config file."""
-    env = {"PATH": os.environ["PATH"], "HOME": str(home), "LANG": "C.UTF-8"}
-    command = [sys.executable, "-m", "vipfs", "links", *map(str, argv)]
-    return subprocess.run(command, capture_output=True, text=True, timeout=60, env=env)
+def clip() -> bytes:
+    return (resources.files("vipfs.emulator") / "clips" / "testsrc.mp4").read_bytes()
 
 
-def code_of(path: Path) -> str:
-    out = sh("getfattr", "--only-values", "-n", "user.vipfs.code", path)
-    return out.stdout if out.returncode == 0 else ""
+def uploaded_now(path: Path) -> None:
+    """Write a file and fsync it: the upload runs now and fsync waits for it."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    try:
+        os.write(fd, clip())
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
-@pytest.fixture
-def desk(
-    start_emulator: StartEmulator, start_mount: StartMount, tmp_path: Path
-) -> Callable[..., tuple[Mount, dict[str, dict[str, Any]]]]:
-    """A mount (with `extra` options) whose `Clips` folder holds HOSTED (uploaded), QUEUED
-    (queued) and SEEDED files, and `Clips/Sub` one more seeded file; with the host's own
-    `file/list` record of each host file by its name in the mount."""
-
-    def make(*extra: str) -> tuple[Mount, dict[str, dict[str, Any]]]:
-        emu = start_emulator("--enable", "direct_link")
-        made = emu.seed(
-            {
-                "folders": [
-                    {"name": "Clips", "ref": "clips"},
-                    {"name": "Sub", "ref": "sub", "parent_ref": "clips"},
-                ],
-                "files": [
-                    *(
-                        {"title": n.removesuffix(".mp4"), "folder_ref": "clips", "size": 4096,
-                         "length": length, "views": views}
-                        for n, (length, views) in SEEDED.items()
-                    ),
-                    {"title": DEEP.removesuffix(".mp4"), "folder_ref": "sub", "size": 4096},
-                    {"title": GONE.removesuffix(".mp4"), "folder_ref": "clips", "size": 4096},
-                ],
-            }
-        )  # fmt: skip
-        mount = start_mount(emu, "--write-back", "600", *extra)
-        clips = mount.path / "Clips"
-        assert sh("rm", clips / GONE).returncode == 0
-        assert (mount.path / "vipfs-trash" / GONE).exists()
-        for i, name in enumerate(HOSTED):
-            src = tmp_path / f"src{i}.mp4"
-            src.write_bytes(os.urandom(6_000 + i))
-            done = sh("dd", f"if={src}", f"of={clips / name}", "conv=fsync", "status=none")
-            assert done.returncode == 0, done.stderr  # fsync: uploaded before dd exits
-        (tmp_path / "queued.mp4").write_bytes(os.urandom(7_000))
-        assert sh("cp", tmp_path / "queued.mp4", clips / QUEUED).returncode == 0
-        for name in HOSTED:
-            wait_for(f"{name}'s code", lambda name=name: code_of(clips / name))
-        host = {
-            f["file_code"]: f
-            for f in emu.api("file/list", fld_id=made["folders"]["clips"], per_page=1000)["files"]
-        }
-        by_name: dict[str, dict[str, Any]] = {}
-        for name in (*HOSTED, *SEEDED):
-            code = code_of(clips / name)
-            assert code in host, (name, code, sorted(host))
-            by_name[name] = host[code]
-        assert not code_of(clips / QUEUED)  # the premise: it is not on the host yet
-        wait_for("the queued file's row", lambda: status_xattr(clips / QUEUED) == "queued")
-        return mount, by_name
-
-    return make
+def links(*argv: str | Path) -> list[dict[str, object]]:
+    out = vipfs("links", *argv, "--format", "json")
+    assert out.returncode == 0, out.stderr
+    items: list[dict[str, object]] = json.loads(out.stdout)
+    return items
 
 
-def _is_true(value: object) -> bool:
-    return str(value).strip().lower() in ("true", "1", "yes")
-
-
-def test_links_json_csv_and_txt_list_host_files_and_the_queued_one_as_pending(
-    desk: Callable[..., tuple[Mount, dict[str, dict[str, Any]]]], tmp_path: Path
+def test_links_of_seeded_uploaded_and_queued_files(
+    start_emulator: Callable[..., Emulator], start_mount: Callable[..., Mount]
 ) -> None:
-    mount, host = desk()
+    emu = start_emulator("--seed-demo", "--enable", "direct_link")
+    mount = start_mount(emu, "--embed-url", EMBED, "--write-back", "3600")
     clips = mount.path / "Clips"
-    home = tmp_path / "home"
-    home.mkdir()
+    uploaded_now(clips / "fresh.mp4")
+    (clips / "later.mp4").write_bytes(clip())  # write-back 3600: stays queued
 
-    done = links(clips, "--format", "json", home=home)
-    assert done.returncode == 0, done.stderr
-    items = {item["name"]: item for item in json.loads(done.stdout)}
-    assert set(items) == {*HOSTED, QUEUED, *SEEDED}  # no -r: Sub's file is not listed
-    for name, record in host.items():
-        item = items[name]
-        assert set(item) >= FIELDS, item
-        assert item["path"] == f"Clips/{name}"
-        assert item["code"] == record["file_code"]
-        assert item["link"] == record["link"]
-        assert item["thumbnail"] == record["thumbnail"]
-        assert item["embed"] is None  # no --embed-url: no embed link
-        assert not _is_true(item.get("pending"))
-    for name, (length, views) in SEEDED.items():
-        assert (str(items[name]["length"]), str(items[name]["views"])) == (str(length), str(views))
-    pending = items[QUEUED]
-    assert pending["code"] is None and pending["link"] is None
-    assert _is_true(pending["pending"]) and "queued" in str(pending["status"])
+    def queued() -> list[dict[str, object]]:
+        items = links(clips)
+        return items if {i["name"]: i for i in items}["later.mp4"]["status"] == "queued" else []
 
-    done = links(clips, "--format", "csv", home=home)
-    assert done.returncode == 0, done.stderr
-    reader = csv.DictReader(io.StringIO(done.stdout))
-    assert set(reader.fieldnames or ()) >= FIELDS, reader.fieldnames
-    rows = {row["name"]: row for row in reader}
-    assert set(rows) == {*HOSTED, QUEUED, *SEEDED}  # names with & and < survive csv quoting
-    for name, record in host.items():
-        assert (rows[name]["code"], rows[name]["link"]) == (record["file_code"], record["link"])
-    assert rows[QUEUED]["code"] == "" and _is_true(rows[QUEUED]["pending"])
+    items = {item["name"]: item for item in wait_for("later.mp4 queued", queued)}
+    assert list(items) == ["cat jumps.mp4", "dog & ball.mp4", "fresh.mp4", "later.mp4"]
+    cat = items["cat jumps.mp4"]
+    assert cat["path"] == "Clips/cat jumps.mp4" and cat["pending"] is False
+    assert str(cat["link"]).startswith("http") and str(cat["link"]).endswith(f"{cat['code']}.html")
+    assert cat["embed"] == f"https://embed.example/e/{cat['code']}"
+    assert isinstance(cat["views"], int) and isinstance(cat["length"], int)
+    fresh = items["fresh.mp4"]
+    assert fresh["pending"] is False and fresh["code"]
+    assert fresh["embed"] == f"https://embed.example/e/{fresh['code']}"
+    later = items["later.mp4"]
+    assert later["pending"] is True and later["code"] is None and later["link"] is None
 
-    done = links(clips, home=home)  # txt is the default: the link, then the name
-    assert done.returncode == 0, done.stderr
-    lines = done.stdout.splitlines()
-    assert len(lines) == len(items), lines
-    for name, record in host.items():
-        assert any(record["link"] in line and name in line for line in lines), (name, lines)
-    (waiting,) = [line for line in lines if QUEUED in line]
-    assert "pending" in waiting and "http" not in waiting
+    txt = vipfs("links", clips)
+    assert txt.returncode == 0, txt.stderr
+    assert txt.stdout.splitlines()[0] == f"{cat['link']} cat jumps.mp4"
+    assert txt.stdout.splitlines()[-1] == "pending (queued) later.mp4"
 
-    deep = links(clips, "-r", "--format", "json", home=home)
-    assert deep.returncode == 0, deep.stderr
-    paths = [item["path"] for item in json.loads(deep.stdout)]
-    assert "Clips/Sub/" + DEEP in paths and len(paths) == len(items) + 1
+    rows = list(csv.DictReader(io.StringIO(vipfs("links", clips, "--format", "csv").stdout)))
+    assert [row["name"] for row in rows] == list(items)
+    assert rows[-1]["pending"] == "true" and rows[0]["embed"] == cat["embed"]
 
-    # from the root, -r lists every folder's files but never /.vipfs or vipfs-trash
-    everything = links(mount.path, "-r", "--format", "json", home=home)
-    assert everything.returncode == 0, everything.stderr
-    assert sorted(item["path"] for item in json.loads(everything.stdout)) == sorted(paths)
+    page = vipfs("links", clips, "--format", "html").stdout
+    assert page.startswith("<!DOCTYPE html>") and "dog &amp; ball.mp4" in page
+    assert f'<a href="{cat["link"]}">' in page and "later.mp4 (pending (queued))" in page
 
-    one = links(clips / "alpha.mp4", "--format", "json", home=home)
-    assert one.returncode == 0, one.stderr
-    assert [item["code"] for item in json.loads(one.stdout)] == [host["alpha.mp4"]["file_code"]]
-    # no embed template: the file carries no embed attribute
-    assert sh("getfattr", "-n", "user.vipfs.embed", clips / "alpha.mp4").returncode != 0
+    bbcode = vipfs("links", clips, "--format", "bbcode").stdout.splitlines()
+    assert bbcode[0] == f"[url={cat['link']}][img]{cat['thumbnail']}[/img][/url]"
+    md = vipfs("links", clips, "--format", "md").stdout.splitlines()
+    assert md[0] == f"- [cat jumps.mp4]({cat['link']})"
 
-    outside = links(tmp_path, home=home)
-    assert outside.returncode == 1 and len(outside.stderr.strip().splitlines()) == 1
-    assert "Traceback" not in outside.stderr
+    one = vipfs("links", clips / "cat jumps.mp4", "--template", "{code} {embed}")
+    assert one.stdout == f"{cat['code']} {cat['embed']}\n"
+    typo = vipfs("links", clips, "--template", "{nmae}")
+    assert typo.returncode == 1 and typo.stderr.count("\n") == 1 and "{nmae}" in typo.stderr
 
 
-class Anchors(html.parser.HTMLParser):
-    """Every `<a href>` of a page with its text; and the page's whole text."""
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.anchors: list[tuple[str, str]] = []
-        self.text: list[str] = []
-        self._href: str | None = None
-        self._words: list[str] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag == "a":
-            self._href, self._words = dict(attrs).get("href") or "", []
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag == "a" and self._href is not None:
-            self.anchors.append((self._href, "".join(self._words)))
-            self._href = None
-
-    def handle_data(self, data: str) -> None:
-        self.text.append(data)
-        if self._href is not None:
-            self._words.append(data)
-
-
-def test_links_html_bbcode_md_and_a_template(
-    desk: Callable[..., tuple[Mount, dict[str, dict[str, Any]]]], tmp_path: Path
+def test_recursive_walks_in_path_order_and_skips_vipfs_own(
+    start_emulator: Callable[..., Emulator], start_mount: Callable[..., Mount], tmp_path: Path
 ) -> None:
-    mount, host = desk()
-    clips = mount.path / "Clips"
-    home = tmp_path / "home"
-    home.mkdir()
+    emu = start_emulator("--seed-demo", "--enable", "direct_link")
+    mount = start_mount(emu)
+    (mount.path / "Movies" / "Sintel.mp4").unlink()  # into vipfs-trash: not a link to post
+    paths = [str(item["path"]) for item in links(mount.path, "-r")]
+    assert paths == sorted(paths, key=lambda p: p.split("/"))
+    assert "Series/Breaking Bad/Season 1/Breaking Bad S01E01.mp4" in paths
+    assert not [p for p in paths if p.startswith(("vipfs-trash/", ".vipfs/"))]
+    assert "Movies/Sintel.mp4" not in paths and "intro.mp4" in paths
+    top = [str(item["path"]) for item in links(mount.path)]
+    assert top == [p for p in paths if "/" not in p]  # without -r: the folder's own files
+    assert all(item["embed"] is None for item in links(mount.path))  # no --embed-url
 
-    page = links(clips, "--format", "html", home=home)
-    assert page.returncode == 0, page.stderr
-    assert "<html" in page.stdout.lower() and "</html>" in page.stdout.lower()  # a whole page
-    assert "Tom & Jerry <1>" not in page.stdout  # a name is escaped, never markup
-    parsed = Anchors()
-    parsed.feed(page.stdout)
-    parsed.close()
-    hrefs = {href for href, words in parsed.anchors if words.strip()}
-    text = "".join(parsed.text)
-    for name, record in host.items():
-        assert record["link"] in hrefs, (name, parsed.anchors)
-        assert name.removesuffix(".mp4") in text, (name, text)  # unescaped by the parser
-    assert QUEUED.removesuffix(".mp4") in text and "pending" in text
-    assert not any(QUEUED.removesuffix(".mp4") in words for _, words in parsed.anchors)
-
-    bb = links(clips, "--format", "bbcode", home=home)
-    assert bb.returncode == 0, bb.stderr
-    for record in host.values():
-        assert f"[url={record['link']}]" in bb.stdout, bb.stdout
-        assert f"[img]{record['thumbnail']}[/img]" in bb.stdout, bb.stdout
-    (waiting,) = [line for line in bb.stdout.splitlines() if QUEUED.removesuffix(".mp4") in line]
-    assert "pending" in waiting and "[url=" not in waiting  # the queued file links nowhere
-
-    md = links(clips, "--format", "md", home=home)
-    assert md.returncode == 0, md.stderr
-    for record in host.values():
-        assert f"]({record['link']})" in md.stdout, md.stdout
-    (waiting,) = [line for line in md.stdout.splitlines() if QUEUED.removesuffix(".mp4") in line]
-    assert "pending" in waiting and "](" not in waiting
-
-    shaped = links(clips, "--template", "{name}: {link}", home=home)
-    assert shaped.returncode == 0, shaped.stderr
-    lines = shaped.stdout.splitlines()
-    for name, record in host.items():
-        assert f"{name}: {record['link']}" in lines, lines
-    assert [line for line in lines if line.startswith(f"{QUEUED}: ")], lines
-    assert len(lines) == len(host) + 1
-
-    coded = links(clips, "--template", "{code}|{views}|{pending}", home=home)
-    assert coded.returncode == 0, coded.stderr
-    coded_lines = coded.stdout.splitlines()
-    for record in host.values():
-        assert any(line.startswith(f"{record['file_code']}|") for line in coded_lines)
-
-    unknown = links(clips, "--template", "{name} {nope}", home=home)
-    assert unknown.returncode != 0 and "nope" in unknown.stderr
-    assert len(unknown.stderr.strip().splitlines()) == 1 and not unknown.stdout
-
-
-def test_embed_url_fills_the_template_with_each_code(
-    desk: Callable[..., tuple[Mount, dict[str, dict[str, Any]]]], tmp_path: Path
-) -> None:
-    mount, host = desk("--embed-url", EMBED)
-    clips = mount.path / "Clips"
-    home = tmp_path / "home"
-    home.mkdir()
-    done = links(clips, "--format", "json", home=home)
-    assert done.returncode == 0, done.stderr
-    items = {item["name"]: item for item in json.loads(done.stdout)}
-    for name, record in host.items():
-        wanted = EMBED.replace("{code}", record["file_code"])
-        assert items[name]["embed"] == wanted
-        shown = sh("getfattr", "--only-values", "-n", "user.vipfs.embed", clips / name)
-        assert shown.returncode == 0 and shown.stdout == wanted, shown
-    assert items[QUEUED]["embed"] is None  # no code yet: no embed link either
-    shaped = links(clips, "--template", "{name} {embed}", home=home)
-    assert shaped.returncode == 0, shaped.stderr
-    for name, record in host.items():
-        assert f"{name} {EMBED.replace('{code}', record['file_code'])}" in shaped.stdout
-
-
-@pytest.mark.parametrize(
-    ("template", "why"),
-    [("https://embed.example/e/", "{code}"), ("ftp://embed.example/{code}", "http")],
-)
-def test_an_embed_template_without_code_or_not_http_is_refused(
-    emulator: Emulator, start_mount: StartMount, template: str, why: str
-) -> None:
-    with pytest.raises(AssertionError, match="mount exited") as refused:
-        start_mount(emulator, "--embed-url", template)
-    said = str(refused.value)
-    assert why in said and "embed" in said.lower(), said
-    assert "unrecognized" not in said and "Traceback" not in said, said  # the option exists
+    outside = tmp_path / "plain.mp4"
+    outside.write_bytes(b"x")
+    refused = vipfs("links", outside)
+    assert refused.returncode == 1 and refused.stdout == ""
+    assert refused.stderr == f"vipfs: {outside} is not in a vipfs mount\n"

@@ -40,6 +40,7 @@ class Options:
     titles: Titles = field(
         default_factory=Titles
     )  # how names and host titles map (`--default-extension`)
+    embed_url: str = ""  # `--embed-url`: a template with {code}; "" is no user.vipfs.embed
 
 
 @dataclass(slots=True)

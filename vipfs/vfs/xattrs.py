@@ -43,11 +43,20 @@ def file_status(entry: FileEntry, info: FileInfo | None) -> str:
     return "ready" if canplay else "encoding"
 
 
-def file_xattrs(entry: FileEntry, info: FileInfo | None, status: str) -> dict[str, bytes]:
+def embed_link(template: str, code: str) -> str | None:
+    """The file's embed link by the mount's `--embed-url` template; None when none is set.
+    `replace`, not `format`: a template's other braces stay as written."""
+    return template.replace("{code}", code) if template else None
+
+
+def file_xattrs(
+    entry: FileEntry, info: FileInfo | None, status: str, *, embed_url: str = ""
+) -> dict[str, bytes]:
     found = info if info is not None and info.status == 200 else None
     values: dict[str, str | None] = {
         "code": entry.code,
         "link": entry.link,
+        "embed": embed_link(embed_url, entry.code),
         "views": _text(found.views if found and found.views is not None else entry.views),
         "length": _text(found.length if found and found.length is not None else entry.length),
         "canplay": _flag(found.canplay if found else entry.canplay),
@@ -197,7 +206,8 @@ class Xattrs:
             log.info("xattrs of %r without file/info: %s", node.name, exc.why)
             info = None
         host = self._listed(entry)
-        return file_xattrs(host, info, file_status(host, info))
+        embed_url = m.options.embed_url
+        return file_xattrs(host, info, file_status(host, info), embed_url=embed_url)
 
     def _listed(self, entry: FileEntry) -> FileEntry:
         """The host's own record of the file, from its folder's last answer when that shows
