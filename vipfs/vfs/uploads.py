@@ -6,8 +6,8 @@ and which (folder, title) pairs are in flight (`_admit`). It hands due rows to a
 `Scheduler`, whose job is one `UploadJob` attempt; abandoned copies go to the `StrayCleaner`;
 a finished upload is recorded through `Metadata`.
 Imports: `api` (errors, Protocol, `Backoff`), and of `vfs` `adoption`, `defaults`, `errors`,
-`holdlist`, `metadata`, `metadb`, `names`, `scheduler`, `spool`, `strays`, `upload_job`,
-`upload_node`, `upload_status`.
+`holdlist`, `metadata`, `metadb`, `names`, `progress`, `scheduler`, `spool`, `strays`,
+`upload_job`, `upload_node`, `upload_status`.
 
 Life of a queue row (`metadb.UploadState`):
 
@@ -87,6 +87,7 @@ from vipfs.vfs.holdlist import HoldList
 from vipfs.vfs.metadata import Metadata
 from vipfs.vfs.metadb import FileMeta, MetaDb, Upload, UploadState
 from vipfs.vfs.names import Titles, new_token
+from vipfs.vfs.progress import Progress, RateMeter
 from vipfs.vfs.scheduler import Scheduler
 from vipfs.vfs.spool import Spool
 from vipfs.vfs.strays import StrayCleaner, stray_of
@@ -175,7 +176,7 @@ class UploadQueue:
         self._on_dropped = on_dropped
         self._rows: dict[int, Upload] = {}  # every row not yet done
         self._folders: dict[int, dict[int, None]] = {}  # folder → the rows it shows
-        self._sent: dict[int, int] = {}  # id -> bytes sent by the running attempt
+        self._sent: dict[int, RateMeter] = {}  # id -> bytes sent by the running attempt
         self._flying: dict[int, set[Pair]] = {}  # running id -> the pairs it may post or adopt
         self._scheduler = Scheduler(
             self._attempt,
@@ -513,11 +514,16 @@ class UploadQueue:
             await self._changed.wait()
             await trio.sleep(0.2)  # status() scans every row: at most a few times a second
 
-    def status(self) -> QueueStatus:
-        def sent(upload_id: int) -> int:
-            return self._sent.get(upload_id, 0) if self._scheduler.busy(upload_id) else 0
+    def progress(self, upload_id: int) -> Progress | None:
+        """How far the running attempt of a row is (None when none runs)."""
+        row = self._rows.get(upload_id)
+        if row is None or not self._scheduler.busy(upload_id):
+            return None
+        meter = self._sent.get(upload_id)
+        return Progress(0, row.size) if meter is None else meter.progress(row.size)
 
-        return status_of(self._rows.values(), sent)
+    def status(self) -> QueueStatus:
+        return status_of(self._rows.values(), self.progress)
 
     # -- the background part -----------------------------------------------------------------
     async def _resume(self) -> None:
@@ -679,7 +685,7 @@ class UploadQueue:
         row = await self._set(upload_id, state=UploadState.UPLOADING, attempts=row.attempts + 1)
 
         def sent(count: int) -> None:
-            self._sent[upload_id] = count
+            self._sent.setdefault(upload_id, RateMeter()).record(count)
 
         repeat: str | None = None
         try:
