@@ -27,6 +27,7 @@ COMMANDS: list[tuple[str, str, str]] = [
     ("mount", "vipfs.mount", "mount an XVS account as a directory"),
     ("umount", "vipfs.umount", "unmount a vipfs mount once its uploads are done"),
     ("status", "vipfs.status", "show a mount's upload queue, failures and rate-limit budget"),
+    ("events", "vipfs.eventscmd", "print a mount's events (queued, uploaded, ready, ...) as JSON"),
     ("clone", "vipfs.clone", "copy a file on the host (file/clone), no bytes moved"),
     ("url-upload", "vipfs.urlupload", "let the host fetch a URL into a folder (upload/url)"),
     ("links", "vipfs.links", "print the links of files: txt, csv, json, bbcode, html, md"),

@@ -34,6 +34,7 @@ DEFAULT_REMOTE = "default"
 DEFAULT_API_URL = "https://vipstream.cc/api"
 SUBTYPE = "vipfs"  # the mount table's fuse.SUBTYPE
 CONNECT_TIMEOUT = 30.0  # seconds an unreachable server is retried at start (the mount's alone)
+HOOK_TIMEOUT = 30.0  # seconds an --on-event hook may run
 
 # value: takes one; flag: store_true; count: -v -v; optional: a value or none (then `const`);
 # positional: no dashes
@@ -182,6 +183,12 @@ def process_names(text: str) -> frozenset[str]:
         return parse_names(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def dedupe_mode(text: str) -> str:
+    if text not in ("clone", "off"):
+        raise argparse.ArgumentTypeError(f"{text!r}: want clone or off")
+    return text
 
 
 def octal(text: str) -> int:
@@ -403,11 +410,39 @@ OPTIONS: tuple[Option, ...] = (
         metavar="TEMPLATE",
     ),
     Option(
+        ("--encoding-poll",),
+        "seconds between file/encodings polls while an upload of vipfs's is not ready yet "
+        f"(user.vipfs.status: encoding 40%%, then ready); 0: off "
+        f"(default {defaults.ENCODING_POLL:g})",
+        "options.encoding_poll",
+        parse=non_negative_float,
+        default=defaults.ENCODING_POLL,
+        metavar="S",
+    ),
+    Option(
+        ("--takedown-poll",),
+        "seconds between file/dmca and file/deleted polls (DMCA notices, files the host "
+        f"deleted); 0: off (default {defaults.TAKEDOWN_POLL:g})",
+        "options.takedown_poll",
+        parse=non_negative_float,
+        default=defaults.TAKEDOWN_POLL,
+        metavar="S",
+    ),
+    Option(
         ("--sync-uploads",),
         "close() uploads and waits, like fsync (EIO when the upload fails)",
         "options.sync_uploads",
         kind="flag",
         default=False,
+    ),
+    Option(
+        ("--dedupe",),
+        "clone: a file with the bytes of one vipfs uploaded becomes one file/clone of it, "
+        "no upload; off: always upload (default clone)",
+        "dedupe",
+        parse=dedupe_mode,
+        default="clone",
+        metavar="clone|off",
     ),
     Option(
         ("--upload-retitle",),
@@ -428,6 +463,22 @@ OPTIONS: tuple[Option, ...] = (
         "on SIGTERM/SIGINT wait at most S seconds for pending uploads (default: wait)",
         "unmount_timeout",
         parse=non_negative_float,
+        metavar="S",
+    ),
+    Option(
+        ("--on-event",),
+        "run CMD with /bin/sh -c once per event (queued, uploaded, ready, failed, dmca, "
+        "deleted), one at a time, the event in VIPFS_EVENT, VIPFS_PATH, VIPFS_CODE, VIPFS_LINK, "
+        "... (never the key); `vipfs events` lists the events",
+        "on_event",
+        metavar="CMD",
+    ),
+    Option(
+        ("--on-event-timeout",),
+        f"kill an --on-event hook after S seconds (default {HOOK_TIMEOUT:g}; 0: never)",
+        "on_event_timeout",
+        parse=non_negative_float,
+        default=HOOK_TIMEOUT,
         metavar="S",
     ),
     Option(("-v", "--verbose"), "-v info, -vv debug", "process", kind="count", default=0),

@@ -246,6 +246,7 @@ def details(status: dict[str, Any]) -> list[str]:
         lines.append(f"  incomplete {_where(row)}: {row['error']}  (data kept; not uploaded)")
     for row in queue.get("empty") or []:
         lines.append(f"  empty      {_where(row)}: {row['error']}")
+    lines.extend(url_lines(status.get("url_uploads")))
     lost = status.get("lost_found")
     if isinstance(lost, dict) and lost.get("files"):
         lines.append(
@@ -261,6 +262,27 @@ def details(status: dict[str, Any]) -> list[str]:
         if rate.get("blocked_until"):
             line += f"; blocked per {rate.get('scope')} until {rate['blocked_until']:.0f}"
         lines.append(line)
+    return lines
+
+
+def url_lines(rows: object) -> list[str]:
+    """`vipfs url-upload`'s URLs: a count per state, then each one not uploaded yet."""
+    if not isinstance(rows, list) or not rows:
+        return []
+    rows = [r for r in rows if isinstance(r, dict)]
+    order = ("queued", "submitted", "fetching", "uploaded", "failed")
+    counts = ", ".join(
+        f"{n} {state}" for state in order if (n := sum(r.get("state") == state for r in rows))
+    )
+    lines = [f"  URL uploads: {counts}"]
+    for r in rows:
+        state, where = r.get("state"), r.get("dir") or "/"
+        if state == "failed":
+            lines.append(f"  url {state:<9} {where}  {r.get('url')}: {r.get('error')}")
+        elif state == "fetching":
+            lines.append(f"  url {state:<9} {where}  {r.get('url')}  {r.get('progress')}%")
+        elif state != "uploaded":
+            lines.append(f"  url {state:<9} {where}  {r.get('url')}")
     return lines
 
 

@@ -26,6 +26,7 @@ SAMPLES: dict[object, str] = {
     mount_options.subtype: "sshfs",
     mount_options.process_names: "gimp",
     mount_options.extension: ".mkv",
+    mount_options.dedupe_mode: "off",
     mount_options.embed_template: "https://embed.example/e/{code}",
     None: "/srv/sample",
 }
@@ -91,6 +92,13 @@ def test_default_extension_refuses_nonsense_in_one_line(text: str) -> None:
     with pytest.raises(argparse.ArgumentTypeError) as caught:
         mount_options.extension(text)
     assert "\n" not in str(caught.value) and "extension" in str(caught.value)
+
+
+def test_dedupe_takes_clone_or_off() -> None:
+    assert mount_options.dedupe_mode("clone") == "clone"
+    assert mount_options.dedupe_mode("off") == "off"
+    with pytest.raises(argparse.ArgumentTypeError, match="want clone or off"):
+        mount_options.dedupe_mode("yes")
 
 
 @pytest.mark.parametrize(
