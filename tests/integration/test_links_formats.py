@@ -50,6 +50,11 @@ def code_of(path: Path) -> str:
     return out.stdout if out.returncode == 0 else ""
 
 
+def link_of(path: Path) -> str:
+    out = sh("getfattr", "--only-values", "-n", "user.vipfs.link", path)
+    return out.stdout if out.returncode == 0 else ""
+
+
 @pytest.fixture
 def desk(
     start_emulator: StartEmulator, start_mount: StartMount, tmp_path: Path
@@ -77,7 +82,9 @@ def desk(
                 ],
             }
         )  # fmt: skip
-        mount = start_mount(emu, "--write-back", "600", *extra)
+        # a short listing lifetime: the watch link of a file vipfs uploaded comes with the
+        # host's next answer for its folder (the upload's own reply carries only the code)
+        mount = start_mount(emu, "--write-back", "600", "--dir-cache-time", "0.5", *extra)
         clips = mount.path / "Clips"
         assert sh("rm", clips / GONE).returncode == 0
         assert (mount.path / "vipfs-trash" / GONE).exists()
@@ -90,20 +97,31 @@ def desk(
         assert sh("cp", tmp_path / "queued.mp4", clips / QUEUED).returncode == 0
         for name in HOSTED:
             wait_for(f"{name}'s code", lambda name=name: code_of(clips / name))
+            wait_for(
+                f"{name}'s link", lambda name=name: os.listdir(clips) and link_of(clips / name)
+            )
         host = {
             f["file_code"]: f
             for f in emu.api("file/list", fld_id=made["folders"]["clips"], per_page=1000)["files"]
         }
+        infos = {
+            i["file_code"]: i for i in emu.api("file/info", file_code=",".join(host))
+        }  # fmt: skip
         by_name: dict[str, dict[str, Any]] = {}
         for name in (*HOSTED, *SEEDED):
             code = code_of(clips / name)
             assert code in host, (name, code, sorted(host))
-            by_name[name] = host[code]
+            by_name[name] = {**host[code], "player_img": infos[code]["player_img"]}
         assert not code_of(clips / QUEUED)  # the premise: it is not on the host yet
         wait_for("the queued file's row", lambda: status_xattr(clips / QUEUED) == "queued")
         return mount, by_name
 
     return make
+
+
+def thumbnails(record: dict[str, Any]) -> set[str]:
+    """The host's pictures of a file: file/list's thumbnail, file/info's player image."""
+    return {record["thumbnail"], record["player_img"]}
 
 
 def _is_true(value: object) -> bool:
@@ -128,7 +146,7 @@ def test_links_json_csv_and_txt_list_host_files_and_the_queued_one_as_pending(
         assert item["path"] == f"Clips/{name}"
         assert item["code"] == record["file_code"]
         assert item["link"] == record["link"]
-        assert item["thumbnail"] == record["thumbnail"]
+        assert item["thumbnail"] in thumbnails(record), item
         assert item["embed"] is None  # no --embed-url: no embed link
         assert not _is_true(item.get("pending"))
     for name, (length, views) in SEEDED.items():
@@ -229,7 +247,7 @@ def test_links_html_bbcode_md_and_a_template(
     assert bb.returncode == 0, bb.stderr
     for record in host.values():
         assert f"[url={record['link']}]" in bb.stdout, bb.stdout
-        assert f"[img]{record['thumbnail']}[/img]" in bb.stdout, bb.stdout
+        assert any(f"[img]{t}[/img]" in bb.stdout for t in thumbnails(record)), bb.stdout
     (waiting,) = [line for line in bb.stdout.splitlines() if QUEUED.removesuffix(".mp4") in line]
     assert "pending" in waiting and "[url=" not in waiting  # the queued file links nowhere
 
@@ -293,3 +311,25 @@ def test_an_embed_template_without_code_or_not_http_is_refused(
     said = str(refused.value)
     assert why in said and "embed" in said.lower(), said
     assert "unrecognized" not in said and "Traceback" not in said, said  # the option exists
+
+
+def test_a_fresh_upload_gets_its_watch_link_without_waiting_for_the_listing_to_expire(
+    emulator: Emulator, start_mount: StartMount, tmp_path: Path
+) -> None:
+    """The uploader's case: copy a file in, post its link. The upload's reply carries only the
+    code; the link is the host's (file/list, folder/list), so the mount must ask for it, not
+    wait out --dir-cache-time (300 s by default) before `vipfs links` can print it."""
+    mount = start_mount(emulator, "--write-back", "0.2")
+    (tmp_path / "fresh.mp4").write_bytes(os.urandom(9_000))
+    assert sh("cp", tmp_path / "fresh.mp4", mount.path).returncode == 0
+    code = wait_for("the upload", lambda: code_of(mount.path / "fresh.mp4"))
+    (record,) = [f for f in emulator.api("file/list", fld_id=0)["files"] if f["file_code"] == code]
+    home = tmp_path / "home"
+    home.mkdir()
+
+    def printed() -> str:
+        done = links(mount.path / "fresh.mp4", "--format", "json", home=home)
+        assert done.returncode == 0, done.stderr
+        return str(json.loads(done.stdout)[0]["link"] or "")
+
+    assert wait_for("the fresh file's watch link", printed, timeout=30) == record["link"]
