@@ -151,21 +151,26 @@ class Xattrs:
     async def get(self, ino: int, name: str) -> bytes:
         if not name.startswith("user."):
             raise VfsError(errno.ENOTSUP)
-        node = self.m.node(ino)
-        values = await self._values(node)
-        if name == LINK_XATTR and name not in values and await self._relist_for_link(node):
-            values = await self._values(node)
+        values = await self._linked_values(self.m.node(ino))
         try:
             return values[name]
         except KeyError:
             raise VfsError(errno.ENODATA) from None
 
+    async def _linked_values(self, node: Node) -> dict[str, bytes]:
+        """The node's values, after one relisting of its folder if it is a file on the host
+        whose link no listing has shown yet (`_relist_for_link`)."""
+        values = await self._values(node)
+        if LINK_XATTR not in values and await self._relist_for_link(node):
+            values = await self._values(node)
+        return values
+
     async def _relist_for_link(self, node: Node) -> bool:
         """A file on the host whose link no listing has shown yet (vipfs just uploaded it: the
-        upload's answer names only the code) is asked for by someone (`vipfs links`, a
-        getfattr): list its folder again, once per LINK_RELIST seconds a folder, so the link
-        shows now rather than after the listing's TTL. Only asking for the link costs it; a
-        folder of fresh uploads costs one call, not one a file."""
+        upload's answer names only the code) has its attributes read (`vipfs links`,
+        `getfattr -d`): list its folder again, once per LINK_RELIST seconds a folder, so the
+        link shows now rather than after the listing's TTL. Files nobody looks at cost
+        nothing; a folder of fresh uploads costs one call, not one a file."""
         entry = node.entry
         if not isinstance(node.key, FileKey) or not isinstance(entry, FileEntry):
             return False
@@ -183,7 +188,7 @@ class Xattrs:
         return True
 
     async def list(self, ino: int) -> list[str]:
-        return sorted(await self._values(self.m.node(ino)))
+        return sorted(await self._linked_values(self.m.node(ino)))
 
     async def set(self, ino: int, name: str, value: bytes) -> str | None:
         """Set a `user.vipfs.*` attribute; returns the name of an entry it created in the
