@@ -130,6 +130,7 @@ def test_a_batch_lands_with_titles_and_a_rerun_retries_the_failed_only(
         assert items[url]["error"], items[url]
         (failed,) = matching(mount.path, "failed", source="url", code=items[url]["code"])
         assert failed["detail"], failed
+    assert len(matching(mount.path, "queued", source="url")) >= 5  # one for each URL
     shown = vipfs("status")
     assert shown.returncode == 0, shown.stderr
     assert FAR in shown.stdout and "failed" in shown.stdout, shown.stdout
@@ -186,6 +187,10 @@ def test_a_remount_mid_batch_duplicates_nothing(
         timeout=180,
     )
     assert titles(emu) == ["Fast One", "Slow One"]
+    # the remounted mount took the upload up where the first left it, events and all
+    slow_code = {f["title"]: f["code"] for f in emu.live_files()}["Slow One"]
+    (event,) = matching(again.path, "uploaded", source="url", code=slow_code)
+    assert event["path"] == "Fetched/Slow One.mp4", event
     run_batch(batch, folder)  # a rerun after the restart: all done, nothing to send
     wait_for("the rerun seen", lambda: states(again.path) == {fast: "uploaded", slow: "uploaded"})
     assert titles(emu) == ["Fast One", "Slow One"]
