@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from tests.integration.conftest import Emulator, Mount, sh, vipfs, wait_for
-from tests.integration.eventlog import matching
+from tests.integration.eventlog import matching, wait_event
 
 pytestmark = pytest.mark.fuse
 
@@ -189,10 +189,11 @@ def test_a_remount_mid_batch_duplicates_nothing(
     assert titles(emu) == ["Fast One", "Slow One"]
     # the remounted mount took the upload up where the first left it, events and all
     slow_code = {f["title"]: f["code"] for f in emu.live_files()}["Slow One"]
-    (event,) = matching(again.path, "uploaded", source="url", code=slow_code)
+    event = wait_event(again.path, "uploaded", source="url", code=slow_code)
     assert event["path"] == "Fetched/Slow One.mp4", event
     run_batch(batch, folder)  # a rerun after the restart: all done, nothing to send
     wait_for("the rerun seen", lambda: states(again.path) == {fast: "uploaded", slow: "uploaded"})
     assert titles(emu) == ["Fast One", "Slow One"]
     assert sorted(os.listdir(folder)) == ["Fast One.mp4", "Slow One.mp4"]
     assert emu.calls().get("upload/url", 0) == 2  # one submission per URL, remount or not
+    assert len(matching(again.path, "uploaded", source="url", code=slow_code)) == 1
