@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from tests.integration.conftest import KEY, Emulator, Mount, sh, vipfs, wait_for
-from tests.integration.eventlog import parse_lines, read_events, wait_event, xattr
+from tests.integration.desk_events import parse_lines, read_events, wait_event, xattr
 
 pytestmark = pytest.mark.fuse
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.integration.conftest import Emulator, Mount, sh, status_xattr, wait_for
-from tests.integration.eventlog import matching, read_events, wait_event, xattr
+from tests.integration.desk_events import matching, read_events, wait_event, xattr
 
 pytestmark = pytest.mark.fuse
 

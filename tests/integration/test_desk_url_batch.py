@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from tests.integration.conftest import Emulator, Mount, sh, vipfs, wait_for
-from tests.integration.eventlog import matching, wait_event
+from tests.integration.desk_events import matching, wait_event
 
 pytestmark = pytest.mark.fuse
 
