@@ -157,6 +157,8 @@ def mount_config(args: argparse.Namespace, key: str) -> MountConfig:
             deny_read_procs=args.deny_read_procs,
             sync_uploads=args.sync_uploads,
             titles=Titles(args.default_extension),
+            encoding_poll=args.encoding_poll,
+            takedown_poll=args.takedown_poll,
         ),
         attr_timeout=args.attr_timeout,
         cache_dir=local(args.cache_dir),

@@ -377,6 +377,25 @@ OPTIONS: tuple[Option, ...] = (
         metavar="EXT",
     ),
     Option(
+        ("--encoding-poll",),
+        "seconds between file/encodings polls while an upload of vipfs's is not ready yet "
+        f"(user.vipfs.status: encoding 40%%, then ready); 0: off "
+        f"(default {defaults.ENCODING_POLL:g})",
+        "options.encoding_poll",
+        parse=non_negative_float,
+        default=defaults.ENCODING_POLL,
+        metavar="S",
+    ),
+    Option(
+        ("--takedown-poll",),
+        "seconds between file/dmca and file/deleted polls (DMCA notices, files the host "
+        f"deleted); 0: off (default {defaults.TAKEDOWN_POLL:g})",
+        "options.takedown_poll",
+        parse=non_negative_float,
+        default=defaults.TAKEDOWN_POLL,
+        metavar="S",
+    ),
+    Option(
         ("--sync-uploads",),
         "close() uploads and waits, like fsync (EIO when the upload fails)",
         "options.sync_uploads",

@@ -44,6 +44,8 @@ SETUP_DEFAULTS: Mapping[str, str] = {
     "trash": "on",  # off: vipfs mount --no-trash
     "sync_uploads": "off",  # on: vipfs mount --sync-uploads
     "op_timeout": "25",  # seconds: vipfs mount --op-timeout
+    # off: --encoding-poll 0 --takedown-poll 0, so statuses stay put; on: both every 0.3 s
+    "host_polls": "off",
     "env": "main",  # a name, to get a separate mount with otherwise equal settings
 }
 EMULATOR_FEATURES = ("direct_link", "delete", "folder_delete", "clone", "url_uploads")
@@ -97,7 +99,8 @@ class Setup:
             args.append("--no-trash")
         if self.get("sync_uploads") == "on":
             args.append("--sync-uploads")
-        return args
+        every = "0.3" if self.get("host_polls") == "on" else "0"
+        return [*args, "--encoding-poll", every, "--takedown-poll", every]
 
     def label(self) -> str:
         changed = [f"{k}={v}" for k, v in self.values if SETUP_DEFAULTS[k] != v]

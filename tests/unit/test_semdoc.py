@@ -96,6 +96,9 @@ def test_setups_become_emulator_and_mount_arguments() -> None:
     assert mount[mount.index("--op-timeout") + 1] == "2.5"
     assert "--seed-demo" not in Setup.parse("content=empty", 1).emulator_args()
     assert Setup.parse("env=other", 1) != DEFAULT_SETUP
+    quiet, polled = DEFAULT_SETUP.mount_args(), Setup.parse("host_polls=on", 1).mount_args()
+    assert quiet[quiet.index("--encoding-poll") + 1] == "0"  # statuses stay put by default
+    assert polled[polled.index("--takedown-poll") + 1] == "0.3"
 
 
 def test_a_console_block_must_start_with_a_command() -> None:

@@ -45,6 +45,8 @@ def handle(host: Host, method: str, path: str, body: bytes) -> Response:
             return Response.json(folders(host))
         if path == "/_emu/folder" and method == "POST":
             return Response.json(edit_folder(host, _object(body)))
+        if path == "/_emu/file" and method == "POST":
+            return Response.json(host_acts(host, _object(body)))
     except (ValueError, KeyError, TypeError) as exc:
         return Response.json({"error": str(exc)}, status=400)
     return Response.json({"error": f"no control endpoint {method} {path}"}, status=404)
@@ -104,6 +106,43 @@ def edit_folder(host: Host, spec: dict[str, Any]) -> dict[str, Any]:
     folder = host.store.folder(fld_id)
     assert folder is not None
     return {"fld_id": folder.fld_id, "parent_id": folder.parent_id, "name": folder.name}
+
+
+TAKEN_BY = ("admin", "expired")  # who deletes a file besides its owner (§3.11)
+
+
+def host_acts(host: Host, spec: dict[str, Any]) -> dict[str, Any]:
+    """What the host does to a file behind the owner's back, now: `{"code": C, "dmca": true}`
+    puts it on file/dmca (deleted after the grace period), `{"code": C, "deleted": "admin"}`
+    (or "expired") deletes it, as file/deleted then reports; `"progress": 40` sets how far its
+    encoding is (file/encodings then says 40), `"encoded": true` ends it (canplay)."""
+    code = str(spec["code"])
+    f = host.store.file(code)
+    if f is None or f.deleted_at is not None:
+        raise ValueError(f"no live file {code}")
+    now = host.now()
+    changes: dict[str, Any] = {}
+    if "progress" in spec:
+        done = float(spec["progress"])
+        if not 0 <= done < 100 or f.enc_end <= now:
+            raise ValueError("progress: 0 to 99, of a file still encoding")
+        # the clock's progress is (now - start) / (end - start): half a percent past `done`
+        # so that the percentage shown stays `done` for a good while
+        part = (done + 0.5) / 100
+        changes["enc_start"] = now - part / (1 - part) * (f.enc_end - now)
+    if spec.get("encoded"):
+        changes |= {"enc_end": now, "enc_stuck": 0}
+    if spec.get("dmca"):
+        changes["dmca_at"] = now
+    if "deleted" in spec:
+        by = str(spec["deleted"])
+        if by not in TAKEN_BY:
+            raise ValueError(f"deleted: one of {', '.join(TAKEN_BY)}, not {by!r}")
+        changes |= {"deleted_at": now, "deleted_by": by}
+    if not changes:
+        raise ValueError('expected "dmca": true, "deleted": "admin", "progress" or "encoded"')
+    host.store.update_file(code, changes)
+    return {"code": code, **changes}
 
 
 def seed(host: Host, spec: dict[str, Any]) -> dict[str, Any]:

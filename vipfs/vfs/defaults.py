@@ -13,3 +13,5 @@ TRANSFERS = 4  # uploads at once
 HOLD_IDLE = 3600.0  # seconds a held temp name waits before it uploads anyway
 ATTR_TIMEOUT = 1.0  # seconds the kernel caches names and attributes (fuse_ops)
 CACHE_MAX_SIZE = 10 << 30  # bytes the read cache may hold
+ENCODING_POLL = 30.0  # seconds between file/encodings polls while an upload is not ready
+TAKEDOWN_POLL = 300.0  # seconds between file/dmca + file/deleted polls

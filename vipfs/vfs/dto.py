@@ -40,6 +40,8 @@ class Options:
     titles: Titles = field(
         default_factory=Titles
     )  # how names and host titles map (`--default-extension`)
+    encoding_poll: float = defaults.ENCODING_POLL  # seconds; 0: no file/encodings polls
+    takedown_poll: float = defaults.TAKEDOWN_POLL  # seconds; 0: no file/dmca, file/deleted polls
 
 
 @dataclass(slots=True)

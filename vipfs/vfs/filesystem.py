@@ -1,9 +1,9 @@
 """The filesystem, as an async facade of plain-typed operations: what fuse_ops translates.
 
 Owns: nothing but the composition of the model's parts and one short method per operation
-that delegates to the part owning it.  Imports: the vfs parts it composes (arrivals, controls,
-dto, errors, handles, inodes, model, readpolicy, remote, rename, replace, tree, views,
-xattrs).
+that delegates to the part owning it.  Imports: `vipfs.api` records, the vfs parts it
+composes (arrivals, controls, dto, errors, handles, hoststates, inodes, model, readpolicy,
+remote, rename, replace, tree, views, xattrs).
 
 The parts: `tree` (names, directories, mkdir/rmdir/unlink and removal), `rename`, `handles`
 (open … release, read/write, flush/fsync), `replace` (setattr, truncate and replace-on-O_TRUNC),
@@ -25,13 +25,15 @@ from typing import Any
 import trio
 
 from vipfs.api.protocol import XvsApi
+from vipfs.api.records import FileEntry
 from vipfs.vfs.arrivals import Arrivals
 from vipfs.vfs.attrs import Attr, Statfs
 from vipfs.vfs.controls import Controls
 from vipfs.vfs.dto import AttrChanges, DirEntry, FileReader, Opened, Options, WriteSetup
 from vipfs.vfs.errors import VfsError
 from vipfs.vfs.handles import NO_READER, Handles
-from vipfs.vfs.inodes import ROOT_KEY, InodeTable
+from vipfs.vfs.hoststates import Where
+from vipfs.vfs.inodes import ROOT_KEY, FileKey, InodeTable
 from vipfs.vfs.journal import Journal
 from vipfs.vfs.loader import Clock
 from vipfs.vfs.metadb import Upload
@@ -93,6 +95,7 @@ class Filesystem:
         self.handles = Handles(self.model, self.replace, self.read_policy)
         self.xattrs = Xattrs(self.model, Controls(self.model))
         self.arrivals = Arrivals(self.model, self.tree)
+        self.remote.hosts.locate = self._where
 
     @property
     def inodes(self) -> InodeTable:
@@ -119,6 +122,7 @@ class Filesystem:
                 await w.metadata.load()
                 await nursery.start(w.queue.run)
                 self.model.views.clear()  # built again, with the queue's rows
+            nursery.start_soon(self.remote.hosts.run, self.remote.uploaded_before())
             task_status.started()
             await self.remote.quota.run()
 
@@ -155,6 +159,20 @@ class Filesystem:
 
     def _uploaded(self, row: Upload) -> None:
         self.arrivals.uploaded(row)
+        if row.code is not None:
+            self.remote.hosts.uploaded(row.code)
+
+    def _where(self, code: str) -> Where | None:
+        """Where the mount shows `code`: its node's folder and name, else the metadata's."""
+        node = self.model.inodes.by_key(FileKey(code))
+        entry = node.entry if node is not None else None
+        if node is not None and isinstance(entry, FileEntry):
+            listed = self.remote.listings.peek(entry.fld_id)
+            host = listed.file(code) if listed is not None else None
+            return Where(entry.fld_id, node.name, (host or entry).link)
+        w = self.remote.writes
+        meta = w.metadata.meta(code) if w is not None else None
+        return None if meta is None else Where(meta.fld_id, meta.name)
 
     def _dropped(self, row: Upload) -> None:
         self.arrivals.dropped(row)

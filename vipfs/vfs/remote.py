@@ -2,12 +2,14 @@
 
 Owns: composing the per-host parts: the API client (which owns its rate limiter), the folder
 listing and file/info loaders, the journal of our own changes over those listings, quota, the
-`/.vipfs` producers, the event stream, and, when the mount writes, the feature probes,
-namespace, upload queue and its status, the metadata (the `files` table's one writer), the
-spool and the open writers' live sizes. A mount holds one `Remote` today; none of it is a
-singleton, so a mount can hold several (mirrors) later.
-Imports: `vipfs.api`, and the vfs parts it composes (dto, errors, events, features, journal,
-loader, metadata, metadb, namespace, quota, spool, upload_status, uploads, virtual, writing).
+`/.vipfs` producers, the event stream, the host's states of its files (encoding, DMCA, …),
+and, when the mount writes, the feature probes, namespace, upload queue and its status, the
+metadata (the `files` table's one writer), the spool and the open writers' live sizes.
+A mount holds one `Remote` today; none of it is a singleton, so a mount can hold several
+(mirrors) later.
+Imports: `vipfs.api`, and the vfs parts it composes (dto, errors, events, features, hoststates,
+journal, loader, metadata, metadb, namespace, quota, spool, upload_status, uploads, virtual,
+writing).
 """
 
 from __future__ import annotations
@@ -28,9 +30,10 @@ from vipfs.vfs.dto import Options, WriteSetup
 from vipfs.vfs.errors import VfsError
 from vipfs.vfs.events import Events
 from vipfs.vfs.features import HostFeatures
+from vipfs.vfs.hoststates import HostStates
 from vipfs.vfs.journal import Journal
 from vipfs.vfs.loader import Clock, Loader
-from vipfs.vfs.metadata import Metadata
+from vipfs.vfs.metadata import UNKNOWN_SIZE, Metadata
 from vipfs.vfs.metadb import Upload, error_errno
 from vipfs.vfs.namespace import Namespace
 from vipfs.vfs.quota import Quota
@@ -133,11 +136,31 @@ class Remote:
         self.virtual = Virtual(api)
         self.journal = Journal(clock=clock)  # our own changes, over this host's listings
         self.events = Events()  # what happened to this host's files (`vipfs events`)
+        self.hosts = HostStates(  # encoding, ready, DMCA, deleted: what the host says of files
+            api,
+            self.events,
+            encoding_poll=options.encoding_poll,
+            takedown_poll=options.takedown_poll,
+            clock=clock,
+        )
         self.writes = (
             None if writes is None else self._writes(writes, options, on_uploaded, on_dropped)
         )
         if self.writes is not None:
-            self.virtual.add("status.json", self.writes.status_json)
+            self.virtual.add("status.json", self._status_json)
+
+    async def _status_json(self) -> dict[str, Any]:
+        """`/.vipfs/status.json`: the write engine's, and what the host says of its files."""
+        return {**await self.writer().status_json(), "host": self.hosts.to_json()}
+
+    def uploaded_before(self) -> list[str]:
+        """Codes the metadata says vipfs uploaded (a name-only record is not an upload)."""
+        w = self.writes
+        if w is None:
+            return []
+        return [
+            code for code in w.metadata if (m := w.metadata.meta(code)) and m.size != UNKNOWN_SIZE
+        ]
 
     def _writes(
         self,

@@ -2,8 +2,8 @@
 
 Owns: the attribute values of each node kind, which are writable, and what setting one sends
 (`file/edit`, `folder/edit`, the queue's record; the clone and URL-upload controls are
-`controls.py`'s).  Imports: `vipfs.api.records`, `vipfs.vfs` controls, errors, inodes, listing,
-metadb (states), model, names.
+`controls.py`'s).  Imports: `vipfs.api.records`, `vipfs.vfs` controls, errors, hoststates (what
+the polls saw), inodes, listing, metadb (states), model, names.
 
 Values are UTF-8 text. `file/info` (fetched lazily, per folder) wins over the listing where
 both say something, since it is the fresher and fuller answer; of the listing, the host's own
@@ -20,6 +20,7 @@ from typing import Any
 from vipfs.api.records import FileEntry, FileInfo, Folder
 from vipfs.vfs.controls import Controls
 from vipfs.vfs.errors import VfsError
+from vipfs.vfs.hoststates import NOTHING, Seen, dmca_hours
 from vipfs.vfs.inodes import FileKey, FolderKey, Node, QueuedKey, VirtualKey
 from vipfs.vfs.listing import VIRTUAL_DIR
 from vipfs.vfs.metadb import Upload, UploadState
@@ -37,8 +38,23 @@ def _flag(value: bool) -> str:
     return "1" if value else "0"
 
 
-def file_status(entry: FileEntry, info: FileInfo | None) -> str:
-    """ready or encoding; the write engine layers queued/uploading/failed on top."""
+def file_status(entry: FileEntry, info: FileInfo | None, seen: Seen = NOTHING) -> str:
+    """`user.vipfs.status` of a file on the host (a queued one's is `queued_status`): a
+    takedown first, then what the polls saw of vipfs's own upload (`uploaded` until the host
+    answers, `encoding 40%`, `ready`), else the host's `canplay`."""
+    if seen.deleted_by is not None:
+        return "deleted by host"
+    if seen.dmca:
+        left = seen.dmca_left
+        return "dmca" if left is None else f"dmca: deleted in {dmca_hours(left)}h"
+    if info is not None and info.status == 451:  # file/info knows before the DMCA poll does
+        return "dmca"
+    if seen.ready:
+        return "ready"
+    if seen.watched:
+        if seen.progress is not None:
+            return f"encoding {seen.progress}%"
+        return "encoding" if seen.answered else "uploaded"
     canplay = info.canplay if info is not None and info.status == 200 else entry.canplay
     return "ready" if canplay else "encoding"
 
@@ -197,7 +213,7 @@ class Xattrs:
             log.info("xattrs of %r without file/info: %s", node.name, exc.why)
             info = None
         host = self._listed(entry)
-        return file_xattrs(host, info, file_status(host, info))
+        return file_xattrs(host, info, file_status(host, info, m.remote.hosts.seen(entry.code)))
 
     def _listed(self, entry: FileEntry) -> FileEntry:
         """The host's own record of the file, from its folder's last answer when that shows

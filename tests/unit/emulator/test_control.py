@@ -140,3 +140,34 @@ def test_demo_content(tmp_path: Path, http: httpx.Client) -> None:
         assert "beach / sunset" in titles and any("🎬" in t for t in titles)
         assert [e["status"] for e in api.ok("file/encodings")] == ["PENDING"]
         assert len(api.ok("file/dmca")) == 2 and api.ok("account/stats", last=14)
+
+
+def test_take_down_dmca_then_delete(api: Api, emu: Emulator, http: httpx.Client) -> None:
+    """`/_emu/file` does what the host does behind the owner's back (contract §8)."""
+    code, other = emu.seed({"files": [{"title": "x", "size": 10}, {"title": "y", "size": 10}]})[
+        "files"
+    ]
+    url = f"{emu.base_url}/_emu/file"
+    assert http.post(url, json={"code": code, "dmca": True}).status_code == 200
+    [listed] = api.ok("file/dmca", last=1)
+    assert listed["file_code"] == code and 0 < int(listed["del_in_sec"]) <= 12 * 3600
+    assert api.ok("file/info", file_code=code)[0]["status"] == 451
+    assert http.post(url, json={"code": other, "deleted": "admin"}).status_code == 200
+    [gone] = api.ok("file/deleted", last=1)
+    assert (gone["file_code"], gone["deleted_by"]) == (other, "admin")
+    assert other not in {f["file_code"] for f in api.ok("file/list")["files"]}
+    assert http.post(url, json={"code": other, "dmca": True}).status_code == 400  # gone already
+    assert http.post(url, json={"code": code, "deleted": "me?"}).status_code == 400
+    assert http.post(url, json={"code": code}).status_code == 400
+    assert http.post(url, json={"code": "nosuchcode00", "dmca": True}).status_code == 400
+
+
+def test_encoding_progress_and_end(api: Api, emu: Emulator, http: httpx.Client) -> None:
+    code = emu.seed({"files": [{"title": "x", "size": 10, "canplay": 0}]})["files"][0]
+    url = f"{emu.base_url}/_emu/file"
+    assert http.post(url, json={"code": code, "progress": 40}).status_code == 200
+    [listed] = api.ok("file/encodings")
+    assert (listed["code"], listed["status"], listed["progress"]) == (code, "ENCODING", 40)
+    assert http.post(url, json={"code": code, "encoded": True}).status_code == 200
+    assert api.ok("file/encodings") == [] and api.ok("file/info", file_code=code)[0]["canplay"]
+    assert http.post(url, json={"code": code, "progress": 10}).status_code == 400  # done
