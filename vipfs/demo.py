@@ -43,8 +43,11 @@ Try, in another terminal:
   md5sum {mnt}/Movies/*   # reads through file/direct_link
   ffprobe -hide_banner {mnt}/Movies/Sintel.mp4   # (ffmpeg) each sample is a real 1 s clip
   cp {mnt}/Movies/Sintel.mp4 {mnt}/Clips/clip.mp4   # uploads 5 s after close; then:
-  getfattr -n user.vipfs.status {mnt}/Clips/clip.mp4
+  getfattr -n user.vipfs.status {mnt}/Clips/clip.mp4   # uploading 37% …, encoding, ready
   rsync -a ~/Videos/ {mnt}/Synced/   # then: {vipfs} status {mnt}
+  {vipfs} status --watch {mnt}   # live progress bars while uploads run
+  {vipfs} events {mnt} --follow   # queued, uploaded, ready, dmca … as JSON lines
+  {vipfs} links -r --format md {mnt}/Clips   # watch and embed links to post
 Press Ctrl-C here to unmount (after the upload queue drains) and stop; twice to stop at once.
 """
 
@@ -182,6 +185,8 @@ def mount_until_interrupted(
         str(data / "cache"),
         "--state-dir",
         str(data / "state"),  # the demo's queue goes with its data directory
+        "--embed-url",  # the emulator's player page form, as a real remote's config states it
+        url.removesuffix("/api") + "/e/{code}",
     ]
     command += ["-v"] * args.verbose
     mount = subprocess.Popen(command, process_group=0)

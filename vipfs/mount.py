@@ -46,9 +46,11 @@ from vipfs.fuse_ops import Operations
 from vipfs.keyfile import LooseKeyFileError, MissingKeyError
 from vipfs.vfs import defaults
 from vipfs.vfs.attrs import Owner
+from vipfs.vfs.eventlog import EventLog
 from vipfs.vfs.features import HostFeatures
 from vipfs.vfs.filesystem import Filesystem, Options, WriteSetup
 from vipfs.vfs.holdlist import HoldList
+from vipfs.vfs.hooks import Hooks
 from vipfs.vfs.localdirs import DirError, check_dir, private_dir
 from vipfs.vfs.metadb import MetaDb
 from vipfs.vfs.names import Titles
@@ -94,11 +96,14 @@ class MountConfig:
     hold_idle: float = defaults.HOLD_IDLE
     trash: bool = True
     upload_retitle: bool = False  # tokened titles + a retitle edit per file (benchmark baseline)
+    dedupe: str = "clone"  # clone: a file with bytes vipfs uploaded becomes a file/clone; off
     unmount_timeout: float | None = None
     low_speed: SpeedFloor = field(default_factory=SpeedFloor)
     max_reply_size: int = DEFAULT_MAX_REPLY
     state_dir: Path | None = None
     allow_non_empty: bool = False
+    on_event: str | None = None  # --on-event CMD
+    on_event_timeout: float = mount_options.HOOK_TIMEOUT
 
     @property
     def host(self) -> str:
@@ -157,6 +162,7 @@ def mount_config(args: argparse.Namespace, key: str) -> MountConfig:
             deny_read_procs=args.deny_read_procs,
             sync_uploads=args.sync_uploads,
             titles=Titles(args.default_extension),
+            embed_url=args.embed_url,
             encoding_poll=args.encoding_poll,
             takedown_poll=args.takedown_poll,
         ),
@@ -175,9 +181,12 @@ def mount_config(args: argparse.Namespace, key: str) -> MountConfig:
         hold_idle=args.hold_idle,
         trash=not args.no_trash,
         upload_retitle=args.upload_retitle,
+        dedupe=args.dedupe,
         unmount_timeout=args.unmount_timeout,
         low_speed=SpeedFloor(args.low_speed_limit, args.low_speed_time),
         state_dir=local(args.state_dir),
+        on_event=args.on_event or None,
+        on_event_timeout=args.on_event_timeout,
     )
 
 
@@ -478,9 +487,17 @@ async def _serve(
         hold=hold,
         trash=config.trash,
         retitle=config.upload_retitle,
+        dedupe=config.dedupe == "clone",
         rate_state=lambda: api.rate_state,
     )
-    fs = Filesystem(api, options=config.options, reader=reader, writes=writes)
+    hooks = None
+    if config.on_event:
+        hooks = Hooks(
+            config.on_event, timeout=config.on_event_timeout, mount=str(config.mountpoint)
+        )
+    fs = Filesystem(api, options=config.options, reader=reader, writes=writes, hooks=hooks)
+    history = EventLog(state_dir / statedir.EVENTS)
+    await trio.to_thread.run_sync(history.attach, fs.remote.events)
     fs.quota.update(info)
     ops = Operations(fs, attr_timeout=config.attr_timeout)
     await fs.list_root(within=min(config.options.budget, ROOT_LISTING_WAIT))
@@ -503,6 +520,7 @@ async def _serve(
     finally:
         pids.unlink(missing_ok=True)
         pyfuse3.close(unmount=True)
+        history.close()
     left = fs.queue_status()
     if left is not None and (left.pending or left.held or left.writing):
         log.warning(

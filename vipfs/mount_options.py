@@ -34,6 +34,7 @@ DEFAULT_REMOTE = "default"
 DEFAULT_API_URL = "https://vipstream.cc/api"
 SUBTYPE = "vipfs"  # the mount table's fuse.SUBTYPE
 CONNECT_TIMEOUT = 30.0  # seconds an unreachable server is retried at start (the mount's alone)
+HOOK_TIMEOUT = 30.0  # seconds an --on-event hook may run
 
 # value: takes one; flag: store_true; count: -v -v; optional: a value or none (then `const`);
 # positional: no dashes
@@ -160,11 +161,34 @@ def extension(text: str) -> str:
     return ext
 
 
+def embed_template(text: str) -> str:
+    """`--embed-url`: an http(s) URL with `{code}` where the file code goes; "" is off. The
+    host's embed domain changes, so vipfs never guesses it: the user states it."""
+    if not text:
+        return ""
+    scheme, _, rest = text.partition("://")
+    if scheme.lower() not in ("http", "https") or not rest or rest.startswith("/"):
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: an http(s) URL such as https://host/e/{{code}}"
+        )
+    if "{code}" not in text:
+        raise argparse.ArgumentTypeError(f"{text!r}: has no {{code}} for the file code")
+    if any(c.isspace() or not c.isprintable() for c in text):
+        raise argparse.ArgumentTypeError(f"{text!r}: a URL has no spaces or control characters")
+    return text
+
+
 def process_names(text: str) -> frozenset[str]:
     try:
         return parse_names(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def dedupe_mode(text: str) -> str:
+    if text not in ("clone", "off"):
+        raise argparse.ArgumentTypeError(f"{text!r}: want clone or off")
+    return text
 
 
 def octal(text: str) -> int:
@@ -377,6 +401,15 @@ OPTIONS: tuple[Option, ...] = (
         metavar="EXT",
     ),
     Option(
+        ("--embed-url",),
+        "the host's embed link, with {code} for the file code, e.g. "
+        "https://HOST/e/{code}: files then show it as user.vipfs.embed (default: none)",
+        "options.embed_url",
+        parse=embed_template,
+        default="",
+        metavar="TEMPLATE",
+    ),
+    Option(
         ("--encoding-poll",),
         "seconds between file/encodings polls while an upload of vipfs's is not ready yet "
         f"(user.vipfs.status: encoding 40%%, then ready); 0: off "
@@ -403,6 +436,15 @@ OPTIONS: tuple[Option, ...] = (
         default=False,
     ),
     Option(
+        ("--dedupe",),
+        "clone: a file with the bytes of one vipfs uploaded becomes one file/clone of it, "
+        "no upload; off: always upload (default clone)",
+        "dedupe",
+        parse=dedupe_mode,
+        default="clone",
+        metavar="clone|off",
+    ),
+    Option(
         ("--upload-retitle",),
         argparse.SUPPRESS,  # the benchmark's baseline: the upload design before issue 10
         "upload_retitle",
@@ -421,6 +463,22 @@ OPTIONS: tuple[Option, ...] = (
         "on SIGTERM/SIGINT wait at most S seconds for pending uploads (default: wait)",
         "unmount_timeout",
         parse=non_negative_float,
+        metavar="S",
+    ),
+    Option(
+        ("--on-event",),
+        "run CMD with /bin/sh -c once per event (queued, uploaded, ready, failed, dmca, "
+        "deleted), one at a time, the event in VIPFS_EVENT, VIPFS_PATH, VIPFS_CODE, VIPFS_LINK, "
+        "... (never the key); `vipfs events` lists the events",
+        "on_event",
+        metavar="CMD",
+    ),
+    Option(
+        ("--on-event-timeout",),
+        f"kill an --on-event hook after S seconds (default {HOOK_TIMEOUT:g}; 0: never)",
+        "on_event_timeout",
+        parse=non_negative_float,
+        default=HOOK_TIMEOUT,
         metavar="S",
     ),
     Option(("-v", "--verbose"), "-v info, -vv debug", "process", kind="count", default=0),

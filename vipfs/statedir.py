@@ -34,6 +34,7 @@ DB_NAME = "meta.db"
 DB_FILES = (f"{DB_NAME}-wal", f"{DB_NAME}-shm", DB_NAME)  # the db itself last: it marks "done"
 SPOOL = "spool"
 LOCK = "lock"
+EVENTS = "events.jsonl"  # the event log (vipfs.vfs.eventlog), and its older `events.jsonl.1`
 READ_CACHE = "read"  # the subdirectory of the cache dir that vipfs owns
 # the read-cache files of older versions, right in the old directory: code-version-size-serial
 _OLD_CACHE_FILE = re.compile(r"^[^/]+-[^/-]+-\d+-\d+\.cache$")

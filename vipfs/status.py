@@ -1,9 +1,11 @@
 """`vipfs status [MOUNTPOINT]`: what the upload queue of a mount is doing, readably.
 
 Owns: the `vipfs status` command: finding this user's vipfs mounts and printing their queues
-(`--watch` redraws); the one-line queue summary `vipfs umount` and the mount print while
-draining (`progress_line`); and the human sizes both show (`human_size`).
-Imports: the standard library only (it reads the mount's `status.json`).
+(`--watch` redraws: live rich bars on a terminal, the plain text elsewhere); the one-line queue
+summary `vipfs umount` and the mount print while draining (`progress_line`), and what is left
+of a drain (`drain_left`); and the human sizes they show (`human_size`).
+Imports: the standard library, rich, and `vipfs.vfs.progress` (a pure formatter, so a running
+upload reads here as in `user.vipfs.status`); it reads the mount's `status.json`.
 
 The mount publishes its state in `/.vipfs/status.json` (served from memory, never waiting on
 the network), so this command needs no key and no API call: it reads that file. Without a
@@ -20,10 +22,18 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
+
+from rich.console import Console, Group, RenderableType
+from rich.live import Live
+from rich.progress_bar import ProgressBar
+from rich.table import Table
+from rich.text import Text
+
+from vipfs.vfs.progress import transfer_text
 
 STATUS_FILE = Path(".vipfs") / "status.json"
-WATCH_EVERY = 2.0  # seconds between two redraws of `--watch`
+WATCH_EVERY = 1.0  # seconds between two redraws of `--watch`
 CLEAR = "\033[H\033[J"  # cursor home, erase below: a redraw in place on a terminal
 
 
@@ -40,6 +50,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     if not args.watch:
         return show(args)
+    if sys.stdout.isatty() and not args.json:
+        return watch_live(args, Console())
     try:
         while True:
             if sys.stdout.isatty():
@@ -51,33 +63,75 @@ def run(args: argparse.Namespace) -> int:
         return 0
 
 
+def watch_live(args: argparse.Namespace, console: Console) -> int:
+    """`--watch` on a terminal: one live bar per uploading file, redrawn in place; Ctrl-C
+    ends it (exit 0, the last picture left on the screen)."""
+    mounts = _mounts(args)
+    if not mounts:
+        print("vipfs: no vipfs mount of yours found", file=sys.stderr)
+        return 1
+    try:
+        with Live(console=console, auto_refresh=False, transient=False) as live:
+            while True:
+                views: list[RenderableType] = [Text(f"{time.strftime('%H:%M:%S')} (Ctrl-C ends)")]
+                for mount in mounts:
+                    status, error = read_status(mount)
+                    views.append(Text(error) if status is None else watch_view(mount, status))
+                live.update(Group(*views), refresh=True)
+                time.sleep(WATCH_EVERY)  # a refresh interval, not synchronisation
+    except KeyboardInterrupt:
+        return 0
+
+
+def watch_view(mount: Path, status: dict[str, Any]) -> RenderableType:
+    """A mount's queue as `--watch` draws it: the summary, a bar per uploading file, then
+    the other rows as `vipfs status` lists them."""
+    queue: dict[str, list[dict[str, Any]]] = status.get("queue") or {}
+    bars = Table.grid(padding=(0, 1))
+    bars.add_column(max_width=40, no_wrap=True, overflow="ellipsis")
+    bars.add_column(width=30)
+    bars.add_column(no_wrap=True)
+    for row in queue.get("uploading") or []:
+        sent, total = _count(row.get("sent")), _count(row.get("total", row.get("size")))
+        bar = ProgressBar(total=max(total, 1), completed=min(sent, total), width=30)
+        bars.add_row(_where(row), bar, _transfer(row))
+    return Group(Text(summary(mount, status)), bars, *(Text(line) for line in details(status)))
+
+
+def _mounts(args: argparse.Namespace) -> list[Path]:
+    return [Path(args.mountpoint)] if args.mountpoint else vipfs_mounts()
+
+
+def read_status(mount: Path) -> tuple[dict[str, Any] | None, str]:
+    """A mount's status.json, or None and the one line that says why there is none."""
+    try:
+        status = json.loads((mount / STATUS_FILE).read_text())
+    except FileNotFoundError:
+        return None, f"vipfs: {mount} is not a vipfs mount (no {STATUS_FILE})"
+    except OSError as exc:
+        if exc.errno == errno.ENOTCONN:
+            return None, (
+                f"vipfs: {mount} no longer answers (its process ended); run fusermount3 -u {mount}"
+            )
+        return None, f"vipfs: {mount}: no status ({exc.strerror})"
+    except ValueError as exc:
+        return None, f"vipfs: {mount}: no status ({exc})"
+    if not isinstance(status, dict):
+        return None, f"vipfs: {mount}: no status (not a JSON object)"
+    return status, ""
+
+
 def show(args: argparse.Namespace) -> int:
     """Print once: the whole queue of the mount named, or one summary line per own mount."""
-    mounts = [Path(args.mountpoint)] if args.mountpoint else vipfs_mounts()
+    mounts = _mounts(args)
     if not mounts:
         print("vipfs: no vipfs mount of yours found", file=sys.stderr)
         return 1
     code = 0
     for mount in mounts:
-        try:
-            status = json.loads((mount / STATUS_FILE).read_text())
-        except FileNotFoundError:
-            print(f"vipfs: {mount} is not a vipfs mount (no {STATUS_FILE})", file=sys.stderr)
-            code = 1
-            continue
-        except OSError as exc:
-            if exc.errno == errno.ENOTCONN:
-                print(
-                    f"vipfs: {mount} no longer answers (its process ended); "
-                    f"run fusermount3 -u {mount}",
-                    file=sys.stderr,
-                )
-            else:
-                print(f"vipfs: {mount}: no status ({exc.strerror})", file=sys.stderr)
-            code = 1
-            continue
-        except ValueError as exc:
-            print(f"vipfs: {mount}: no status ({exc})", file=sys.stderr)
+        status, error = read_status(mount)
+        if status is None:
+            print(error, file=sys.stderr)
             code = 1
             continue
         if args.json:
@@ -85,7 +139,7 @@ def show(args: argparse.Namespace) -> int:
         elif args.mountpoint:
             print(render(mount, status))
         else:
-            print(render(mount, status).splitlines()[0])
+            print(summary(mount, status))
     return code
 
 
@@ -132,7 +186,36 @@ def _where(row: dict[str, Any]) -> str:
     return f"{folder}/{row['name']}" if folder else str(row["name"])
 
 
+def _count(value: object) -> int:
+    """A byte count from status.json; anything else reads as 0."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+
+
+def _number(value: object) -> float | None:
+    """A rate or ETA from status.json; null (not known yet) or anything odd reads as None."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+        return None
+    return float(value)
+
+
+def _transfer(row: dict[str, Any]) -> str:
+    """A running upload's `37% 12.3/33.0 MB 2.1 MB/s ETA 10s`, as its xattr says it."""
+    total = _count(row.get("total", row.get("size")))
+    return transfer_text(
+        _count(row.get("sent")), total, _number(row.get("rate")), _number(row.get("eta"))
+    )
+
+
 def render(mount: Path, status: dict[str, Any]) -> str:
+    queue: dict[str, list[dict[str, Any]]] = status.get("queue") or {}
+    uploading = [
+        f"  uploading  {_where(row)}  {_transfer(row)}" for row in queue.get("uploading") or []
+    ]
+    return "\n".join([summary(mount, status), *uploading, *details(status)])
+
+
+def summary(mount: Path, status: dict[str, Any]) -> str:
+    """The first line: how many rows are in each state."""
     queue: dict[str, list[dict[str, Any]]] = status.get("queue") or {}
     counts = ", ".join(
         f"{len(queue.get(k) or [])} {k}"
@@ -142,10 +225,13 @@ def render(mount: Path, status: dict[str, Any]) -> str:
         counts += f", {len(queue['incomplete'])} incomplete"
     if queue.get("empty"):
         counts += f", {len(queue['empty'])} empty"
-    lines = [f"{mount}: {counts}"]
-    for row in queue.get("uploading") or []:
-        sent, size = human_size(row.get("sent")), human_size(row["size"])
-        lines.append(f"  uploading  {_where(row)}  {sent} of {size}")
+    return f"{mount}: {counts}"
+
+
+def details(status: dict[str, Any]) -> list[str]:
+    """The lines after the uploading rows: every other row, lost+found, the rate limit."""
+    queue: dict[str, list[dict[str, Any]]] = status.get("queue") or {}
+    lines: list[str] = []
     for row in queue.get("queued") or []:
         tries = row.get("attempts")
         extra = f"  (retrying: {row['error']}; {tries} attempt(s) failed)" if tries else ""
@@ -160,6 +246,7 @@ def render(mount: Path, status: dict[str, Any]) -> str:
         lines.append(f"  incomplete {_where(row)}: {row['error']}  (data kept; not uploaded)")
     for row in queue.get("empty") or []:
         lines.append(f"  empty      {_where(row)}: {row['error']}")
+    lines.extend(url_lines(status.get("url_uploads")))
     lost = status.get("lost_found")
     if isinstance(lost, dict) and lost.get("files"):
         lines.append(
@@ -175,7 +262,28 @@ def render(mount: Path, status: dict[str, Any]) -> str:
         if rate.get("blocked_until"):
             line += f"; blocked per {rate.get('scope')} until {rate['blocked_until']:.0f}"
         lines.append(line)
-    return "\n".join(lines)
+    return lines
+
+
+def url_lines(rows: object) -> list[str]:
+    """`vipfs url-upload`'s URLs: a count per state, then each one not uploaded yet."""
+    if not isinstance(rows, list) or not rows:
+        return []
+    rows = [r for r in rows if isinstance(r, dict)]
+    order = ("queued", "submitted", "fetching", "uploaded", "failed")
+    counts = ", ".join(
+        f"{n} {state}" for state in order if (n := sum(r.get("state") == state for r in rows))
+    )
+    lines = [f"  URL uploads: {counts}"]
+    for r in rows:
+        state, where = r.get("state"), r.get("dir") or "/"
+        if state == "failed":
+            lines.append(f"  url {state:<9} {where}  {r.get('url')}: {r.get('error')}")
+        elif state == "fetching":
+            lines.append(f"  url {state:<9} {where}  {r.get('url')}  {r.get('progress')}%")
+        elif state != "uploaded":
+            lines.append(f"  url {state:<9} {where}  {r.get('url')}")
+    return lines
 
 
 def progress_line(status: dict[str, object]) -> str:
@@ -195,3 +303,24 @@ def progress_line(status: dict[str, object]) -> str:
     if failed:
         parts.append(f"{failed} failed (kept; see vipfs status)")
     return "uploads: " + ", ".join(parts)
+
+
+class DrainLeft(NamedTuple):
+    left: int  # bytes not sent yet: queued rows whole, uploading rows what they have not sent
+    sent: int  # bytes the running uploads have sent
+    rate: float | None  # the running uploads' bytes/s in all; None while none is known
+    files: int  # rows queued or uploading
+
+
+def drain_left(status: dict[str, object]) -> DrainLeft:
+    """What an unmount still waits for, from status.json's queue."""
+
+    def rows(name: str) -> list[dict[str, object]]:
+        value = status.get(name)
+        return [r for r in value if isinstance(r, dict)] if isinstance(value, list) else []
+
+    queued, uploading = rows("queued"), rows("uploading")
+    sent = [min(_count(r.get("sent")), _count(r.get("size"))) for r in uploading]
+    left = sum(_count(r.get("size")) for r in queued + uploading) - sum(sent)
+    rates = [rate for r in uploading if (rate := _number(r.get("rate"))) is not None]
+    return DrainLeft(left, sum(sent), sum(rates) if rates else None, len(queued) + len(uploading))

@@ -1,8 +1,10 @@
 """`vipfs umount MOUNTPOINT`: unmount once the upload queue is empty, showing its progress.
 
-Owns: the `vipfs umount` command: signalling the mount process and showing the queue drain.
-Imports: `vipfs.runfiles` (pid files), `vipfs.status` (the progress line) and
-`vipfs.mount_options` (its parser of durations); never `vipfs.mount` or pyfuse3.
+Owns: the `vipfs umount` command: signalling the mount process and showing the queue drain
+(one rich bar on a terminal, else a line whenever it changes).
+Imports: rich, `vipfs.runfiles` (pid files), `vipfs.status` (the progress line, what a drain
+has left), `vipfs.vfs.progress` (the transfer text) and `vipfs.mount_options` (its parser of
+durations); never `vipfs.mount` or pyfuse3.
 
 `fusermount3 -u` detaches the filesystem at once (what is left in the queue resumes at the next
 mount). This command instead asks the mount process (SIGTERM; its pid is in a file named after
@@ -24,10 +26,16 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Protocol
+
+from rich.console import Console
+from rich.progress import BarColumn, TextColumn
+from rich.progress import Progress as Bars
 
 from vipfs.mount_options import positive_float
 from vipfs.runfiles import pid_files
-from vipfs.status import progress_line
+from vipfs.status import drain_left, progress_line
+from vipfs.vfs.progress import Progress, transfer_text
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -49,10 +57,18 @@ def run(args: argparse.Namespace) -> int:
         return 1
     if pid is not None:
         os.kill(pid, signal.SIGTERM)
-        if not wait_for_exit(pid, args.timeout, mountpoint):
+        console = Console(stderr=True)
+        shown = DrainBar(console) if console.is_terminal else DrainLines()
+        ended = unmounted = False
+        try:
+            ended = wait_for_exit(pid, args.timeout, mountpoint, shown)
+            unmounted = ended and not os.path.ismount(mountpoint)
+        finally:
+            shown.close(drained=ended and unmounted)
+        if not ended:
             print(f"vipfs: process {pid} is still uploading; try again later", file=sys.stderr)
             return 1
-        if not os.path.ismount(mountpoint):
+        if unmounted:  # the mount unmounts itself only once its queue has drained
             return 0
         pid = None  # it ended without unmounting (killed?): detach what is left
     return _fusermount(mountpoint, pid, args.timeout)
@@ -104,32 +120,108 @@ def _mount_pid(mountpoint: Path) -> int | None:
     return None
 
 
-def wait_for_exit(pid: int, timeout: float | None, mountpoint: Path | None = None) -> bool:
-    """Wait for the process to end; print the queue's progress whenever it changes."""
+class Drain(Protocol):
+    """How the drain shows: given each queue read, then closed once."""
+
+    def show(self, queue: dict[str, object]) -> None: ...
+    def close(self, *, drained: bool) -> None: ...
+
+
+class DrainLines:
+    """Not a terminal: the queue's line on stderr whenever it changes."""
+
+    def __init__(self) -> None:
+        self._shown = ""
+
+    def show(self, queue: dict[str, object]) -> None:
+        line = progress_line(queue)
+        if line != self._shown:
+            print(f"vipfs: {line}", file=sys.stderr, flush=True)
+            self._shown = line
+
+    def close(self, *, drained: bool) -> None:
+        return
+
+
+class DrainBar:
+    """A terminal: one bar for the whole drain. Its total is the bytes queued and uploading
+    when it began (growing if more are queued meanwhile); it advances as bytes are sent and
+    files finish, and never goes back."""
+
+    def __init__(self, console: Console) -> None:
+        self._bars = Bars(
+            TextColumn("vipfs: uploading"),
+            BarColumn(bar_width=30),
+            TextColumn("{task.fields[text]}"),
+            console=console,
+            auto_refresh=False,
+        )
+        self._task = self._bars.add_task("drain", total=None, text="")
+        self._total = self._done = 0
+        self._failed = ""
+        self._bars.start()
+
+    def show(self, queue: dict[str, object]) -> None:
+        now = drain_left(queue)
+        begun = self._done + now.left if self._total else now.sent + now.left
+        self._total = max(self._total, begun)
+        self._done = self._total - now.left
+        self._draw(now.rate, now.files)
+        failed = queue.get("failed")
+        if isinstance(failed, list) and failed:
+            self._failed = progress_line(queue)
+
+    def _draw(self, rate: float | None, files: int) -> None:
+        now = Progress(self._done, self._total, rate)
+        text = transfer_text(now.sent, now.total, now.rate, now.eta)
+        if not self._total:  # nothing was queued: a full bar once nothing is left
+            text = "nothing to upload"
+        self._bars.update(
+            self._task,
+            total=self._total or 1,
+            completed=self._done if self._total else int(files == 0),
+            text=f"{text}, {files} file(s) left",
+        )
+        self._bars.refresh()
+
+    def close(self, *, drained: bool) -> None:
+        if drained:
+            self._done = self._total
+            self._draw(None, 0)
+        self._bars.stop()
+        if self._failed:
+            print(f"vipfs: {self._failed}", file=sys.stderr, flush=True)
+
+
+def wait_for_exit(
+    pid: int, timeout: float | None, mountpoint: Path | None = None, shown: Drain | None = None
+) -> bool:
+    """Wait for the process to end; show the queue's progress (from its status.json)."""
     deadline = None if timeout is None else time.monotonic() + timeout
-    shown, checked = "", 0.0
+    checked = 0.0
+    if mountpoint is not None and shown is None:
+        shown = DrainLines()
     while True:
         if not _alive(pid):
             return True
         now = time.monotonic()
         if deadline is not None and now >= deadline:
             return False
-        if mountpoint is not None and now - checked >= 1.0:
+        if mountpoint is not None and shown is not None and now - checked >= 1.0:
             checked = now
-            line = _progress(mountpoint)
-            if line and line != shown:
-                print(f"vipfs: {line}", file=sys.stderr, flush=True)
-                shown = line
+            queue = _queue(mountpoint)
+            if queue is not None:
+                shown.show(queue)
         time.sleep(0.1)
 
 
-def _progress(mountpoint: Path) -> str:
+def _queue(mountpoint: Path) -> dict[str, object] | None:
     try:
         status = json.loads((mountpoint / ".vipfs" / "status.json").read_text())
     except (OSError, ValueError):
-        return ""
-    queue = status.get("queue")
-    return progress_line(queue) if isinstance(queue, dict) else ""
+        return None
+    queue = status.get("queue") if isinstance(status, dict) else None
+    return queue if isinstance(queue, dict) else None
 
 
 def _alive(pid: int) -> bool:

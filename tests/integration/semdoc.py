@@ -44,10 +44,18 @@ SETUP_DEFAULTS: Mapping[str, str] = {
     "trash": "on",  # off: vipfs mount --no-trash
     "sync_uploads": "off",  # on: vipfs mount --sync-uploads
     "op_timeout": "25",  # seconds: vipfs mount --op-timeout
+    "embed_url": "",  # a template: vipfs mount --embed-url (empty: none)
+    "on_event": "off",  # on: vipfs mount --on-event HOOK (below)
     # off: --encoding-poll 0 --takedown-poll 0, so statuses stay put; on: both every 0.3 s
     "host_polls": "off",
     "env": "main",  # a name, to get a separate mount with otherwise equal settings
 }
+# The examples' `--on-event` hook: each event's VIPFS_* variables, sorted, into the file
+# "$MNT.SEQ" beside the mount point (written whole, then renamed: a reader never sees half).
+HOOK = (
+    'env | grep ^VIPFS_ | sort > "$VIPFS_MOUNT.new"'
+    ' && mv "$VIPFS_MOUNT.new" "$VIPFS_MOUNT.$VIPFS_SEQ"'
+)
 EMULATOR_FEATURES = ("direct_link", "delete", "folder_delete", "clone", "url_uploads")
 
 
@@ -71,6 +79,9 @@ class Setup:
             if key == "op_timeout":
                 if not value.replace(".", "", 1).isdigit():
                     raise DocError(f"line {line}: op_timeout takes seconds, not {value!r}")
+            elif key == "embed_url":
+                if not value.startswith(("http://", "https://")) or "{code}" not in value:
+                    raise DocError(f"line {line}: embed_url takes an http(s) URL with {{code}}")
             elif key not in ("content", "env") and value not in ("on", "off"):
                 raise DocError(f"line {line}: {key} takes on or off, not {value!r}")
             values[key] = value
@@ -99,6 +110,10 @@ class Setup:
             args.append("--no-trash")
         if self.get("sync_uploads") == "on":
             args.append("--sync-uploads")
+        if self.get("embed_url"):
+            args += ["--embed-url", self.get("embed_url")]
+        if self.get("on_event") == "on":
+            args += ["--on-event", HOOK]
         every = "0.3" if self.get("host_polls") == "on" else "0"
         return [*args, "--encoding-poll", every, "--takedown-poll", every]
 

@@ -193,3 +193,24 @@ def port_answers(port: int) -> bool:
             return True
     except OSError:
         return False
+
+
+def test_ctrl_c_while_starting_stops_without_a_traceback(demo: Demo) -> None:
+    """Ctrl-C before the banner (the emulator up, the mount maybe not yet) still ends the demo
+    with one line and cleans up; whichever step it lands in, no traceback reaches the user."""
+    emulator_args = f"--data {demo.data / 'host'}"
+    wait_for(
+        "the demo's emulator to start",
+        lambda: any(
+            emulator_args in Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+            for pid in os.listdir("/proc")
+            if pid.isdigit() and Path(f"/proc/{pid}/cmdline").exists()
+        ),
+        timeout=60,
+    )
+    demo.keys("C-c")
+    wait_for("the demo to exit", lambda: demo.exit_code() is not None, timeout=120)
+    said = demo.log() + demo.screen()
+    assert "Traceback" not in said, said
+    assert demo.exit_code() in (0, 130), said
+    assert not os.path.ismount(demo.mnt)

@@ -33,7 +33,7 @@ def test_status_render_names_every_state_and_the_budget() -> None:
     text = render(Path("/mnt/v"), STATUS)
     first, *rest = text.splitlines()
     assert first == "/mnt/v: 0 writing, 1 held, 1 queued, 1 uploading, 1 failed"
-    assert "  uploading  c.mp4 (in folder 7)  1.0 MB of 4.0 MB" in rest
+    assert "  uploading  c.mp4 (in folder 7)  25% 1.0/4.0 MB" in rest
     assert any(
         "  queued     S/1/b.mp4  2.0 MB" in line
         and "(retrying: HTTP 502; 2 attempt(s) failed)" in line

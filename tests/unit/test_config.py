@@ -204,3 +204,16 @@ def test_state_dir_is_a_setting_like_the_others(tmp_path: Path) -> None:
     given = parse("work", "/mnt", "--state-dir", "/elsewhere")
     config.resolve(given)
     assert given.state_dir == "/elsewhere"
+
+
+def test_embed_url_is_a_remote_setting_checked_as_argv_is(tmp_path: Path) -> None:
+    key = write(tmp_path / "key", KEY + "\n")
+    user_file(
+        tmp_path, f'[remotes.a]\nkey_file = "{key}"\nembed_url = "https://e.example/e/{{code}}"\n'
+    )
+    args = parse("a", "/mnt")
+    config.resolve(args)
+    assert args.embed_url == "https://e.example/e/{code}"
+    user_file(tmp_path, f'[remotes.a]\nkey_file = "{key}"\nembed_url = "https://e.example/e/"\n')
+    with pytest.raises(config.ConfigError, match=r"embed_url.*has no \{code\}"):
+        config.resolve(parse("a", "/mnt"))

@@ -56,3 +56,14 @@ def test_a_failing_listener_does_not_stop_the_others() -> None:
     events.listen(seen.append)
     event = events.emit("failed", detail="file is too big")
     assert seen == [event]
+
+
+def test_the_link_comes_from_the_listing_when_not_given() -> None:
+    events = _events()
+    listed_links = {(7, "abcdefghijkl"): "https://h/abcdefghijkl.html"}
+    events.link_of = lambda fld_id, code: listed_links.get((fld_id, code))
+    listed = events.emit("uploaded", fld_id=7, name="a.mp4", code="abcdefghijkl")
+    assert listed.link == "https://h/abcdefghijkl.html"
+    assert events.emit("uploaded", fld_id=7, name="b.mp4", code="notlisted123").link is None
+    given = events.emit("ready", fld_id=7, code="abcdefghijkl", link="https://other/x")
+    assert given.link == "https://other/x"

@@ -30,6 +30,7 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
     # commands that only talk to a running mount need neither the mount nor FUSE
     "vipfs.umount": ("vipfs.mount", "vipfs.fuse_ops", "pyfuse3"),
     "vipfs.status": ("vipfs.mount", "vipfs.fuse_ops", "pyfuse3"),
+    "vipfs.links": ("vipfs.mount", "vipfs.fuse_ops", "pyfuse3", "vipfs.vfs", "vipfs.api"),
     "vipfs.runfiles": ("vipfs.mount", "vipfs.fuse_ops", "pyfuse3"),
 }
 

@@ -26,6 +26,8 @@ SAMPLES: dict[object, str] = {
     mount_options.subtype: "sshfs",
     mount_options.process_names: "gimp",
     mount_options.extension: ".mkv",
+    mount_options.dedupe_mode: "off",
+    mount_options.embed_template: "https://embed.example/e/{code}",
     None: "/srv/sample",
 }
 # where the mount's settings are not the option's value itself
@@ -90,3 +92,31 @@ def test_default_extension_refuses_nonsense_in_one_line(text: str) -> None:
     with pytest.raises(argparse.ArgumentTypeError) as caught:
         mount_options.extension(text)
     assert "\n" not in str(caught.value) and "extension" in str(caught.value)
+
+
+def test_dedupe_takes_clone_or_off() -> None:
+    assert mount_options.dedupe_mode("clone") == "clone"
+    assert mount_options.dedupe_mode("off") == "off"
+    with pytest.raises(argparse.ArgumentTypeError, match="want clone or off"):
+        mount_options.dedupe_mode("yes")
+
+
+@pytest.mark.parametrize(
+    "template",
+    [
+        "embed.example/e/{code}",
+        "ftp://embed.example/{code}",
+        "https://embed.example/e/",
+        "https:///{code}",
+    ],
+)
+def test_embed_url_needs_http_and_code(template: str) -> None:
+    with pytest.raises(argparse.ArgumentTypeError) as err:
+        mount_options.embed_template(template)
+    assert "\n" not in str(err.value) and template in str(err.value)
+
+
+def test_embed_url_off_by_default_and_kept_as_given() -> None:
+    assert mount_options.embed_template("") == ""
+    given = "HTTPS://embed.example/e/{code}.html"
+    assert mount_options.embed_template(given) == given

@@ -78,6 +78,8 @@ def test_a_setup_comment_applies_only_to_the_next_block() -> None:
         ("delete=yes", "on or off"),
         ("content=x", "demo"),
         ("op_timeout=soon", "seconds"),
+        ("embed_url=embed.example/{code}", "http"),
+        ("embed_url=https://embed.example/e/", "URL with"),
     ],
 )
 def test_bad_setups_are_refused(spec: str, why: str) -> None:
@@ -94,6 +96,9 @@ def test_setups_become_emulator_and_mount_arguments() -> None:
     assert {"--no-trash", "--sync-uploads"} <= set(setup.mount_args())
     mount = Setup.parse("op_timeout=2.5", 1).mount_args()
     assert mount[mount.index("--op-timeout") + 1] == "2.5"
+    embed = Setup.parse("embed_url=https://e.example/{code}", 1).mount_args()
+    assert embed[embed.index("--embed-url") + 1] == "https://e.example/{code}"
+    assert "--embed-url" not in DEFAULT_SETUP.mount_args()
     assert "--seed-demo" not in Setup.parse("content=empty", 1).emulator_args()
     assert Setup.parse("env=other", 1) != DEFAULT_SETUP
     quiet, polled = DEFAULT_SETUP.mount_args(), Setup.parse("host_polls=on", 1).mount_args()

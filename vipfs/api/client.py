@@ -459,6 +459,11 @@ class XvsClient:
 
         return await self._record("file/url_uploads", {"file_code": code}, build)
 
+    async def file_url_actions(self, *, delete_codes: Sequence[str]) -> None:
+        """Drop URL uploads from the host's queue: a failed one holds a slot (and its URL)
+        until it is dropped."""
+        await self._api("file/url_actions", {"delete_code": ",".join(delete_codes)})
+
     # -- uploads -------------------------------------------------------------------------------
     async def upload_server(self) -> str:
         reply = await self._api("upload/server")

@@ -417,7 +417,7 @@ class UrlUpload:
     def from_wire(cls, raw: Raw) -> Self:
         return cls(
             remote_url=to_str(pick(raw, "remote_url", "url")) or "",
-            code=to_str(pick(raw, "file_code", "filecode", "code")) or None,
+            code=to_code(pick(raw, "file_code", "filecode", "code")),
             status=(to_str(raw.get("status")) or "").upper(),
             progress=to_int(raw.get("progress")) or 0,
             fld_id=to_int(raw.get("fld_id")),

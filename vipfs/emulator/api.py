@@ -537,13 +537,14 @@ def file_encodings(c: Call) -> Reply:
 
 def file_url_uploads(c: Call) -> Reply:
     wanted = c.get("file_code")
+    blank = c.host.config.url_codes_blank
     return ok(
         [
             {
                 "remote_url": e["url"],
                 "progress": int(e["progress"]),
                 "status": e["status"],
-                "file_code": e["code"],
+                "file_code": "" if blank else e["code"],
                 "fld_id": str(e["fld_id"]),
             }
             for e in c.host.store.url_entries(c.account.usr_id)

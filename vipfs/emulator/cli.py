@@ -143,6 +143,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     add("--upload-server-url", default="", help="what upload/server answers (http:// too)")
     add("--echo-key", action="store_true", help="error messages echo the caller's key")
+    add(
+        "--url-codes-blank",
+        action="store_true",
+        help="file/url_uploads lists no file_code until the fetch is done",
+    )
     add("--msg-newlines", action="store_true", help="error messages carry a forged log line")
     add("--tls-cert", type=Path, help="serve https with this PEM certificate (needs --tls-key)")
     add("--tls-key", type=Path, help="the PEM private key of --tls-cert")
@@ -194,6 +199,7 @@ def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
         node_fail_after_store=args.node_fail_after_store,
         upload_server_url=args.upload_server_url,
         echo_key=args.echo_key,
+        url_codes_blank=args.url_codes_blank,
         msg_newlines=args.msg_newlines,
         tls_cert=args.tls_cert,
         tls_key=args.tls_key,

@@ -108,6 +108,9 @@ class EmulatorConfig:
     node_fail_after_store: float = 0.0  # chance an upload is stored, then answered by HTML 500
     upload_server_url: str = ""  # what upload/server answers ("" = this emulator's own node)
     echo_key: bool = False  # error messages end with "for key <the caller's key>"
+    # file/url_uploads names no file_code until the fetch is done (the doc's own sample,
+    # `"file_code":""`): a client must match its URLs by `remote_url`
+    url_codes_blank: bool = False
     msg_newlines: bool = False  # error messages go on with a newline and a forged log line
     tls_cert: Path | None = None  # with tls_key: the API, node and links are served over https
     tls_key: Path | None = None

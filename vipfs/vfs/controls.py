@@ -1,8 +1,8 @@
 """The controls a folder takes through setxattr: `vipfs clone` and `vipfs url-upload`.
 
 Owns: `file/clone` into a folder under a chosen name (with the metadata the source had), and
-`upload/url` into a folder.  Imports: `vipfs.api` (errors, records), `vipfs.vfs` errors,
-inodes, model, tree (synthetic entries, the titles sent), writing.
+reading a URL-upload request (the queue is `urluploads.py`'s).  Imports: `vipfs.api` (errors,
+records), `vipfs.vfs` errors, inodes, metadata, model, tree (synthetic entries), urluploads.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from vipfs.vfs.inodes import Node
 from vipfs.vfs.metadata import name_only
 from vipfs.vfs.model import Model
 from vipfs.vfs.tree import synthetic
+from vipfs.vfs.urluploads import UrlError
 
 log = logging.getLogger(__name__)
 
@@ -60,9 +61,23 @@ class Controls:
         log.info("cloned %s into %s as %s (%s)", code, node.name or "/", name, result.code)
         return name
 
-    async def url_upload(self, node: Node, fld_id: int, url: str) -> None:
-        """`vipfs url-upload`: the host fetches the URL; the file shows once it has it."""
-        m = self.m
-        code = await m.bounded(m.remote.api.upload_url(url.strip(), fld_id=fld_id), "upload/url")
-        m.remote.listings.invalidate(fld_id)
-        log.info("URL upload into %s queued by the host as %s", node.name or "/", code)
+    async def url_upload(self, node: Node, fld_id: int, request: str) -> str:
+        """`vipfs url-upload`: one URL (plain, or `{"url": ..., "title": ...}`) joins the
+        URL-upload queue for this folder; returns what became of it ("queued", …)."""
+        urls = self.m.remote.writer().urls
+        url, title = request.strip(), None
+        if url.startswith("{"):
+            try:
+                asked = json.loads(url)
+                url = str(asked["url"])
+                title = None if asked.get("title") is None else str(asked["title"])
+            except (ValueError, KeyError, TypeError, AttributeError):
+                raise VfsError(
+                    errno.EINVAL, 'url_upload wants {"url": ..., "title": ...}'
+                ) from None
+        try:
+            answer = await urls.add(url, title, fld_id)
+        except UrlError as exc:
+            raise VfsError(errno.EINVAL, f"url_upload: {exc}") from None
+        log.info("URL upload into %s: %s", node.name or "/", answer)
+        return answer

@@ -40,6 +40,7 @@ class Options:
     titles: Titles = field(
         default_factory=Titles
     )  # how names and host titles map (`--default-extension`)
+    embed_url: str = ""  # `--embed-url`: a template with {code}; "" is no user.vipfs.embed
     encoding_poll: float = defaults.ENCODING_POLL  # seconds; 0: no file/encodings polls
     takedown_poll: float = defaults.TAKEDOWN_POLL  # seconds; 0: no file/dmca, file/deleted polls
 
@@ -60,6 +61,8 @@ class WriteSetup:
     # True: the upload design before issue 10 (tokened title, `upload/server` per file, a
     # retitle edit after each): the benchmark's baseline, `--upload-retitle`
     retitle: bool = False
+    # a file whose bytes vipfs already uploaded becomes a file/clone of it (`--dedupe clone`)
+    dedupe: bool = True
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,10 +13,11 @@ logged and never reaches the part that emitted: an event is news, not a step of 
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -28,6 +29,7 @@ KINDS = frozenset({"queued", "uploaded", "ready", "failed", "dmca", "deleted"})
 RING = 1000  # events `/.vipfs/events.jsonl` keeps in memory
 
 FolderPath = Callable[[int], str | None]  # fld_id → "A/B" in the mount, None if not known
+LinkOf = Callable[[int, str], str | None]  # (fld_id, code) → the watch link, if listed
 Listener = Callable[["Event"], None]
 
 
@@ -49,6 +51,30 @@ class Event:
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
+    def line(self) -> str:
+        """The event as one JSON line (no newline): the form of the log and of events.jsonl."""
+        return json.dumps(self.to_json(), ensure_ascii=False)
+
+    @classmethod
+    def from_json(cls, raw: object) -> Event | None:
+        """An event read back from the log; None for anything not shaped as one (a torn
+        last line after a crash, a hand edit): the log is history, never trusted to parse."""
+        if not isinstance(raw, dict) or set(raw) != _FIELDS:
+            return None
+        seq, kind = raw["seq"], raw["event"]
+        if not isinstance(seq, int) or isinstance(seq, bool) or seq < 1 or kind not in KINDS:
+            return None
+        texts = ("time", "source")
+        optional = ("path", "code", "link", "detail")
+        if not all(isinstance(raw[k], str) for k in texts):
+            return None
+        if not all(raw[k] is None or isinstance(raw[k], str) for k in optional):
+            return None
+        return cls(**raw)
+
+
+_FIELDS = frozenset(("seq", "time", "event", "path", "code", "link", "source", "detail"))
+
 
 class Events:
     """The account's event stream (one per host: a mirror's members each have their own)."""
@@ -59,9 +85,21 @@ class Events:
         self._ring: deque[Event] = deque(maxlen=RING)
         self._listeners: list[Listener] = []
         self.folder_path: FolderPath | None = None  # set by the model (its inode table)
+        self.link_of: LinkOf | None = None  # set by the remote (its cached listings)
 
     def listen(self, listener: Listener) -> None:
         self._listeners.append(listener)
+
+    def restore(self, history: Iterable[Event]) -> None:
+        """Events of earlier mounts (the log on disk) back into the ring, oldest first, so
+        `/.vipfs/events.jsonl` shows them and new events number on after the last of them."""
+        for event in history:
+            self._ring.append(event)
+            self._next = max(self._next, event.seq + 1)
+
+    @property
+    def next_seq(self) -> int:
+        return self._next
 
     def path_of(self, fld_id: int | None, name: str | None) -> str | None:
         """A file's path in the mount from its folder and name; None if the folder is not
@@ -96,7 +134,7 @@ class Events:
             event=kind,
             path=path if path is not None else self.path_of(fld_id, name),
             code=code,
-            link=link,
+            link=link if link is not None else self._link(fld_id, code),
             source=source,
             detail=detail,
         )
@@ -108,6 +146,13 @@ class Events:
             except Exception:  # a consumer's bug must not undo the change that emitted
                 log.exception("an event listener failed on %s", event.event)
         return event
+
+    def _link(self, fld_id: int | None, code: str | None) -> str | None:
+        """The watch link of a file its folder's last listing shows (never a call): a file
+        just uploaded is not listed yet, so its `uploaded` says null."""
+        if fld_id is None or code is None or self.link_of is None:
+            return None
+        return self.link_of(fld_id, code)
 
     def since(self, seq: int = 0) -> list[Event]:
         """The kept events after `seq`, oldest first."""

@@ -2,8 +2,8 @@
 
 Owns: nothing but the composition of the model's parts and one short method per operation
 that delegates to the part owning it.  Imports: `vipfs.api` records, the vfs parts it
-composes (arrivals, controls, dto, errors, handles, hoststates, inodes, model, readpolicy,
-remote, rename, replace, tree, views, xattrs).
+composes (arrivals, controls, dto, errors, handles, hooks, hoststates, inodes, model,
+readpolicy, remote, rename, replace, tree, views, xattrs).
 
 The parts: `tree` (names, directories, mkdir/rmdir/unlink and removal), `rename`, `handles`
 (open … release, read/write, flush/fsync), `replace` (setattr, truncate and replace-on-O_TRUNC),
@@ -32,6 +32,7 @@ from vipfs.vfs.controls import Controls
 from vipfs.vfs.dto import AttrChanges, DirEntry, FileReader, Opened, Options, WriteSetup
 from vipfs.vfs.errors import VfsError
 from vipfs.vfs.handles import NO_READER, Handles
+from vipfs.vfs.hooks import Hooks
 from vipfs.vfs.hoststates import Where
 from vipfs.vfs.inodes import ROOT_KEY, FileKey, InodeTable
 from vipfs.vfs.journal import Journal
@@ -75,6 +76,7 @@ class Filesystem:
         reader: FileReader | None = None,
         clock: Clock = time.monotonic,
         writes: WriteSetup | None = None,
+        hooks: Hooks | None = None,
     ) -> None:
         self.options = options or Options()
         self.remote = Remote(
@@ -86,6 +88,9 @@ class Filesystem:
             on_dropped=self._dropped,
         )
         self.model = Model(self.remote, self.options, reader)
+        self.hooks = hooks  # --on-event: told of every event, run in the model's nursery
+        if hooks is not None:
+            self.remote.events.listen(hooks.tell)
         self.read_policy = ReadPolicy(self.options.deny_read_procs)
         if self.read_policy:
             log.info("refusing reads by: %s", ", ".join(sorted(self.read_policy.denied)))
@@ -117,10 +122,13 @@ class Filesystem:
         async with trio.open_nursery() as nursery:
             self.model.nursery = nursery
             self.remote.refresh_in(nursery)
+            if self.hooks is not None:
+                await nursery.start(self.hooks.run)
             w = self.remote.writes
             if w is not None:
                 await w.metadata.load()
                 await nursery.start(w.queue.run)
+                await nursery.start(w.urls.run)
                 self.model.views.clear()  # built again, with the queue's rows
             nursery.start_soon(self.remote.hosts.run, self.remote.uploaded_before())
             task_status.started()

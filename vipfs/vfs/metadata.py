@@ -5,8 +5,8 @@ Owns: every write of the `files` table (`MetaDb.put_file`, `update_file`, `delet
 `finish_upload` are called from here and nowhere else: tests/unit/test_layout_rules.py reads
 the source for it) and of the `folders` table (`put_folder`, `delete_folder`), and the
 in-memory copy that building a listing or a `stat` reads in one synchronous step without
-touching SQLite. Being the one writer, memory and db never disagree, and nobody re-reads what
-another writer wrote.
+touching SQLite, with its index by sha256 (`same_content`: what the dedupe may clone). Being
+the one writer, memory and db never disagree, and nobody re-reads what another writer wrote.
 Imports: `metadb` only (and the clock, for a new folder's time).
 
 A change lands in memory first, synchronously, and the db follows in a worker thread (writes
@@ -29,13 +29,18 @@ class Metadata(Mapping[str, str]):
 
     def __init__(self, db: MetaDb, rows: list[FileMeta] | None = None) -> None:
         self.db = db
-        self._rows = {row.code: row for row in rows or []}
+        self._rows: dict[str, FileMeta] = {}
+        self._by_sha: dict[str, dict[str, None]] = {}  # sha256 → the codes with those bytes
+        for row in rows or []:
+            self._store(row)
         self._folders: dict[int, FolderMeta] = {}
         self.version = 0  # counts changes: a view built from a copy can tell it is stale
 
     async def load(self) -> None:
         """Take the db's rows (at the start of a mount, before anything writes)."""
-        self._rows = {row.code: row for row in await self.db.files()}
+        self._rows, self._by_sha = {}, {}
+        for row in await self.db.files():
+            self._store(row)
         self._folders = {row.fld_id: row for row in await self.db.folders()}
         self.version += 1
 
@@ -51,8 +56,30 @@ class Metadata(Mapping[str, str]):
     def meta(self, code: str) -> FileMeta | None:
         return self._rows.get(code)
 
-    async def put(self, meta: FileMeta) -> None:
+    def same_content(self, size: int, sha256: str) -> list[str]:
+        """The codes recorded with these bytes (size and sha256), oldest record first: only
+        files vipfs uploaded (or cloned from one) carry a sha256."""
+        codes = self._by_sha.get(sha256, {})
+        return [c for c in codes if self._rows[c].size == size]
+
+    def _store(self, meta: FileMeta) -> None:
+        """The one place a row lands in memory, so the sha256 index never disagrees."""
+        self._unstore(meta.code)
         self._rows[meta.code] = meta
+        if meta.sha256:
+            self._by_sha.setdefault(meta.sha256, {})[meta.code] = None
+
+    def _unstore(self, code: str) -> FileMeta | None:
+        old = self._rows.pop(code, None)
+        if old is not None and old.sha256:
+            codes = self._by_sha.get(old.sha256, {})
+            codes.pop(code, None)
+            if not codes:
+                self._by_sha.pop(old.sha256, None)
+        return old
+
+    async def put(self, meta: FileMeta) -> None:
+        self._store(meta)
         self.version += 1
         await self.db.put_file(meta)
 
@@ -61,7 +88,7 @@ class Metadata(Mapping[str, str]):
         row = self._rows.get(code)
         if row is None:
             return False
-        self._rows[code] = replace(row, **changes)  # type: ignore[arg-type]
+        self._store(replace(row, **changes))  # type: ignore[arg-type]
         self.version += 1
         return await self.db.update_file(code, **changes)
 
@@ -71,7 +98,7 @@ class Metadata(Mapping[str, str]):
         await self.put(replace(row or default, **changes))  # type: ignore[arg-type]
 
     async def drop(self, code: str) -> None:
-        if self._rows.pop(code, None) is not None:
+        if self._unstore(code) is not None:
             self.version += 1
             await self.db.delete_file(code)
 
@@ -79,7 +106,7 @@ class Metadata(Mapping[str, str]):
         """The queue row `upload_id` is done and `meta` is its file: both in one transaction,
         so a crash leaves either a row to resume or a finished file, never both or neither."""
         await self.db.finish_upload(upload_id, meta)
-        self._rows[meta.code] = meta
+        self._store(meta)
         self.version += 1
 
     # -- folders: what chmod/utime/mkdir set; no listing is built from them, so no `version` --

@@ -17,6 +17,8 @@ so everything vipfs knows better than the server lives here, in SQLite in the st
   posted (folder, title, time window); removed once cleaned up.
 * `folders`, keyed by fld_id: the mode and mtime chmod/utime (or mkdir) gave a folder, which the
   host has no place to keep (NULL: never set, the default shows).
+* `url_uploads`, the persistent URL-upload queue (`vipfs url-upload`; states and their meaning
+  are `urluploads.py`'s): one row per URL and folder, written before `upload/url` is called.
 
 A new table or column is a numbered migration (`_MIGRATIONS`); a new database runs the base
 schema and then every migration, so each table is defined once.
@@ -34,7 +36,7 @@ import os
 import sqlite3
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, TypeVar
@@ -109,6 +111,22 @@ ALTER TABLE strays ADD COLUMN fld_id INTEGER;
 ALTER TABLE strays ADD COLUMN title TEXT;
 ALTER TABLE strays ADD COLUMN since REAL;
 ALTER TABLE strays ADD COLUMN until REAL;
+""",
+    # batch URL uploads (issue 12): one row per URL asked for, recorded before upload/url
+    4: """
+CREATE TABLE url_uploads (
+    id        INTEGER PRIMARY KEY AUTOINCREMENT,
+    url       TEXT NOT NULL,
+    title     TEXT,
+    fld_id    INTEGER NOT NULL,
+    state     TEXT NOT NULL,
+    code      TEXT,
+    progress  INTEGER NOT NULL DEFAULT 0,
+    error     TEXT,
+    created   REAL NOT NULL,
+    updated   REAL NOT NULL
+);
+CREATE INDEX url_uploads_by_url ON url_uploads (url, fld_id);
 """,
 }
 SCHEMA_VERSION = max(_MIGRATIONS)
@@ -200,7 +218,24 @@ class Upload:
     id: int = 0
 
 
+@dataclass(frozen=True, slots=True)
+class UrlRow:
+    """One URL upload (`urluploads.py` gives `state` its meaning). `id` is 0 until stored."""
+
+    url: str
+    fld_id: int
+    state: str
+    title: str | None = None
+    code: str | None = None
+    progress: int = 0
+    error: str | None = None
+    created: float = 0.0
+    updated: float = 0.0
+    id: int = 0
+
+
 _FILE_COLS = tuple(f.name for f in fields(FileMeta))
+_URL_COLS = tuple(f.name for f in fields(UrlRow) if f.name != "id")
 _STRAY_COLS = tuple(f.name for f in fields(Stray))
 _UPLOAD_COLS = tuple(f.name for f in fields(Upload) if f.name != "id")
 _UPLOAD_UPDATABLE = frozenset(_UPLOAD_COLS)
@@ -396,6 +431,35 @@ class MetaDb:
     async def finish_upload(self, upload_id: int, meta: FileMeta) -> None:
         """Mark the row done and write its `files` row, in one transaction."""
         await self._run(self._finish_upload, upload_id, meta)
+
+    # -- URL uploads -------------------------------------------------------------------------
+    def _put_url(self, row: UrlRow) -> UrlRow:
+        values = [getattr(row, c) for c in _URL_COLS]
+        with self._conn:
+            if row.id:
+                assignments = ", ".join(f"{c} = ?" for c in _URL_COLS)
+                self._conn.execute(
+                    f"UPDATE url_uploads SET {assignments} WHERE id = ?", [*values, row.id]
+                )
+                return row
+            cur = self._conn.execute(
+                f"INSERT INTO url_uploads ({', '.join(_URL_COLS)}) "
+                f"VALUES ({', '.join('?' for _ in _URL_COLS)})",
+                values,
+            )
+        return replace(row, id=cur.lastrowid or 0)
+
+    async def put_url(self, row: UrlRow) -> UrlRow:
+        """Store a URL upload (a new one when `id` is 0); returns it with its `id`."""
+        return await self._run(self._put_url, row)
+
+    def _urls(self) -> list[UrlRow]:
+        rows = self._conn.execute(f"SELECT id, {', '.join(_URL_COLS)} FROM url_uploads ORDER BY id")
+        return [UrlRow(id=r["id"], **{c: r[c] for c in _URL_COLS}) for r in rows]
+
+    async def urls(self) -> list[UrlRow]:
+        """Every URL upload, oldest first."""
+        return await self._run(self._urls)
 
     # -- strays ------------------------------------------------------------------------------
     def _add_stray(self, stray: Stray) -> None:

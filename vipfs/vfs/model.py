@@ -23,7 +23,7 @@ from vipfs.vfs import nodeattrs
 from vipfs.vfs.attrs import Attr
 from vipfs.vfs.dto import FileReader, Options
 from vipfs.vfs.errors import VfsError, bounded
-from vipfs.vfs.inodes import ROOT_INO, FolderKey, InodeTable, Node, NodeKey, VirtualKey
+from vipfs.vfs.inodes import ROOT_INO, FileKey, FolderKey, InodeTable, Node, NodeKey, VirtualKey
 from vipfs.vfs.listing import VIRTUAL_DIR
 from vipfs.vfs.remote import Remote
 from vipfs.vfs.views import Views
@@ -39,6 +39,8 @@ class Model:
         self.inodes = InodeTable()
         if remote.writes is not None:  # status.json names each queued file's folder
             remote.writes.folder_path = self.inodes.folder_path
+            remote.writes.urls.folder_path = self.inodes.folder_path
+            remote.writes.urls.locate = self.locate_file
         remote.events.folder_path = self.inodes.folder_path  # events name files by path
         self.views = Views(remote, options.titles)
         self.mount_time_ns = time.time_ns()
@@ -83,6 +85,15 @@ class Model:
 
     def attr(self, node: Node) -> Attr:
         return nodeattrs.attr_of(self, node)
+
+    async def locate_file(self, fld_id: int, code: str) -> tuple[str | None, str | None]:
+        """A host file's path in the mount and its watch link (a URL upload's event)."""
+        listing = await self.views.get(fld_id)
+        child = next((c for c in listing.children if c.key == FileKey(code)), None)
+        if child is None:
+            return None, None
+        link = child.entry.link if isinstance(child.entry, FileEntry) else None
+        return self.remote.events.path_of(fld_id, child.name), link
 
     def later(self, fn: Callable[..., Awaitable[object]], *args: object) -> None:
         """Start background work of the model (dropped when the model is not running)."""

@@ -4,12 +4,12 @@ Owns: composing the per-host parts: the API client (which owns its rate limiter)
 listing and file/info loaders, the journal of our own changes over those listings, quota, the
 `/.vipfs` producers, the event stream, the host's states of its files (encoding, DMCA, …),
 and, when the mount writes, the feature probes, namespace, upload queue and its status, the
-metadata (the `files` table's one writer), the spool and the open writers' live sizes.
-A mount holds one `Remote` today; none of it is a singleton, so a mount can hold several
-(mirrors) later.
+URL-upload queue, the metadata (the `files` table's one writer), the spool and the open
+writers' live sizes. A mount holds one `Remote` today; none of it is a singleton, so a mount
+can hold several (mirrors) later.
 Imports: `vipfs.api`, and the vfs parts it composes (dto, errors, events, features, hoststates,
-journal, loader, metadata, metadb, namespace, quota, spool, upload_status, uploads, virtual,
-writing).
+journal, loader, metadata, metadb, namespace, quota, spool, upload_status, uploads, urluploads,
+virtual, writing).
 """
 
 from __future__ import annotations
@@ -40,6 +40,7 @@ from vipfs.vfs.quota import Quota
 from vipfs.vfs.spool import Spool
 from vipfs.vfs.upload_status import FolderPath, QueueStatus
 from vipfs.vfs.uploads import UploadQueue
+from vipfs.vfs.urluploads import UrlUploads
 from vipfs.vfs.virtual import Virtual
 from vipfs.vfs.writing import Live
 
@@ -55,6 +56,7 @@ class Writes:
     names: Namespace
     queue: UploadQueue
     metadata: Metadata
+    urls: UrlUploads  # `vipfs url-upload`: the URLs the host is asked to fetch
     rate_state: Callable[[], object] | None = None  # the client's limiter, for status.json
     live: dict[int, Live] = field(default_factory=dict)  # upload row → its open writers' size
     folder_path: FolderPath | None = None  # the model's inode table, for status.json's paths
@@ -101,6 +103,7 @@ class Writes:
             "rate_limit": rate() if rate is not None else None,
             "features": self.features.as_dict(),
             "trash_folder": self.names.trash_id,
+            "url_uploads": self.urls.status_json(),
         }
 
 
@@ -136,6 +139,8 @@ class Remote:
         self.virtual = Virtual(api)
         self.journal = Journal(clock=clock)  # our own changes, over this host's listings
         self.events = Events()  # what happened to this host's files (`vipfs events`)
+        self.events.link_of = self._listed_link
+        self.virtual.add("events.jsonl", self._events_jsonl)
         self.hosts = HostStates(  # encoding, ready, DMCA, deleted: what the host says of files
             api,
             self.events,
@@ -183,15 +188,31 @@ class Remote:
             on_dropped=on_dropped,
             titles=options.titles,
             retitle=setup.retitle,
+            features=setup.features,
+            dedupe=setup.dedupe,
         )
+        queue.events = self.events
+        if queue.dedupe is not None:
+            queue.dedupe.blocked = self._taken_down
         return Writes(
             spool=setup.spool,
             features=setup.features,
             names=Namespace(self.api, metadata, setup.features, trash=setup.trash),
             queue=queue,
             metadata=metadata,
+            urls=self._url_uploads(setup),
             rate_state=setup.rate_state,
         )
+
+    def _url_uploads(self, setup: WriteSetup) -> UrlUploads:
+        urls = UrlUploads(self.api, setup.db, self.events)
+        urls.on_arrived = lambda row: self.listings.invalidate(row.fld_id)
+        return urls
+
+    def _taken_down(self, code: str) -> bool:
+        """A file the host has on file/dmca or deleted: never the source of a clone."""
+        seen = self.hosts.seen(code)
+        return seen.dmca or seen.deleted_by is not None
 
     def writer(self) -> Writes:
         """The write engine, or EROFS on a mount started without one."""
@@ -214,6 +235,15 @@ class Remote:
         self.listings.expire_all()
         self.infos.expire_all()
         self.quota.forget()
+
+    def _listed_link(self, fld_id: int, code: str) -> str | None:
+        listing = self.listings.peek(fld_id)
+        entry = listing.file(code) if listing is not None else None
+        return entry.link if entry is not None else None
+
+    async def _events_jsonl(self) -> bytes:
+        """`/.vipfs/events.jsonl`: the kept events, one JSON line each (`vipfs events`)."""
+        return "".join(e.line() + "\n" for e in self.events.since()).encode()
 
     async def _fetch_listing(self, fld_id: int) -> FolderListing:
         return await self.api.folder_list(fld_id, files=True)

@@ -1,7 +1,8 @@
 """What the upload queue shows: its rows grouped by state, for `vipfs status` and status.json.
 
 Owns: `QueueItem`, `QueueStatus` (and its JSON form), and `status_of`, the one grouping of
-rows by `UploadState`. Imports: `metadb` (the row and its states) only.
+rows by `UploadState`. Imports: `metadb` (the row and its states), `progress` (a running
+attempt's bytes and rate).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from vipfs.vfs.metadb import Upload, UploadState
+from vipfs.vfs.progress import Progress
 
 FolderPath = Callable[[int], str | None]  # fld_id → "A/B" in the mount, None if not known
 
@@ -29,6 +31,12 @@ class QueueItem:
     next_try: float
     code: str | None
     sent: int = 0  # bytes of the running attempt handed to the network so far
+    rate: float | None = None  # bytes/s of the running attempt lately; None: not known
+    eta: float | None = None  # seconds left at that rate
+
+    @property
+    def total(self) -> int:
+        return self.size
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +71,9 @@ class QueueStatus:
                     "next_try": r.next_try,
                     "code": r.code,
                     "sent": r.sent,
+                    "total": r.total,
+                    "rate": r.rate,
+                    "eta": r.eta,
                     "dir": None if folder_path is None else folder_path(r.fld_id),
                 }
                 for r in rows
@@ -80,10 +91,11 @@ class QueueStatus:
         }
 
 
-def status_of(rows: Iterable[Upload], sent: Callable[[int], int]) -> QueueStatus:
-    """Group `rows` by state, in id order; `sent(id)` is what a running attempt has sent."""
+def status_of(rows: Iterable[Upload], running: Callable[[int], Progress | None]) -> QueueStatus:
+    """Group `rows` by state, in id order; `running(id)` is how far a running attempt is."""
 
     def item(r: Upload) -> QueueItem:
+        now = running(r.id)
         return QueueItem(
             r.id,
             r.name,
@@ -94,7 +106,9 @@ def status_of(rows: Iterable[Upload], sent: Callable[[int], int]) -> QueueStatus
             r.last_error,
             r.next_try,
             r.code,
-            sent(r.id),
+            0 if now is None else now.sent,
+            None if now is None else now.rate,
+            None if now is None else now.eta,
         )
 
     ordered = sorted(rows, key=lambda r: r.id)

@@ -5,9 +5,9 @@ and the `uploads` table behind them, the folder index of the rows (what each fol
 and which (folder, title) pairs are in flight (`_admit`). It hands due rows to a generic
 `Scheduler`, whose job is one `UploadJob` attempt; abandoned copies go to the `StrayCleaner`;
 a finished upload is recorded through `Metadata`.
-Imports: `api` (errors, Protocol, `Backoff`), and of `vfs` `adoption`, `defaults`, `errors`,
-`holdlist`, `metadata`, `metadb`, `names`, `scheduler`, `spool`, `strays`, `upload_job`,
-`upload_node`, `upload_status`.
+Imports: `api` (errors, Protocol, `Backoff`), and of `vfs` `adoption`, `dedupe`, `defaults`,
+`errors`, `events`, `features`, `holdlist`, `metadata`, `metadb`, `names`, `progress`,
+`scheduler`, `spool`, `strays`, `upload_job`, `upload_node`, `upload_status`.
 
 Life of a queue row (`metadb.UploadState`):
 
@@ -32,6 +32,9 @@ Life of a queue row (`metadb.UploadState`):
 * `retitle` (`--upload-retitle`, the benchmark's baseline) is the design before: a title with a
   unique token (`<title> vipfs-<12 hex>`), `upload/server` per file, the token look-up
   (`proven_copy`), and the retitle edit after every upload.
+* A row whose size and sha256 are those of a file vipfs recorded on the host becomes one
+  `file/clone` of it instead of the POST (`dedupe`, `--dedupe clone`), recorded in the row as
+  a POST is; a refused clone falls back to the POST.
 * Transient errors retry forever with jittered exponential backoff (`api.backoff.Backoff`,
   1 s → 5 min; a rate limit waits at least its `retry_after`). A refusal (bad format, too big,
   bad key) marks the row `failed`, keeps the spool data, and logs one WARNING with the server's
@@ -82,11 +85,15 @@ from vipfs.api.errors import (
 from vipfs.api.protocol import XvsApi
 from vipfs.vfs import defaults
 from vipfs.vfs.adoption import AmbiguousCopyError
+from vipfs.vfs.dedupe import Dedupe
 from vipfs.vfs.errors import VfsError
+from vipfs.vfs.events import Events
+from vipfs.vfs.features import HostFeatures
 from vipfs.vfs.holdlist import HoldList
 from vipfs.vfs.metadata import Metadata
 from vipfs.vfs.metadb import FileMeta, MetaDb, Upload, UploadState
 from vipfs.vfs.names import Titles, new_token
+from vipfs.vfs.progress import Progress, RateMeter
 from vipfs.vfs.scheduler import Scheduler
 from vipfs.vfs.spool import Spool
 from vipfs.vfs.strays import StrayCleaner, stray_of
@@ -155,6 +162,8 @@ class UploadQueue:
         on_dropped: Callable[[Upload], None] | None = None,
         titles: Titles | None = None,
         retitle: bool = False,
+        features: HostFeatures | None = None,
+        dedupe: bool = False,
     ) -> None:
         if transfers < 1:
             raise ValueError("transfers must be at least 1")
@@ -170,12 +179,14 @@ class UploadQueue:
         node = UploadNode(api, clock, reuse=not retitle)
         titles = titles if titles is not None else Titles()
         self._job = UploadJob(api, metadata, titles=titles, node=node, retitle=retitle)
+        features = features if features is not None else HostFeatures()
+        self.dedupe = Dedupe(api, metadata, features) if dedupe else None
         self._strays = StrayCleaner(api, db, self._backoff, known=self._known, settled=self._notify)
         self._on_done = on_done
         self._on_dropped = on_dropped
         self._rows: dict[int, Upload] = {}  # every row not yet done
         self._folders: dict[int, dict[int, None]] = {}  # folder → the rows it shows
-        self._sent: dict[int, int] = {}  # id -> bytes sent by the running attempt
+        self._sent: dict[int, RateMeter] = {}  # id -> bytes sent by the running attempt
         self._flying: dict[int, set[Pair]] = {}  # running id -> the pairs it may post or adopt
         self._scheduler = Scheduler(
             self._attempt,
@@ -188,6 +199,8 @@ class UploadQueue:
         )
         self._changed = trio.Event()
         self._started = False
+        self.events: Events | None = None  # the host's event stream (Remote sets it)
+        self._announced: dict[int, str] = {}  # row → the token its `queued` event was for
 
     @property
     def transfers(self) -> int:
@@ -222,6 +235,7 @@ class UploadQueue:
         self._folders.setdefault(row.fld_id, {})[row.id] = None
 
     def _forget(self, upload_id: int) -> Upload | None:
+        self._announced.pop(upload_id, None)
         row = self._rows.pop(upload_id, None)
         if row is not None:
             self._unindex(row)
@@ -236,8 +250,11 @@ class UploadQueue:
 
     async def _set(self, upload_id: int, **changes: Any) -> Upload:
         """Change a row in memory at once, then persist it (writes keep call order)."""
-        row = replace(self._live(upload_id), **changes)
+        old = self._live(upload_id)
+        row = replace(old, **changes)
         self._keep(row)
+        if row.state is UploadState.QUEUED and old.state in _CLOSING:
+            self._queued(row)
         if row.state in _PENDING and ("state" in changes or "next_try" in changes):
             self._schedule(row)
         self._notify()
@@ -513,11 +530,16 @@ class UploadQueue:
             await self._changed.wait()
             await trio.sleep(0.2)  # status() scans every row: at most a few times a second
 
-    def status(self) -> QueueStatus:
-        def sent(upload_id: int) -> int:
-            return self._sent.get(upload_id, 0) if self._scheduler.busy(upload_id) else 0
+    def progress(self, upload_id: int) -> Progress | None:
+        """How far the running attempt of a row is (None when none runs)."""
+        row = self._rows.get(upload_id)
+        if row is None or not self._scheduler.busy(upload_id):
+            return None
+        meter = self._sent.get(upload_id)
+        return Progress(0, row.size) if meter is None else meter.progress(row.size)
 
-        return status_of(self._rows.values(), sent)
+    def status(self) -> QueueStatus:
+        return status_of(self._rows.values(), self.progress)
 
     # -- the background part -----------------------------------------------------------------
     async def _resume(self) -> None:
@@ -679,9 +701,10 @@ class UploadQueue:
         row = await self._set(upload_id, state=UploadState.UPLOADING, attempts=row.attempts + 1)
 
         def sent(count: int) -> None:
-            self._sent[upload_id] = count
+            self._sent.setdefault(upload_id, RateMeter()).record(count)
 
         repeat: str | None = None
+        cloned: tuple[str, Sent] | None = None
         try:
             size = await self._spool.size(row.spool)
             sha256 = await self._spool.sha256(row.spool)
@@ -694,7 +717,8 @@ class UploadQueue:
             if code is None:
                 code = await self._find(upload_id, looked_before)
             if code is None:
-                code, held = await self._post(upload_id, sent)
+                cloned = await self._clone(upload_id, size, sha256)
+                code, held = cloned or await self._post(upload_id, sent)
             row = await self._set(upload_id, code=code, size=size)
             row = await self._job.retitle(code, lambda: self._live(upload_id), held)
         except (TransientError, ProtocolError) as exc:
@@ -726,9 +750,13 @@ class UploadQueue:
             return
         if repeat:
             log.info("%s: not uploading again: same content as %s", row.name, code)
+        elif cloned:
+            log.info(
+                "%s: cloned as %s, not uploaded (same bytes as a file on the host)", row.name, code
+            )
         else:
             log.info("uploaded %s as %s", row.name, code)
-        self._done(replace(row, state=UploadState.DONE))
+        self._done(replace(row, state=UploadState.DONE), source="clone" if cloned else "upload")
         await self._spool.delete(row.spool)
 
     def _held(self, row: Upload) -> Sent | None:
@@ -751,9 +779,9 @@ class UploadQueue:
             await self._set(upload_id, **_NO_POST)
         return code
 
-    async def _post(self, upload_id: int, sent: Callable[[int], None]) -> tuple[str, Sent]:
-        """The POST, recorded in the row first (what it sends, from when), so that a lost
-        answer or a crash can be resolved; what the host then holds."""
+    async def _posting(self, upload_id: int) -> tuple[Upload, str]:
+        """Record in the row what a POST or clone is about to send (folder, title, from when),
+        so that a lost answer or a crash can be resolved; the row and its title."""
         row = self._live(upload_id)
         try:
             title = self._job.title_for(row)
@@ -767,6 +795,31 @@ class UploadQueue:
             posted_end=None,
         )
         self._flying.setdefault(upload_id, set()).add((row.fld_id, title))
+        return row, title
+
+    async def _clone(self, upload_id: int, size: int, sha256: str) -> tuple[str, Sent] | None:
+        """A copy without bytes (`dedupe`) of a file vipfs recorded with these bytes; None:
+        none to clone, or the host refused (nothing stored), so the POST follows."""
+        source = self.dedupe.source(size, sha256) if self.dedupe is not None else None
+        if self.dedupe is None or source is None:
+            return None
+        row, title = await self._posting(upload_id)
+        try:
+            code = await self.dedupe.clone(source, title, row.fld_id, self._known())
+        except NotSentError:
+            await self._set(upload_id, **_NO_POST)
+            raise
+        except ApiError:
+            await self._set(upload_id, posted_end=self._clock())
+            raise
+        if code is None:
+            await self._set(upload_id, **_NO_POST)
+            return None
+        return code, self.dedupe.held(title, row.fld_id)
+
+    async def _post(self, upload_id: int, sent: Callable[[int], None]) -> tuple[str, Sent]:
+        """The POST, recorded in the row first (`_posting`); what the host then holds."""
+        row, title = await self._posting(upload_id)
         try:
             code = await self._job.post(row, title, sent)
         except (NotSentError, UploadRejectedError):
@@ -790,18 +843,41 @@ class UploadQueue:
     async def _fail(self, upload_id: int, exc: Exception) -> None:
         reason = exc.reason if isinstance(exc, UploadRejectedError) else str(exc)
         row = await self._set(upload_id, state=UploadState.FAILED, last_error=str(reason))
+        self._emit("failed", row, detail=str(reason))
         log.warning(
             "upload of %s refused: %s (data kept; `vipfs status` lists it)", row.name, reason
         )
 
-    def _done(self, row: Upload) -> None:
-        """Tell the filesystem model; its bug must not stop the queue or undo the upload."""
+    def _queued(self, row: Upload) -> None:
+        """`queued`, once per version: a row closed after writes (or out of the hold list),
+        not again for a retry or a second close of the same bytes (the same token)."""
+        if self._announced.get(row.id) != row.token:
+            self._announced[row.id] = row.token
+            self._emit("queued", row)
+
+    def _emit(
+        self, kind: str, row: Upload, *, source: str = "upload", detail: str | None = None
+    ) -> None:
+        if self.events is not None:
+            self.events.emit(
+                kind, fld_id=row.fld_id, name=row.name, code=row.code, source=source, detail=detail
+            )
+
+    def _done(self, row: Upload, source: str = "upload") -> None:
+        """`uploaded` (`source`: "upload", or "clone" for a copy without bytes), then tell
+        the filesystem model; its bug must not stop the queue or undo the upload. The watch
+        link comes from the folder's cached listing (`Events.link_of`): null for a new file,
+        which only the folder's next listing shows."""
+        self._emit("uploaded", row, source=source)
         if self._on_done is None:
             return
         try:
             self._on_done(row)
         except Exception:
             log.exception("upload callback failed for %s", row.name)
+
+
+_CLOSING = frozenset({UploadState.WRITING, UploadState.HELD})  # a close queues a new version
 
 
 def _posted_pair(row: Upload) -> Pair | None:

@@ -5,7 +5,8 @@ Imports: `vipfs.api.protocol` only.
 
 Each open handle gets its own snapshot, so a reader never sees the content change under it.
 Their size is unknown before opening (getattr says 0), so handles are opened with direct_io.
-The write engine adds `status.json` through `Virtual.add`.
+The write engine adds `status.json` through `Virtual.add`, the event stream `events.jsonl` (a
+producer of bytes: JSON lines, not one document).
 
 What only the account's owner should read (email, balance, earnings) is `private`: mode 0600
 where the rest is 0444, so with `--allow-other` the kernel (the mount uses
@@ -71,4 +72,6 @@ class Virtual:
         return name in self._producers
 
     async def render(self, name: str) -> bytes:
-        return to_json(await self._producers[name]())
+        """A producer's bytes as they are (JSON lines), anything else as pretty JSON."""
+        value = await self._producers[name]()
+        return value if isinstance(value, bytes) else to_json(value)

@@ -3,7 +3,8 @@
 Owns: the attribute values of each node kind, which are writable, and what setting one sends
 (`file/edit`, `folder/edit`, the queue's record; the clone and URL-upload controls are
 `controls.py`'s).  Imports: `vipfs.api.records`, `vipfs.vfs` controls, errors, hoststates (what
-the polls saw), inodes, listing, metadb (states), model, names.
+the polls saw), inodes, listing, metadb (states), model, names, progress (the text of a running
+upload).
 
 Values are UTF-8 text. `file/info` (fetched lazily, per folder) wins over the listing where
 both say something, since it is the fresher and fuller answer; of the listing, the host's own
@@ -26,6 +27,7 @@ from vipfs.vfs.listing import VIRTUAL_DIR
 from vipfs.vfs.metadb import Upload, UploadState
 from vipfs.vfs.model import Model
 from vipfs.vfs.names import as_listed, host_text
+from vipfs.vfs.progress import Progress, transfer_text
 
 log = logging.getLogger(__name__)
 
@@ -59,11 +61,20 @@ def file_status(entry: FileEntry, info: FileInfo | None, seen: Seen = NOTHING) -
     return "ready" if canplay else "encoding"
 
 
-def file_xattrs(entry: FileEntry, info: FileInfo | None, status: str) -> dict[str, bytes]:
+def embed_link(template: str, code: str) -> str | None:
+    """The file's embed link by the mount's `--embed-url` template; None when none is set.
+    `replace`, not `format`: a template's other braces stay as written."""
+    return template.replace("{code}", code) if template else None
+
+
+def file_xattrs(
+    entry: FileEntry, info: FileInfo | None, status: str, *, embed_url: str = ""
+) -> dict[str, bytes]:
     found = info if info is not None and info.status == 200 else None
     values: dict[str, str | None] = {
         "code": entry.code,
         "link": entry.link,
+        "embed": embed_link(embed_url, entry.code),
         "views": _text(found.views if found and found.views is not None else entry.views),
         "length": _text(found.length if found and found.length is not None else entry.length),
         "canplay": _flag(found.canplay if found else entry.canplay),
@@ -108,8 +119,12 @@ def parse_edit(key: str, text: str) -> dict[str, Any]:
     return {key: text}
 
 
-def queued_status(row: Upload) -> str:
-    """`user.vipfs.status` of a file still in the upload queue."""
+def queued_status(row: Upload, running: Progress | None = None) -> str:
+    """`user.vipfs.status` of a file still in the upload queue; `running` is how far its
+    upload is (`uploading 37% 12.3/33.0 MB 2.1 MB/s ETA 10s`; no bytes yet: 0%)."""
+    if row.state is UploadState.UPLOADING:
+        now = running if running is not None else Progress(0, row.size)
+        return f"uploading {transfer_text(now.sent, now.total, now.rate, now.eta)}"
     if row.state in (UploadState.FAILED, UploadState.INCOMPLETE, UploadState.EMPTY):
         return f"{row.state}: {row.last_error}"
     if row.state is UploadState.QUEUED and row.attempts:
@@ -199,8 +214,11 @@ class Xattrs:
         entry = node.entry
         match node.key:
             case QueuedKey(upload_id):
-                row = m.remote.writer().queue.get(upload_id)
-                return {} if row is None else {PREFIX + "status": queued_status(row).encode()}
+                queue = m.remote.writer().queue
+                row = queue.get(upload_id)
+                if row is None:
+                    return {}
+                return {PREFIX + "status": queued_status(row, queue.progress(upload_id)).encode()}
             case FolderKey(fld_id):
                 values = folder_xattrs(entry) if isinstance(entry, Folder) else {}
                 values[PREFIX + "fld_id"] = str(fld_id).encode()
@@ -213,7 +231,8 @@ class Xattrs:
             log.info("xattrs of %r without file/info: %s", node.name, exc.why)
             info = None
         host = self._listed(entry)
-        return file_xattrs(host, info, file_status(host, info, m.remote.hosts.seen(entry.code)))
+        status = file_status(host, info, m.remote.hosts.seen(entry.code))
+        return file_xattrs(host, info, status, embed_url=m.options.embed_url)
 
     def _listed(self, entry: FileEntry) -> FileEntry:
         """The host's own record of the file, from its folder's last answer when that shows

@@ -208,6 +208,13 @@ def test_url_upload_pending_and_error(api: Api) -> None:
     assert api.ok("file/url_uploads") == []
 
 
+def test_url_uploads_can_name_no_code(api: Api, emu: Emulator) -> None:
+    emu.set_faults(url_codes_blank=True)
+    api.ok("upload/url", url="http://example.invalid/clip.mp4")
+    (entry,) = api.ok("file/url_uploads")
+    assert entry["file_code"] == "" and entry["remote_url"] == "http://example.invalid/clip.mp4"
+
+
 def test_url_upload_from_loopback(api: Api, emu: Emulator, clock: FakeClock) -> None:
     src = api.upload(("src.mp4", b"z" * 3000)).json()["files"][0]["filecode"]
     clock.advance(11)

@@ -445,6 +445,9 @@ class FakeApi:
         await self._enter("file_url_uploads")
         return []
 
+    async def file_url_actions(self, *, delete_codes: Sequence[str]) -> None:
+        await self._enter("file_url_actions")
+
     # -- uploads -----------------------------------------------------------------------------
     async def upload_server(self) -> str:
         await self._enter("upload_server")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import sqlite3
@@ -192,7 +193,7 @@ async def test_a_version_1_database_is_migrated_and_keeps_its_rows(tmp_path: Pat
     finally:
         await db.close()
     raw = sqlite3.connect(path)
-    assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
+    assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
     raw.close()
 
 
@@ -268,3 +269,13 @@ async def test_a_db_made_before_the_posted_columns_gains_them(tmp_path: Path) ->
         assert (await db.get_upload(row.id)).posted_fld == 3  # type: ignore[union-attr]
     finally:
         await db.close()
+
+
+async def test_url_uploads_round_trip(db: MetaDb) -> None:
+    row = await db.put_url(metadb.UrlRow("http://h/a.mp4", 7, "queued", title="A", created=1.0))
+    assert row.id > 0
+    await db.put_url(metadb.UrlRow("http://h/b.mp4", 0, "queued"))
+    done = dataclasses.replace(row, state="uploaded", code="abcdefghijkl", progress=100)
+    await db.put_url(done)
+    assert [r.url for r in await db.urls()] == ["http://h/a.mp4", "http://h/b.mp4"]
+    assert (await db.urls())[0] == done

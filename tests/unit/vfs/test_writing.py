@@ -676,15 +676,23 @@ async def test_folders_accept_chmod_and_utime_and_attrs_cannot_be_removed(
     assert err.value.errno == errno.EPERM
 
 
-async def test_url_upload_asks_the_host_and_refreshes_the_folder(
+async def test_url_upload_is_recorded_then_sent_by_the_queue(
     mount: Mount, virtual_clock: MockClock
 ) -> None:
     fs = await mount.start()
     folder = await fs.mkdir(ROOT_INO, "Fetched")
-    with pytest.raises(VfsError) as err:  # the fake host has no upload/url
-        await fs.setxattr(folder.ino, "user.vipfs.url_upload", b"http://127.0.0.1/x.mp4")
-    assert err.value.errno == errno.EPERM
-    assert mount.api.calls[-1] == ("upload_url", {"url": "http://127.0.0.1/x.mp4"})
+    await fs.setxattr(folder.ino, "user.vipfs.url_upload", b"http://127.0.0.1/x.mp4")
+    urls = fs.remote.writer().urls
+    for _ in range(50):  # the queue's background round sends it; the fake host has no upload/url
+        if urls.status_json()[0]["state"] == "failed":
+            break
+        await trio.sleep(1)
+    (row,) = urls.status_json()
+    assert row["state"] == "failed" and "takes no URL uploads" in row["error"]
+    assert ("upload_url", {"url": "http://127.0.0.1/x.mp4"}) in mount.api.calls
+    with pytest.raises(VfsError) as err:
+        await fs.setxattr(folder.ino, "user.vipfs.url_upload", b"ftp://127.0.0.1/x.mp4")
+    assert err.value.errno == errno.EINVAL
 
 
 async def test_rsync_update_of_a_queued_file_keeps_one_entry_under_its_name(

@@ -13,7 +13,7 @@ from typing import Any
 import trio
 
 from tests.unit.vfs.fake_api import FakeApi, FakeFile
-from vipfs.api.errors import NotFoundError, UnsupportedError
+from vipfs.api.errors import NotFoundError, TransientError, UnsupportedError
 from vipfs.api.records import CloneResult, FolderListing
 from vipfs.vfs.attrs import Owner
 from vipfs.vfs.features import HostFeatures
@@ -32,6 +32,7 @@ class CloningApi(FakeApi):
     file_delete_off: bool = False  # file/delete refused: removed files go to the trash folder
     lagging: bool = False  # folder/list answers without files uploaded since `lag_from`
     lag_from: int = 0
+    lost_clones: int = 0  # this many clones are stored and then their answer is lost
 
     async def folder_list(self, fld_id: int = 0, *, files: bool = True) -> FolderListing:
         listing = await super().folder_list(fld_id, files=files)
@@ -44,11 +45,22 @@ class CloningApi(FakeApi):
         self, code: str, *, title: str | None = None, fld_id: int | None = None
     ) -> CloneResult:
         await self._enter("file_clone", code=code, title=title, fld_id=fld_id)
-        source = self.files[code]
+        source = self.files.get(code)
+        if source is None:
+            raise NotFoundError("No file", status=404, op="file/clone")
         new = self._new_code()
         self.files[new] = FakeFile(
-            new, title or source.title, fld_id or 0, source.data, source.filename, 99
+            new,
+            title or source.title,
+            fld_id or 0,
+            source.data,
+            source.filename,
+            99,
+            uploaded=self.server_now(),
         )
+        if self.lost_clones:  # stored, but the answer never arrives
+            self.lost_clones -= 1
+            raise TransientError("connection reset", op="file/clone")
         return CloneResult(new, None)
 
     async def file_delete(self, code: str) -> None:
