@@ -13,7 +13,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -55,6 +55,12 @@ class Follower:
         except FileNotFoundError:  # an fd closed while listed; the next poll sees again
             return False
 
+    def close(self) -> None:
+        """At teardown: a follower a failed test left running is killed, its pipes closed."""
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.communicate(timeout=30)
+
     def stop(self, signum: int) -> tuple[int, str]:
         self.process.send_signal(signum)
         _, stderr = self.process.communicate(timeout=30)
@@ -78,17 +84,35 @@ def copy_in(tmp_path: Path, target: Path, name: str) -> Path:
     return target / name
 
 
+@pytest.fixture
+def follow() -> Iterator[Callable[[Path], Follower]]:
+    started: list[Follower] = []
+
+    def start(mount: Path) -> Follower:
+        started.append(Follower(mount))
+        return started[-1]
+
+    yield start
+    for follower in started:
+        follower.close()
+
+
 def test_events_follow_prints_queued_then_uploaded_and_ends_on_a_signal(
-    emulator: Emulator, start_mount: StartMount, tmp_path: Path
+    emulator: Emulator,
+    start_mount: StartMount,
+    follow: Callable[[Path], Follower],
+    tmp_path: Path,
 ) -> None:
     mount = start_mount(emulator, *QUIET)
     assert sh("mkdir", mount.path / "Clips").returncode == 0
-    followers = {signum: Follower(mount.path) for signum in (signal.SIGINT, signal.SIGTERM)}
+    followers = {signum: follow(mount.path) for signum in (signal.SIGINT, signal.SIGTERM)}
     for follower in followers.values():
         wait_reading(follower)
     clip = copy_in(tmp_path, mount.path / "Clips", "clip.mp4")
     wait_event(mount.path, "uploaded", path="Clips/clip.mp4")
-    code, link = xattr(clip, "code"), xattr(clip, "link")
+    code = xattr(clip, "code")
+    shown = sh("getfattr", "--only-values", "-n", "user.vipfs.link", clip)
+    link = shown.stdout if shown.returncode == 0 else None  # known once the folder is listed
 
     for signum, follower in followers.items():
         printed = wait_for(
