@@ -131,7 +131,7 @@ def test_a_batch_lands_with_titles_and_a_rerun_retries_the_failed_only(
         (failed,) = matching(mount.path, "failed", source="url", code=items[url]["code"])
         assert failed["detail"], failed
     assert len(matching(mount.path, "queued", source="url")) >= 5  # one for each URL
-    shown = vipfs("status")
+    shown = vipfs("status", mount.path)
     assert shown.returncode == 0, shown.stderr
     assert FAR in shown.stdout and "failed" in shown.stdout, shown.stdout
     for title, name in (("Good One", "Good One.mp4"), ("plain clip", "plain clip.mp4")):
