@@ -252,7 +252,8 @@ def status_xattr(path: Path) -> str:
 def settled_status(path: Path) -> str:
     """The file's status once its upload has ended (refused or stored), else ""."""
     state = status_xattr(path)
-    return state if state.startswith(("failed", "encoding", "ready")) else ""
+    ended = ("failed", "uploaded", "encoding", "ready", "dmca", "deleted by host")
+    return state if state.startswith(ended) else ""
 
 
 def wait_for(what: str, check: Callable[[], object], timeout: float = 60) -> Any:

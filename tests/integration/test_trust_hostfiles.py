@@ -266,7 +266,7 @@ def test_retry_after_a_stored_500_adopts_only_its_own_file(
     assert sh("cp", tmp_path / "clip.mp4", mount.path).returncode == 0
     target = mount.path / "clip.mp4"
     state = settle(target, 60)
-    assert state.startswith(("encoding", "ready")), state
+    assert state.startswith(("uploaded", "encoding", "ready")), state
     calls = emu.calls()
     assert calls.get("failed_after_store") == 1, calls  # the 500 after storing was met
     assert calls.get("upload") == 1, calls  # and the retry did not send the file again
@@ -332,7 +332,7 @@ def test_retry_that_finds_no_token_uploads_again(
     target = mount.path / "clip.mp4"
     state = settle(target, 60)
     assert len(node.received) == 1, "the first attempt never reached the stand-in node"
-    assert state.startswith(("encoding", "ready")), state
+    assert state.startswith(("uploaded", "encoding", "ready")), state
     assert_user_files_untouched(emu, before)
     ours = others(emu, before)
     assert [(html.unescape(f["title"]), f["sha256"]) for f in ours] == [("clip", sha256(data))]
@@ -414,7 +414,7 @@ def test_http_node_url_of_an_https_api_is_upgraded(
     assert sh("cp", tmp_path / "clip.mp4", mount.path).returncode == 0
     target = mount.path / "clip.mp4"
     state = settle(target, 30)
-    assert state.startswith(("encoding", "ready")), state
+    assert state.startswith(("uploaded", "encoding", "ready")), state
     assert [(f["title"], f["sha256"]) for f in emu.live_files()] == [("clip", sha256(data))]
     assert emu.calls().get("upload") == 1
 

@@ -93,6 +93,11 @@ class Loader(Generic[K, V]):
         self._last.pop(key, None)
         self._generation[key] = self._generation.get(key, 0) + 1
 
+    def expire(self, key: K) -> None:
+        """One answer counts as expired: the next ask fetches it again (in the background,
+        once the loader has a nursery), the last answer still there to fall back on."""
+        self._fresh.pop(key, None)
+
     def forget_all(self) -> None:
         for key in list(self._last):
             self.invalidate(key)

@@ -16,6 +16,8 @@ from __future__ import annotations
 import dataclasses
 import errno
 import logging
+import math
+import time
 from typing import Any
 
 from vipfs.api.records import FileEntry, FileInfo, Folder
@@ -34,6 +36,8 @@ log = logging.getLogger(__name__)
 PREFIX = "user.vipfs."
 CLONE_XATTR = PREFIX + "clone"  # on a folder: {"code": ..., "name": ...} → file/clone into it
 URL_XATTR = PREFIX + "url_upload"  # on a folder: a URL → upload/url into it
+LINK_XATTR = PREFIX + "link"
+LINK_RELIST = 10.0  # seconds between two relistings of a folder for a link not shown yet
 
 
 def _flag(value: bool) -> str:
@@ -142,18 +146,49 @@ class Xattrs:
     def __init__(self, model: Model, controls: Controls) -> None:
         self.m = model
         self.controls = controls
+        self._relisted: dict[int, float] = {}  # fld_id → when a missing link last relisted it
 
     async def get(self, ino: int, name: str) -> bytes:
         if not name.startswith("user."):
             raise VfsError(errno.ENOTSUP)
-        values = await self._values(self.m.node(ino))
+        values = await self._linked_values(self.m.node(ino))
         try:
             return values[name]
         except KeyError:
             raise VfsError(errno.ENODATA) from None
 
+    async def _linked_values(self, node: Node) -> dict[str, bytes]:
+        """The node's values, after one relisting of its folder if it is a file on the host
+        whose link no listing has shown yet (`_relist_for_link`)."""
+        values = await self._values(node)
+        if LINK_XATTR not in values and await self._relist_for_link(node):
+            values = await self._values(node)
+        return values
+
+    async def _relist_for_link(self, node: Node) -> bool:
+        """A file on the host whose link no listing has shown yet (vipfs just uploaded it: the
+        upload's answer names only the code) has its attributes read (`vipfs links`,
+        `getfattr -d`): list its folder again, once per LINK_RELIST seconds a folder, so the
+        link shows now rather than after the listing's TTL. Files nobody looks at cost
+        nothing; a folder of fresh uploads costs one call, not one a file."""
+        entry = node.entry
+        if not isinstance(node.key, FileKey) or not isinstance(entry, FileEntry):
+            return False
+        now = time.monotonic()
+        if now - self._relisted.get(entry.fld_id, -math.inf) < LINK_RELIST:
+            return False
+        self._relisted[entry.fld_id] = now
+        listings = self.m.remote.listings
+        listings.expire(entry.fld_id)
+        try:
+            await listings.get(entry.fld_id)  # a quick host answers within the loader's grace
+        except VfsError as exc:
+            log.info("no link yet for %r: %s", node.name, exc.why)
+            return False
+        return True
+
     async def list(self, ino: int) -> list[str]:
-        return sorted(await self._values(self.m.node(ino)))
+        return sorted(await self._linked_values(self.m.node(ino)))
 
     async def set(self, ino: int, name: str, value: bytes) -> str | None:
         """Set a `user.vipfs.*` attribute; returns the name of an entry it created in the
