@@ -1,7 +1,7 @@
 """A mirror rig for the issue 13 tests: several emulators, a config with a remote per emulator
 and a mirror remote `all`, and `vipfs mount all MNT` as a subprocess.
 
-Each emulator is its own account (its own key, `login = <member name>`) on its own port, with
+Each emulator is its own account (its own key) on its own port, with
 a data directory of its own, so it can be stopped and started again on the same port with
 the same files: a host that went away and came back. The host's truth is `/_emu/files` and
 `/_emu/folders` (never faulted, no API call), so a host's tree can be read while the mount is
@@ -238,8 +238,8 @@ def mirror_rig(tmp_path: Path) -> Iterator[Callable[..., Rig]]:
         for i, (name, extra) in enumerate(members.items()):
             key_file = tmp_path / f"key-{name}"
             fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "w") as f:  # each its own account: id i+2, login = member name
-                f.write(f"{i + 2}{name[0] * 4}abcdefghijkl\nlogin = {name}\n")
+            with os.fdopen(fd, "w") as f:  # each its own account: id i+2
+                f.write(f"{i + 2}{name[0] * 4}abcdefghijkl\n")
             data = tmp_path / f"host-{name}"
             data.mkdir()
             host = Host(name, key_file, data, extra)
