@@ -26,6 +26,7 @@ from tests.integration.mirrors import (
     mirror_rig,
     names_under,
     write_tree,
+    xattr,
 )
 
 pytestmark = pytest.mark.fuse
@@ -54,6 +55,10 @@ def rsync(src: Path, dst: Path, *extra: str) -> str:
     return done.stdout
 
 
+def codes_of(name: str, rig: Rig) -> dict[str, str]:
+    return {f["sha256"]: f["code"] for f in rig.hosts[name].up.live_files()}
+
+
 def three_hosts(build: BuildRig) -> Rig:
     return build(**{name: () for name in MEMBERS})
 
@@ -73,6 +78,16 @@ def test_rsync_into_a_mirror_puts_each_file_once_on_each_host(
         folders = sorted(folder_paths(rig.hosts[name].up).values())
         assert folders == sorted(folder_paths(rig.hosts["vip"].up).values()), name
         assert len(folders) == 1 + 3, (name, folders)  # root, x_y.z, a, a/b
+    # each member's own code on the file, as that host lists it; the members on the root
+    assert xattr(mount.path, "user.vipfs.members") == ",".join(MEMBERS)
+    for name in MEMBERS:
+        codes = codes_of(name, rig)
+        for rel, digest in expected.items():
+            assert xattr(mount.path / rel, f"user.vipfs.{name}.code") == codes[digest], rel
+    assert (
+        xattr(mount.path / "top clip.mp4", "user.vipfs.code")
+        == codes_of("vip", rig)[expected["top clip.mp4"]]
+    )
     # a second rsync finds everything in place: nothing transferred, nothing uploaded again
     again = rsync(src, mount.path, "-i", "--stats")
     assert re.search(r"^Number of regular files transferred: 0$", again, re.M), again
@@ -85,7 +100,7 @@ def test_rsync_into_a_mirror_puts_each_file_once_on_each_host(
 def test_a_host_away_during_the_rsync_catches_up_in_order(
     mirror_rig: BuildRig, tmp_path: Path
 ) -> None:
-    rig = three_hosts(mirror_rig)
+    rig = mirror_rig({"op_timeout": 5}, **{name: () for name in MEMBERS})  # EIO sooner
     away = rig.hosts["wish"]  # not the first member: the spool copy is written to vip's
     src = tmp_path / "src"
     expected = write_tree(src, TREE)
