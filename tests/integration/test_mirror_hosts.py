@@ -15,6 +15,7 @@ import re
 import signal
 from collections import Counter
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -95,7 +96,7 @@ def test_kill_9_mid_upload_then_remount_leaves_each_file_once(
     assert done.returncode == 0, done.stderr
     if when == "mid-upload":  # the slow member holds nobody back; kill while it sends
         for name in ("vip", "lulu"):
-            wait_for(f"{name} to hold all", lambda n=name: holds_all(rig, expected, n), 120)
+            wait_for(f"{name} to hold all", partial(holds_all, rig, expected, name), 120)
         wait_for("an upload to the slow member", lambda: _uploading(rig, mount, "wish"), 120)
         assert not holds_all(rig, expected, "wish")  # ~50 s of sending at 5 kB/s
     mount.process.send_signal(signal.SIGKILL)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -21,7 +22,9 @@ from tests.integration.conftest import sh, wait_for
 from tests.integration.mirrors import (
     Rig,
     assert_each_once,
+    by_sha,
     folder_paths,
+    holdings,
     holds_all,
     mirror_rig,
     names_under,
@@ -111,7 +114,7 @@ def test_a_host_away_during_the_rsync_catches_up_in_order(
     assert names_under(m) == names_under(src)
     # the others finish without it
     for name in ("vip", "lulu"):
-        wait_for(f"{name} to hold the tree", lambda n=name: holds_all(rig, expected, n), 180)
+        wait_for(f"{name} to hold the tree", partial(holds_all, rig, expected, name), 180)
     assert_each_once(rig, expected, ("vip", "lulu"))
     # writes go on while it is away, journaled for it behind the rsync's mkdirs
     assert sh("mkdir", m / "P").returncode == 0
@@ -120,7 +123,10 @@ def test_a_host_away_during_the_rsync_catches_up_in_order(
     assert sh("mkdir", m / "P").returncode == 0
     moved = sh("mv", m / "x_y.z", m / "x_y.z renamed")
     assert moved.returncode == 0, moved.stderr
-    expected = {k.replace("x_y.z/", "x_y.z renamed/", 1): v for k, v in expected.items()}
+    moved_sha = expected["top clip.mp4"]
+    old_title = by_sha(holdings(rig.hosts["vip"].up))[moved_sha][1]
+    renamed = sh("mv", m / "top clip.mp4", m / "top clip moved.mp4")  # not on wish at all yet
+    assert renamed.returncode == 0, renamed.stderr
     journal = rig.status(mount)["journal"]
     assert journal.get("wish", 0) > 0 and not journal.get("vip") and not journal.get("lulu")
     # back on the same port with the same data: it catches up
@@ -133,6 +139,9 @@ def test_a_host_away_during_the_rsync_catches_up_in_order(
     assert len(first) == 6, first  # root, P, Q, a, a/b, x_y.z renamed
     for name in MEMBERS:
         assert sorted(folder_paths(rig.hosts[name].up).values()) == first, name
+    top = {k for k in TREE if "/" not in k} - {"top clip.mp4"} | {"top clip moved.mp4"}
     assert sorted(p for p in names_under(m) if "/" not in p) == sorted(
-        ["P", "Q", "a", "x_y.z renamed", *(k for k in TREE if "/" not in k)]
+        ["P", "Q", "a", "x_y.z renamed", *top]
     )
+    titles = {by_sha(holdings(h.up))[moved_sha][1] for h in rig.hosts.values()}
+    assert len(titles) == 1 and old_title not in titles, (old_title, titles)
