@@ -1,10 +1,11 @@
 """pyfuse3 handlers that only translate: bytes ↔ str, `Attr` → `EntryAttributes`, errors.
 
 Owns: `Operations`, the pyfuse3 handlers, and the one VfsError -> FUSEError translation.
-Imports: pyfuse3, `vipfs.vfs` attrs, defaults, errors and the facade (filesystem); never
+Imports: pyfuse3, `vipfs.vfs` attrs, defaults, dto, errors and the `Facade` protocol (facade); never
 `vipfs.api` or the emulator.
 
-All filesystem logic lives in `vipfs.vfs.filesystem.Filesystem`. One decorator maps a
+All filesystem logic lives in the facade (`vipfs.vfs.filesystem.Filesystem`, or a mirror's
+`vipfs.vfs.mirror.MirrorFs`). One decorator maps a
 `VfsError` to `FUSEError(errno)` (its reason logged once) and anything else to a logged `EIO`:
 an exception escaping a handler would end the whole mount.
 """
@@ -22,8 +23,9 @@ import pyfuse3
 
 from vipfs.vfs import defaults
 from vipfs.vfs.attrs import Attr
+from vipfs.vfs.dto import AttrChanges, Opened
 from vipfs.vfs.errors import VfsError
-from vipfs.vfs.filesystem import AttrChanges, Filesystem, Opened
+from vipfs.vfs.facade import Facade
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +77,7 @@ def translated(
 class Operations(pyfuse3.Operations):
     enable_writeback_cache = False
 
-    def __init__(self, fs: Filesystem, *, attr_timeout: float = defaults.ATTR_TIMEOUT) -> None:
+    def __init__(self, fs: Facade, *, attr_timeout: float = defaults.ATTR_TIMEOUT) -> None:
         super().__init__()
         self.fs = fs
         self.attr_timeout = attr_timeout

@@ -20,6 +20,7 @@ import logging
 import os
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import trio
@@ -160,6 +161,26 @@ class Filesystem:
     def queue_status(self) -> QueueStatus | None:
         """The upload queue now (None on a read-only mount): what an unmount leaves behind."""
         return self.remote.queue_status()
+
+    async def adopt_spool(
+        self,
+        parent_ino: int,
+        name: str,
+        mode: int,
+        mtime_ns: int,
+        source: Path,
+        *,
+        link_name: str,
+        replaces: str | None = None,
+    ) -> Upload:
+        """A mirror shares a file written through another member: queue `source`'s bytes as
+        `name` in the folder `parent_ino` (see `Writes.adopt_spool`); it shows at once."""
+        _, fld_id = self.model.dir_for_change(parent_ino, name)
+        row = await self.remote.writer().adopt_spool(
+            name, fld_id, mode, mtime_ns, source, link_name=link_name, replaces=replaces
+        )
+        self.model.views.show_pending(row)
+        return row
 
     def _uploaded(self, row: Upload) -> None:
         self.arrivals.uploaded(row)

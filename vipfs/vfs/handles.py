@@ -219,6 +219,8 @@ class Handles:
         row = w.queue.get(upload_id)
         if row is None:
             raise VfsError(errno.ENOENT, f"{node.name}: no longer queued")
+        if writable:  # a spool file shared with a mirror's other members is copied first
+            await w.spool.unshare(row.spool)
         await w.spool.open(row.spool)
         if writable:
             live = w.live.get(row.id)

@@ -19,6 +19,7 @@ import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import trio
@@ -89,6 +90,38 @@ class Writes:
         except sqlite3.Error as exc:  # no row names the (empty) spool file: it may go
             await self.spool.delete(path)
             raise VfsError(error_errno(exc), f"recording a new file in the queue: {exc}") from None
+
+    async def adopt_spool(
+        self,
+        name: str,
+        fld_id: int,
+        mode: int,
+        mtime_ns: int,
+        source: Path,
+        *,
+        link_name: str,
+        replaces: str | None = None,
+    ) -> Upload:
+        """A mirror's file, written once elsewhere, queued here from the same bytes: `source`
+        hard-linked into this spool as `link_name` (a copy across file systems) and a closed
+        queue row for it. This queue uploads, then deletes, only its own link."""
+        for row in self.queue.in_folder(fld_id):
+            if row.spool.name == link_name:  # already adopted (a replay after a crash)
+                return row
+        try:
+            path = await self.spool.link_in(source, link_name)
+        except OSError as exc:
+            raise VfsError(exc.errno or errno.EIO, f"sharing a spool file: {exc}") from None
+        row = Upload(
+            spool=path, fld_id=fld_id, name=name, mtime_ns=mtime_ns, mode=mode, replaces=replaces
+        )
+        try:
+            row = await self.queue.enqueue(row)
+            return await self.queue.touch(row.id)
+        except sqlite3.Error as exc:
+            raise VfsError(
+                error_errno(exc), f"recording a shared file in the queue: {exc}"
+            ) from None
 
     async def status_json(self) -> dict[str, Any]:
         """`/.vipfs/status.json`: the queue, lost+found, the rate-limit budget, the probes."""

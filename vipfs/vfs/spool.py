@@ -18,9 +18,11 @@ unlinks it at once; the descriptor keeps working until the last release, like PO
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import secrets
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
@@ -87,6 +89,47 @@ class Spool:
         """How many handles are open on `path` (0 when none)."""
         return self._handles.get(path, 0)
 
+    async def link_in(self, source: Path, name: str) -> Path:
+        """`source`'s bytes as the spool file `name`: a hard link (no byte copied), or a copy
+        when `source` is on another file system. An existing `name` is kept (a replay)."""
+
+        def run() -> Path:
+            self._ensure_root()
+            target = self.root / name
+            if os.path.lexists(target):
+                return target
+            try:
+                os.link(source, target)
+            except OSError as exc:
+                if exc.errno != errno.EXDEV:
+                    raise
+                _copy(source, target)
+            return target
+
+        return await self._thread(run)
+
+    async def unshare(self, path: Path) -> None:
+        """Before bytes change in place: a spool file with other hard links (a mirror shares
+        it with other members' queues) becomes a private copy first, so an upload reading
+        another link never sees its bytes change. An open descriptor moves to the copy."""
+        await self._thread(self._unshare, path)
+
+    def _unshare(self, path: Path) -> None:
+        fd = self._fds.get(path)
+        try:  # through the open descriptor: it works on a file unlinked while open
+            links = os.fstat(fd).st_nlink if fd is not None else os.lstat(path).st_nlink
+        except FileNotFoundError:
+            return  # gone: whatever opens it next says so
+        if links <= 1:
+            return
+        fresh = path.with_name(f"{path.stem}.{secrets.token_hex(4)}.tmp")
+        _copy(path, fresh)
+        os.replace(fresh, path)  # the other links keep the old inode, untouched
+        old = self._fds.get(path)
+        if old is not None:
+            self._fds[path] = open_nofollow(path, os.O_RDWR)
+            os.close(old)
+
     async def delete(self, path: Path) -> None:
         """Remove the file; a missing file is fine (already gone is what we wanted)."""
         await self._thread(path.unlink, True)
@@ -150,7 +193,11 @@ class Spool:
                     break
             return done
 
-        return await self._thread(self._with_fd, path, os.O_WRONLY, run)
+        def unshared_write() -> int:
+            self._unshare(path)
+            return self._with_fd(path, os.O_WRONLY, run)
+
+        return await self._thread(unshared_write)
 
     async def read(self, path: Path, offset: int, size: int) -> bytes:
         """Up to `size` bytes from `offset`; short at end of file, like pread."""
@@ -159,7 +206,11 @@ class Spool:
         )
 
     async def truncate(self, path: Path, size: int) -> None:
-        await self._thread(self._with_fd, path, os.O_WRONLY, lambda fd: os.ftruncate(fd, size))
+        def unshared_truncate() -> None:
+            self._unshare(path)
+            self._with_fd(path, os.O_WRONLY, lambda fd: os.ftruncate(fd, size))
+
+        await self._thread(unshared_truncate)
 
     async def sync(self, path: Path) -> None:
         """fsync(2) the spool file: what `fsync` of a file that stays local promises."""
@@ -179,3 +230,10 @@ class Spool:
             return digest.hexdigest()
 
         return await self._thread(run)
+
+
+def _copy(source: Path, target: Path) -> None:
+    """A private 0600 copy of `source` at `target` (which must not exist)."""
+    fd = open_nofollow(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
+    with os.fdopen(fd, "wb") as out, os.fdopen(open_nofollow(source, os.O_RDONLY), "rb") as src:
+        shutil.copyfileobj(src, out, _CHUNK)
