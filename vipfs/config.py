@@ -10,7 +10,12 @@ disagree about it:
   `api_url`, `key_file` (or `key`, discouraged) and any `vipfs mount` option by its long name
   (`dir_cache_time = 60`); `default` is the remote used when none is named;
 - an option given on the command line beats the remote's value, which beats the built-in default;
-- the key: `--key-file`, then `$VIPFS_KEY`, then the remote's `key_file`, then its `key`.
+- a remote whose table holds `mirror = ["vip", "wish"]` is a mirror: its members are other
+  remotes of the same config, each with its own api_url, key and options; a member's setting
+  comes from argv, else its table, else the mirror's table, else the top-level keys, else the
+  built-in default (`Config.mirror`, `resolve_mirror`);
+- the key: `--key-file`, then `$VIPFS_KEY`, then the remote's `key_file`, then its `key`
+  (a mirror member: its own `key_file` or `key` only, as every member is another account).
   A file holding the key (key file, or a config file with `key =`) that group or others may
   read is refused (`LooseKeyFileError`), as ssh refuses such a private key. `$VIPFS_KEY` is
   removed from the environment once read (`take_env_key`), so no child process inherits it.
@@ -25,7 +30,9 @@ value parses), vipfs.keyfile, vipfs.hygiene; never argparse's private classes.
 from __future__ import annotations
 
 import argparse
+import copy
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -38,6 +45,11 @@ from vipfs.mount_options import BY_NAME, DEFAULT_REMOTE, Deferred, Option, octal
 SYSTEM_CONFIG = Path("/etc/vipfs/config.toml")
 # settings that are not `vipfs mount` options but still belong in a remote's table
 KEY_SETTINGS = ("key", "key_file")
+MIRROR_KEY = "mirror"  # [remotes.NAME] mirror = ["vip", "wish"]: NAME is a mirror of those
+MIN_MEMBERS = 2
+# a member's name is part of xattr names (user.vipfs.<member>.code) and of a comma list
+# (user.vipfs.members); a mirror's name is part of a directory name (mirror-<name>)
+MEMBER_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 class ConfigError(Exception):
@@ -80,17 +92,83 @@ class Config:
     def remote_names(self) -> list[str]:
         return sorted(self.tables)
 
+    def is_mirror(self, name: str) -> bool:
+        return MIRROR_KEY in self.tables.get(name, {})
+
+    def _where(self) -> str:
+        return ", ".join(map(str, self.read)) or "no config file found: " + ", ".join(
+            map(str, self.looked)
+        )
+
     def remote(self, name: str = DEFAULT_REMOTE) -> Remote:
         if name not in self.tables and name != DEFAULT_REMOTE:
-            where = ", ".join(map(str, self.read)) or "no config file found: " + ", ".join(
-                map(str, self.looked)
+            raise ConfigError(f"no remote named {name!r} ([remotes.{name}] in {self._where()})")
+        if self.is_mirror(name):
+            raise ConfigError(f"remote {name!r} is a mirror; it is mounted as one (vipfs mount)")
+        return self._layered(name, ("",), name)
+
+    def _layered(self, name: str, under: tuple[str, ...], top: str) -> Remote:
+        """The settings of `top`'s table over those of `under` (lowest first; "" is the
+        top-level keys), without the `mirror` list, as remote `name`."""
+        settings: dict[str, object] = {}
+        origins: dict[str, Path] = {}
+        for layer in (*under, top):
+            table = self.defaults if layer == "" else self.tables.get(layer, {})
+            for key, value in table.items():
+                if key == MIRROR_KEY and layer != "":
+                    continue
+                settings[key] = value
+                origins[key] = self.origins[(layer, key)]
+        return Remote(name, settings, origins, declared=top in self.tables)
+
+    def mirror(self, name: str) -> Mirror:
+        """The mirror `name`: its own settings (the FUSE-level options, and defaults for its
+        members) and each member's settings, in the order the list gives them."""
+        table = self.tables.get(name, {})
+        names = table.get(MIRROR_KEY)
+        where = f"{self.origins.get((name, MIRROR_KEY), '?')}: [remotes.{name}]"
+        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+            raise ConfigError(
+                f'{where} mirror must be a list of remote names, like mirror = ["vip", "wish"]'
             )
-            raise ConfigError(f"no remote named {name!r} ([remotes.{name}] in {where})")
-        settings = {**self.defaults, **self.tables.get(name, {})}
-        origins = {
-            key: self.origins.get((name, key)) or self.origins[("", key)] for key in settings
-        }
-        return Remote(name, settings, origins, declared=name in self.tables)
+        if not MEMBER_NAME.fullmatch(name):
+            raise ConfigError(f"{where}: a mirror's name may hold only letters, digits, - and _")
+        if len(names) < MIN_MEMBERS:
+            raise ConfigError(
+                f"{where} mirror names {len(names)} remote(s); a mirror needs {MIN_MEMBERS} or more"
+            )
+        members = []
+        for member in names:
+            if names.count(member) > 1:
+                raise ConfigError(f"{where} mirror names {member!r} twice")
+            if member not in self.tables:
+                raise ConfigError(
+                    f"{where} mirror names {member!r}, but there is no [remotes.{member}] "
+                    f"in {self._where()}"
+                )
+            if self.is_mirror(member):
+                raise ConfigError(
+                    f"{where} mirror names {member!r}, which is itself a mirror; "
+                    "members are single hosts"
+                )
+            if not MEMBER_NAME.fullmatch(member):
+                raise ConfigError(
+                    f"{where} mirror names {member!r}: a member's name may hold only letters, "
+                    "digits, - and _ (it is part of xattr names such as "
+                    "user.vipfs.<member>.code)"
+                )
+            members.append(self._layered(member, ("", name), member))
+        return Mirror(name, self._layered(name, ("",), name), tuple(members))
+
+
+@dataclass(frozen=True)
+class Mirror:
+    """A mirror remote: `remote` is its own table over the top-level keys (the FUSE-level
+    options come from it); `members` each layer their table over it."""
+
+    name: str
+    remote: Remote
+    members: tuple[Remote, ...]
 
 
 def load(explicit: str | None = None) -> Config:
@@ -269,12 +347,57 @@ class MountSettings:
     config: Config
 
 
-def resolve(args: argparse.Namespace) -> MountSettings:
+def resolve(args: argparse.Namespace, config: Config | None = None) -> MountSettings:
     """Settle `vipfs mount` arguments in place from the config; find the key.
 
     Raises ConfigError or MissingKeyError with the line to show the user.
     """
-    config = load(args.config)
+    config = config or load(args.config)
     remote = config.remote(args.remote or DEFAULT_REMOTE)
     apply(args, remote)
     return MountSettings(remote, find_key(args.key_file, remote), config)
+
+
+@dataclass(frozen=True)
+class MemberSettings:
+    """One member of a mirror: its own settled arguments and its own key."""
+
+    remote: Remote
+    args: argparse.Namespace
+    key: FoundKey
+
+    @property
+    def name(self) -> str:
+        return self.remote.name
+
+
+@dataclass(frozen=True)
+class MirrorSettings:
+    mirror: Mirror
+    members: tuple[MemberSettings, ...]
+    config: Config
+
+
+def resolve_mirror(args: argparse.Namespace, config: Config | None = None) -> MirrorSettings:
+    """Settle a mirror's arguments in place (its own table: the FUSE-level options) and each
+    member's in a copy (argv > the member's table > the mirror's > the top level > built-in);
+    find each member's key in its own table.
+
+    Raises ConfigError or MissingKeyError with the line to show the user."""
+    config = config or load(args.config)
+    args.remote = args.remote or DEFAULT_REMOTE  # `default` may be a mirror too
+    mirror = config.mirror(args.remote)
+    given_env = bool(take_env_key())  # out of the environment whatever happens next
+    if args.key_file or given_env:
+        raise ConfigError(
+            f"mirror {mirror.name!r}: each member uses its own key_file; "
+            "--key-file and $VIPFS_KEY name one key, for one remote"
+        )
+    members = []
+    for remote in mirror.members:
+        member_args = copy.copy(args)  # before `apply` below settles the mirror's own
+        member_args.remote = remote.name
+        apply(member_args, remote)
+        members.append(MemberSettings(remote, member_args, find_key(None, remote)))
+    apply(args, mirror.remote)
+    return MirrorSettings(mirror, tuple(members), config)

@@ -3,7 +3,8 @@
 It resolves the remote exactly as `vipfs mount` does (the same parser, `vipfs.config.resolve`),
 so what it prints is what a mount gets: the files read, the remotes, the API URL, the key's
 origin and permissions with the key masked, the options the config sets, and every warning.
-With `--online` it also asks the server whether it accepts the key.
+With `--online` it also asks the server whether it accepts the key. For a mirror it lists
+each member the same way (every member has its own API URL and key).
 
 Owns: the `vipfs config check` report. Imports: vipfs.config, vipfs.mount_options (the mount's
 option table), vipfs.api; never pyfuse3, so the check runs where FUSE is missing.
@@ -32,8 +33,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     check = sub.add_parser(
         "check",
         help="show the files, remote, API URL and key (masked) a mount would use",
-        description="Show what `vipfs mount REMOTE ...` would use and where it came from; "
-        "exit 1 if it could not mount.",
+        description="Show what `vipfs mount REMOTE ...` would use and where it came from (for "
+        "a mirror: each member's API URL and key); exit 1 if it could not mount.",
     )
     check.add_argument("remote", nargs="?", default=None, help="the remote (default 'default')")
     check.add_argument("--config", metavar="FILE", help="read only this config file")
@@ -72,6 +73,8 @@ def run(args: argparse.Namespace) -> int:
     for path in loaded.looked:
         print(f"  {path} ({'read' if path in loaded.read else 'not found'})", file=out)
     print(f"remotes: {', '.join(loaded.remote_names) or '(none)'}", file=out)
+    if loaded.is_mirror(mount_args.remote):
+        return _check_mirror(args, mount_args, loaded)
     try:
         found = settings.resolve(mount_args)
     except settings.ConfigError as exc:
@@ -100,6 +103,44 @@ def run(args: argparse.Namespace) -> int:
     verdict, ok = trio.run(_ask_server, mount_args.api_url, found.key.key, args.timeout)
     print(f"online: {verdict}", file=out)
     return 0 if ok else 1
+
+
+def _check_mirror(
+    args: argparse.Namespace, mount_args: argparse.Namespace, loaded: settings.Config
+) -> int:
+    """A mirror: its own settings, then each member as a single remote is shown."""
+    out = sys.stdout
+    try:
+        found = settings.resolve_mirror(mount_args, loaded)
+    except (settings.ConfigError, MissingKeyError) as exc:
+        print(f"error: {exc}", file=out)
+        return 1
+    mirror = found.mirror
+    names = ", ".join(member.name for member in found.members)
+    print(f"mirror {mirror.name!r}: members {names}", file=out)
+    for name in sorted(mirror.remote.settings):
+        if name not in ("api_url", *settings.KEY_SETTINGS):
+            value = getattr(mount_args, name, mirror.remote.settings[name])
+            print(f"  {name} = {value!r}{_origin(mirror.remote, name)}", file=out)
+    verdicts = []
+    for member in found.members:
+        remote, member_args = member.remote, member.args
+        print(f"member {member.name!r}:", file=out)
+        print(f"  api_url: {member_args.api_url}{_origin(remote, 'api_url')}", file=out)
+        print(f"  key: {member.key.masked} from {member.key.origin}", file=out)
+        if member.key.path is not None:
+            print(f"  key file: {member.key.path} ({_describe(member.key.path)})", file=out)
+        own = remote.settings.keys() - mirror.remote.settings.keys()
+        for name in sorted(own - {"api_url", *settings.KEY_SETTINGS}):
+            print(f"  {name} = {getattr(member_args, name)!r}{_origin(remote, name)}", file=out)
+        for warning in member.key.warnings:
+            print(f"warning: {member.name}: {warning}", file=out)
+        if args.online:
+            verdicts.append(
+                trio.run(_ask_server, member_args.api_url, member.key.key, args.timeout)
+            )
+            print(f"  online: {verdicts[-1][0]}", file=out)
+    return 0 if all(ok for _, ok in verdicts) else 1
 
 
 def _origin(remote: settings.Remote, name: str) -> str:

@@ -9,6 +9,10 @@ A file still in the upload queue has no code and no link yet: it is listed as pe
 status, never left out, so a list of links is never silently short. Every value came from the
 host, so none is trusted: a link is written into markup only if it is a plain http(s) URL, and
 markup escapes what it shows.
+
+On a mirror (the root's `user.vipfs.members` names the members) each file is listed once per
+member, grouped by file in the members' order, each with that member's `user.vipfs.<member>.*`
+code, link and status: one host's takedown never hides the others' links.
 """
 
 from __future__ import annotations
@@ -28,6 +32,8 @@ from pathlib import Path
 
 PREFIX = "user.vipfs."
 ROOT_FLD_ID = b"0"  # the mount root is the account's root folder
+MEMBERS = PREFIX + "members"  # a mirror's root: its members, a comma list
+PER_MEMBER = ("code", "link", "status")  # what each member of a mirror has of its own
 SKIPPED = (".vipfs", "vipfs-trash")  # at the root: vipfs's own views and the trash folder
 FORMATS = ("txt", "csv", "json", "bbcode", "html", "md")
 
@@ -51,6 +57,7 @@ class Link:
     code: str | None = None
     status: str | None = None
     pending: bool = False  # no code yet: queued, uploading, held, failed
+    member: str | None = None  # on a mirror: the member these code, link and status are of
 
     def as_dict(self) -> dict[str, str | int | bool | None]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
@@ -91,8 +98,41 @@ def mount_root(path: Path) -> Path:
     return here
 
 
+def mirror_members(root: Path) -> list[str]:
+    """The members of the mirror mounted at `root`; [] for a single-host mount."""
+    try:
+        names = os.getxattr(root, MEMBERS).decode(errors="replace")
+    except OSError as exc:
+        if exc.errno in (errno.ENODATA, errno.ENOTSUP):
+            return []
+        raise LinksError(f"{root}: {exc.strerror or exc}") from None
+    return [name for name in names.split(",") if name]
+
+
+def read_links(root: Path, path: Path, members: list[str]) -> list[Link]:
+    """A file's `Link`s: one, or on a mirror one per member."""
+    return links_from(path.relative_to(root).as_posix(), read_values(path), members)
+
+
 def read_link(root: Path, path: Path) -> Link:
     """A file's `Link` from its `user.vipfs.*` attributes."""
+    return link_from(path.relative_to(root).as_posix(), read_values(path))
+
+
+def links_from(path: str, values: dict[str, str], members: list[str]) -> list[Link]:
+    """The links of one file from its attribute values (`code`, `vip.link`, ...): on a mirror
+    each member's own code, link and status over the shared title, length, ..."""
+    if not members:
+        return [link_from(path, values)]
+    found = []
+    for member in members:
+        own = {key: values.get(f"{member}.{key}", "") for key in PER_MEMBER}
+        found.append(link_from(path, {**values, **own}, member))
+    return found
+
+
+def read_values(path: Path) -> dict[str, str]:
+    """The file's `user.vipfs.*` attributes, without the prefix."""
     values: dict[str, str] = {}
     for name in os.listxattr(path):
         if not name.startswith(PREFIX):
@@ -102,10 +142,14 @@ def read_link(root: Path, path: Path) -> Link:
         except OSError as exc:
             if exc.errno != errno.ENODATA:  # gone between list and get: simply absent
                 raise
+    return values
+
+
+def link_from(path: str, values: dict[str, str], member: str | None = None) -> Link:
     code = values.get("code") or None
     return Link(
-        path=path.relative_to(root).as_posix(),
-        name=path.name,
+        path=path,
+        name=path.rsplit("/", 1)[-1],
         title=values.get("title"),
         link=values.get("link") or None,
         embed=values.get("embed") or None,
@@ -113,8 +157,9 @@ def read_link(root: Path, path: Path) -> Link:
         length=_number(values.get("length")),
         views=_number(values.get("views")),
         code=code,
-        status=values.get("status"),
+        status=values.get("status") or None,
         pending=code is None,
+        member=member,
     )
 
 
@@ -140,31 +185,33 @@ def collect(paths: Iterable[Path], recursive: bool) -> list[Link]:
     """The links of every file PATHs name: a file itself, a folder's files (with `recursive`,
     its subtree's), each folder's in path order; a file named twice is listed once."""
     found: list[Link] = []
-    seen: set[tuple[Path, str]] = set()
+    seen: set[tuple[Path, str, str | None]] = set()
     for path in paths:
         root = mount_root(path)
+        members = mirror_members(root)
         where = path.resolve()
         if where.relative_to(root).parts[:1] == (".vipfs",):
             raise LinksError(f"{path}: {SKIPPED[0]} holds vipfs's own views, not videos")
         try:
             files = list(_files(root, where, recursive)) if where.is_dir() else [where]
-            links = [_read_if_there(root, file) for file in files]
+            links = [link for file in files for link in _read_if_there(root, file, members)]
         except OSError as exc:
             raise LinksError(f"{exc.filename or path}: {exc.strerror or exc}") from None
-        part = sorted((link for link in links if link), key=lambda link: link.path.split("/"))
+        # a stable sort: a file's members stay together, in the mirror's order
+        part = sorted(links, key=lambda link: link.path.split("/"))
         for link in part:
-            if (root, link.path) not in seen:
-                seen.add((root, link.path))
+            if (root, link.path, link.member) not in seen:
+                seen.add((root, link.path, link.member))
                 found.append(link)
     return found
 
 
-def _read_if_there(root: Path, file: Path) -> Link | None:
-    """None for a file removed since its folder was read (a finished rename, say)."""
+def _read_if_there(root: Path, file: Path, members: list[str]) -> list[Link]:
+    """Nothing for a file removed since its folder was read (a finished rename, say)."""
     try:
-        return read_link(root, file)
+        return read_links(root, file, members)
     except FileNotFoundError:
-        return None
+        return []
 
 
 # -- rendering ---------------------------------------------------------------------------------
@@ -186,8 +233,13 @@ def no_link(link: Link) -> str:
     return f"pending ({status})" if link.pending else f"no link yet ({status})"
 
 
+def label(link: Link) -> str:
+    """The file's name as a list shows it; on a mirror with the member: `a.mp4 (wish)`."""
+    return link.name if link.member is None else f"{link.name} ({link.member})"
+
+
 def render_txt(links: list[Link]) -> str:
-    return "".join(f"{web_url(link.link) or no_link(link)} {link.name}\n" for link in links)
+    return "".join(f"{web_url(link.link) or no_link(link)} {label(link)}\n" for link in links)
 
 
 def render_csv(links: list[Link]) -> str:
@@ -213,18 +265,18 @@ def render_bbcode(links: list[Link]) -> str:
         url = web_url(link.link)
         thumbnail = web_url(link.thumbnail)
         if url is None:
-            lines.append(f"{link.name} ({no_link(link)})")
-        elif thumbnail is not None:
+            lines.append(f"{label(link)} ({no_link(link)})")
+        elif thumbnail is not None and link.member is None:
             lines.append(f"[url={_bracket_safe(url)}][img]{_bracket_safe(thumbnail)}[/img][/url]")
         else:
-            lines.append(f"[url={_bracket_safe(url)}]{link.name}[/url]")
+            lines.append(f"[url={_bracket_safe(url)}]{label(link)}[/url]")
     return "".join(line + "\n" for line in lines)
 
 
 def render_html(links: list[Link]) -> str:
     items = []
     for link in links:
-        name = html.escape(link.name)
+        name = html.escape(label(link))
         url = web_url(link.link)
         thumbnail = web_url(link.thumbnail)
         if url is None:
@@ -248,10 +300,10 @@ def render_md(links: list[Link]) -> str:
     for link in links:
         url = web_url(link.link)
         if url is None:
-            lines.append(f"- {_md_text(link.name)} ({_md_text(no_link(link))})")
+            lines.append(f"- {_md_text(label(link))} ({_md_text(no_link(link))})")
         else:
             target = url.replace("(", "%28").replace(")", "%29")
-            lines.append(f"- [{_md_text(link.name)}]({target})")
+            lines.append(f"- [{_md_text(label(link))}]({target})")
     return "".join(line + "\n" for line in lines)
 
 

@@ -6,8 +6,15 @@ key and the server are checked, so a bad key or a dead server costs one line and
 nothing mounted. Without `-f` the process forks, and the parent exits only once the child's mount
 answers (or prints the child's one-line failure).
 
+A mirror remote (`mirror = [...]` in the config) mounts as one tree over several members: each
+member is composed by the same `open_member` a single-host mount uses (its own client, state
+directory and lock, metadb, spool, read cache, features and `Filesystem`), and
+`vipfs.vfs.mirror.MirrorFs` joins them; the FUSE-level options are the mirror's. A member that
+cannot be reached at mount time costs one warning (the others serve); a refused key stops it.
+
 Owns: turning settled options into `MountConfig` (`mount_config`; which option lands where is
-the option table's `goes`), the startup checks, the fork, and the order parts start and stop in.
+the option table's `goes`), composing one host's stack (`open_member`) and a mirror of them, the
+startup checks, the fork, and the order parts start and stop in.
 Imports: everything below it (api, vfs, fuse_ops, pyfuse3); its options come from
 vipfs.mount_options, nothing here declares one.
 """
@@ -16,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import errno
 import logging
 import math
@@ -27,7 +35,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TextIO
+from typing import Any, Protocol, TextIO
 from urllib.parse import urlsplit
 
 import pyfuse3
@@ -53,6 +61,7 @@ from vipfs.vfs.holdlist import HoldList
 from vipfs.vfs.hooks import Hooks
 from vipfs.vfs.localdirs import DirError, check_dir, private_dir
 from vipfs.vfs.metadb import MetaDb
+from vipfs.vfs.mirror import Member, MirrorFs
 from vipfs.vfs.names import Titles
 from vipfs.vfs.readcache import ReadCache
 from vipfs.vfs.spool import Spool
@@ -69,6 +78,10 @@ class StartupError(Exception):
     def __init__(self, message: str, code: int = 1) -> None:
         super().__init__(message)
         self.code = code
+
+
+class UnreachableError(StartupError):
+    """The host did not answer within `--connect-timeout` (not: it refused the key)."""
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -112,11 +125,36 @@ class MountConfig:
         return f"MountConfig(mountpoint={self.mountpoint!r}, api_url={self.api_url!r})"
 
 
+@dataclass(frozen=True)
+class MirrorConfig:
+    """A mirror's mount: `config` holds the FUSE-level options and the tree's options (its
+    key is empty: no call is made with it), `members` each member's own settings."""
+
+    name: str
+    config: MountConfig
+    members: tuple[tuple[str, MountConfig], ...]
+    state_dir: Path
+
+    @property
+    def foreground(self) -> bool:
+        return self.config.foreground
+
+
+Plan = MountConfig | MirrorConfig
+
+
 def run(args: argparse.Namespace) -> int:
     hygiene.disable_core_dumps()  # before the key is in memory
     try:
-        found = settings.resolve(args)
-        check_api_url(args.api_url)
+        loaded = settings.load(args.config)
+        if loaded.is_mirror(args.remote or mount_options.DEFAULT_REMOTE):
+            mirror = settings.resolve_mirror(args, loaded)
+            keyed = [(m.name, m.args, m.key) for m in mirror.members]
+        else:
+            found = settings.resolve(args, loaded)
+            keyed = [("", args, found.key)]
+        for _, member_args, _ in keyed:
+            check_api_url(member_args.api_url)
     except (LooseKeyFileError, InsecureUrlError) as exc:  # refused, as ssh refuses: exit 2
         print(f"vipfs: {exc}", file=sys.stderr)
         return 2
@@ -126,20 +164,37 @@ def run(args: argparse.Namespace) -> int:
     if not args.foreground and not args.log_file:  # a daemon has no stderr to log to
         args.log_file = str(runfiles.default_log_file(Path(args.mountpoint).absolute()))
     setup_logging(args.verbose, args.log_file)
-    for warning in found.key.warnings:
-        log.warning("%s", warning)
-        if args.log_file:  # the log is not the terminal: a background mount's user sees it here
-            print(f"vipfs: warning: {warning}", file=sys.stderr)
+    for name, _, key in keyed:
+        for warning in key.warnings:
+            warning = f"{name}: {warning}" if name else warning
+            log.warning("%s", warning)
+            if args.log_file:  # the log is not the terminal: a background user sees it here
+                print(f"vipfs: warning: {warning}", file=sys.stderr)
     try:
-        config = mount_config(args, found.key.key)
-        check_mountpoint(config.mountpoint, allow_non_empty=config.allow_non_empty)
-        check_given_dirs(config)
+        plan: Plan
+        if keyed[0][0]:  # a mirror
+            members = tuple((name, mount_config(a, key.key)) for name, a, key in keyed)
+            plan = MirrorConfig(
+                args.remote,
+                mount_config(args, ""),
+                members,
+                statedir.mirror_state_dir(args.remote),
+            )
+        else:
+            plan = mount_config(args, keyed[0][2].key)
+        configs = [plan] if isinstance(plan, MountConfig) else [c for _, c in plan.members]
+        top = plan if isinstance(plan, MountConfig) else plan.config
+        check_mountpoint(top.mountpoint, allow_non_empty=top.allow_non_empty)
+        for config in configs:
+            check_given_dirs(config)
+        if isinstance(plan, MirrorConfig):
+            check_own_dirs(plan)
     except (MissingKeyError, StartupError) as exc:
         print(f"vipfs: {exc}", file=sys.stderr)
         return exc.code if isinstance(exc, StartupError) else 1
-    if config.foreground:
-        return serve(config, report=_report_to_stderr)
-    return daemonize(config, log_file=args.log_file)
+    if plan.foreground:
+        return serve(plan, report=_report_to_stderr)
+    return daemonize(plan, log_file=args.log_file)
 
 
 def mount_config(args: argparse.Namespace, key: str) -> MountConfig:
@@ -203,6 +258,24 @@ def check_given_dirs(config: MountConfig) -> None:
                 raise StartupError(str(exc), code=2) from None
 
 
+def check_own_dirs(mirror: MirrorConfig) -> None:
+    """Each member's --state-dir and --cache-dir its own: one queue, spool or read cache for
+    two accounts would mix their files (a shared state dir is locked by the first)."""
+    for option, attr in (("--state-dir", "state_dir"), ("--cache-dir", "cache_dir")):
+        seen: dict[Path, str] = {}
+        for name, config in mirror.members:
+            path = getattr(config, attr)
+            if path is None:
+                continue
+            if path in seen:
+                raise StartupError(
+                    f"mirror members {seen[path]} and {name} have the same {option} {path}; "
+                    f"give each its own {attr} in its [remotes.{name}] table",
+                    code=2,
+                )
+            seen[path] = name
+
+
 def check_mountpoint(path: Path, *, allow_non_empty: bool = False) -> None:
     """A directory, not mounted yet, and empty unless allowed: a mount over entries hides them,
     which looks like lost files (rclone refuses the same way)."""
@@ -254,7 +327,7 @@ def _report_to_stderr(ok: bool, line: str) -> None:
         print(line, file=sys.stderr)
 
 
-def daemonize(config: MountConfig, *, log_file: str | None) -> int:
+def daemonize(config: Plan, *, log_file: str | None) -> int:
     """Fork; the parent waits on a pipe until the child's mount answers or fails, and prints
     the warnings the child logs until then (the log file is not where its user looks)."""
     read_end, write_end = os.pipe()
@@ -324,10 +397,13 @@ def relay_startup(pipe: TextIO) -> str:
 Report = Callable[[bool, str], None]
 
 
-def serve(config: MountConfig, *, report: Report) -> int:
+def serve(config: Plan, *, report: Report) -> int:
     """Mount, serve until unmounted, clean up. `report` is told once: ready, or why not."""
     try:
-        trio.run(_main, config, report)
+        if isinstance(config, MirrorConfig):
+            trio.run(_main_mirror, config, report)
+        else:
+            trio.run(_main, config, report)
     except StartupError as exc:
         report(False, f"vipfs: {exc}")
         return exc.code
@@ -350,7 +426,7 @@ async def check_account(api: XvsClient, config: MountConfig) -> AccountInfo:
         except (ApiError, trio.TooSlowError) as exc:
             if trio.current_time() >= deadline:
                 why = str(exc) or "no answer"
-                raise StartupError(f"cannot reach {config.host}: {why}") from None
+                raise UnreachableError(f"cannot reach {config.host}: {why}") from None
             log.info("server not answering yet (%s); retrying", exc)
         await trio.sleep(min(1.0, max(deadline - trio.current_time(), 0)))
 
@@ -429,48 +505,54 @@ def fuse_options(config: MountConfig, login: str) -> set[str]:
     return options
 
 
-async def _main(config: MountConfig, report: Report) -> None:
-    async with XvsClient(
+def open_client(config: MountConfig) -> XvsClient:
+    return XvsClient(
         config.api_url,
         config.key,
         connect_timeout=min(config.connect_timeout, 10.0),
         retry_budget=config.options.budget,
         low_speed=config.low_speed,
         max_reply_size=config.max_reply_size,
-    ) as api:
-        info = await check_account(api, config)
-        state_dir, cache_dir, lock = await trio.to_thread.run_sync(
-            prepare_state, config, info.login
-        )
-        try:
-            features = HostFeatures()
-            reader = ReadCache(
-                api,
-                cache_dir / statedir.READ_CACHE,
-                max_bytes=config.cache_max_size,
-                features=features,
-                low_speed=config.low_speed,
-            )
-            db = await MetaDb.open(state_dir / statedir.DB_NAME)
-            try:
-                await _serve(config, report, api, info, reader, db, features, state_dir)
-            finally:
-                await db.close()
-        finally:
-            lock.release()
-    log.info("unmounted %s", config.mountpoint)
+    )
 
 
-async def _serve(
+@dataclass
+class MemberStack:
+    """One host's parts as a mount runs them: what `_serve` starts and tears down."""
+
+    name: str  # "" on a single-host mount
+    config: MountConfig
+    login: str
+    fs: Filesystem
+    reader: ReadCache
+
+
+async def open_member(
+    stack: contextlib.AsyncExitStack,
     config: MountConfig,
-    report: Report,
     api: XvsClient,
-    info: AccountInfo,
-    reader: ReadCache,
-    db: MetaDb,
-    features: HostFeatures,
-    state_dir: Path,
-) -> None:
+    info: AccountInfo | None,
+    *,
+    name: str = "",
+    login: str | None = None,
+) -> MemberStack:
+    """One host's stack, torn down by `stack` (log, db, lock, in that order): its state
+    directory and lock, read cache, metadb, features and `Filesystem`. `info` None: the host
+    did not answer, and `login` (its last known) names its state."""
+    login = info.login if info is not None else login
+    assert login is not None
+    state_dir, cache_dir, lock = await trio.to_thread.run_sync(prepare_state, config, login)
+    stack.callback(lock.release)
+    features = HostFeatures()
+    reader = ReadCache(
+        api,
+        cache_dir / statedir.READ_CACHE,
+        max_bytes=config.cache_max_size,
+        features=features,
+        low_speed=config.low_speed,
+    )
+    db = await MetaDb.open(state_dir / statedir.DB_NAME)
+    stack.push_async_callback(db.close)
     hold = HoldList(idle=config.hold_idle)
     if config.hold is not None:
         hold = HoldList.parse(config.hold, idle=config.hold_idle)
@@ -483,7 +565,8 @@ async def _serve(
         hold=hold,
         trash=config.trash,
         retitle=config.upload_retitle,
-        rate_state=lambda: api.rate_state,
+        # plain data: a mirror's status.json is every member's object inside its own
+        rate_state=lambda: dataclasses.asdict(api.rate_state),
     )
     hooks = None
     if config.on_event:
@@ -491,53 +574,202 @@ async def _serve(
             config.on_event, timeout=config.on_event_timeout, mount=str(config.mountpoint)
         )
     fs = Filesystem(api, options=config.options, reader=reader, writes=writes, hooks=hooks)
+    fs.remote.events.member = name or None  # before the history: new events name it
     history = EventLog(state_dir / statedir.EVENTS)
+    stack.callback(history.close)
     await trio.to_thread.run_sync(history.attach, fs.remote.events)
-    fs.quota.update(info)
-    ops = Operations(fs, attr_timeout=config.attr_timeout)
-    await fs.list_root(within=min(config.options.budget, ROOT_LISTING_WAIT))
+    if info is not None:
+        fs.quota.update(info)
+    return MemberStack(name, config, login, fs, reader)
+
+
+async def _main(config: MountConfig, report: Report) -> None:
+    async with contextlib.AsyncExitStack() as stack:
+        api = await stack.enter_async_context(open_client(config))
+        info = await check_account(api, config)
+        member = await open_member(stack, config, api, info)
+        await _serve(config, report, member.fs, [member], member.login, config.host)
+    log.info("unmounted %s", config.mountpoint)
+
+
+async def _main_mirror(mirror: MirrorConfig, report: Report) -> None:
+    """Every member's stack, then one `MirrorFs` over them. The members are asked at once
+    (an unreachable one costs one `--connect-timeout`, not one each)."""
+    try:
+        private_dir(mirror.state_dir, f"the mirror's state directory {mirror.state_dir}")
+        lock = statedir.StateLock.take(mirror.state_dir, mirror.config.mountpoint)
+    except DirError as exc:
+        raise StartupError(str(exc), code=2) from None
+    except statedir.InUseError as exc:
+        raise StartupError(str(exc)) from None
+    async with contextlib.AsyncExitStack() as stack:
+        stack.callback(lock.release)
+        clients = [
+            (name, config, await stack.enter_async_context(open_client(config)))
+            for name, config in mirror.members
+        ]
+        infos = await check_members(clients)
+        known = statedir.known_logins(mirror.state_dir)
+        found: list[tuple[str, MountConfig, XvsClient, AccountInfo | None, str]] = []
+        for (name, config, api), info in zip(clients, infos, strict=True):
+            remembered = known.get(name)
+            if info is not None:
+                found.append((name, config, api, info, info.login))
+            elif remembered is not None and remembered[0] == config.api_url:
+                log.warning(
+                    "mirror member %s: cannot reach %s; the others serve, and its changes wait "
+                    "in the mirror's journal",
+                    name,
+                    config.host,
+                )
+                found.append((name, config, api, None, remembered[1]))
+            else:
+                log.warning(
+                    "mirror member %s: cannot reach %s and it was never mounted here; the "
+                    "mount goes on without it (`vipfs mirror sync` fills it in later)",
+                    name,
+                    config.host,
+                )
+        if len(found) < settings.MIN_MEMBERS:
+            raise StartupError(
+                f"mirror {mirror.name}: only {', '.join(f[0] for f in found)} can serve "
+                f"now; a mirror needs {settings.MIN_MEMBERS} members that can serve"
+            )
+        same_account([(name, config, login) for name, config, _, _, login in found])
+        members = [
+            await open_member(stack, config, api, info, name=name, login=login)
+            for name, config, api, info, login in found
+        ]
+        reached = {m.name: (m.config.api_url, m.login) for m in members}
+        await trio.to_thread.run_sync(statedir.remember_logins, mirror.state_dir, reached)
+        facade = MirrorFs(
+            [Member(m.name, m.fs) for m in members],
+            mirror.state_dir,
+            mirror.config.options,
+            name=mirror.name,
+        )
+        for name, _, _, info, _ in found:
+            if info is None:  # not answering now: its ops are journaled until it answers
+                facade.down.add(name)
+        hosts = ", ".join(f"{m.name} ({m.config.host})" for m in members)
+        await _serve(mirror.config, report, facade, members, f"mirror-{mirror.name}", hosts)
+    log.info("unmounted %s", mirror.config.mountpoint)
+
+
+async def check_members(
+    clients: list[tuple[str, MountConfig, XvsClient]],
+) -> list[AccountInfo | None]:
+    """Each member's account/info, asked at once; None for one that did not answer. A
+    refused key stops the mount (one line naming the member)."""
+    infos: list[AccountInfo | None] = [None] * len(clients)
+    refused: list[str] = []
+
+    async def ask(at: int, name: str, config: MountConfig, api: XvsClient) -> None:
+        try:
+            infos[at] = await check_account(api, config)
+        except UnreachableError:
+            infos[at] = None
+        except StartupError as exc:
+            refused.append(f"mirror member {name}: {exc}")
+
+    async with trio.open_nursery() as nursery:
+        for at, (name, config, api) in enumerate(clients):
+            nursery.start_soon(ask, at, name, config, api)
+    if refused:
+        raise StartupError(refused[0])
+    if not any(infos):
+        raise StartupError(f"cannot reach any member ({', '.join(c[0] for c in clients)})")
+    return infos
+
+
+def same_account(members: list[tuple[str, MountConfig, str]]) -> None:
+    """Two members on one account would share one state directory: one line, not a hang."""
+    seen: dict[tuple[str, str], str] = {}
+    for name, config, login in members:
+        account = (config.api_url, login)
+        if account in seen:
+            raise StartupError(
+                f"mirror members {seen[account]} and {name} are the same account "
+                f"({login} at {config.host})"
+            )
+        seen[account] = name
+
+
+class Served(Protocol):
+    """What the mount drives besides the FUSE operations: `Filesystem` or `MirrorFs`."""
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = ...) -> None: ...
+    async def list_root(self, within: float) -> bool: ...
+    async def wait_uploads(
+        self, progress: Callable[[dict[str, Any]], None] | None = None
+    ) -> None: ...
+    def forget_all(self) -> None: ...
+
+
+async def _serve(
+    config: MountConfig,
+    report: Report,
+    facade: Filesystem | MirrorFs,
+    members: list[MemberStack],
+    label: str,
+    hosts: str,
+) -> None:
+    """Mount `facade`, run it and each member's read cache until unmounted. `label`: the
+    login (or the mirror's name) that names the mount in the mount table; `hosts`: where
+    it comes from, for the log."""
+    ops = Operations(facade, attr_timeout=config.attr_timeout)
+    await facade.list_root(within=min(config.options.budget, ROOT_LISTING_WAIT))
     pids = runfiles.pid_file(config.mountpoint)  # before init: resolving a path inside would hang
-    pyfuse3.init(ops, str(config.mountpoint), fuse_options(config, info.login))
+    pyfuse3.init(ops, str(config.mountpoint), fuse_options(config, label))
     try:
         pids.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         pids.write_text(f"{os.getpid()}\n")
         async with trio.open_nursery() as nursery:
-            await nursery.start(reader.run)  # reads: someone waits on them, INTERACTIVE
-            with lane(Lane.BACKGROUND):  # the upload queue, strays, retitles, the quota
-                await nursery.start(fs.run)
+            for member in members:
+                await nursery.start(member.reader.run)  # reads: someone waits, INTERACTIVE
+            with lane(Lane.BACKGROUND):  # the upload queues, strays, retitles, the quota
+                await nursery.start(facade.run)
             # No feature probe here: each is asked where first needed (a read, an rm), so a
             # mount's first minute of quota goes to browsing, not to three probes.
-            nursery.start_soon(_signals, fs, config)
-            nursery.start_soon(_announce, config, info, report)
+            nursery.start_soon(_signals, facade, config)
+            nursery.start_soon(_announce, config, label, hosts, report)
             await pyfuse3.main()
             sdnotify.stopping(f"unmounting {config.mountpoint}")
             nursery.cancel_scope.cancel()
     finally:
         pids.unlink(missing_ok=True)
         pyfuse3.close(unmount=True)
-        history.close()
-    left = fs.queue_status()
+    for member in members:
+        _left_behind(member)
+
+
+def _left_behind(member: MemberStack) -> None:
+    """Warn of what the member's queue still holds: it resumes at the next mount."""
+    left = member.fs.queue_status()
+    who = f"{member.name}: " if member.name else ""
     if left is not None and (left.pending or left.held or left.writing):
         log.warning(
-            "%d upload(s) not finished; they resume at the next mount",
+            "%s%d upload(s) not finished; they resume at the next mount",
+            who,
             left.pending + len(left.held) + len(left.writing),
         )
     if left is not None and left.incomplete:
         log.warning(
-            "%d incomplete file(s) kept, not uploaded (`vipfs status` lists them)",
+            "%s%d incomplete file(s) kept, not uploaded (`vipfs status` lists them)",
+            who,
             len(left.incomplete),
         )
 
 
-async def _announce(config: MountConfig, info: AccountInfo, report: Report) -> None:
+async def _announce(config: MountConfig, label: str, hosts: str, report: Report) -> None:
     """Tell the waiting parent once the mount answers a real request."""
     await trio.to_thread.run_sync(os.stat, config.mountpoint)
-    log.info("mounted %s as vipfs:%s from %s", config.mountpoint, info.login, config.host)
+    log.info("mounted %s as vipfs:%s from %s", config.mountpoint, label, hosts)
     report(True, "")
-    sdnotify.ready(f"mounted vipfs:{info.login} from {config.host} on {config.mountpoint}")
+    sdnotify.ready(f"mounted vipfs:{label} from {hosts} on {config.mountpoint}")
 
 
-async def _signals(fs: Filesystem, config: MountConfig) -> None:
+async def _signals(fs: Served, config: MountConfig) -> None:
     with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT, signal.SIGHUP) as signals:
         async with trio.open_nursery() as nursery:
             async for signum in signals:
@@ -554,23 +786,25 @@ async def _signals(fs: Filesystem, config: MountConfig) -> None:
 
 def progress_reporter(foreground: bool) -> Callable[[dict[str, object]], None]:
     """Each new progress line once: on the terminal under -f (where the log, on the same
-    stderr, would repeat it), else in the log."""
-    shown = ""
+    stderr, would repeat it), else in the log. A mirror's members report in turn, each
+    naming itself (`member`): each one's line is shown when it changes, after its name."""
+    shown: dict[str, str] = {}
 
     def progress(status: dict[str, object]) -> None:
-        nonlocal shown
-        line = status_text.progress_line(status)
-        if line != shown:
+        member = status.get("member")
+        who = f"{member}: " if isinstance(member, str) else ""
+        line = who + status_text.progress_line(status)
+        if line != shown.get(who):
             if foreground:
                 print(f"vipfs: {line}", file=sys.stderr, flush=True)
             else:
-                log.log(logging.INFO if shown else logging.WARNING, "%s", line)
-            shown = line
+                log.log(logging.INFO if who in shown else logging.WARNING, "%s", line)
+            shown[who] = line
 
     return progress
 
 
-async def _drain_then_stop(fs: Filesystem, config: MountConfig) -> None:
+async def _drain_then_stop(fs: Served, config: MountConfig) -> None:
     """Unmount once the queue is empty (or the unmount timeout ran out), with progress."""
     timeout = config.unmount_timeout if config.unmount_timeout is not None else math.inf
     with trio.move_on_after(timeout) as waited:

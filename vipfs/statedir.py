@@ -1,7 +1,8 @@
 """Where a mount keeps what it must not lose, and the one process that may use it.
 
-Owns: where state and cache live, the move from the old layout (`migrate`), and the one-process lock
-(`StateLock`).
+Owns: where state and cache live (a mirror's own directory, `mirror-<name>`, and the logins
+its members had, so a member unreachable at mount time still finds its state), the move from the
+old layout (`migrate`), and the one-process lock (`StateLock`).
 Imports: `vipfs.vfs.localdirs` only.
 
 The authoritative state of an account (meta.db with its -wal/-shm, `spool/`, `lost+found/`,
@@ -19,6 +20,7 @@ from __future__ import annotations
 import errno
 import fcntl
 import hashlib
+import json
 import logging
 import os
 import re
@@ -62,6 +64,40 @@ def default_state_dir(digest: str) -> Path:
 
 def default_cache_dir(digest: str) -> Path:
     return xdg_dir("XDG_CACHE_HOME", "~/.cache") / "vipfs" / digest
+
+
+MIRROR_LOGINS = "members.json"  # in a mirror's directory: member → [api_url, login]
+
+
+def mirror_state_dir(name: str) -> Path:
+    """A mirror's own state (its journal, its lock): `$XDG_STATE_HOME/vipfs/mirror-<name>`;
+    each member keeps its queue and spool in its own account's directory."""
+    return state_home() / f"mirror-{name}"
+
+
+def known_logins(mirror_dir: Path) -> dict[str, tuple[str, str]]:
+    """The api_url and login each member had when last reached (what names its state
+    directory); a missing or damaged file is no knowledge, never an error."""
+    try:
+        raw = json.loads((mirror_dir / MIRROR_LOGINS).read_text())
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(raw, dict):
+        return {}
+    return {
+        name: (pair[0], pair[1])
+        for name, pair in raw.items()
+        if isinstance(pair, list) and len(pair) == 2 and all(isinstance(p, str) for p in pair)
+    }
+
+
+def remember_logins(mirror_dir: Path, logins: dict[str, tuple[str, str]]) -> None:
+    """Record the members reached now (the others' last known logins stay)."""
+    merged = {**known_logins(mirror_dir), **logins}
+    path = mirror_dir / MIRROR_LOGINS
+    scratch = path.with_name(path.name + ".new")
+    scratch.write_text(json.dumps({name: list(pair) for name, pair in merged.items()}) + "\n")
+    os.replace(scratch, path)
 
 
 def legacy_dir(digest: str) -> Path:

@@ -7,6 +7,10 @@ of a drain (`drain_left`); and the human sizes they show (`human_size`).
 Imports: the standard library, rich, and `vipfs.vfs.progress` (a pure formatter, so a running
 upload reads here as in `user.vipfs.status`); it reads the mount's `status.json`.
 
+A mirror's status.json holds each member's own status object under `members` (and their
+queues merged, each row naming its `member`, and each member's journal backlog): `vipfs status
+MNT` prints the whole queue's line, then a block per member.
+
 The mount publishes its state in `/.vipfs/status.json` (served from memory, never waiting on
 the network), so this command needs no key and no API call: it reads that file. Without a
 mountpoint it prints one summary line for each vipfs mount of this user in /proc/mounts (the
@@ -86,7 +90,7 @@ def watch_live(args: argparse.Namespace, console: Console) -> int:
 def watch_view(mount: Path, status: dict[str, Any]) -> RenderableType:
     """A mount's queue as `--watch` draws it: the summary, a bar per uploading file, then
     the other rows as `vipfs status` lists them."""
-    queue: dict[str, list[dict[str, Any]]] = status.get("queue") or {}
+    queue = queue_of(status)
     bars = Table.grid(padding=(0, 1))
     bars.add_column(max_width=40, no_wrap=True, overflow="ellipsis")
     bars.add_column(width=30)
@@ -181,9 +185,10 @@ def human_size(count: object) -> str:
 def _where(row: dict[str, Any]) -> str:
     """A row's path in the mount; a folder the mount no longer knows is named by its id."""
     folder = row.get("dir")
+    on = f" on {row['member']}" if isinstance(row.get("member"), str) else ""  # a mirror's
     if folder is None and row.get("fld_id"):
-        return f"{row['name']} (in folder {row['fld_id']})"
-    return f"{folder}/{row['name']}" if folder else str(row["name"])
+        return f"{row['name']} (in folder {row['fld_id']}){on}"
+    return (f"{folder}/{row['name']}" if folder else str(row["name"])) + on
 
 
 def _count(value: object) -> int:
@@ -206,17 +211,67 @@ def _transfer(row: dict[str, Any]) -> str:
     )
 
 
+QUEUE_STATES = ("writing", "held", "queued", "uploading", "failed", "incomplete", "empty")
+
+
+def members_of(status: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """A mirror's members' own status objects, in the mirror's order; {} for one host."""
+    members = status.get("members")
+    if not isinstance(members, dict):
+        return {}
+    return {str(name): each for name, each in members.items() if isinstance(each, dict)}
+
+
+def queue_of(status: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    """The mount's whole queue: its `queue`, or on a mirror without one every member's queue
+    merged (each row naming its `member`), so a drain counts every member."""
+    queue = status.get("queue")
+    if isinstance(queue, dict):
+        return queue
+    merged: dict[str, list[dict[str, Any]]] = {}
+    for name, member in members_of(status).items():
+        own = member.get("queue")
+        if not isinstance(own, dict):
+            continue
+        for state, rows in own.items():
+            if isinstance(rows, list):
+                tagged = [{**row, "member": name} for row in rows if isinstance(row, dict)]
+                merged.setdefault(state, []).extend(tagged)
+    return merged
+
+
 def render(mount: Path, status: dict[str, Any]) -> str:
-    queue: dict[str, list[dict[str, Any]]] = status.get("queue") or {}
+    members = members_of(status)
+    if members:
+        return render_mirror(mount, status, members)
+    queue = queue_of(status)
     uploading = [
         f"  uploading  {_where(row)}  {_transfer(row)}" for row in queue.get("uploading") or []
     ]
     return "\n".join([summary(mount, status), *uploading, *details(status)])
 
 
+def render_mirror(mount: Path, status: dict[str, Any], members: dict[str, dict[str, Any]]) -> str:
+    """A mirror: the whole queue's line, then per member its counts, journal backlog, rows and
+    rate-limit budget (each member is its own account with its own queue)."""
+    journal = status.get("journal")
+    backlog = journal if isinstance(journal, dict) else {}
+    lines = [summary(mount, status), f"mirror {status.get('mirror')}: {', '.join(members)}"]
+    for name, member in members.items():
+        queue = queue_of(member)
+        counts = ", ".join(f"{len(queue.get(k) or [])} {k}" for k in QUEUE_STATES[1:5])
+        pending = _count(backlog.get(name))
+        lines.append(f"member {name}: {counts}, journal {pending} op(s) waiting to replay")
+        lines += [
+            f"  uploading  {_where(row)}  {_transfer(row)}" for row in queue.get("uploading") or []
+        ]
+        lines += details(member)
+    return "\n".join(lines)
+
+
 def summary(mount: Path, status: dict[str, Any]) -> str:
     """The first line: how many rows are in each state."""
-    queue: dict[str, list[dict[str, Any]]] = status.get("queue") or {}
+    queue = queue_of(status)
     counts = ", ".join(
         f"{len(queue.get(k) or [])} {k}"
         for k in ("writing", "held", "queued", "uploading", "failed")
@@ -225,12 +280,15 @@ def summary(mount: Path, status: dict[str, Any]) -> str:
         counts += f", {len(queue['incomplete'])} incomplete"
     if queue.get("empty"):
         counts += f", {len(queue['empty'])} empty"
+    members = members_of(status)
+    if members:
+        counts += f" (mirror of {len(members)}: {', '.join(members)})"
     return f"{mount}: {counts}"
 
 
 def details(status: dict[str, Any]) -> list[str]:
     """The lines after the uploading rows: every other row, lost+found, the rate limit."""
-    queue: dict[str, list[dict[str, Any]]] = status.get("queue") or {}
+    queue = queue_of(status)
     lines: list[str] = []
     for row in queue.get("queued") or []:
         tries = row.get("attempts")

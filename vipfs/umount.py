@@ -34,7 +34,7 @@ from rich.progress import Progress as Bars
 
 from vipfs.mount_options import positive_float
 from vipfs.runfiles import pid_files
-from vipfs.status import drain_left, progress_line
+from vipfs.status import drain_left, progress_line, queue_of
 from vipfs.vfs.progress import Progress, transfer_text
 
 
@@ -220,8 +220,10 @@ def _queue(mountpoint: Path) -> dict[str, object] | None:
         status = json.loads((mountpoint / ".vipfs" / "status.json").read_text())
     except (OSError, ValueError):
         return None
-    queue = status.get("queue") if isinstance(status, dict) else None
-    return queue if isinstance(queue, dict) else None
+    if not isinstance(status, dict):
+        return None
+    queue: dict[str, object] = {**queue_of(status)}  # a mirror's: every member's rows
+    return queue
 
 
 def _alive(pid: int) -> bool:

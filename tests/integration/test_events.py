@@ -79,7 +79,10 @@ def test_follow_an_upload_and_a_hook_with_its_environment(
     wait_for("the uploaded event", lambda: len(lines) >= 2)
     queued, uploaded = (json.loads(line) for line in lines[:2])
     (host_file,) = emulator.live_files()
-    assert list(queued) == ["seq", "time", "event", "path", "code", "link", "source", "detail"]
+    assert list(queued) == [
+        "seq", "time", "event", "path", "code", "link", "source", "detail", "member",
+    ]  # fmt: skip
+    assert queued["member"] is None  # a single-host mount
     assert (queued["seq"], queued["event"], queued["path"]) == (1, "queued", "clip.mp4")
     assert (uploaded["seq"], uploaded["event"], uploaded["path"]) == (2, "uploaded", "clip.mp4")
     assert (uploaded["code"], uploaded["source"]) == (host_file["code"], "upload")

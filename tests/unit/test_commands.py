@@ -183,3 +183,22 @@ def test_a_draining_mount_shows_each_progress_line_once(
     logged = [r.getMessage() for r in caplog.records]
     line = progress_line(STATUS["queue"])  # type: ignore[arg-type]
     assert (printed, logged) == (([f"vipfs: {line}"], []) if foreground else ([], [line]))
+
+
+def test_a_mirror_drain_shows_each_members_line_once(capsys: pytest.CaptureFixture[str]) -> None:
+    """Members report in turn: each one's line once while it does not change."""
+    from vipfs.mount import progress_reporter
+
+    report = progress_reporter(True)
+    queue: dict[str, object] = dict(STATUS["queue"])  # type: ignore[call-overload]
+    for _ in range(3):
+        report({**queue, "member": "vip"})
+        report({**queue, "member": "wish"})
+    report({"member": "wish"})  # wish is done
+    printed = capsys.readouterr().err.splitlines()
+    line = progress_line(queue)
+    assert printed == [
+        f"vipfs: vip: {line}",
+        f"vipfs: wish: {line}",
+        f"vipfs: wish: {progress_line({})}",
+    ]

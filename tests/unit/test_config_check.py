@@ -104,3 +104,31 @@ def test_api_url_on_the_command_line_wins(
     assert code == 0, out
     assert f"api_url: {server.api_url}  (--api-url)" in out
     assert "online: the server accepts the key" in out
+
+
+def test_a_mirror_lists_its_members_with_masked_keys(
+    tmp_path: Path, server: Emulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    vip_key = tmp_path / "vip.key"
+    vip_key.write_text(server.key + "\n")
+    vip_key.chmod(0o600)
+    wrong = tmp_path / "wish.key"
+    wrong.write_text("9zzzzzzzzzzzzzzzz\n")
+    wrong.chmod(0o600)
+    path = tmp_path / "config.toml"
+    path.write_text(
+        f'[remotes.vip]\napi_url = "{server.api_url}"\nkey_file = "{vip_key}"\n'
+        f'[remotes.wish]\napi_url = "{server.api_url}"\nkey_file = "{wrong}"\n'
+        "transfers = 3\n"
+        '[remotes.all]\nmirror = ["vip", "wish"]\nallow_other = true\n'
+    )
+    code, out = check(capsys, "all", "--config", str(path), "--online")
+    assert code == 1, out  # wish's key is refused
+    assert "mirror 'all': members vip, wish" in out
+    assert f"  allow_other = True  (from {path})" in out
+    assert "member 'vip':" in out and "member 'wish':" in out
+    assert f"key: {config.mask(server.key)} from key_file in {path}" in out
+    assert "  transfers = 3  (from " in out
+    assert "online: the server accepts the key" in out
+    assert "online: the server refused the key" in out
+    assert server.key not in out and "9zzzzzzzzzzzzzzzz" not in out

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from vipfs.vfs.events import RING, Event, Events
+from vipfs.vfs.events import RING, Event, Events, jsonl, merged
 
 
 def _events() -> Events:
@@ -67,3 +67,35 @@ def test_the_link_comes_from_the_listing_when_not_given() -> None:
     assert events.emit("uploaded", fld_id=7, name="b.mp4", code="notlisted123").link is None
     given = events.emit("ready", fld_id=7, code="abcdefghijkl", link="https://other/x")
     assert given.link == "https://other/x"
+
+
+def test_a_member_names_itself_in_every_event_and_json_line() -> None:
+    plain = _events().emit("queued", path="a.mp4")
+    assert plain.member is None and plain.to_json()["member"] is None  # one host: null
+    events = _events()
+    events.member = "wish"
+    event = events.emit("queued", path="a.mp4")
+    assert event.member == "wish"
+    assert Event.from_json(event.to_json()) == event
+
+
+def test_a_log_line_from_before_mirrors_still_reads() -> None:
+    old = _events().emit("ready", path="a.mp4").to_json()
+    del old["member"]
+    assert Event.from_json(old) is not None
+    assert Event.from_json({**old, "member": 3}) is None  # a member is a name or nothing
+
+
+def test_merged_streams_are_one_history_by_time() -> None:
+    clock = iter([30.0, 10.0, 20.0, 10.0])
+    vip = Events(clock=lambda: next(clock))
+    wish = Events(clock=lambda: next(clock))
+    vip.member, wish.member = "vip", "wish"
+    vip.emit("queued", path="late")  # 30
+    wish.emit("queued", path="early")  # 10
+    wish.emit("uploaded", path="middle")  # 20
+    vip.emit("queued", path="tie")  # 10, after wish's 10: the streams' order breaks the tie
+    order = [(e.member, e.path) for e in merged([vip, wish])]
+    assert order == [("vip", "tie"), ("wish", "early"), ("wish", "middle"), ("vip", "late")]
+    lines = jsonl(merged([vip, wish])).decode().splitlines()
+    assert len(lines) == 4 and '"member": "vip"' in lines[0]

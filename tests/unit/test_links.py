@@ -9,7 +9,16 @@ from html.parser import HTMLParser
 
 import pytest
 
-from vipfs.links import FIELDS, RENDER, Link, LinksError, check_template, render_template
+from vipfs.links import (
+    FIELDS,
+    RENDER,
+    Link,
+    LinksError,
+    check_template,
+    links_from,
+    render_template,
+    render_txt,
+)
 
 READY = Link(
     path="Clips/a b.mp4",
@@ -136,3 +145,33 @@ def test_a_spec_a_text_cannot_take_is_one_line() -> None:
     with pytest.raises(LinksError) as err:
         render_template([READY], "{views:d}")
     assert "\n" not in str(err.value)
+
+
+def test_a_mirror_lists_every_members_link_grouped_by_file() -> None:
+    values = {
+        "title": "a",
+        "code": "aaaaaaaaaaaa",  # plain: the first holding member's
+        "link": "https://vip.example/aaaaaaaaaaaa.html",
+        "vip.code": "aaaaaaaaaaaa",
+        "vip.link": "https://vip.example/aaaaaaaaaaaa.html",
+        "vip.status": "ready",
+        "wish.status": "missing",
+        "lulu.code": "bbbbbbbbbbbb",
+        "lulu.link": "https://lulu.example/bbbbbbbbbbbb.html",
+        "lulu.status": "encoding",
+    }
+    links = links_from("Clips/a.mp4", values, ["vip", "wish", "lulu"])
+    assert [(x.member, x.code, x.status) for x in links] == [
+        ("vip", "aaaaaaaaaaaa", "ready"),
+        ("wish", None, "missing"),  # not the plain code: wish has none of its own
+        ("lulu", "bbbbbbbbbbbb", "encoding"),
+    ]
+    assert all(x.title == "a" and x.path == "Clips/a.mp4" for x in links)
+    assert render_txt(links) == (
+        "https://vip.example/aaaaaaaaaaaa.html a.mp4 (vip)\n"
+        "pending (missing) a.mp4 (wish)\n"
+        "https://lulu.example/bbbbbbbbbbbb.html a.mp4 (lulu)\n"
+    )
+    single = links_from("a.mp4", values, [])  # one host: the plain attributes, no member
+    assert [(x.member, x.code) for x in single] == [(None, "aaaaaaaaaaaa")]
+    assert "member" in FIELDS and render_template(links[:1], "{member}") == "vip\n"

@@ -139,3 +139,56 @@ def test_off_a_terminal_umount_prints_each_changed_line(
     lines.close(drained=True)
     err = capsys.readouterr().err.splitlines()
     assert err == ["vipfs: uploads: 1 queued, 2 uploading, 12.3 MB of 40.0 MB sent"]
+
+
+def _mirror_status() -> dict[str, object]:
+    vip = {"queue": {"uploading": [RUNNING], "queued": [], "failed": []}, "rate_limit": None}
+    wish = {
+        "queue": {
+            "queued": [{"name": "c.mp4", "size": 2_000_000, "attempts": 0}],
+            "failed": [{"name": "big.mp4", "dir": "Clips", "error": "file is too big"}],
+        },
+        "rate_limit": {"requests_available": 4, "blocked_until": None},
+    }
+    return {
+        "pid": 1,
+        "mirror": "all",
+        "members": {"vip": vip, "wish": wish},
+        "journal": {"vip": 0, "wish": 3},
+    }
+
+
+def test_a_mirror_prints_a_block_per_member() -> None:
+    lines = render(Path("/m"), _mirror_status()).splitlines()
+    assert lines[0] == (
+        "/m: 0 writing, 0 held, 1 queued, 1 uploading, 1 failed (mirror of 2: vip, wish)"
+    )  # no merged `queue` in the file: merged here from the members'
+    assert lines[1] == "mirror all: vip, wish"
+    vip = next(i for i, line in enumerate(lines) if line.startswith("member vip:"))
+    wish = next(i for i, line in enumerate(lines) if line.startswith("member wish:"))
+    assert lines[vip] == (
+        "member vip: 0 held, 0 queued, 1 uploading, 0 failed, journal 0 op(s) waiting to replay"
+    )
+    assert lines[vip + 1].startswith("  uploading  Clips/a.mp4  37%")
+    assert lines[wish] == (
+        "member wish: 0 held, 1 queued, 0 uploading, 1 failed, journal 3 op(s) waiting to replay"
+    )
+    block = lines[wish + 1 :]
+    assert "  queued     c.mp4  2.0 MB" in block
+    assert "  failed     Clips/big.mp4: file is too big  (data kept)" in block
+    assert "  rate limit: 4 requests available" in block
+
+
+def test_a_mirror_drain_counts_every_member(tmp_path: Path) -> None:
+    status_json = _mirror_status()
+    (tmp_path / ".vipfs").mkdir()
+    (tmp_path / ".vipfs" / "status.json").write_text(json.dumps(status_json))
+    queue = umount._queue(tmp_path)
+    assert queue is not None
+    left = drain_left(queue)
+    assert left.files == 2  # vip's upload and wish's queued file
+    assert left.left == 33_000_000 - 12_300_000 + 2_000_000
+    assert [row["member"] for row in queue["uploading"] + queue["queued"]] == ["vip", "wish"]
+    merged = {**status_json, "queue": queue}  # the file's own merged queue is used as it is
+    assert status.queue_of(merged) is queue
+    assert "  queued     c.mp4 on wish  2.0 MB" in status.details(merged)  # --watch's rows

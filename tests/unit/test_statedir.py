@@ -182,3 +182,23 @@ def test_the_state_of_a_running_older_vipfs_is_not_moved(tmp_path: Path) -> None
         holder.wait()
     assert {k: v for k, v in tree(old).items() if k in files} == files
     assert list(state.iterdir()) == []
+
+
+def test_a_mirror_has_its_own_dir_and_remembers_its_members_logins(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "s"))
+    mirror = statedir.mirror_state_dir("all")
+    assert mirror == tmp_path / "s" / "vipfs" / "mirror-all"
+    mirror.mkdir(parents=True)
+    assert statedir.known_logins(mirror) == {}  # never mounted: no knowledge, no error
+    statedir.remember_logins(mirror, {"vip": ("http://a/api", "me"), "wish": ("http://b", "x")})
+    statedir.remember_logins(mirror, {"vip": ("http://a/api", "me2")})  # wish's stays
+    assert statedir.known_logins(mirror) == {
+        "vip": ("http://a/api", "me2"),
+        "wish": ("http://b", "x"),
+    }
+    (mirror / statedir.MIRROR_LOGINS).write_text('{"vip": ["only one"], "wish": [1, 2], "x": 3}')
+    assert statedir.known_logins(mirror) == {}  # damaged: nothing trusted
+    (mirror / statedir.MIRROR_LOGINS).write_text("{torn")
+    assert statedir.known_logins(mirror) == {}

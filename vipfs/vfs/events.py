@@ -1,9 +1,10 @@
 """What happened to the account's files, as a stream of events: queued, uploaded, ready, …
 
-Owns: `Event` (one happening, with the file's path in the mount, its code and link) and
-`Events`, the one place every part reports to (`emit`) and every consumer reads from: the
-in-memory ring that `/.vipfs/events.jsonl` shows, and the listeners (the event log on disk,
-the `--on-event` hooks) that are told of each event as it is emitted.
+Owns: `Event` (one happening, with the file's path in the mount, its code and link, and on a
+mirror the member it happened on) and `Events`, the one place every part reports to (`emit`)
+and every consumer reads from: the in-memory ring that `/.vipfs/events.jsonl` shows, and the
+listeners (the event log on disk, the `--on-event` hooks) that are told of each event as it is
+emitted; `merged`, a mirror's members' streams as one history.
 Imports: the standard library only.
 
 Parts emit with a folder id and a name, not a path: the path is resolved here, through the
@@ -47,6 +48,7 @@ class Event:
     link: str | None
     source: str = "upload"
     detail: str | None = None  # a failure's reason, a DMCA deadline, …
+    member: str | None = None  # the mirror member (remote name) it happened on; None: one host
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -59,21 +61,21 @@ class Event:
     def from_json(cls, raw: object) -> Event | None:
         """An event read back from the log; None for anything not shaped as one (a torn
         last line after a crash, a hand edit): the log is history, never trusted to parse."""
-        if not isinstance(raw, dict) or set(raw) != _FIELDS:
-            return None
+        if not isinstance(raw, dict) or set(raw) - {"member"} != _FIELDS - {"member"}:
+            return None  # a log written before mirrors has no `member`: still an event
         seq, kind = raw["seq"], raw["event"]
         if not isinstance(seq, int) or isinstance(seq, bool) or seq < 1 or kind not in KINDS:
             return None
         texts = ("time", "source")
-        optional = ("path", "code", "link", "detail")
+        optional = ("path", "code", "link", "detail", "member")
         if not all(isinstance(raw[k], str) for k in texts):
             return None
-        if not all(raw[k] is None or isinstance(raw[k], str) for k in optional):
+        if not all(raw.get(k) is None or isinstance(raw.get(k), str) for k in optional):
             return None
         return cls(**raw)
 
 
-_FIELDS = frozenset(("seq", "time", "event", "path", "code", "link", "source", "detail"))
+_FIELDS = frozenset(("seq", "time", "event", "path", "code", "link", "source", "detail", "member"))
 
 
 class Events:
@@ -86,6 +88,7 @@ class Events:
         self._listeners: list[Listener] = []
         self.folder_path: FolderPath | None = None  # set by the model (its inode table)
         self.link_of: LinkOf | None = None  # set by the remote (its cached listings)
+        self.member: str | None = None  # a mirror member's name: every event it emits names it
 
     def listen(self, listener: Listener) -> None:
         self._listeners.append(listener)
@@ -137,6 +140,7 @@ class Events:
             link=link if link is not None else self._link(fld_id, code),
             source=source,
             detail=detail,
+            member=self.member,
         )
         self._next += 1
         self._ring.append(event)
@@ -157,3 +161,17 @@ class Events:
     def since(self, seq: int = 0) -> list[Event]:
         """The kept events after `seq`, oldest first."""
         return [e for e in self._ring if e.seq > seq]
+
+
+def merged(streams: Iterable[Events], seq: int = 0) -> list[Event]:
+    """The kept events of several streams (a mirror's members) as one history: by time, and
+    within one second in the streams' order, each stream's own order kept (a stable sort of
+    streams already in order). Each event keeps its own stream's `seq`; `member` tells them
+    apart."""
+    everything = [event for stream in streams for event in stream.since(seq)]
+    return sorted(everything, key=lambda event: event.time)
+
+
+def jsonl(events: Iterable[Event]) -> bytes:
+    """Events as `/.vipfs/events.jsonl` serves them: one JSON line each."""
+    return "".join(event.line() + "\n" for event in events).encode()

@@ -81,6 +81,7 @@ class Hooks:
             "VIPFS_LINK": event.link,
             "VIPFS_SOURCE": event.source,
             "VIPFS_DETAIL": event.detail,
+            "VIPFS_MEMBER": event.member,  # the mirror member it happened on (empty: one host)
             "VIPFS_SEQ": str(event.seq),
             "VIPFS_TIME": event.time,
             "VIPFS_MOUNT": self.mount,

@@ -28,7 +28,7 @@ from vipfs.api.protocol import XvsApi
 from vipfs.api.records import FileInfo, FolderListing
 from vipfs.vfs.dto import Options, WriteSetup
 from vipfs.vfs.errors import VfsError
-from vipfs.vfs.events import Events
+from vipfs.vfs.events import Events, jsonl
 from vipfs.vfs.features import HostFeatures
 from vipfs.vfs.journal import Journal
 from vipfs.vfs.loader import Clock, Loader
@@ -245,7 +245,7 @@ class Remote:
 
     async def _events_jsonl(self) -> bytes:
         """`/.vipfs/events.jsonl`: the kept events, one JSON line each (`vipfs events`)."""
-        return "".join(e.line() + "\n" for e in self.events.since()).encode()
+        return jsonl(self.events.since())
 
     async def _fetch_listing(self, fld_id: int) -> FolderListing:
         return await self.api.folder_list(fld_id, files=True)

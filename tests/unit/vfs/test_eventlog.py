@@ -28,7 +28,7 @@ def test_events_come_back_at_the_next_mount_and_seq_goes_on(tmp_path: Path) -> N
     lines = (tmp_path / "events.jsonl").read_text().splitlines()
     assert [json.loads(line)["event"] for line in lines] == ["queued", "uploaded"]
     assert list(json.loads(lines[0])) == [
-        "seq", "time", "event", "path", "code", "link", "source", "detail",
+        "seq", "time", "event", "path", "code", "link", "source", "detail", "member",
     ]  # fmt: skip
 
     second = _events()

@@ -42,6 +42,7 @@ async def test_the_hook_sees_the_event_and_never_the_key(tmp_path: Path) -> None
     assert env["VIPFS_CODE"] == "abcdefghijkl"
     assert env["VIPFS_LINK"] == "https://h/abcdefghijkl.html"
     assert (env["VIPFS_SOURCE"], env["VIPFS_DETAIL"]) == ("upload", "")  # absent: empty
+    assert env["VIPFS_MEMBER"] == ""  # one host: no member
     assert (env["VIPFS_SEQ"], env["VIPFS_TIME"]) == ("1", "2026-09-21T14:13:20Z")
     assert env["VIPFS_MOUNT"] == "/mnt/v" and env["KEEP"] == "1"  # the mount's own env too
     assert "VIPFS_KEY" not in env
