@@ -93,11 +93,25 @@ def mounted(
     The queue and spool go beside `cache_dir` (`<cache_dir>-state`), never into the user's
     $XDG_STATE_HOME."""
     state_dir = cache_dir.with_name(cache_dir.name + "-state")
+    with mounted_with(
+        mnt, "--api-url", emu.url, "--key-file", str(emu.key_file), "--cache-dir",
+        str(cache_dir), "--state-dir", str(state_dir), *options,
+    ) as proc:  # fmt: skip
+        yield proc
+
+
+@contextmanager
+def mounted_with(
+    mnt: Path, *argv: str, env: dict[str, str] | None = None
+) -> Iterator[subprocess.Popen[bytes]]:
+    """Run `vipfs mount MNT -f *argv` until it is mounted (a remote name may lead `argv`;
+    `env` is added to the environment); always unmount on exit."""
+    remote = [argv[0]] if argv and not argv[0].startswith("-") else []
+    rest = list(argv[len(remote) :])
     proc = subprocess.Popen(
-        [sys.executable, "-m", "vipfs", "mount", str(mnt), "--api-url", emu.url,
-         "--key-file", str(emu.key_file), "-f", "--cache-dir", str(cache_dir),
-         "--state-dir", str(state_dir), *options]
-    )  # fmt: skip
+        [sys.executable, "-m", "vipfs", "mount", *remote, str(mnt), "-f", *rest],
+        env={**os.environ, **(env or {})},
+    )
     try:
         while not os.path.ismount(mnt):
             if proc.poll() is not None:
@@ -114,6 +128,15 @@ def mounted(
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+def proc_io(pid: int | str) -> dict[str, int]:
+    """/proc/PID/io of a process (every thread of it): rchar, read_bytes, wchar, ..."""
+    out = {}
+    for line in Path(f"/proc/{pid}/io").read_text().splitlines():
+        name, _, value = line.partition(":")
+        out[name.strip()] = int(value)
+    return out
 
 
 def _proc_status_kib(field: str, pid: int | str) -> int:

@@ -30,6 +30,7 @@ COMMANDS: list[tuple[str, str, str]] = [
     ("events", "vipfs.eventscmd", "print a mount's events (queued, uploaded, ready, ...) as JSON"),
     ("clone", "vipfs.clone", "copy a file on the host (file/clone), no bytes moved"),
     ("url-upload", "vipfs.urlupload", "let the host fetch a URL into a folder (upload/url)"),
+    ("mirror", "vipfs.mirrorcmd", "mirror sync: give every member of a mirror what it lacks"),
     ("links", "vipfs.links", "print the links of files: txt, csv, json, bbcode, html, md"),
     ("config", "vipfs.config_check", "check the config: files, remotes, API URL, key (masked)"),
     ("demo", "vipfs.demo", "mount an emulated account with sample content"),

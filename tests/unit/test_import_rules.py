@@ -32,6 +32,10 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
     "vipfs.status": ("vipfs.mount", "vipfs.fuse_ops", "pyfuse3"),
     "vipfs.links": ("vipfs.mount", "vipfs.fuse_ops", "pyfuse3", "vipfs.vfs", "vipfs.api"),
     "vipfs.runfiles": ("vipfs.mount", "vipfs.fuse_ops", "pyfuse3"),
+    # the backfill codes to MirrorFs's few helpers (a Protocol), never to the mirror itself or
+    # to the queue's internals; its command talks to the mount through an xattr and a file
+    "vipfs.vfs.mirror_sync": ("vipfs.vfs.mirror", "vipfs.vfs.uploads"),
+    "vipfs.mirrorcmd": ("vipfs.mount", "vipfs.fuse_ops", "pyfuse3", "vipfs.vfs", "vipfs.api"),
 }
 
 

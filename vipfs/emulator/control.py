@@ -32,6 +32,11 @@ def handle(host: Host, method: str, path: str, body: bytes) -> Response:
         if path == "/_emu/calls" and method == "DELETE":
             host.reset_calls()
             return Response.json({})
+        if path == "/_emu/traffic" and method == "GET":
+            return Response.json(host.traffic())
+        if path == "/_emu/traffic" and method == "DELETE":
+            host.reset_traffic()
+            return Response.json({})
         if path == "/_emu/faults" and method == "GET":
             return Response.json(host.config.switches())
         if path == "/_emu/faults" and method == "POST":

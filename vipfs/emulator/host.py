@@ -25,6 +25,7 @@ from vipfs.emulator.quota import Quota
 from vipfs.emulator.store import FileRow, Store, new_code
 
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
+TRAFFIC = ("upload_bytes", "link_bytes")
 
 
 class Host:
@@ -36,6 +37,7 @@ class Host:
         self.site_url = ""  # set once the server has a port
         self._calls: Counter[str] = Counter()
         self._calls_lock = threading.Lock()
+        self._traffic: Counter[str] = Counter()  # `/_emu/traffic`: bytes, not calls
         self._secret = store.meta("link_secret", secrets.token_hex(16)).encode()
         self.clock: Callable[[], float] = time.time  # tests swap in a fake clock
         self.in_flight = 0
@@ -78,6 +80,20 @@ class Host:
     def reset_calls(self) -> None:
         with self._calls_lock:
             self._calls.clear()
+
+    def add_traffic(self, kind: str, n: int) -> None:
+        """`upload_bytes` (received by the upload node) or `link_bytes` (sent by direct
+        links): counted as the bytes move, so a test can tell whose line carried a file."""
+        with self._calls_lock:
+            self._traffic[kind] += n
+
+    def traffic(self) -> dict[str, int]:
+        with self._calls_lock:
+            return {k: self._traffic[k] for k in TRAFFIC}
+
+    def reset_traffic(self) -> None:
+        with self._calls_lock:
+            self._traffic.clear()
 
     # -- files ------------------------------------------------------------------------------
     def adopt_blob(self, tmp: Path, sha256: str) -> str:

@@ -286,6 +286,7 @@ def serve_link(
             if not data:
                 return
             pos += len(data)
+            host.add_traffic("link_bytes", len(data))  # before: a cut-off send counts too
             yield data
             trickle.spend(len(data))
 

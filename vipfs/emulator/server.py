@@ -181,7 +181,11 @@ class Handler(BaseHTTPRequestHandler):
             elif is_upload:
                 stream = self._body(throttle=True, stall=fault == "stall-upload")
                 ctype = self.headers.get("Content-Type") or ""
-                self._send(node.upload(host, stream, ctype, fault))
+                try:
+                    reply = node.upload(host, stream, ctype, fault)
+                finally:  # a body cut off midway still came in over the line
+                    host.add_traffic("upload_bytes", stream.consumed)
+                self._send(reply)
             else:
                 self._send(
                     node.serve_link(
@@ -409,6 +413,9 @@ class Emulator:
 
     def reset_calls(self) -> None:
         self.host.reset_calls()
+
+    def traffic(self) -> dict[str, int]:
+        return self.host.traffic()
 
     def set_faults(self, changes: dict[str, Any] | None = None, **kw: Any) -> dict[str, Any]:
         self.config.apply({**(changes or {}), **kw})

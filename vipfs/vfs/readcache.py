@@ -255,6 +255,14 @@ class ReadCache:
         link = self._links.get(code)
         return link.size if link else None
 
+    def complete_copy(self, code: str) -> Path | None:
+        """A cache file holding every byte of `code` (the version reads use), if one does:
+        `vipfs mirror sync` links it into another host's spool rather than fetch it again."""
+        for entry in self._entries.values():
+            if entry.code == code and not entry.gone and entry.stored >= entry.size > 0:
+                return entry.path
+        return None
+
     @property
     def cached_bytes(self) -> int:
         """Bytes currently held in cache files (what `max_bytes` caps)."""

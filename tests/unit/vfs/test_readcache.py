@@ -608,3 +608,18 @@ async def test_a_cache_dir_removed_by_a_cleaner_is_made_again(
     shutil.rmtree(cache_dir.parent)
     assert await read_all(cache, "file00000001") == files["file00000001"]["n"]
     assert stat.S_IMODE(os.stat(cache_dir).st_mode) == 0o700
+
+
+async def test_complete_copy_only_once_every_byte_is_cached(start_cache: Factory) -> None:
+    """`vipfs mirror sync` shares a cache file with another host only when it holds it all."""
+    data = blob(3500, seed=7)
+    cache = await start_cache(FakeApi.serving({"abcdefghijkl": {"n": data}}), readahead=0)
+    assert cache.complete_copy("abcdefghijkl") is None
+    handle = await cache.open("abcdefghijkl")
+    assert await cache.read(handle, 0, 10) == data[:10]
+    assert cache.complete_copy("abcdefghijkl") is None  # one chunk of four
+    await cache.release(handle)
+    assert await read_all(cache, "abcdefghijkl") == data
+    copy = cache.complete_copy("abcdefghijkl")
+    assert copy is not None and copy.read_bytes() == data
+    assert cache.complete_copy("bcdefghijklm") is None
