@@ -492,7 +492,7 @@ class MirrorFs:
                 theirs = (await m.fs.getxattr(member_ino, name)).decode()
             except VfsError:
                 continue
-            if not theirs.startswith("ready"):
+            if not theirs.startswith(ON_HOST):  # held there: nothing to tell
                 notes.append(_note(theirs, m.name))
         return "; ".join(notes).encode()
 
@@ -746,9 +746,15 @@ if TYPE_CHECKING:  # both facades meet the protocol fuse_ops is typed with
         return mirror, single
 
 
+# a member whose status starts so holds the file on its host: the plain status says nothing
+ON_HOST = ("uploaded", "encoding", "ready")
+
+
 def _note(status: str, member: str) -> str:
     """One other member's state, as `user.vipfs.status` appends it."""
-    if status.startswith(("failed", "incomplete", "empty")):
+    if status.startswith("deleted by host"):
+        return f"deleted by host on {member}"
+    if status.startswith(("failed", "incomplete", "empty", "dmca")):
         state, _, why = status.partition(": ")
         return f"{state} on {member}: {why}" if why else f"{state} on {member}"
     word = status.split(" ", 1)[0]

@@ -23,7 +23,7 @@ from vipfs.vfs.features import HostFeatures
 from vipfs.vfs.filesystem import Filesystem, Options, WriteSetup
 from vipfs.vfs.inodes import ROOT_INO, FileKey, QueuedKey
 from vipfs.vfs.metadb import MetaDb
-from vipfs.vfs.mirror import Member, MirrorFs
+from vipfs.vfs.mirror import ON_HOST, Member, MirrorFs, _note
 from vipfs.vfs.mirror_journal import MirrorJournal
 from vipfs.vfs.spool import Spool
 
@@ -414,3 +414,23 @@ async def test_a_file_owed_to_a_down_member_shows_queued_there(
     assert (await xattr(fs, ino, "user.vipfs.status")).endswith("; queued on wish")
     queue = (await fs.status_json())["queue"]
     assert [(i["member"], i["name"]) for i in queue["queued"]] == [("vip", "clip.mp4")]
+
+
+@pytest.mark.parametrize(
+    ("theirs", "note"),
+    [
+        ("failed: file is too big", "failed on wish: file is too big"),
+        ("dmca: deleted in 11h", "dmca on wish: deleted in 11h"),
+        ("deleted by host", "deleted by host on wish"),
+        ("retrying: HTTP 500 (1 attempt failed)", "queued on wish"),
+        ("uploading 37% 12.3/33.0 MB", "uploading on wish"),
+    ],
+)
+def test_what_the_plain_status_says_of_another_member(theirs: str, note: str) -> None:
+    assert not theirs.startswith(ON_HOST)
+    assert _note(theirs, "wish") == note
+
+
+def test_a_member_holding_the_file_adds_nothing_to_the_plain_status() -> None:
+    for held in ("uploaded", "encoding", "encoding 40%", "ready"):
+        assert held.startswith(ON_HOST)
