@@ -61,6 +61,7 @@ from vipfs.vfs.hooks import Hooks
 from vipfs.vfs.localdirs import DirError, check_dir, private_dir
 from vipfs.vfs.metadb import MetaDb
 from vipfs.vfs.mirror import Member, MirrorFs
+from vipfs.vfs.mirror_journal import set_aside
 from vipfs.vfs.mirror_sync import SyncControl
 from vipfs.vfs.names import Titles
 from vipfs.vfs.readcache import ReadCache
@@ -640,6 +641,8 @@ async def _main_mirror(mirror: MirrorConfig, report: Report) -> None:
                 f"now; a mirror needs {settings.MIN_MEMBERS} members that can serve"
             )
         same_account([(name, config, login) for name, config, _, _, login in found])
+        for name, config, _, _, login in found:
+            await _set_aside_if_moved(mirror.state_dir, name, known.get(name), config, login)
         members = [
             await open_member(stack, config, api, info, name=name, login=login)
             for name, config, api, info, login in found
@@ -659,6 +662,27 @@ async def _main_mirror(mirror: MirrorConfig, report: Report) -> None:
         hosts = ", ".join(f"{m.name} ({m.config.host})" for m in members)
         await _serve(mirror.config, report, facade, members, f"mirror-{mirror.name}", hosts)
     log.info("unmounted %s", mirror.config.mountpoint)
+
+
+async def _set_aside_if_moved(
+    state_dir: Path, name: str, was: tuple[str, str] | None, config: MountConfig, login: str
+) -> None:
+    """A member whose API URL or login is not the one its journaled changes were made for
+    (the config now names another account) must not get them: they are set aside, kept."""
+    if was is None or was == (config.api_url, login):
+        return
+    label = f"{name} (was {was[1]} at {was[0]})"
+    moved = await trio.to_thread.run_sync(set_aside, state_dir, name, label)
+    if moved:
+        log.warning(
+            "mirror member %s is now %s at %s; %d change(s) journaled for %s are set aside, "
+            "not replayed (mount with the old settings to finish them)",
+            name,
+            login,
+            config.host,
+            moved,
+            label,
+        )
 
 
 async def check_members(

@@ -1,7 +1,8 @@
 """Reading a mount's event stream (`/.vipfs/events.jsonl`) the way a user's script would.
 
 The contract (issue 12): one JSON object per line with exactly the keys of `KEYS`; `path` is
-relative to the mount root; `event` is one of `KINDS`, `source` one of `SOURCES`.
+relative to the mount root; `event` is one of `KINDS`, `source` one of `SOURCES`. Issue 13
+added `member`: the mirror member it happened on, null on a single-host mount.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any
 
 from tests.integration.conftest import sh, wait_for
 
-KEYS = {"seq", "time", "event", "path", "code", "link", "source", "detail"}
+KEYS = {"seq", "time", "event", "path", "code", "link", "source", "detail", "member"}
 KINDS = {"queued", "uploaded", "ready", "failed", "dmca", "deleted"}
 SOURCES = {"upload", "url", "clone", "host"}
 CODE = re.compile(r"\w{12}")
@@ -28,6 +29,7 @@ def parse_lines(text: str) -> list[dict[str, Any]]:
         event = json.loads(line)
         assert isinstance(event, dict) and set(event) == KEYS, line
         assert event["event"] in KINDS and event["source"] in SOURCES, line
+        assert event["member"] is None, line  # these tests mount one host
         assert isinstance(event["seq"], int) and UTC_TIME.fullmatch(event["time"]), line
         events.append(event)
     return events

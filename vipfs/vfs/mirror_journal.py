@@ -1,7 +1,8 @@
 """A mirror's journal: the operations each member still owes, in order, kept across restarts.
 
 Owns: the journal database (`<mirror state>/journal.db`) and its in-memory copy: per member,
-the ops not yet applied there, oldest first.  Imports: trio, `vipfs.vfs.localdirs`.
+the ops not yet applied there, oldest first; and setting aside the ops of a member whose
+account changed (`set_aside`).  Imports: trio, `vipfs.vfs.localdirs`.
 
 An op is a small JSON object naming paths (never inodes or host ids: a member that was away
 resolves them again when it is back). A row is written before the op is tried on a member
@@ -104,3 +105,22 @@ class MirrorJournal:
             await trio.to_thread.run_sync(run)
         ops = self._pending.get(member, [])
         ops[:] = [(i, op) for i, op in ops if i != op_id]
+
+
+def set_aside(state_dir: Path, member: str, label: str) -> int:
+    """Move every op still owed to `member` under `label`, a name no member has: they were
+    journaled for the account the member named then, and replaying them on another account
+    (its API URL or login changed in the config) would change files nobody asked to change
+    there. They stay in the database, for the user to see (`vipfs status`) or finish by
+    mounting with the old settings. Returns how many were moved; runs in a worker thread."""
+    path = state_dir / "journal.db"
+    if not path.exists():
+        return 0
+    conn = sqlite3.connect(path)
+    try:
+        conn.execute(_SCHEMA)
+        with conn:
+            moved = conn.execute("UPDATE ops SET member = ? WHERE member = ?", (label, member))
+        return moved.rowcount
+    finally:
+        conn.close()

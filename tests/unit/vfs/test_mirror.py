@@ -24,7 +24,7 @@ from vipfs.vfs.filesystem import Filesystem, Options, WriteSetup
 from vipfs.vfs.inodes import ROOT_INO, FileKey, QueuedKey
 from vipfs.vfs.metadb import MetaDb
 from vipfs.vfs.mirror import ON_HOST, Member, MirrorFs, _note
-from vipfs.vfs.mirror_journal import MirrorJournal
+from vipfs.vfs.mirror_journal import MirrorJournal, set_aside
 from vipfs.vfs.spool import Spool
 
 DOWN = TransientError("connection refused")
@@ -244,6 +244,22 @@ async def test_journal_keeps_order_across_reopen(tmp_path: Path) -> None:
     again = await MirrorJournal.open(tmp_path / "m")
     assert [op["op"] for _, op in again.pending("wish")] == ["rename"]
     await again.close()
+
+
+async def test_ops_of_a_member_whose_account_changed_are_set_aside_not_replayed(
+    tmp_path: Path,
+) -> None:
+    journal = await MirrorJournal.open(tmp_path / "m")
+    await journal.append([("wish", {"op": "unlink", "path": ["old.mp4"]})])
+    await journal.append([("vip", {"op": "mkdir", "path": ["A"]})])
+    await journal.close()
+    label = "wish (was user1 at https://old.example/api)"
+    moved = await trio.to_thread.run_sync(set_aside, tmp_path / "m", "wish", label)
+    again = await MirrorJournal.open(tmp_path / "m")
+    assert moved == 1 and again.pending("wish") == []  # nothing for the new account
+    assert again.counts() == {label: 1, "vip": 1}  # kept, and shown
+    await again.close()
+    assert await trio.to_thread.run_sync(set_aside, tmp_path / "none", "wish", label) == 0
 
 
 async def test_a_refusing_member_never_holds_back_the_other_and_status_names_it(
