@@ -55,24 +55,36 @@ def test_huge_reply_is_a_valid_envelope_of_the_asked_size(
 
 
 def test_huge_reply_is_streamed_not_built() -> None:
-    """A 1 GiB reply leaves the emulator process's peak RSS far below 1 GiB."""
+    """A 1 GiB reply grows the emulator process's peak RSS by far less than 1 GiB: measured
+    against the same process's peak after a small reply, since the interpreter's, httpx's and
+    the emulator's own footprint vary with the machine and the code (an absolute 300 MiB line
+    failed once under CI's load)."""
     script = r"""
 import httpx, resource, sys
 from vipfs.emulator.config import EmulatorConfig
 from vipfs.emulator.server import Emulator
-with Emulator(EmulatorConfig(hostile_reply="huge", hostile_bytes=1 << 30)) as emu:
+def peak():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+def fetch(emu):
     got = 0
     with httpx.stream("GET", f"{emu.api_url}/account/info", params={"key": emu.key}) as r:
         for chunk in r.iter_raw(1 << 20):
             got += len(chunk)
-    print(got, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
+    return got
+with Emulator(EmulatorConfig(hostile_reply="huge", hostile_bytes=1 << 20)) as emu:
+    fetch(emu)
+    before = peak()
+    emu.set_faults(hostile_bytes=1 << 30)
+    print(fetch(emu), before, peak())
 """
     out = subprocess.run(
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True
     )
-    got, peak = map(int, out.stdout.split())
+    got, before, after = map(int, out.stdout.split())
     assert got == 1 << 30
-    assert peak < 300 << 20, f"peak RSS {peak >> 20} MiB for a 1 GiB reply"
+    grown = after - before  # a reply built whole would grow it by 1 GiB at least; the
+    # allocator's arenas under load have grown it by up to ~300 MiB, so the line is half
+    assert grown < 512 << 20, f"peak RSS grew {grown >> 20} MiB for a 1 GiB reply"
 
 
 def test_control_endpoint_sets_the_switches(emu: Emulator, http: httpx.Client) -> None:
