@@ -253,6 +253,9 @@ class MirrorFs:
         missing = False
         last = VfsError(errno.ENOENT)
         for m in self.owed.readable():
+            if node.parts in self.owed.leaving(m):  # it still has it, but owes its removal
+                missing = True
+                continue
             try:
                 ino = await self._ino(m, node)
                 if ino is None:
@@ -333,12 +336,14 @@ class MirrorFs:
                 last = exc
                 continue
             answered = True
+            leaving = self.owed.leaving(m)
             try:
                 for item in m.fs.readdir(fh, 0):
                     if item.name == ".":
                         here = here or item.attr
                     elif item.name != "..":
-                        union.setdefault(item.name, item.attr)
+                        if (*node.parts, item.name) not in leaving:
+                            union.setdefault(item.name, item.attr)
                         m.fs.drop_unreferenced(item.attr.ino)
             finally:
                 m.fs.releasedir(fh)

@@ -143,6 +143,13 @@ class Owed:
         for m, _ in items:
             self._wake[m.name].set()
 
+    def leaving(self, m: Member) -> set[tuple[str, ...]]:
+        """Paths the member still shows but an op it owes moves away or removes: stale there
+        until replayed, so the union must not show them (rsync's temp name, renamed on the
+        first member at once, is renamed on a lagging one only by its replayer)."""
+        gone = ("rename", "unlink", "rmdir")
+        return {tuple(op["path"]) for _, op in self.journal.pending(m.name) if op["op"] in gone}
+
     def behind(self, m: Member) -> bool:
         """Whether ops for `m` must queue behind what it already owes (or it is away)."""
         owes = self.journal.count(m.name) or self._owing.get(m.name, 0)
