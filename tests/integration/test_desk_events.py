@@ -12,7 +12,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -47,14 +46,6 @@ class Follower:
         for line in self.process.stdout:
             self.lines.append(line.rstrip("\n"))
 
-    def reading(self) -> bool:
-        """Whether it holds the event file open (it follows the mount through that file)."""
-        fds = Path(f"/proc/{self.process.pid}/fd")
-        try:
-            return any(os.readlink(fd) == str(self.events_file) for fd in fds.iterdir())
-        except FileNotFoundError:  # an fd closed while listed; the next poll sees again
-            return False
-
     def close(self) -> None:
         """At teardown: a follower a failed test left running is killed, its pipes closed."""
         if self.process.poll() is None:
@@ -66,14 +57,6 @@ class Follower:
         _, stderr = self.process.communicate(timeout=30)
         self._reader.join(10)
         return self.process.returncode, stderr
-
-
-def wait_reading(follower: Follower) -> None:
-    deadline = time.monotonic() + 60  # a hang guard; the poll is tight, an open may be brief
-    while not follower.reading():
-        assert follower.process.poll() is None, follower.process.communicate()
-        assert time.monotonic() < deadline, "the follower never opened events.jsonl"
-        time.sleep(0.005)
 
 
 def copy_in(tmp_path: Path, target: Path, name: str) -> Path:
@@ -105,9 +88,10 @@ def test_events_follow_prints_queued_then_uploaded_and_ends_on_a_signal(
 ) -> None:
     mount = start_mount(emulator, *QUIET)
     assert sh("mkdir", mount.path / "Clips").returncode == 0
+    # no wait for the followers to start: `--follow` prints the kept events first, so one
+    # that starts after the upload prints the same lines (catching its brief once-a-second
+    # open of events.jsonl in /proc was missed for 60 s under CI's load)
     followers = {signum: follow(mount.path) for signum in (signal.SIGINT, signal.SIGTERM)}
-    for follower in followers.values():
-        wait_reading(follower)
     clip = copy_in(tmp_path, mount.path / "Clips", "clip.mp4")
     wait_event(mount.path, "uploaded", path="Clips/clip.mp4")
     code = xattr(clip, "code")
